@@ -1,0 +1,35 @@
+# CityLifeline — every habit is one command.  The first run of any target sets up .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: demo test lint bench setup clean
+
+demo: $(STAMP)  ## the platform on the embedded store with the demo city and a live digital-twin feed
+	$(BIN)/citylifeline demo --host $(HOST) --port $(PORT)
+
+test: $(STAMP)  ## the whole test suite (under CI=true nothing may skip)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)  ## ruff on everything, mypy on the library
+	$(BIN)/ruff check citylifeline tests bench
+	$(BIN)/mypy citylifeline
+
+bench: $(STAMP)  ## speed benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python bench/ingest.py --write-docs
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -1,0 +1,141 @@
+"""Every setting of CityLifeline in one table: name, default, help.
+
+A setting comes, in order of precedence, from a command-line flag, from the environment
+variable ``CITYLIFELINE_<NAME>`` (upper case), or from the default below.  ``docs/settings.md``
+lists them all, and a test checks that it does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, default and a sentence of help."""
+
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", "citylifeline.duckdb",
+            "Store location: a file path for the embedded store (DuckDB, one file)."),
+    Setting("city", "demo",
+            "City bundle: a directory with city.yaml, or 'demo' for the bundled demo city."),
+    Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
+    Setting("port", 8000, "TCP port of the HTTP server."),
+    Setting("max_payload_bytes", 16 * 1024 * 1024,
+            "Largest HTTP request body accepted on POST /api/v1/readings, in bytes."),
+    Setting("max_batch_readings", 200_000, "Most readings accepted in one HTTP request."),
+    Setting("max_clock_skew_s", 300.0,
+            "Readings time-stamped more than this many seconds in the future are refused."),
+    Setting("earliest_time", "2000-01-01T00:00:00Z",
+            "Readings time-stamped before this are refused (a device whose clock was never set)."),
+    Setting("correlate_window_s", 3600.0,
+            "An event joins an open incident whose latest event is at most this many seconds older."),
+    Setting("correlate_radius_m", 2000.0,
+            "An event joins an open incident with a sensor at most this far away (along the network where "
+            "both sensors are on one, else in a straight line); sized for sensors 0.3-2 km apart, lower "
+            "it where sensors are denser."),
+    Setting("escalate_after_s", "300,900,1800,3600",
+            "Seconds an incident of level I,II,III,IV may stay unacknowledged before it is escalated."),
+    Setting("checkpoint_interval_s", 30.0,
+            "How often the detector state is checkpointed to the store (seconds of wall time)."),
+    Setting("no_data_intervals", 5.0,
+            "A sensor silent for this many of its sampling intervals gets a 'no data' ticket."),
+    Setting("stuck_readings", 15,
+            "A sensor repeating the same value this many times in a row gets a 'stuck' ticket."),
+    Setting("spike_factor", 8.0,
+            "An isolated reading further than this many typical steps from both neighbours is a spike."),
+    Setting("writer_queue_batches", 256,
+            "Batches that may wait for the single writer before HTTP clients get 503 (back-pressure)."),
+    Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective settings; build one with ``Config.load``."""
+
+    db: str
+    city: str
+    host: str
+    port: int
+    max_payload_bytes: int
+    max_batch_readings: int
+    max_clock_skew_s: float
+    earliest_time: str
+    correlate_window_s: float
+    correlate_radius_m: float
+    escalate_after_s: str
+    checkpoint_interval_s: float
+    no_data_intervals: float
+    stuck_readings: int
+    spike_factor: float
+    writer_queue_batches: int
+    memory_limit: str
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``CITYLIFELINE_*`` environment variables, then ``overrides``
+        (flags); ``None`` overrides are ignored so CLI flags can be passed straight through."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            raw: Any = s.default
+            key = "CITYLIFELINE_" + s.name.upper()
+            if key in env:
+                raw = env[key]
+            if overrides.get(s.name) is not None:
+                raw = overrides[s.name]
+            values[s.name] = _coerce(s, raw)
+        unknown = set(overrides) - set(_BY_NAME)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {sorted(unknown)}; see docs/settings.md")
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Config:
+        """A copy with some settings changed (tests and the demo use this)."""
+        return replace(self, **{k: _coerce(_BY_NAME[k], v) for k, v in changes.items()})
+
+    def escalate_after(self) -> dict[int, float]:
+        """Seconds before escalation by severity (4 = level I … 1 = level IV)."""
+        parts = [p.strip() for p in str(self.escalate_after_s).split(",")]
+        if len(parts) != 4:
+            raise ConfigError(
+                f"escalate_after_s={self.escalate_after_s!r} must list 4 numbers of seconds "
+                "for levels I,II,III,IV, e.g. '300,900,1800,3600'")
+        try:
+            secs = [float(p) for p in parts]
+        except ValueError:
+            raise ConfigError(f"escalate_after_s={self.escalate_after_s!r}: not numbers") from None
+        return {4: secs[0], 3: secs[1], 2: secs[2], 1: secs[3]}
+
+
+def markdown() -> str:
+    """The settings table as Markdown (``docs/settings.md`` is this, and a test keeps it so)."""
+    rows = [f"| `{s.name}` | `CITYLIFELINE_{s.name.upper()}` | `{s.default}` | {s.help} |" for s in SETTINGS]
+    return ("# Settings\n\nEvery setting, its environment variable and default.  A command-line flag (where the "
+            "command has one) wins over the environment, which wins over the default.\n\n"
+            "| setting | environment variable | default | what it does |\n|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    kind = type(setting.default)
+    try:
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {setting.name}={raw!r} is not a valid {kind.__name__}; {setting.help}") from None
+
+
+assert {f.name for f in fields(Config)} == set(_BY_NAME), "Config and SETTINGS differ"
