@@ -1,0 +1,178 @@
+"""The ``Store`` contract: what every store (embedded DuckDB today, PostgreSQL later) provides.
+
+A store keeps readings keyed by (sensor, time) — re-delivered readings are ignored, never
+double-counted — and the warning side (events, incidents and their timeline, maintenance
+tickets, dead letters, detector checkpoints).  ``append`` returns only after the readings are
+durable: acknowledging a client after ``append`` returns is safe.  All writes come from one
+writer thread; reads may come from any thread.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..batch import F64, I64, ReadingBatch
+from ..city.sensors import SensorRegistry
+from ..warn.model import Event, Incident, Ticket, TimelineEntry
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What ``append`` did.  ``new`` holds the readings newer than anything stored for their
+    sensor, in per-sensor time order: exactly what the detectors must see next."""
+
+    new: ReadingBatch
+    stored: int
+    duplicates: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A rejected reading (or payload) and why, kept so nothing disappears silently."""
+
+    source: str
+    reason: str
+    field: str = ""
+    sensor: str = ""
+    t: str = ""
+    value: str = ""
+    unit: str = ""
+    payload: str = ""
+
+
+@dataclass
+class WarnChanges:
+    """Everything one pipeline step changed on the warning side, saved in one transaction."""
+
+    events: list[Event] = field(default_factory=list)
+    incidents: dict[int, Incident] = field(default_factory=dict)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.incidents or self.timeline or self.tickets)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Detector state as of a commit sequence number: restore it, then replay later commits."""
+
+    seq: int
+    arrays: dict[str, np.ndarray]
+
+    def to_bytes(self) -> bytes:
+        """Compressed NumPy archive of the arrays (the sequence number is stored beside it)."""
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **self.arrays)  # type: ignore[arg-type]  # numpy's stub confuses **kwds
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, seq: int, data: bytes) -> Checkpoint:
+        """The checkpoint saved by ``to_bytes``."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return cls(seq, {k: z[k] for k in z.files})
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents to list; empty fields do not filter."""
+
+    states: Sequence[str] = ()
+    min_level: int = 0
+    lifeline: str = ""
+    since_ms: int | None = None
+    limit: int = 200
+
+
+class Store(ABC):
+    """Durable readings and warning records.  ``last_t``/``last_value`` hold, per sensor index,
+    the newest stored reading (``last_t`` is -1 where there is none)."""
+
+    last_t: I64
+    last_value: F64
+
+    # ---- sensors and readings -------------------------------------------------------------
+    @abstractmethod
+    def register_sensors(self, registry: SensorRegistry) -> SensorRegistry:
+        """Persist the id ↔ index mapping and return the registry ordered to match it."""
+
+    @abstractmethod
+    def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
+               source: str = "") -> AppendResult:
+        """Store the readings not yet stored and the dead letters, durably, in one transaction."""
+
+    @abstractmethod
+    def readings(self, sensor: int, start_ms: int, end_ms: int, limit: int = 100_000) -> ReadingBatch:
+        """One sensor's readings with start_ms <= t < end_ms, oldest first, at most ``limit``."""
+
+    @abstractmethod
+    def replay_batches(self, after_seq: int = 0,
+                       chunk_rows: int = 1_000_000) -> Iterator[tuple[int, ReadingBatch]]:
+        """Stored readings committed after ``after_seq``, in commit order (per-sensor time order
+        within a commit), as (last sequence number in the chunk, batch) pairs."""
+
+    @abstractmethod
+    def count_readings(self) -> int:
+        """How many readings are stored."""
+
+    # ---- warning side -----------------------------------------------------------------------
+    @abstractmethod
+    def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
+        """Insert events and timeline entries, upsert incidents and tickets, and optionally
+        save a checkpoint — all in one transaction."""
+
+    @abstractmethod
+    def known_events(self, events: Sequence[Event]) -> list[bool]:
+        """For each event, whether one with the same (sensor, time, kind) is already stored."""
+
+    @abstractmethod
+    def load_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint, or None."""
+
+    @abstractmethod
+    def next_ids(self) -> dict[str, int]:
+        """The next free id of events, incidents and tickets."""
+
+    @abstractmethod
+    def active_incidents(self) -> list[Incident]:
+        """Incidents not yet resolved, archived or marked false alarms."""
+
+    @abstractmethod
+    def open_tickets(self) -> list[Ticket]:
+        """Maintenance tickets still open."""
+
+    @abstractmethod
+    def incidents(self, flt: IncidentFilter) -> list[Incident]:
+        """Incidents matching ``flt``, highest level first, then newest."""
+
+    @abstractmethod
+    def incident(self, incident_id: int) -> Incident | None:
+        """One incident, or None."""
+
+    @abstractmethod
+    def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        """An incident's audit trail, oldest first."""
+
+    @abstractmethod
+    def events(self, incident_id: int | None = None, sensor: int | None = None,
+               since_ms: int | None = None, limit: int = 500) -> list[Event]:
+        """Events of an incident or a sensor (or all), newest first."""
+
+    @abstractmethod
+    def tickets(self, state: str = "", limit: int = 500) -> list[Ticket]:
+        """Maintenance tickets, open first, newest first."""
+
+    @abstractmethod
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent dead letters."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush and release the store."""

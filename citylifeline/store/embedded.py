@@ -1,0 +1,336 @@
+"""The embedded default store: one DuckDB file, no server.
+
+Why DuckDB rather than SQLite: readings are appended as Arrow columns at about 10 M rows/s
+(SQLite's ``executemany`` manages about 1 M/s on the same machine, and 0.25 M/s into a table
+keyed by (sensor, time)), and one sensor's day comes back in milliseconds.  The small
+transactional tables (incidents, timeline, tickets) live in the same file, so one commit
+covers them.  See docs/benchmarks.md for the measurements.
+
+One process may open the file for writing; a second one gets ``StoreBusy``.  Writes go through
+one connection used by the writer thread; each reading thread gets its own cursor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple, fields
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ..batch import ReadingBatch
+from ..city.sensors import SensorRegistry
+from ..errors import StoreBusy, StoreError
+from ..warn.model import Event, Incident, Ticket, TimelineEntry
+from . import dedup
+from .base import AppendResult, Checkpoint, DeadLetter, IncidentFilter, Store, WarnChanges
+
+_SQL_TYPE = {"int": "BIGINT", "int | None": "BIGINT", "float": "DOUBLE", "str": "VARCHAR",
+             "bool": "BOOLEAN", "list[str]": "VARCHAR[]"}
+
+
+def _table_sql(name: str, record: type, key: str | None) -> str:
+    cols = [f"{f.name} {_SQL_TYPE[str(f.type)]}" + (" PRIMARY KEY" if f.name == key else "")
+            for f in fields(record)]
+    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
+
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS sensors (idx INTEGER PRIMARY KEY, id VARCHAR NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS readings (sensor INTEGER NOT NULL, t_ms BIGINT NOT NULL, "
+    "value DOUBLE NOT NULL, seq BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS dead_letters (received_at_ms BIGINT, source VARCHAR, reason VARCHAR, "
+    "field VARCHAR, sensor VARCHAR, t VARCHAR, value VARCHAR, unit VARCHAR, payload VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS checkpoints (seq BIGINT, saved_at_ms BIGINT, data BLOB)",
+    _table_sql("events", Event, "id"),
+    _table_sql("incidents", Incident, "id"),
+    _table_sql("timeline", TimelineEntry, None),
+    _table_sql("tickets", Ticket, "id"),
+]
+
+
+def _cols(record: type) -> str:
+    return ", ".join(f.name for f in fields(record))
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first row of a query, or None; fetches to the end, as DuckDB wants a result
+    finished before the connection runs anything else."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def _marks(record: type) -> str:
+    return ", ".join("?" for _ in fields(record))
+
+
+class EmbeddedStore(Store):
+    """A store in one DuckDB file (or in memory with ``path=':memory:'``, for replay and tests)."""
+
+    def __init__(self, path: str | Path, memory_limit: str = "2GB") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, config={"memory_limit": memory_limit})
+        except duckdb.IOException as e:
+            if "lock" in str(e).lower():
+                raise StoreBusy(f"the store {self.path} is open in another process (a running "
+                                f"`citylifeline serve`?); stop it, or send readings to it over HTTP "
+                                f"with `citylifeline ingest --url`. ({e})") from None
+            raise StoreError(f"cannot open the store {self.path}: {e}") from None
+        for ddl in SCHEMA:
+            self._con.execute(ddl)
+        self._local = threading.local()
+        self._seq = int(_one(self._con, "SELECT coalesce(max(seq), 0) FROM readings")[0])
+        self.last_t = np.full(0, -1, dtype=np.int64)
+        self.last_value = np.full(0, np.nan, dtype=np.float64)
+        self._sensor_ids: list[str] = [r[0] for r in self._con.execute(
+            "SELECT id FROM sensors ORDER BY idx").fetchall()]
+        self._load_last()
+
+    # ---- plumbing ------------------------------------------------------------------------------
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def _load_last(self) -> None:
+        n = len(self._sensor_ids)
+        self.last_t = np.full(n, -1, dtype=np.int64)
+        self.last_value = np.full(n, np.nan, dtype=np.float64)
+        rows = self._con.execute("SELECT sensor, max(t_ms) AS t, arg_max(value, t_ms) AS v FROM readings "
+                                 "GROUP BY sensor").fetchnumpy()
+        idx = np.asarray(rows["sensor"], dtype=np.int64)
+        ok = idx < n
+        self.last_t[idx[ok]] = np.asarray(rows["t"], dtype=np.int64)[ok]
+        self.last_value[idx[ok]] = np.asarray(rows["v"], dtype=np.float64)[ok]
+
+    # ---- sensors and readings ----------------------------------------------------------------
+    def register_sensors(self, registry: SensorRegistry) -> SensorRegistry:
+        """See ``Store.register_sensors``."""
+        reg = registry.reconcile(self._sensor_ids)
+        new = reg.ids[len(self._sensor_ids):]
+        if new:
+            start = len(self._sensor_ids)
+            self._con.executemany("INSERT INTO sensors VALUES (?, ?)",
+                                  [(start + i, sid) for i, sid in enumerate(new)])
+            self._sensor_ids = list(reg.ids)
+            grow = len(reg) - len(self.last_t)
+            self.last_t = np.concatenate([self.last_t, np.full(grow, -1, np.int64)])
+            self.last_value = np.concatenate([self.last_value, np.full(grow, np.nan)])
+        return reg
+
+    def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
+               source: str = "") -> AppendResult:
+        """See ``Store.append``."""
+        duplicates = 0
+        if dedup.all_new_in_order(batch, self.last_t):
+            to_store = new = batch
+        else:
+            uniq, duplicates = dedup.sort_unique(batch)
+            is_new = uniq.t_ms > self.last_t[uniq.sensor]
+            new = uniq.take(is_new)
+            old = uniq.take(~is_new)
+            missing = self._missing(old) if len(old) else old
+            duplicates += len(old) - len(missing)
+            to_store = ReadingBatch.concat([missing, new]) if len(missing) else new
+        if not len(to_store) and not dead_letters:
+            return AppendResult(new, 0, duplicates, 0)
+        con = self._con
+        con.begin()
+        try:
+            seq = self._seq + 1
+            if len(to_store):
+                tbl = pa.table({"sensor": to_store.sensor, "t_ms": to_store.t_ms, "value": to_store.value,
+                                "seq": np.full(len(to_store), seq, np.int64)})
+                con.register("_incoming", tbl)
+                con.execute("INSERT INTO readings SELECT * FROM _incoming")
+                con.unregister("_incoming")
+            if dead_letters:
+                now = int(time.time() * 1000)
+                con.executemany("INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [(now, d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit,
+                                  d.payload[:4096]) for d in dead_letters])
+            con.commit()
+        except Exception as e:
+            con.rollback()
+            raise StoreError(f"could not store {len(to_store)} readings: {e}") from e
+        if len(to_store):
+            self._seq = seq
+        dedup.advance(to_store, self.last_t, self.last_value)
+        return AppendResult(new, len(to_store), duplicates, seq if len(to_store) else 0)
+
+    def _missing(self, old: ReadingBatch) -> ReadingBatch:
+        """The rows of ``old`` whose (sensor, time) is not stored yet."""
+        keys = pa.table({"i": np.arange(len(old)), "sensor": old.sensor, "t_ms": old.t_ms})
+        cur = self._con
+        cur.register("_old", keys)
+        found = cur.execute(
+            "SELECT o.i FROM _old o SEMI JOIN (SELECT sensor, t_ms FROM readings WHERE t_ms BETWEEN ? AND ?) r "
+            "ON r.sensor = o.sensor AND r.t_ms = o.t_ms", [int(old.t_ms.min()), int(old.t_ms.max())]).fetchnumpy()["i"]
+        cur.unregister("_old")
+        keep = np.ones(len(old), dtype=np.bool_)
+        keep[np.asarray(found, dtype=np.int64)] = False
+        return old.take(keep)
+
+    def readings(self, sensor: int, start_ms: int, end_ms: int, limit: int = 100_000) -> ReadingBatch:
+        """See ``Store.readings``."""
+        r = self._reader().execute(
+            "SELECT t_ms, value FROM readings WHERE sensor = ? AND t_ms >= ? AND t_ms < ? "
+            "ORDER BY t_ms LIMIT ?", [sensor, start_ms, end_ms, limit]).fetchnumpy()
+        return ReadingBatch.of(np.full(len(r["t_ms"]), sensor), r["t_ms"], r["value"])
+
+    def replay_batches(self, after_seq: int = 0,
+                       chunk_rows: int = 1_000_000) -> Iterator[tuple[int, ReadingBatch]]:
+        """See ``Store.replay_batches``."""
+        cur = self._con.cursor()
+        reader = cur.sql("SELECT sensor, t_ms, value, seq FROM readings WHERE seq > ? ORDER BY seq, sensor, t_ms",
+                         params=[after_seq]).to_arrow_reader(chunk_rows)
+        for rb in reader:
+            if rb.num_rows == 0:
+                continue
+            seq = rb.column(3).to_numpy()
+            yield int(seq[-1]), ReadingBatch.of(rb.column(0).to_numpy(), rb.column(1).to_numpy(),
+                                                rb.column(2).to_numpy())
+        cur.close()
+
+    def count_readings(self) -> int:
+        """See ``Store.count_readings``."""
+        return int(_one(self._reader(), "SELECT count(*) FROM readings")[0])
+
+    # ---- warning side ----------------------------------------------------------------------------
+    def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
+        """See ``Store.save_warnings``."""
+        if not changes and checkpoint is None:
+            return
+        con = self._con
+        con.begin()
+        try:
+            if changes.events:
+                con.executemany(f"INSERT INTO events ({_cols(Event)}) VALUES ({_marks(Event)})",
+                                [astuple(e) for e in changes.events])
+            if changes.incidents:
+                con.executemany(f"INSERT OR REPLACE INTO incidents ({_cols(Incident)}) VALUES ({_marks(Incident)})",
+                                [astuple(i) for i in changes.incidents.values()])
+            if changes.timeline:
+                con.executemany(f"INSERT INTO timeline VALUES ({_marks(TimelineEntry)})",
+                                [astuple(t) for t in changes.timeline])
+            if changes.tickets:
+                con.executemany(f"INSERT OR REPLACE INTO tickets ({_cols(Ticket)}) VALUES ({_marks(Ticket)})",
+                                [astuple(t) for t in changes.tickets.values()])
+            if checkpoint is not None:
+                con.execute("DELETE FROM checkpoints")
+                con.execute("INSERT INTO checkpoints VALUES (?, ?, ?)",
+                            [checkpoint.seq, int(time.time() * 1000), checkpoint.to_bytes()])
+            con.commit()
+        except Exception as e:
+            con.rollback()
+            raise StoreError(f"could not save warnings: {e}") from e
+
+    def known_events(self, events: Sequence[Event]) -> list[bool]:
+        """See ``Store.known_events``."""
+        if not events:
+            return []
+        keys = pa.table({"i": np.arange(len(events)), "sensor": [e.sensor for e in events],
+                         "t_ms": [e.t_ms for e in events], "kind": [e.kind for e in events]})
+        self._con.register("_keys", keys)
+        found = self._con.execute(
+            "SELECT k.i FROM _keys k SEMI JOIN events e ON e.sensor = k.sensor AND e.t_ms = k.t_ms "
+            "AND e.kind = k.kind").fetchnumpy()["i"]
+        self._con.unregister("_keys")
+        known = set(found.tolist())
+        return [i in known for i in range(len(events))]
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        """See ``Store.load_checkpoint``."""
+        row = _one(self._con, "SELECT seq, data FROM checkpoints ORDER BY seq DESC LIMIT 1")
+        return None if row is None else Checkpoint.from_bytes(int(row[0]), bytes(row[1]))
+
+    def next_ids(self) -> dict[str, int]:
+        """See ``Store.next_ids``."""
+        out = {}
+        for table in ("events", "incidents", "tickets"):
+            out[table] = int(_one(self._con, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
+        return out
+
+    def active_incidents(self) -> list[Incident]:
+        """See ``Store.active_incidents``."""
+        return self.incidents(IncidentFilter(states=("new", "acknowledged", "dispatched", "handling"),
+                                             limit=1_000_000))
+
+    def open_tickets(self) -> list[Ticket]:
+        """See ``Store.open_tickets``."""
+        return self.tickets(state="open", limit=1_000_000)
+
+    def incidents(self, flt: IncidentFilter) -> list[Incident]:
+        """See ``Store.incidents``."""
+        where: list[str] = ["level >= ?"]
+        args: list[Any] = [flt.min_level]
+        if flt.states:
+            where.append(f"state IN ({', '.join('?' for _ in flt.states)})")
+            args.extend(flt.states)
+        if flt.lifeline:
+            where.append("lifeline = ?")
+            args.append(flt.lifeline)
+        if flt.since_ms is not None:
+            where.append("t_last_ms >= ?")
+            args.append(flt.since_ms)
+        rows = self._reader().execute(
+            f"SELECT {_cols(Incident)} FROM incidents WHERE {' AND '.join(where)} "
+            "ORDER BY level DESC, t_first_ms DESC, id DESC LIMIT ?", [*args, flt.limit]).fetchall()
+        return [Incident(*r) for r in rows]
+
+    def incident(self, incident_id: int) -> Incident | None:
+        """See ``Store.incident``."""
+        row = _one(self._reader(), f"SELECT {_cols(Incident)} FROM incidents WHERE id = ?", [incident_id])
+        return None if row is None else Incident(*row)
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        """See ``Store.timeline``."""
+        rows = self._reader().execute(f"SELECT {_cols(TimelineEntry)} FROM timeline WHERE incident_id = ? "
+                                      "ORDER BY at_ms, rowid", [incident_id]).fetchall()
+        return [TimelineEntry(*r) for r in rows]
+
+    def events(self, incident_id: int | None = None, sensor: int | None = None,
+               since_ms: int | None = None, limit: int = 500) -> list[Event]:
+        """See ``Store.events``."""
+        where, args = ["TRUE"], []
+        for col, val in (("incident_id", incident_id), ("sensor", sensor)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        if since_ms is not None:
+            where.append("t_ms >= ?")
+            args.append(since_ms)
+        rows = self._reader().execute(f"SELECT {_cols(Event)} FROM events WHERE {' AND '.join(where)} "
+                                      "ORDER BY t_ms DESC, id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [Event(*r) for r in rows]
+
+    def tickets(self, state: str = "", limit: int = 500) -> list[Ticket]:
+        """See ``Store.tickets``."""
+        where, args = ("state = ?", [state]) if state else ("TRUE", [])
+        rows = self._reader().execute(f"SELECT {_cols(Ticket)} FROM tickets WHERE {where} "
+                                      "ORDER BY state = 'open' DESC, t_opened_ms DESC LIMIT ?",
+                                      [*args, limit]).fetchall()
+        return [Ticket(*r) for r in rows]
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """See ``Store.dead_letters``."""
+        cur = self._reader().execute("SELECT * FROM dead_letters ORDER BY received_at_ms DESC LIMIT ?", [limit])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        """See ``Store.close``."""
+        try:
+            self._con.execute("CHECKPOINT")
+        finally:
+            self._con.close()
