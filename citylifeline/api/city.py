@@ -1,0 +1,86 @@
+"""The city: sensors, network layers as GeoJSON, and the platform's status at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from .. import levels
+from ..city.geojson import layer_to_geojson
+from ..errors import NotFound
+from ..store.base import IncidentFilter
+from ..warn.lifecycle import ACTIVE_STATES
+from .jsonresponse import JSON
+from .readings import engine_of
+from .schemas import Error
+
+router = APIRouter(prefix="/api/v1", tags=["city"])
+
+
+@router.get("/sensors", summary="Every sensor with its kind, asset, position and thresholds")
+def sensors(request: Request, layer: str = Query("", description="only this lifeline")) -> JSON:
+    """Sensors in their canonical units; ``lon``/``lat`` in WGS84 for maps."""
+    engine = engine_of(request)
+    reg = engine.registry
+    rows = [_with_lonlat(engine, reg.describe(i)) for i in range(len(reg))
+            if reg.active[i] and (not layer or reg.layer[i] == layer)]
+    return JSON(rows)
+
+
+@router.get("/sensors/{sensor_id}", summary="One sensor", responses={404: {"model": Error}})
+def sensor(request: Request, sensor_id: str) -> JSON:
+    """One sensor, with its newest reading."""
+    engine = engine_of(request)
+    i = engine.registry.idx(sensor_id)
+    d = _with_lonlat(engine, engine.registry.describe(i))
+    has = i < len(engine.store.last_t) and engine.store.last_t[i] >= 0
+    d["latest"] = {"t": int(engine.store.last_t[i]), "value": float(engine.store.last_value[i])} if has else None
+    return JSON(d)
+
+
+def _with_lonlat(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
+    if d.get("x") is not None and d.get("y") is not None:
+        d["lon"], d["lat"] = engine.city.to_wgs84(d["x"], d["y"])
+    return d
+
+
+@router.get("/layers", summary="The city's layers and how many assets each has")
+def layers(request: Request) -> JSON:
+    """Layer names with asset counts and bounds (WGS84)."""
+    city = engine_of(request).city
+    out = []
+    for name, layer in city.layers.items():
+        xmin, ymin, xmax, ymax = layer.bounds()
+        (lon0, lon1), (lat0, lat1) = city.to_wgs84([xmin, xmax], [ymin, ymax])
+        out.append({"name": name, "assets": len(layer.assets), "bounds": [lon0, lat0, lon1, lat1]})
+    return JSON({"city": city.name, "crs": city.crs.to_string(), "timezone": city.timezone,
+                           "layers": out})
+
+
+@router.get("/layers/{name}", summary="A layer as GeoJSON (WGS84)", responses={404: {"model": Error}})
+def layer_geojson(request: Request, name: str) -> JSON:
+    """Every asset of the layer as a GeoJSON feature with key, kind, name and properties."""
+    engine = engine_of(request)
+    if name not in engine.city.layers:
+        raise NotFound(f"layer {name!r} does not exist; the city has {', '.join(engine.city.layers)}")
+    cache = request.app.state.geojson  # layers do not change while the server runs
+    if name not in cache:
+        cache[name] = layer_to_geojson(engine.city.layers[name], engine.city)
+    return JSON(cache[name], media_type="application/geo+json")
+
+
+@router.get("/status", summary="The platform at a glance")
+def status(request: Request) -> JSON:
+    """Sensors, readings, open incidents by level, open tickets, and the newest data time."""
+    engine = engine_of(request)
+    store = engine.store
+    active = store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))
+    by_level = {levels.roman(s): sum(1 for i in active if i.level == s) for s in (4, 3, 2, 1)}
+    reporting = int((store.last_t >= 0).sum())
+    return JSON({
+        "city": engine.city.name, "sensors": int(engine.registry.active.sum()), "sensors_reporting": reporting,
+        "readings": store.count_readings(), "active_incidents": len(active), "active_by_level": by_level,
+        "open_tickets": len(store.tickets("open", 1_000_000)),
+        "newest_reading_ms": int(store.last_t.max()) if len(store.last_t) else None,
+    })

@@ -1,0 +1,111 @@
+"""Incidents, events, maintenance tickets and dead letters; the lifecycle actions."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from .. import levels
+from ..errors import NotFound
+from ..store.base import IncidentFilter
+from ..warn.lifecycle import ACTIVE_STATES, STATES, allowed_actions
+from .jsonresponse import JSON
+from .readings import engine_of
+from .schemas import ActionIn, Error, TicketCloseIn
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+EVIDENCE_MARGIN_MS = 30 * 60 * 1000  # readings shown before the first and after the last event
+NEARBY_PLACES_M = 1000.0
+
+
+@router.get("/incidents", summary="List incidents, highest level first")
+def list_incidents(request: Request,
+                   state: list[str] | None = Query(None, description=f"one or more of {', '.join(STATES)}"),
+                   active: bool = Query(False, description="only incidents still being handled"),
+                   level: str | None = Query(None, description="lowest level to include: I, II, III or IV"),
+                   lifeline: str = Query("", description="water, drainage, gas, heating, bridge, tunnel"),
+                   limit: int = Query(200, ge=1, le=5000)) -> JSON:
+    """Incidents with their level, state, place and counts."""
+    states = tuple(state or ()) + (ACTIVE_STATES if active else ())
+    bad = [s for s in states if s not in STATES]
+    if bad:
+        raise NotFound(f"state {bad[0]!r} does not exist; use {', '.join(STATES)}")
+    flt = IncidentFilter(states=states, min_level=levels.from_roman(level) if level else 0,
+                         lifeline=lifeline, limit=limit)
+    return JSON([i.to_dict() for i in engine_of(request).store.incidents(flt)])
+
+
+@router.get("/incidents/{incident_id}", summary="An incident with its evidence, timeline and nearby places",
+            responses={404: {"model": Error}})
+def incident_detail(request: Request, incident_id: int) -> JSON:
+    """The incident, its events (the reasons in plain words), the readings around them for each
+    sensor with its thresholds, the timeline (audit trail), the actions allowed now, and the
+    places (hospitals, schools …) near it."""
+    engine = engine_of(request)
+    inc = engine.store.incident(incident_id)
+    if inc is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    reg = engine.registry
+    evidence = []
+    for sid in inc.sensors:
+        i = reg.index[sid]
+        b = engine.store.readings(i, inc.t_first_ms - EVIDENCE_MARGIN_MS, inc.t_last_ms + EVIDENCE_MARGIN_MS, 5000)
+        sensor = reg.describe(i)
+        evidence.append({"sensor": sensor, "t": b.t_ms.tolist(), "value": b.value.tolist()})
+    lon, lat = engine.city.to_wgs84(inc.x, inc.y)
+    places = [{"key": a.key, "kind": a.kind, "name": a.props.get("label") or a.name,
+               "distance_m": round(d, 1), "population": a.props.get("population")}
+              for a, d in engine.city.nearby(inc.x, inc.y, NEARBY_PLACES_M, layers=["places"])]
+    return JSON({
+        "incident": inc.to_dict() | {"lon": lon, "lat": lat},
+        "events": [e.to_dict() for e in reversed(engine.store.events(incident_id=incident_id, limit=2000))],
+        "timeline": [t.to_dict() for t in engine.store.timeline(incident_id)],
+        "allowed_actions": allowed_actions(inc.state),
+        "evidence": evidence,
+        "nearby_places": places,
+    })
+
+
+@router.post("/incidents/{incident_id}/actions", summary="Act on an incident (acknowledge, dispatch, …)",
+             responses={400: {"model": Error}, 404: {"model": Error}, 409: {"model": Error}})
+async def act(request: Request, incident_id: int, body: ActionIn) -> JSON:
+    """Move the incident through its lifecycle; 409 names the actions allowed in its state."""
+    engine = engine_of(request)
+    source = request.client.host if request.client else ""
+    inc = await asyncio.wrap_future(engine.act(incident_id, body.action, body.actor, body.assignee, body.text,
+                                               source))
+    return JSON(inc.to_dict() | {"allowed_actions": allowed_actions(inc.state)})
+
+
+@router.get("/events", summary="Events, newest first")
+def list_events(request: Request, sensor: str | None = Query(None), incident: int | None = Query(None),
+                limit: int = Query(500, ge=1, le=10_000)) -> JSON:
+    """What the detectors saw, with the reason in words."""
+    engine = engine_of(request)
+    idx = engine.registry.idx(sensor) if sensor else None
+    rows = engine.store.events(incident_id=incident, sensor=idx, limit=limit)
+    return JSON([e.to_dict() for e in rows])
+
+
+@router.get("/tickets", summary="Maintenance tickets for faulty sensors")
+def list_tickets(request: Request, state: str = Query("", description="open or closed; empty for all"),
+                 limit: int = Query(500, ge=1, le=10_000)) -> JSON:
+    """Stuck, silent, impossible and spiking sensors: work for maintenance, not the duty officer."""
+    return JSON([t.to_dict() for t in engine_of(request).store.tickets(state, limit)])
+
+
+@router.post("/tickets/{ticket_id}/close", summary="Close a maintenance ticket",
+             responses={404: {"model": Error}})
+async def close_ticket(request: Request, ticket_id: int, body: TicketCloseIn) -> JSON:
+    """Close an open ticket once the sensor is repaired."""
+    ch = await asyncio.wrap_future(engine_of(request).close_ticket(ticket_id, body.actor, body.note))
+    return JSON(next(t.to_dict() for t in ch.tickets.values()))
+
+
+@router.get("/dead-letters", summary="Refused readings and payloads, newest first")
+async def dead_letters(request: Request, limit: int = Query(100, ge=1, le=10_000)) -> JSON:
+    """Every refused reading with the reason, so nothing disappears silently."""
+    rows = await run_in_threadpool(engine_of(request).store.dead_letters, limit)
+    return JSON(rows)

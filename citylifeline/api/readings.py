@@ -1,0 +1,110 @@
+"""Readings endpoints: ingest a batch, a sensor's readings over a time range, the latest values."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..engine import Engine
+from ..errors import PayloadTooLarge, ValidationError
+from ..ingest import parse_readings
+from ..ingest.validate import NAIVE_TIME, parse_iso
+from ..units import get_kind
+from .jsonresponse import JSON
+from .schemas import READINGS_BODY_SCHEMA, Error, IngestResult, ReadingError, ReadingsOut
+
+router = APIRouter(prefix="/api/v1", tags=["readings"])
+MAX_ERRORS_SHOWN = 100
+
+
+def engine_of(request: Request) -> Engine:
+    """The engine behind the app."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes before reading them all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body has {declared} bytes; the limit is {limit}: split the batch",
+                              field="body", value=int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body exceeds {limit} bytes: split the batch", field="body", value=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/readings", response_model=IngestResult, summary="Ingest a batch of readings",
+             responses={422: {"model": IngestResult, "description": "some readings were refused; the rest were stored"},
+                        400: {"model": Error}, 413: {"model": Error}, 503: {"model": Error}},
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/json": {"schema": READINGS_BODY_SCHEMA}}}})
+async def post_readings(request: Request) -> JSON:
+    """Validate and store readings; answers only after they are committed.  Re-sending a batch is
+    harmless: readings already stored (same sensor and time) are counted as duplicates."""
+    engine = engine_of(request)
+    body = await read_body(request, engine.config.max_payload_bytes)
+    parsed = await run_in_threadpool(parse_readings, body, engine.validator, engine.config.max_batch_readings,
+                                     f"http:{request.client.host if request.client else ''}")
+    result = await asyncio.wrap_future(engine.submit(parsed))
+    out = IngestResult(received=parsed.received, stored=result.stored, duplicates=result.duplicates,
+                       rejected=len(parsed.rejections))
+    if parsed.rejections:
+        out.detail = (f"{len(parsed.rejections)} of {parsed.received} readings refused (see errors and the "
+                      f"dead letters); the other {parsed.received - len(parsed.rejections)} were accepted")
+        out.errors = [ReadingError(**r.to_dict()) for r in parsed.rejections[:MAX_ERRORS_SHOWN]]  # type: ignore[arg-type]
+        return JSON(out.model_dump(), status_code=422)
+    return JSON(out.model_dump())
+
+
+def time_param(text: str | None, name: str, default_ms: int) -> int:
+    """Epoch ms of a query parameter given as ISO-8601 with offset or epoch seconds."""
+    if text is None or text == "":
+        return default_ms
+    try:
+        secs = float(text)
+        if math.isfinite(secs):
+            return round(secs * 1000)
+    except ValueError:
+        pass
+    ms = int(parse_iso([text], None)[0])
+    if ms <= NAIVE_TIME:
+        raise ValidationError(f"{name}={text!r} is not a time; use ISO-8601 with a UTC offset "
+                              "(2026-11-23T10:00:00+08:00) or epoch seconds", field=name, value=text)
+    return ms
+
+
+@router.get("/readings", response_model=ReadingsOut, summary="One sensor's readings over a time range",
+            responses={400: {"model": Error}, 404: {"model": Error}})
+def get_readings(request: Request, sensor: str = Query(..., description="sensor id"),
+                 start: str | None = Query(None, description="ISO-8601 or epoch s; default 24 h before end"),
+                 end: str | None = Query(None, description="ISO-8601 or epoch s (exclusive); default now"),
+                 limit: int = Query(10_000, ge=1, le=1_000_000)) -> JSON:
+    """Readings of ``sensor`` with start <= t < end, oldest first, in the canonical unit."""
+    engine = engine_of(request)
+    i = engine.registry.idx(sensor)
+    end_ms = time_param(end, "end", int(time.time() * 1000) + 1)
+    start_ms = time_param(start, "start", end_ms - 24 * 3600 * 1000)
+    b = engine.store.readings(i, start_ms, end_ms, limit)
+    kind = get_kind(engine.registry.kind[i])
+    return JSON({"sensor": sensor, "unit": kind.canonical, "display_unit": kind.display,
+                           "t": b.t_ms.tolist(), "value": b.value.tolist()})
+
+
+@router.get("/readings/latest", summary="The newest reading of every sensor (or of the ones named)")
+def latest(request: Request, sensor: list[str] | None = Query(None)) -> JSON:
+    """``[{sensor, t, value, unit}]`` for sensors that have reported, in their canonical units."""
+    engine = engine_of(request)
+    reg, store = engine.registry, engine.store
+    idx = [reg.idx(s) for s in sensor] if sensor else range(min(len(reg), len(store.last_t)))
+    rows = [{"sensor": reg.ids[i], "t": int(store.last_t[i]), "value": float(store.last_value[i]),
+             "unit": get_kind(reg.kind[i]).canonical} for i in idx if i < len(store.last_t) and store.last_t[i] >= 0]
+    return JSON(rows)

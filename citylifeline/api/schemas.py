@@ -1,0 +1,90 @@
+"""Request and response shapes of the REST API, for validation and for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..warn.lifecycle import ACTIONS
+
+ActionName = Literal["acknowledge", "dispatch", "start", "resolve", "false_alarm", "archive", "comment"]
+assert set(ActionName.__args__) == set(ACTIONS)  # type: ignore[attr-defined]
+
+READINGS_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["readings"],
+    "properties": {
+        "readings": {
+            "type": "array", "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["sensor", "t", "value"],
+                "additionalProperties": False,
+                "properties": {
+                    "sensor": {"type": "string", "description": "the sensor's id, e.g. P-01"},
+                    "t": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+                          "description": "ISO-8601 with a UTC offset, or epoch seconds"},
+                    "value": {"type": "number", "description": "the measured value"},
+                    "unit": {"type": "string",
+                             "description": "unit of value (default: the sensor's canonical SI unit)"},
+                },
+            },
+        },
+    },
+    "example": {"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]},
+}
+
+
+class Error(BaseModel):
+    """An error: the message (with the fix) and, where known, the field and value at fault."""
+
+    detail: str
+    field: str = ""
+    value: Any = None
+
+
+class ReadingError(BaseModel):
+    """One refused reading of a batch."""
+
+    index: int
+    field: str
+    value: Any = None
+    message: str
+
+
+class IngestResult(BaseModel):
+    """What happened to a batch: stored now, already stored (ignored), refused."""
+
+    received: int
+    stored: int
+    duplicates: int
+    rejected: int
+    detail: str = ""
+    errors: list[ReadingError] = Field(default_factory=list)
+
+
+class ActionIn(BaseModel):
+    """A lifecycle action on an incident."""
+
+    action: ActionName
+    actor: str = Field(min_length=1, max_length=100, description="who acts")
+    assignee: str = Field("", max_length=100, description="crew or person sent (dispatch)")
+    text: str = Field("", max_length=4000, description="feedback (resolve), reason (false_alarm), comment")
+
+
+class TicketCloseIn(BaseModel):
+    """Closing a maintenance ticket by hand."""
+
+    actor: str = Field(min_length=1, max_length=100)
+    note: str = Field("", max_length=4000)
+
+
+class ReadingsOut(BaseModel):
+    """One sensor's readings as columns, in its canonical unit."""
+
+    sensor: str
+    unit: str
+    display_unit: str
+    t: list[int] = Field(description="epoch milliseconds")
+    value: list[float]

@@ -1,0 +1,175 @@
+"""The running platform: one writer thread that owns the pipeline, and notifications out.
+
+Everything that writes — readings, incident actions, ticket closing, escalation — is a job on
+the writer's queue, so the store has exactly one writer and jobs never interleave.  A readings
+job resolves its future as soon as the readings are committed (that is when the HTTP client is
+acknowledged) and then runs detection.  Listeners (the WebSocket hub) are told of every
+incident and ticket that changed.  A full queue refuses new work (``Overloaded``) instead of
+buffering without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from .city.bundle import CityBundle, load_city
+from .errors import CityLifelineError
+from .ingest import Parsed, Validator
+from .pipeline import Pipeline, wall_ms
+from .settings import Config
+from .store import open_store
+from .store.base import AppendResult, WarnChanges
+from .warn.model import Incident
+
+log = logging.getLogger("citylifeline.engine")
+T = TypeVar("T")
+Listener = Callable[[dict[str, Any]], None]
+ESCALATION_CHECK_S = 5.0
+
+
+class Overloaded(CityLifelineError):
+    """The writer's queue is full: the client should retry shortly."""
+
+    http_status = 503
+
+
+class Engine:
+    """The pipeline behind a single writer thread, with escalation and change notifications."""
+
+    def __init__(self, config: Config, bundle: CityBundle | None = None,
+                 clock: Callable[[], int] = wall_ms) -> None:
+        self.config = config
+        self.clock = clock
+        self.bundle = bundle or load_city(config.city)
+        self.store = open_store(config.db, config.memory_limit)
+        try:
+            self.pipeline = Pipeline(self.bundle, self.store, config, clock)
+        except Exception:
+            self.store.close()
+            raise
+        self.registry = self.pipeline.registry
+        self.city = self.bundle.city
+        self.validator = Validator(self.registry, config, clock)
+        self._jobs: queue.Queue[Any] = queue.Queue(
+            maxsize=config.writer_queue_batches)
+        self._listeners: list[Listener] = []
+        self._thread = threading.Thread(target=self._run, name="citylifeline-writer", daemon=True)
+        self._started = False
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the writer thread."""
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Finish queued jobs, checkpoint, and close the store."""
+        if self._started:
+            self._jobs.put(None)
+            self._thread.join()
+            self._started = False
+        self.pipeline.close()
+        self.store.close()
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(message)`` (from the writer thread) for every changed incident or ticket."""
+        self._listeners.append(fn)
+
+    # ---- jobs --------------------------------------------------------------------------------------
+    def run(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` on the writer thread; its result or exception arrives in the future."""
+        fut: Future[T] = Future()
+        try:
+            self._jobs.put_nowait((fn, fut))
+        except queue.Full:
+            raise Overloaded(f"the writer is busy ({self._jobs.maxsize} jobs queued); retry in a second") from None
+        return fut
+
+    def submit(self, parsed: Parsed, source: str = "http") -> Future[AppendResult]:
+        """Store a validated batch; the future resolves once it is committed (detection follows)."""
+        ack: Future[AppendResult] = Future()
+
+        def job() -> None:
+            try:
+                result = self.pipeline.append(parsed.batch, parsed.dead_letters, source)
+            except Exception as e:
+                ack.set_exception(e)
+                raise
+            ack.set_result(result)
+            self._publish(self.pipeline.detect(result))
+
+        self.run(job)
+        return ack
+
+    def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
+            source: str = "") -> Future[Incident]:
+        """Carry out a lifecycle action on an incident (on the writer thread)."""
+        def job() -> Incident:
+            inc, changes = self.pipeline.act(incident_id, action, actor, assignee, text, source)
+            self._publish(changes)
+            return inc
+        return self.run(job)
+
+    def close_ticket(self, ticket_id: int, actor: str, note: str) -> Future[WarnChanges]:
+        """Close a maintenance ticket by hand (on the writer thread)."""
+        def job() -> WarnChanges:
+            changes = self.pipeline.correlator.close_ticket(ticket_id, actor, note, self.clock())
+            self.pipeline.save(changes)
+            self._publish(changes)
+            return changes
+        return self.run(job)
+
+    # ---- the writer thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        next_check = 0.0
+        while True:
+            try:
+                item = self._jobs.get(timeout=ESCALATION_CHECK_S)
+            except queue.Empty:
+                item = ()
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + ESCALATION_CHECK_S
+                self._guard(self._escalate)
+            if item is None:
+                return
+            if item:
+                fn, fut = item
+                try:
+                    result = fn()
+                except Exception as e:  # the job's caller gets the error; the writer carries on
+                    if not fut.done():
+                        fut.set_exception(e)
+                    if not isinstance(e, CityLifelineError):
+                        log.exception("writer job failed")
+                    continue
+                if not fut.done():
+                    fut.set_result(result)
+
+    @staticmethod
+    def _guard(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:  # escalation must not kill the writer; it is retried at the next check
+            log.exception("escalation check failed")
+
+    def _escalate(self) -> None:
+        self._publish(self.pipeline.escalate())
+
+    def _publish(self, changes: WarnChanges) -> None:
+        if not self._listeners or not (changes.incidents or changes.tickets):
+            return
+        messages = [{"type": "incident", "incident": inc.to_dict()} for inc in changes.incidents.values()]
+        messages += [{"type": "ticket", "ticket": t.to_dict()} for t in changes.tickets.values()]
+        for fn in self._listeners:
+            for m in messages:
+                try:
+                    fn(m)
+                except Exception:  # a broken listener must not stop the writer
+                    log.exception("listener failed")

@@ -1,0 +1,142 @@
+"""Readings from CSV and Parquet files, read in columnar chunks with pyarrow.
+
+Columns: ``sensor`` (id), ``t`` (ISO-8601 text, epoch seconds, or a Parquet timestamp),
+``value`` (number) and optionally ``unit``.  Times without a UTC offset are refused unless a
+time zone is given (``citylifeline ingest --timezone Asia/Shanghai``).  Sensor ids and units are
+dictionary-encoded, so each distinct id or unit is looked up once per chunk, not once per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import ValidationError
+from .payload import Parsed
+from .validate import (
+    NAIVE_TIME,
+    FieldName,
+    Rejection,
+    Validator,
+    assemble,
+    merge_by_reading,
+    parse_iso,
+    seconds_to_ms,
+)
+
+REQUIRED = ("sensor", "t", "value")
+
+
+def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_000,
+              naive_tz: str | None = None) -> Iterator[Parsed]:
+    """Validated chunks of the readings in a .csv or .parquet file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"file {str(p)!r} not found", field="path", value=str(p))
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        pf = pq.ParquetFile(p)
+        _check_columns(pf.schema_arrow.names, p)
+        batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=chunk_rows)
+    elif suffix in (".csv", ".txt"):
+        opts = pacsv.ConvertOptions(column_types={"sensor": pa.string(), "unit": pa.string()},
+                                    strings_can_be_null=True)
+        try:
+            reader = pacsv.open_csv(p, convert_options=opts, read_options=pacsv.ReadOptions(block_size=64 << 20))
+        except pa.ArrowInvalid as e:
+            raise ValidationError(f"{p}: not a readable CSV file ({e})", field="path", value=str(p)) from None
+        _check_columns(reader.schema.names, p)
+        batches = iter(reader)
+    else:
+        raise ValidationError(f"{p}: unknown file type {suffix!r}; use .csv or .parquet", field="path",
+                              value=str(p))
+    row0 = 0
+    try:
+        for rb in batches:
+            yield _validate(rb, validator, p, row0, naive_tz)
+            row0 += rb.num_rows
+    except pa.ArrowInvalid as e:
+        raise ValidationError(f"{p}: cannot read rows after row {row0}: {e}", field="path", value=str(p)) from None
+
+
+def _check_columns(names: list[str], p: Path) -> None:
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValidationError(f"{p}: missing column(s) {missing}; a readings file has columns "
+                              "sensor, t, value and optionally unit", field="columns", value=names)
+
+
+def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: str | None) -> Parsed:
+    def name(i: int, col: str) -> str:
+        return f"{p.name} row {row0 + i + 1}: {col}"
+
+    out: list[Rejection] = []
+    n = rb.num_rows
+    sensor_col = rb.column(rb.schema.get_field_index("sensor"))
+    enc = pc.dictionary_encode(sensor_col.cast(pa.string()))
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    known = v.registry.lookup(enc.dictionary.to_pylist())
+    idx = np.where(enc.indices.is_null().to_numpy(zero_copy_only=False), -1,
+                   known[np.nan_to_num(codes, nan=0).astype(np.int64)] if len(known) else -1).astype(np.int32)
+    if (idx < 0).any():
+        bad = np.flatnonzero(idx < 0)
+        ids = sensor_col.take(pa.array(bad)).to_pylist()
+        found: list[Rejection] = []
+        v.sensors(ids, lambda j, col: name(int(bad[j]), col), found)
+        out.extend(Rejection(int(bad[r.index]), r.field, r.value, r.message) for r in found)
+    t_ms = _times(rb.column(rb.schema.get_field_index("t")), naive_tz, name, p)
+    values = rb.column(rb.schema.get_field_index("value"))
+    try:
+        vals = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ValidationError(f"{p}: column value is not numeric ({values.type}); write numbers only",
+                              field="value", value=str(values.type)) from None
+    raw_t = _Lazy(rb.column(rb.schema.get_field_index("t")))
+    raw_v = _Lazy(values)
+    v.check_times(t_ms, raw_t, name, out)  # type: ignore[arg-type]
+    v.check_values(vals, np.zeros(n, np.bool_), raw_v, name, out)  # type: ignore[arg-type]
+    if "unit" in rb.schema.names:
+        unit_col = rb.column(rb.schema.get_field_index("unit"))
+        uenc = pc.dictionary_encode(unit_col)
+        ucodes = uenc.indices.to_numpy(zero_copy_only=False)
+        if uenc.dictionary.to_pylist() not in ([], [None]):
+            units = np.array([*uenc.dictionary.to_pylist(), None], dtype=object)
+            per_row = units[np.where(np.isnan(ucodes.astype(float)), len(units) - 1, ucodes).astype(np.int64)]
+            vals = v.units(idx, vals, list(per_row), name, out)
+    rejections = merge_by_reading(out)
+    batch, _ = assemble(idx, t_ms, vals, rejections)
+    dead = [r.dead_letter(f"file:{p.name}", _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index], None)
+            for r in rejections]
+    return Parsed(batch, rejections, dead, n)
+
+
+def _times(col: pa.Array, naive_tz: str | None, name: FieldName, p: Path) -> np.ndarray:
+    if pa.types.is_timestamp(col.type):
+        if col.type.tz is None:
+            if naive_tz is None:
+                raise ValidationError(f"{p}: column t has times without a time zone; give one with "
+                                      "--timezone (e.g. Asia/Shanghai) or write UTC times", field="t",
+                                      value=str(col.type))
+            col = pc.assume_timezone(col, naive_tz, ambiguous="earliest", nonexistent="earliest")
+        ms = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        return ms.fill_null(NAIVE_TIME - 1).to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        return seconds_to_ms(col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
+    text = col.cast(pa.string()).fill_null("").to_pylist()
+    return parse_iso(text, naive_tz)
+
+
+class _Lazy:
+    """Index an Arrow array only where a message needs the raw value."""
+
+    def __init__(self, arr: pa.Array) -> None:
+        self.arr = arr
+
+    def __getitem__(self, i: int) -> object:
+        return self.arr[int(i)].as_py()

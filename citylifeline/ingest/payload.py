@@ -1,0 +1,88 @@
+"""The JSON readings payload: ``{"readings": [{"sensor", "t", "value", "unit"?}, …]}``.
+
+``t`` is ISO-8601 with a UTC offset (``2026-11-23T10:00:00+08:00``) or epoch seconds;
+``value`` a JSON number; ``unit`` optional, any unit of the sensor's kind (converted to the
+canonical SI unit here, at the edge).  A payload that is not JSON, not of this shape or too
+large is refused as a whole (``ValidationError``/``PayloadTooLarge``); otherwise each bad
+reading is refused on its own with a ``Rejection`` and the rest go on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import orjson
+
+from ..batch import ReadingBatch
+from ..errors import PayloadTooLarge, ValidationError
+from ..store.base import DeadLetter
+from .validate import Rejection, Validator, assemble, json_field, merge_by_reading
+
+FIELDS = ("sensor", "t", "value", "unit")
+EXAMPLE = '{"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]}'
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A validated payload: the good readings, the rejections and their dead letters."""
+
+    batch: ReadingBatch
+    rejections: list[Rejection]
+    dead_letters: list[DeadLetter]
+    received: int
+
+
+def parse_readings(body: bytes, validator: Validator, max_readings: int, source: str = "http") -> Parsed:
+    """Validate a JSON payload of readings (see the module docstring)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        try:  # the standard parser reads NaN, Infinity and 1e400, so those can be refused by field
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError(f"the body is not valid JSON ({e}); send {EXAMPLE}", field="body",
+                                  value=body[:80].decode("utf-8", "replace")) from None
+    if not isinstance(doc, dict) or "readings" not in doc:
+        got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)}"
+        raise ValidationError(f"the body must be an object with a 'readings' list (got {got}); send {EXAMPLE}",
+                              field="readings", value=None)
+    rows = doc["readings"]
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError(f"'readings' must be a non-empty list (got {type(rows).__name__} "
+                              f"{'empty' if rows == [] else ''}); send {EXAMPLE}".replace(" )", ")"),
+                              field="readings", value=None)
+    if len(rows) > max_readings:
+        raise PayloadTooLarge(f"{len(rows)} readings in one request; the limit is {max_readings}: "
+                              "split the batch into smaller requests", field="readings", value=len(rows))
+    rejections: list[Rejection] = []
+    good_rows = [isinstance(r, dict) for r in rows]
+    for i, ok in enumerate(good_rows):
+        if not ok:
+            rejections.append(Rejection(i, f"readings[{i}]", rows[i],
+                                        f"readings[{i}]: {rows[i]!r} is not an object; send "
+                                        '{"sensor": ..., "t": ..., "value": ...}'))
+        else:
+            extra = set(rows[i]) - set(FIELDS)
+            if extra:
+                f = f"readings[{i}].{sorted(extra)[0]}"
+                rejections.append(Rejection(i, f, sorted(extra)[0],
+                                            f"{f}: unknown field; send only {', '.join(FIELDS)} (check the spelling)"))
+    empty: dict[str, object] = {}
+    objs = [r if ok else empty for r, ok in zip(rows, good_rows, strict=True)]
+    sensors = [r.get("sensor") for r in objs]
+    times = [r.get("t") for r in objs]
+    values_raw = [r.get("value") for r in objs]
+    units = [r.get("unit") for r in objs]
+    per_reading: list[Rejection] = []
+    idx = validator.sensors(sensors, json_field, per_reading)
+    t_ms = validator.times(times, json_field, per_reading)
+    values = validator.values(values_raw, json_field, per_reading)
+    if any(u is not None for u in units):
+        values = validator.units(idx, values, units, json_field, per_reading)
+    rejected_rows = {r.index for r in rejections}
+    rejections = merge_by_reading(rejections + [r for r in per_reading if r.index not in rejected_rows])
+    batch, _ = assemble(idx, t_ms, values, rejections)
+    dead = [r.dead_letter(source, sensors[r.index], times[r.index], values_raw[r.index], units[r.index])
+            for r in rejections]
+    return Parsed(batch, rejections, dead, len(rows))

@@ -1,0 +1,223 @@
+"""Validation at the edge: columns of raw readings → a ``ReadingBatch`` and the rejections.
+
+Every check works on whole columns; a message is built only for the readings that fail.  A
+rejection names the field, the value and the fix, e.g. ``readings[3].t: '2026-13-01' is not an
+ISO-8601 time; send ISO-8601 with a UTC offset such as 2026-11-23T10:00:00+08:00, or epoch
+seconds``.  The good readings of a batch are kept; the bad ones become dead letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..batch import F64, I32, I64, ReadingBatch
+from ..city.sensors import KIND_NAMES, SensorRegistry, unknown_sensor_message
+from ..settings import Config
+from ..store.base import DeadLetter
+from ..units import KINDS
+
+BAD_TIME = np.iinfo(np.int64).min
+NAIVE_TIME = BAD_TIME + 1  # parsed, but ambiguous: no UTC offset and no time zone to assume
+_HAS_OFFSET = re.compile(r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)$")
+MAX_SUGGESTIONS = 20  # 'did you mean' costs a fuzzy search: only for the first few unknown ids
+FieldName = Callable[[int, str], str]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One refused reading: where (index and field name), the value, and the message with the fix."""
+
+    index: int
+    field: str
+    value: object
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        v = self.value if isinstance(self.value, str | int | float | bool) or self.value is None else repr(self.value)
+        return {"index": self.index, "field": self.field, "value": v, "message": self.message}
+
+    def dead_letter(self, source: str, sensor: object, t: object, value: object, unit: object) -> DeadLetter:
+        """The dead-letter row for this rejection."""
+        return DeadLetter(source=source, reason=self.message, field=self.field, sensor=_text(sensor),
+                          t=_text(t), value=_text(value), unit=_text(unit))
+
+
+def _text(v: object) -> str:
+    return "" if v is None else str(v)[:200]
+
+
+def json_field(i: int, col: str) -> str:
+    """Field names of a JSON batch: ``readings[3].t``."""
+    return f"readings[{i}].{col}"
+
+
+class Validator:
+    """Checks columns of readings against the registry, the clock and the unit tables."""
+
+    def __init__(self, registry: SensorRegistry, config: Config, now_ms: Callable[[], int]) -> None:
+        self.registry = registry
+        self.config = config
+        self.now_ms = now_ms
+        self.earliest_ms = int(pd.Timestamp(config.earliest_time).value // 1_000_000)
+        self._factors: dict[tuple[int, str], tuple[float, float] | None] = {}
+
+    # ---- columns -------------------------------------------------------------------------------
+    def sensors(self, ids: Sequence[object], name: FieldName, out: list[Rejection]) -> I32:
+        """Dense indices (-1 where refused) of external sensor ids."""
+        idx = self.registry.lookup(ids)
+        for n, i in enumerate(np.flatnonzero(idx < 0).tolist()):
+            sid = ids[i]
+            if not isinstance(sid, str) or not sid:
+                msg = f"{sid!r} is not a sensor id; send the sensor's id as a non-empty string"
+            elif n < MAX_SUGGESTIONS:
+                msg = unknown_sensor_message(sid, self.registry.ids)
+            else:
+                msg = unknown_sensor_message(sid, [])
+            out.append(Rejection(int(i), name(int(i), "sensor"), sid, f"{name(int(i), 'sensor')}: {msg}"))
+        return idx
+
+    def values(self, raw: Sequence[object], name: FieldName, out: list[Rejection]) -> F64:
+        """Float values (NaN where refused): JSON numbers only, finite."""
+        is_number = np.fromiter((type(v) is float or type(v) is int for v in raw), np.bool_, len(raw))
+        vals = np.full(len(raw), np.nan)
+        if is_number.all():
+            vals = np.asarray(raw, dtype=np.float64)
+        elif is_number.any():
+            vals[is_number] = np.asarray([v for v, ok in zip(raw, is_number, strict=True) if ok], np.float64)
+        self.check_values(vals, ~is_number, raw, name, out)
+        return vals
+
+    def check_values(self, vals: F64, not_number: np.ndarray, raw: Sequence[object], name: FieldName,
+                     out: list[Rejection]) -> None:
+        """Rejections for values that are missing, not numbers, or not finite."""
+        for i in np.flatnonzero(not_number | ~np.isfinite(vals)).tolist():
+            v = raw[i]
+            f = name(int(i), "value")
+            if v is None:
+                msg = f"{f} is missing; send the measured value as a JSON number"
+            elif not_number[i]:
+                msg = f"{f}: {v!r} is not a number; send a JSON number in the sensor's unit"
+            else:
+                msg = f"{f}: {v!r} is not a finite number; send the measured value (omit readings with none)"
+            out.append(Rejection(int(i), f, v, msg))
+
+    def times(self, raw: Sequence[object], name: FieldName, out: list[Rejection],
+              naive_tz: str | None = None) -> I64:
+        """Epoch milliseconds (BAD_TIME where refused) from ISO-8601 strings or epoch seconds."""
+        n = len(raw)
+        t = np.full(n, BAD_TIME, dtype=np.int64)
+        is_num = np.fromiter((type(v) is float or type(v) is int for v in raw), np.bool_, n)
+        if is_num.any():
+            t[is_num] = seconds_to_ms(np.asarray([v for v, ok in zip(raw, is_num, strict=True) if ok], np.float64))
+        is_str = np.fromiter((type(v) is str for v in raw), np.bool_, n)
+        if is_str.any():
+            t[is_str] = parse_iso([v for v, ok in zip(raw, is_str, strict=True) if ok], naive_tz)  # type: ignore[misc]
+        self.check_times(t, raw, name, out)
+        return t
+
+    def check_times(self, t: I64, raw: Sequence[object], name: FieldName, out: list[Rejection]) -> None:
+        """Rejections for times that are unparseable, naive, too old or too far in the future."""
+        latest = self.now_ms() + int(self.config.max_clock_skew_s * 1000)
+        bad = (t < self.earliest_ms) | (t > latest)
+        for i in np.flatnonzero(bad).tolist():
+            v = raw[i]
+            f = name(int(i), "t")
+            if v is None:
+                msg = f"{f} is missing; send the measurement time as ISO-8601 with a UTC offset or epoch seconds"
+            elif t[i] == NAIVE_TIME:
+                msg = (f"{f}: {v!r} has no UTC offset; add one, e.g. {v}+08:00 for China Standard Time "
+                       "or Z for UTC")
+            elif t[i] == BAD_TIME:
+                msg = (f"{f}: {v!r} is not a time; send ISO-8601 with a UTC offset such as "
+                       "2026-11-23T10:00:00+08:00, or epoch seconds such as 1795399200")
+            elif t[i] < self.earliest_ms:
+                msg = (f"{f}: {v!r} is before {self.config.earliest_time}: the device clock is probably "
+                       "not set; set it (NTP) and resend")
+            else:
+                hint = " (it looks like milliseconds: send epoch seconds)" if isinstance(v, int | float) \
+                    and v > 1e11 else ""
+                msg = (f"{f}: {v!r} is more than {self.config.max_clock_skew_s:.0f} s in the future{hint}; "
+                       "check the device clock")
+            out.append(Rejection(int(i), f, v, msg))
+
+    def units(self, sensor: I32, values: F64, units: Sequence[object], name: FieldName,
+              out: list[Rejection]) -> F64:
+        """Values converted to each sensor's canonical unit (NaN where the unit is refused)."""
+        factor = np.ones(len(values))
+        offset = np.zeros(len(values))
+        bad = np.zeros(len(values), dtype=np.bool_)
+        kind_code = self.registry.kind_code[np.maximum(sensor, 0)]
+        pairs: dict[tuple[int, object], list[int]] = {}
+        for i, u in enumerate(units):
+            if u is not None and sensor[i] >= 0:
+                pairs.setdefault((int(kind_code[i]), u), []).append(i)
+        for (code, unit), rows in pairs.items():
+            kind = KINDS[KIND_NAMES[code]]
+            conv = kind.units.get(unit) if isinstance(unit, str) else None
+            if conv is None:
+                bad[rows] = True
+                for i in rows:
+                    f = name(i, "unit")
+                    sid = self.registry.ids[sensor[i]]
+                    msg = (f"{f}: {unit!r} is not a {kind.name} unit (sensor {sid}); send one of "
+                           f"{', '.join(kind.units)} or leave unit out to mean {kind.canonical}")
+                    out.append(Rejection(i, f, unit, msg))
+            else:
+                factor[rows], offset[rows] = conv
+        converted = values * factor + offset
+        converted[bad] = np.nan
+        return converted
+
+
+def seconds_to_ms(secs: F64) -> I64:
+    """Epoch ms from epoch seconds (BAD_TIME where not finite or absurd)."""
+    ok = np.isfinite(secs) & (np.abs(secs) < 1e13)
+    return np.where(ok, np.round(np.where(ok, secs, 0) * 1000), BAD_TIME).astype(np.int64)
+
+
+def parse_iso(text: Sequence[str], naive_tz: str | None) -> I64:
+    """Epoch ms of ISO-8601 strings: BAD_TIME where unparseable; for strings without a UTC
+    offset, local time in ``naive_tz``, or NAIVE_TIME (to be refused) when there is none."""
+    out = np.full(len(text), BAD_TIME, dtype=np.int64)
+    has_offset = np.fromiter((bool(_HAS_OFFSET.search(s.strip())) for s in text), np.bool_, len(text))
+    for aware in (True, False):
+        rows = np.flatnonzero(has_offset == aware)
+        if not len(rows):
+            continue
+        part = pd.Series([text[i] for i in rows.tolist()], dtype=object)
+        parsed = pd.to_datetime(part, format="ISO8601", errors="coerce", utc=aware)
+        if not aware:
+            if naive_tz is None:
+                out[rows[parsed.notna().to_numpy()]] = NAIVE_TIME
+                continue
+            parsed = parsed.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
+        valid = parsed.notna().to_numpy()
+        ms = parsed[valid].dt.tz_convert("UTC").astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+        out[rows[valid]] = ms
+    return out
+
+
+def merge_by_reading(rejections: list[Rejection]) -> list[Rejection]:
+    """One rejection per reading (messages joined), in reading order."""
+    by_index: dict[int, Rejection] = {}
+    for r in rejections:
+        first = by_index.get(r.index)
+        by_index[r.index] = r if first is None else Rejection(
+            r.index, first.field, first.value, f"{first.message}; {r.message}")
+    return [by_index[i] for i in sorted(by_index)]
+
+
+def assemble(sensor: I32, t_ms: I64, values: F64, rejections: list[Rejection]) -> tuple[ReadingBatch, np.ndarray]:
+    """The batch of rows with no rejection, and the mask of refused rows."""
+    bad = np.zeros(len(sensor), dtype=np.bool_)
+    if rejections:
+        bad[[r.index for r in rejections]] = True
+    bad |= (sensor < 0) | (t_ms <= NAIVE_TIME) | ~np.isfinite(values)
+    good = ~bad
+    return ReadingBatch(sensor[good], t_ms[good], values[good]), bad

@@ -1,0 +1,176 @@
+"""The pipeline: readings → durable store → detectors → events → incidents and tickets.
+
+One direction, whole batches.  ``append`` makes readings durable (the caller may acknowledge
+after it returns); ``detect`` runs every detector over the readings that were new and hands
+their events to the correlator; the results, and from time to time a checkpoint of the
+detector state, are saved in one transaction.  The same class serves the live server, file
+ingest and ``replay``, so they give the same answers.
+
+After a crash, ``recover`` restores the last checkpoint and re-runs the detectors over the
+readings committed since; events already stored are recognised by their (sensor, time, kind)
+key and not applied twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
+
+import numba
+import numpy as np
+
+from .batch import EventBatch, ReadingBatch
+from .city.bundle import CityBundle
+from .detect import default_detectors, impossible_mask
+from .errors import NotFound
+from .settings import Config
+from .store.base import AppendResult, Checkpoint, DeadLetter, Store, WarnChanges
+from .warn.correlate import Correlator
+from .warn.describe import describe
+from .warn.lifecycle import apply_action, escalations_due
+from .warn.model import Incident
+
+NONE = np.iinfo(np.int64).min
+
+
+@numba.njit(cache=True, nogil=True)
+def _newer(sensor, t_ms, last_t):  # type: ignore[no-untyped-def]
+    keep = np.zeros(len(sensor), dtype=np.bool_)
+    for i in range(len(sensor)):
+        s = sensor[i]
+        if t_ms[i] > last_t[s]:
+            keep[i] = True
+            last_t[s] = t_ms[i]
+    return keep
+
+
+def wall_ms() -> int:
+    """Milliseconds since the epoch, now."""
+    return int(time.time() * 1000)
+
+
+class Pipeline:
+    """Readings in, warning records out, over one store and one city."""
+
+    def __init__(self, bundle: CityBundle, store: Store, config: Config,
+                 clock: Callable[[], int] = wall_ms) -> None:
+        self.city = bundle.city
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.tz = ZoneInfo(bundle.city.timezone)
+        self.registry = store.register_sensors(bundle.sensors)
+        self.detectors = default_detectors(self.registry, config)
+        self.correlator = Correlator(self.city, self.registry, config, store)
+        self.detected_t = np.full(len(self.registry), NONE, dtype=np.int64)  # newest time given to detectors
+        self.watermark_ms = NONE
+        self.seq = 0
+        self._last_checkpoint_ms = clock()
+        self.recover()
+
+    # ---- the two steps -------------------------------------------------------------------------
+    def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
+               source: str = "") -> AppendResult:
+        """Store readings and dead letters durably; returns once committed."""
+        return self.store.append(batch, dead_letters, source)
+
+    def detect(self, result: AppendResult) -> WarnChanges:
+        """Run the detectors over the new readings of an append and save what they found."""
+        changes = self._detect(result.new)
+        if result.seq:
+            self.seq = result.seq
+        self.save(changes)
+        return changes
+
+    def ingest(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
+               source: str = "") -> tuple[AppendResult, WarnChanges]:
+        """``append`` then ``detect``: what file import and replay do."""
+        result = self.append(batch, dead_letters, source)
+        return result, self.detect(result)
+
+    def save(self, changes: WarnChanges, force_checkpoint: bool = False) -> None:
+        """Save warning changes, with a checkpoint when one is due (or forced)."""
+        now = self.clock()
+        checkpoint = None
+        if force_checkpoint or now - self._last_checkpoint_ms >= self.config.checkpoint_interval_s * 1000:
+            checkpoint = self.checkpoint()
+            self._last_checkpoint_ms = now
+        self.store.save_warnings(changes, checkpoint)
+        self.correlator.forget_closed()
+
+    # ---- people ----------------------------------------------------------------------------------
+    def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
+            source: str = "") -> tuple[Incident, WarnChanges]:
+        """Carry out a lifecycle action and save it; the correlator's live copy is the one changed."""
+        inc = self.correlator.active.get(incident_id) or self.store.incident(incident_id)
+        if inc is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        entry = apply_action(inc, action, actor, self.clock(), assignee=assignee, text=text, source=source)
+        changes = WarnChanges(incidents={inc.id: inc}, timeline=[entry])
+        self.save(changes)
+        return inc, changes
+
+    def escalate(self) -> WarnChanges:
+        """Escalate incidents left unacknowledged past their level's deadline, and save."""
+        due = escalations_due(list(self.correlator.active.values()), self.clock(), self.config.escalate_after())
+        changes = WarnChanges(incidents={inc.id: inc for inc, _ in due}, timeline=[e for _, e in due])
+        if changes:
+            self.save(changes)
+        return changes
+
+    # ---- detection -----------------------------------------------------------------------------
+    def _detect(self, new: ReadingBatch) -> WarnChanges:
+        if not len(new):
+            return WarnChanges()
+        _newer(new.sensor, new.t_ms, self.detected_t)
+        self.watermark_ms = max(self.watermark_ms, int(new.t_ms.max()))
+        records = describe(self.run_detectors(new), self.registry, self.tz)
+        return self.correlator.process(records, self.clock(), self.watermark_ms)
+
+    def run_detectors(self, new: ReadingBatch) -> EventBatch:
+        """Every detector's events for ``new``; impossible values are kept from the warning ones."""
+        bad = impossible_mask(new, self.registry)
+        sane = new.take(~bad) if bad.any() else new
+        return EventBatch.concat([d.update(sane if d.sane_values_only else new, self.watermark_ms)
+                                  for d in self.detectors])
+
+    # ---- checkpoint and recovery -------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """The detector state as of the last detected commit."""
+        arrays: dict[str, np.ndarray] = {"pipeline.detected_t": self.detected_t.copy(),
+                                         "pipeline.watermark_ms": np.array([self.watermark_ms], np.int64)}
+        for d in self.detectors:
+            arrays.update(d.checkpoint())
+        return Checkpoint(self.seq, arrays)
+
+    def recover(self) -> int:
+        """Restore the last checkpoint and re-detect readings committed after it; returns how many
+        readings were re-run.  Events already stored are not applied twice."""
+        cp = self.store.load_checkpoint()
+        after = 0
+        if cp is not None:
+            for d in self.detectors:
+                d.restore(cp.arrays)
+            saved = cp.arrays["pipeline.detected_t"]
+            self.detected_t[: len(saved)] = saved[: len(self.detected_t)]
+            self.watermark_ms = int(cp.arrays["pipeline.watermark_ms"][0])
+            after = self.seq = cp.seq
+        rerun = 0
+        for seq, batch in self.store.replay_batches(after_seq=after):
+            new = batch.take(_newer(batch.sensor, batch.t_ms, self.detected_t))
+            if len(new):
+                self.watermark_ms = max(self.watermark_ms, int(new.t_ms.max()))
+                records = describe(self.run_detectors(new), self.registry, self.tz)
+                known = self.store.known_events(records)
+                fresh = [r for r, k in zip(records, known, strict=True) if not k]
+                self.save(self.correlator.process(fresh, self.clock(), self.watermark_ms))
+            self.seq = seq
+            rerun += len(batch)
+        if rerun:
+            self.save(WarnChanges(), force_checkpoint=True)
+        return rerun
+
+    def close(self) -> None:
+        """Checkpoint the detector state (so a restart re-runs nothing)."""
+        self.save(WarnChanges(), force_checkpoint=True)

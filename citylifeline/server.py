@@ -1,0 +1,28 @@
+"""Run the HTTP server (uvicorn) over an engine."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from .api import create_app
+from .engine import Engine
+from .settings import Config
+
+
+def make_server(config: Config, engine: Engine | None = None) -> tuple[Engine, uvicorn.Server]:
+    """An engine and a uvicorn server for it (not started)."""
+    engine = engine or Engine(config)
+    app = create_app(engine)
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
+                                           access_log=False, ws_ping_interval=20))
+    return engine, server
+
+
+def serve(config: Config) -> None:
+    """Serve until interrupted; the engine checkpoints and closes the store on the way out."""
+    engine, server = make_server(config)
+    n = int(engine.registry.active.sum())
+    print(f"CityLifeline serving {engine.city.name}: {n} sensors, store {config.db}\n"
+          f"  http://{config.host}:{config.port}/        status page\n"
+          f"  http://{config.host}:{config.port}/docs    API (OpenAPI)", flush=True)
+    server.run()
