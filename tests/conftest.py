@@ -1,0 +1,70 @@
+"""Shared fixtures: a small test city on the demo network, configs on temporary stores, clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from citylifeline.city import CityBundle, demo_city_path, load_city
+from citylifeline.engine import Engine
+from citylifeline.settings import Config
+
+SENSORS_CSV = """id,kind,asset,name,interval_s,unit,low_IV,low_III,low_II,low_I,high_IV,high_III,high_II,high_I,hysteresis,min_duration_s,rate_per_min,rate_level
+P-1,pressure,water/junction/123,Pressure 123,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
+P-2,pressure,water/junction/125,Pressure 125,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
+P-3,pressure,water/junction/121,Pressure 121,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
+P-FAR,pressure,water/junction/10,Pressure far,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,,
+F-1,flow,water/pipe/20,Main flow,60,m3/h,,,,,500,600,700,800,10,120,,
+L-1,level,water/tank/1,Tank 1,60,m,1,0.8,0.6,0.4,,,,,0.05,300,,
+"""
+
+CI = os.environ.get("CI") == "true"
+"""Under CI nothing that needs a real service may be skipped."""
+
+
+@pytest.fixture(scope="session")
+def city_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A city bundle: the demo city's network and places, with the small sensor set above."""
+    d = tmp_path_factory.mktemp("city")
+    cfg = yaml.safe_load((demo_city_path() / "city.yaml").read_text(encoding="utf-8"))
+    cfg["sensors"] = "sensors.csv"
+    cfg.pop("sensor_defaults", None)
+    (d / "city.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    (d / "sensors.csv").write_text(SENSORS_CSV, encoding="utf-8")
+    shutil.copy(demo_city_path() / "places.geojson", d / "places.geojson")
+    return d
+
+
+@pytest.fixture(scope="session")
+def bundle(city_dir: Path) -> CityBundle:
+    """The test city, loaded once per session (read-only)."""
+    return load_city(city_dir)
+
+
+@pytest.fixture
+def config(tmp_path: Path, city_dir: Path) -> Config:
+    """Settings on a fresh store file in a temporary directory."""
+    return Config.load(environ={}, db=str(tmp_path / "store.duckdb"), city=str(city_dir),
+                       correlate_radius_m=1000.0, memory_limit="512MB")
+
+
+@pytest.fixture
+def engine(config: Config, bundle: CityBundle) -> Iterator[Engine]:
+    """A started engine on a fresh store."""
+    e = Engine(config, bundle)
+    e.start()
+    yield e
+    e.stop()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,142 @@
+"""Events → incidents: grading, grouping, anti-flood; the lifecycle and escalation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from citylifeline.batch import ReadingBatch
+from citylifeline.city import CityBundle
+from citylifeline.errors import IllegalTransition, ValidationError
+from citylifeline.pipeline import Pipeline
+from citylifeline.settings import Config
+from citylifeline.store import EmbeddedStore, IncidentFilter
+from citylifeline.warn.lifecycle import ACTIONS, STATES, allowed_actions, apply_action, escalations_due
+from citylifeline.warn.model import Incident
+
+T0 = 1_790_000_000_000
+MIN = 60_000
+NORMAL = 300e3  # Pa; the test city's pressure sensors have low levels at 250/200/150/100 kPa
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def pipe(tmp_path: Path, bundle: CityBundle, config: Config) -> Pipeline:
+    return Pipeline(bundle, EmbeddedStore(tmp_path / "p.duckdb"), config, Clock())
+
+
+def feed(p: Pipeline, values: dict[str, np.ndarray], start_min: int = 0) -> None:
+    """One reading per minute per named sensor, time-major, in one batch per minute."""
+    n = len(next(iter(values.values())))
+    for k in range(n):
+        ids = list(values)
+        b = ReadingBatch.of([p.registry.index[s] for s in ids], [T0 + (start_min + k) * MIN] * len(ids),
+                            [values[s][k] + (k % 7) * 10.0 for s in ids])  # a little movement: not stuck
+        p.ingest(b)
+
+
+def active(p: Pipeline) -> list[Incident]:
+    return p.store.active_incidents()
+
+
+def test_a_breach_makes_one_incident_at_the_right_level(pipe: Pipeline) -> None:
+    v = np.full(30, NORMAL)
+    v[10:] = 140e3  # level II (below 150 kPa)
+    feed(pipe, {"P-1": v})
+    incs = active(pipe)
+    assert len(incs) == 1
+    assert incs[0].level == 3 and incs[0].state == "new" and incs[0].sensors == ["P-1"]
+    assert "level II" in pipe.store.timeline(incs[0].id)[-1].detail
+    assert pipe.store.tickets() == []
+
+
+def test_a_chattering_sensor_makes_one_incident(pipe: Pipeline) -> None:
+    v = np.tile(np.r_[np.full(5, NORMAL), np.full(5, 140e3)], 36)  # breaks and recovers 36 times in 6 h
+    feed(pipe, {"P-1": v})
+    events = pipe.store.events(limit=10_000)
+    assert sum(e.kind == "threshold" and e.active for e in events) >= 30
+    incs = pipe.store.incidents(IncidentFilter())
+    assert len(incs) == 1
+    assert incs[0].event_count == len([e for e in events if e.incident_id == incs[0].id])
+
+
+def test_near_sensors_share_an_incident_far_ones_do_not(pipe: Pipeline) -> None:
+    low = np.r_[np.full(5, NORMAL), np.full(20, 180e3)]  # level III
+    lower = np.r_[np.full(8, NORMAL), np.full(17, 90e3)]  # level I, 457 m away along the pipes
+    feed(pipe, {"P-1": low, "P-3": lower, "P-FAR": low})
+    incs = sorted(active(pipe), key=lambda i: i.id)
+    assert len(incs) == 2
+    near = next(i for i in incs if "P-1" in i.sensors)
+    assert sorted(near.sensors) == ["P-1", "P-3"] and near.level == 4  # the highest level of its events
+    assert next(i for i in incs if i is not near).sensors == ["P-FAR"]
+
+
+def test_after_resolution_a_new_breach_opens_a_new_incident(pipe: Pipeline) -> None:
+    v = np.r_[np.full(5, NORMAL), np.full(10, 140e3), np.full(10, NORMAL)]
+    feed(pipe, {"P-1": v})
+    inc = active(pipe)[0]
+    for action, kw in [("acknowledge", {}), ("dispatch", {"assignee": "crew 1"}), ("start", {}),
+                       ("resolve", {"text": "valve replaced"})]:
+        pipe.act(inc.id, action, "li", **kw)
+    assert pipe.store.incident(inc.id).state == "resolved"  # type: ignore[union-attr]
+    feed(pipe, {"P-1": v}, start_min=100)
+    incs = active(pipe)
+    assert len(incs) == 1 and incs[0].id != inc.id
+    assert pipe.store.incident(inc.id).state == "resolved"  # type: ignore[union-attr]
+    assert [t.action for t in pipe.store.timeline(inc.id)][-4:] == ["acknowledge", "dispatch", "start", "resolve"]
+
+
+def test_sensor_faults_make_tickets_not_incidents(pipe: Pipeline) -> None:
+    stuck = np.full(40, NORMAL)
+    t = [T0 + k * MIN for k in range(40)]
+    pipe.ingest(ReadingBatch.of([pipe.registry.index["P-2"]] * 40, t, stuck))
+    assert active(pipe) == []
+    tickets = pipe.store.tickets("open")
+    assert [(t.sensor_id, t.fault) for t in tickets] == [("P-2", "stuck")]
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_the_lifecycle_allows_only_legal_transitions(state: str, action: str) -> None:
+    inc = Incident(1, "water", 3, state, "t", 0, 0, 0, 0, 0.0, 0.0)
+    kw = {"assignee": "crew 2", "text": "found and fixed"}
+    if action in allowed_actions(state):
+        entry = apply_action(inc, action, "wang", 10, **kw)
+        assert entry.from_state == state and entry.to_state == inc.state and entry.actor == "wang"
+        expected = ACTIONS[action].to_state or state
+        assert inc.state == expected
+    else:
+        with pytest.raises(IllegalTransition, match="not allowed"):
+            apply_action(inc, action, "wang", 10, **kw)
+        assert inc.state == state
+
+
+def test_actions_that_need_words_say_so() -> None:
+    inc = Incident(1, "water", 3, "acknowledged", "t", 0, 0, 0, 0, 0.0, 0.0)
+    with pytest.raises(ValidationError, match="assignee"):
+        apply_action(inc, "dispatch", "wang", 1)
+    with pytest.raises(ValidationError, match="reason"):
+        apply_action(inc, "false_alarm", "wang", 1)
+    with pytest.raises(ValidationError, match="actor"):
+        apply_action(inc, "dispatch", " ", 1, assignee="x")
+
+
+def test_unacknowledged_incidents_escalate_at_each_deadline() -> None:
+    inc = Incident(1, "water", 4, "new", "t", 0, 0, created_at_ms=0, updated_at_ms=0, x=0.0, y=0.0)
+    after = {4: 300.0, 3: 900.0, 2: 1800.0, 1: 3600.0}
+    assert escalations_due([inc], 299_000, after) == []
+    first = escalations_due([inc], 301_000, after)
+    assert len(first) == 1 and inc.escalations == 1 and "not acknowledged" in first[0][1].detail
+    assert escalations_due([inc], 400_000, after) == []
+    assert len(escalations_due([inc], 601_000, after)) == 1 and inc.escalations == 2
+    inc.state = "acknowledged"
+    assert escalations_due([inc], 10_000_000, after) == []

@@ -1,0 +1,127 @@
+"""The embedded store: keyed readings, durable appends, warning records, checkpoints, one writer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from citylifeline.batch import ReadingBatch
+from citylifeline.city import CityBundle
+from citylifeline.errors import StoreBusy
+from citylifeline.store import Checkpoint, DeadLetter, EmbeddedStore, IncidentFilter, WarnChanges
+from citylifeline.warn.model import Event, Incident, Ticket, TimelineEntry
+
+T0 = 1_790_000_000_000
+
+
+@pytest.fixture
+def store(tmp_path: Path, bundle: CityBundle) -> EmbeddedStore:
+    s = EmbeddedStore(tmp_path / "s.duckdb", memory_limit="256MB")
+    s.register_sensors(bundle.sensors)
+    return s
+
+
+def batch(sensors: list[int], minutes: list[int], values: list[float] | None = None) -> ReadingBatch:
+    vals = values if values is not None else [float(m) for m in minutes]
+    return ReadingBatch.of(sensors, [T0 + m * 60_000 for m in minutes], vals)
+
+
+def test_append_keeps_every_new_reading_and_ignores_redelivery(store: EmbeddedStore) -> None:
+    b = batch([0, 1, 0, 1], [0, 0, 1, 1])
+    r = store.append(b)
+    assert (r.stored, r.duplicates, len(r.new)) == (4, 0, 4)
+    again = store.append(b)
+    assert (again.stored, again.duplicates, len(again.new)) == (0, 4, 0)
+    assert store.count_readings() == 4
+    assert store.last_t[:2].tolist() == [T0 + 60_000] * 2
+
+
+def test_late_and_shuffled_readings_are_stored_once_and_only_new_ones_detected(store: EmbeddedStore) -> None:
+    store.append(batch([0], [10]))
+    mixed = batch([0, 0, 0, 0, 1, 1], [5, 12, 11, 12, 3, 3], [5.0, 12.0, 11.0, 99.0, 3.0, 3.0])
+    r = store.append(mixed)
+    assert r.stored == 4  # 5 (late, missing), 11, 12 (new), 3 for sensor 1
+    assert r.duplicates == 2  # the second (0, 12) and the second (1, 3)
+    assert sorted(zip(r.new.sensor.tolist(), r.new.t_ms.tolist(), strict=True)) == [
+        (0, T0 + 11 * 60_000), (0, T0 + 12 * 60_000), (1, T0 + 3 * 60_000)]
+    got = store.readings(0, T0, T0 + 3600_000)
+    assert ((got.t_ms - T0) // 60_000).tolist() == [5, 10, 11, 12]
+    assert got.value.tolist() == [5.0, 10.0, 11.0, 12.0]  # first copy of a repeated key wins
+    assert store.append(mixed).stored == 0
+
+
+def test_readings_survive_reopening_and_replay_in_arrival_order(tmp_path: Path, bundle: CityBundle) -> None:
+    path = tmp_path / "r.duckdb"
+    s = EmbeddedStore(path)
+    s.register_sensors(bundle.sensors)
+    s.append(batch([1, 0], [5, 5]))
+    s.append(batch([0], [1]))  # late
+    s.append(batch([0, 1], [6, 6]), [DeadLetter(source="test", reason="bad", field="x")])
+    s.close()
+    s = EmbeddedStore(path)
+    assert s.count_readings() == 5
+    assert s.last_t[:2].tolist() == [T0 + 6 * 60_000] * 2
+    chunks = list(s.replay_batches(after_seq=0, chunk_rows=2))
+    order = [(int(b.sensor[i]), int((b.t_ms[i] - T0) // 60_000)) for _, b in chunks for i in range(len(b))]
+    assert order == [(0, 5), (1, 5), (0, 1), (0, 6), (1, 6)]  # commit order, sensor and time within one
+    assert [seq for seq, _ in s.replay_batches(after_seq=2)] == [3]
+    assert s.dead_letters()[0]["reason"] == "bad"
+    s.close()
+
+
+def test_sensor_indices_never_change(tmp_path: Path, bundle: CityBundle) -> None:
+    path = tmp_path / "i.duckdb"
+    s = EmbeddedStore(path)
+    reg = s.register_sensors(bundle.sensors)
+    s.close()
+    from citylifeline.city.sensors import SensorRegistry
+
+    reversed_specs = SensorRegistry(list(reversed(bundle.sensors.specs)))
+    s = EmbeddedStore(path)
+    again = s.register_sensors(reversed_specs)
+    assert again.ids == reg.ids
+    dropped = SensorRegistry(bundle.sensors.specs[1:])
+    third = s.register_sensors(dropped)
+    assert third.ids == reg.ids and not third.active[0] and third.active[1:].all()
+    s.close()
+
+
+def test_warning_records_and_checkpoint_round_trip(store: EmbeddedStore) -> None:
+    inc = Incident(id=1, lifeline="water", level=3, state="new", title="t", t_first_ms=T0, t_last_ms=T0,
+                   created_at_ms=5, updated_at_ms=5, x=1.0, y=2.0, sensors=["P-1"], assets=["water/junction/123"],
+                   event_count=1)
+    ev = Event(sensor=0, sensor_id="P-1", t_ms=T0, kind="threshold", level=3, active=True, value=1.0, ref=2.0,
+               message="m", id=1, incident_id=1)
+    tk = Ticket(id=1, sensor=1, sensor_id="P-2", fault="stuck", state="open", t_opened_ms=T0, t_last_ms=T0,
+                created_at_ms=5, updated_at_ms=5, message="stuck")
+    cp = Checkpoint(7, {"a.b": np.arange(5), "c.d": np.array([1.5, np.nan])})
+    store.save_warnings(WarnChanges(events=[ev], incidents={1: inc}, tickets={1: tk},
+                                    timeline=[TimelineEntry(1, 5, "system", "open", "", "new", "x")]), cp)
+    assert store.incident(1) == inc
+    assert store.events(incident_id=1) == [ev]
+    assert store.open_tickets() == [tk]
+    assert store.known_events([ev, Event(0, "P-1", T0 + 1, "threshold", 3, True, 1.0, 2.0, "m")]) == [True, False]
+    back = store.load_checkpoint()
+    assert back is not None and back.seq == 7
+    assert np.array_equal(back.arrays["a.b"], np.arange(5)) and np.isnan(back.arrays["c.d"][1])
+    inc.state = "resolved"
+    store.save_warnings(WarnChanges(incidents={1: inc}))
+    assert store.active_incidents() == []
+    assert store.incidents(IncidentFilter(states=("resolved",)))[0].state == "resolved"
+    assert store.next_ids() == {"events": 2, "incidents": 2, "tickets": 2}
+
+
+def test_a_second_process_cannot_open_the_store_for_writing(tmp_path: Path) -> None:
+    path = tmp_path / "busy.duckdb"
+    s = EmbeddedStore(path)
+    code = ("import sys\nfrom citylifeline.store import EmbeddedStore\nfrom citylifeline.errors import StoreBusy\n"
+            f"try:\n    EmbeddedStore({str(path)!r})\nexcept StoreBusy as e:\n    print(e); sys.exit(3)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    s.close()
+    assert out.returncode == 3, out.stderr
+    assert "open in another process" in out.stdout and "--url" in out.stdout
+    assert issubclass(StoreBusy, Exception)
