@@ -120,8 +120,7 @@ class Engine:
     def close_ticket(self, ticket_id: int, actor: str, note: str) -> Future[WarnChanges]:
         """Close a maintenance ticket by hand (on the writer thread)."""
         def job() -> WarnChanges:
-            changes = self.pipeline.correlator.close_ticket(ticket_id, actor, note, self.clock())
-            self.pipeline.save(changes)
+            changes = self.pipeline.close_ticket(ticket_id, actor, note)
             self._publish(changes)
             return changes
         return self.run(job)

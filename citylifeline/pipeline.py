@@ -111,6 +111,12 @@ class Pipeline:
         self.save(changes)
         return inc, changes
 
+    def close_ticket(self, ticket_id: int, actor: str, note: str) -> WarnChanges:
+        """Close an open maintenance ticket by hand, and save."""
+        changes = self.correlator.close_ticket(ticket_id, actor, note, self.clock())
+        self.save(changes)
+        return changes
+
     def escalate(self) -> WarnChanges:
         """Escalate incidents left unacknowledged past their level's deadline, and save."""
         due = escalations_due(list(self.correlator.active.values()), self.clock(), self.config.escalate_after())

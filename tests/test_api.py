@@ -114,6 +114,8 @@ def test_each_bad_reading_is_refused_naming_field_value_and_fix(client: TestClie
 def test_malformed_payloads_are_refused_whole(client: TestClient, body: bytes, status: int, words: str) -> None:
     r = client.post("/api/v1/readings", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status and words in r.json()["detail"] and r.json()["field"]
+    dead = client.get("/api/v1/dead-letters").json()[0]
+    assert words in dead["reason"] and dead["payload"] == body.decode()
 
 
 def test_oversize_payloads_are_refused_with_the_limit(engine: Engine) -> None:
@@ -201,3 +203,21 @@ def test_city_endpoints(client: TestClient) -> None:
     assert "/api/v1/readings" in spec["paths"] and "/api/v1/incidents/{incident_id}/actions" in spec["paths"]
     docs = client.get("/docs").text
     assert "cdn" not in docs.lower() and "swagger-ui-bundle.js" in docs
+
+
+def test_a_stuck_sensor_gets_a_ticket_that_maintenance_closes(client: TestClient) -> None:
+    rows = readings(sensor="P-2", n=20) + [{"sensor": "P-2", "t": NOW - 3600 + 60 * k, "value": 0.31, "unit": "MPa"}
+                                           for k in range(20, 40)]
+    assert post(client, rows).status_code == 200
+    for _ in range(100):
+        tickets = client.get("/api/v1/tickets", params={"state": "open"}).json()
+        if tickets:
+            break
+        time.sleep(0.05)
+    assert [(t["sensor_id"], t["fault"]) for t in tickets] == [("P-2", "stuck")]
+    assert client.get("/api/v1/incidents").json() == []  # a fault is not an incident
+    tid = tickets[0]["id"]
+    r = client.post(f"/api/v1/tickets/{tid}/close", json={"actor": "maint Wu", "note": "transmitter replaced"})
+    assert r.status_code == 200 and r.json()["state"] == "closed" and "transmitter replaced" in r.json()["note"]
+    assert client.post(f"/api/v1/tickets/{tid}/close", json={"actor": "maint Wu"}).status_code == 404
+    assert client.get("/api/v1/tickets", params={"state": "open"}).json() == []

@@ -9,10 +9,12 @@ import time
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from ..batch import ReadingBatch
 from ..engine import Engine
 from ..errors import PayloadTooLarge, ValidationError
-from ..ingest import parse_readings
+from ..ingest import Parsed, parse_readings
 from ..ingest.validate import NAIVE_TIME, parse_iso
+from ..store.base import DeadLetter
 from ..units import get_kind
 from .jsonresponse import JSON
 from .schemas import READINGS_BODY_SCHEMA, Error, IngestResult, ReadingError, ReadingsOut
@@ -51,9 +53,16 @@ async def post_readings(request: Request) -> JSON:
     """Validate and store readings; answers only after they are committed.  Re-sending a batch is
     harmless: readings already stored (same sensor and time) are counted as duplicates."""
     engine = engine_of(request)
-    body = await read_body(request, engine.config.max_payload_bytes)
-    parsed = await run_in_threadpool(parse_readings, body, engine.validator, engine.config.max_batch_readings,
-                                     f"http:{request.client.host if request.client else ''}")
+    source = f"http:{request.client.host if request.client else ''}"
+    body = b""
+    try:
+        body = await read_body(request, engine.config.max_payload_bytes)
+        parsed = await run_in_threadpool(parse_readings, body, engine.validator, engine.config.max_batch_readings,
+                                         source)
+    except ValidationError as e:  # refused whole: kept as a dead letter before the client hears of it
+        letter = DeadLetter(source=source, reason=str(e), field=e.field, payload=body[:4096].decode("utf-8", "replace"))
+        await asyncio.wrap_future(engine.submit(Parsed(ReadingBatch.empty(), [], [letter], 0), source))
+        raise
     result = await asyncio.wrap_future(engine.submit(parsed))
     out = IngestResult(received=parsed.received, stored=result.stored, duplicates=result.duplicates,
                        rejected=len(parsed.rejections))

@@ -20,7 +20,7 @@ from shapely.geometry import mapping, shape
 from ..errors import CityModelError
 from .model import City, Layer
 
-_SKIP_PROPS = {"id", "name", "kind", "from", "to", "layer"}
+_SKIP_PROPS = {"id", "name", "kind", "from", "to", "layer", "key"}
 
 
 def read_geojson(path: str | Path, layer_name: str, city: City, crs: str = "EPSG:4326") -> Layer:

@@ -103,12 +103,9 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
     v.check_values(vals, np.zeros(n, np.bool_), raw_v, name, out)  # type: ignore[arg-type]
     if "unit" in rb.schema.names:
         unit_col = rb.column(rb.schema.get_field_index("unit"))
-        uenc = pc.dictionary_encode(unit_col)
-        ucodes = uenc.indices.to_numpy(zero_copy_only=False)
-        if uenc.dictionary.to_pylist() not in ([], [None]):
-            units = np.array([*uenc.dictionary.to_pylist(), None], dtype=object)
-            per_row = units[np.where(np.isnan(ucodes.astype(float)), len(units) - 1, ucodes).astype(np.int64)]
-            vals = v.units(idx, vals, list(per_row), name, out)
+        uenc = pc.dictionary_encode(unit_col.cast(pa.string()))
+        codes = uenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        vals = v.units(idx, vals, codes, uenc.dictionary.to_pylist(), name, out)
     rejections = merge_by_reading(out)
     batch, _ = assemble(idx, t_ms, vals, rejections)
     dead = [r.dead_letter(f"file:{p.name}", _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index], None)

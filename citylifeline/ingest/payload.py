@@ -17,7 +17,7 @@ import orjson
 from ..batch import ReadingBatch
 from ..errors import PayloadTooLarge, ValidationError
 from ..store.base import DeadLetter
-from .validate import Rejection, Validator, assemble, json_field, merge_by_reading
+from .validate import Rejection, Validator, assemble, encode_units, json_field, merge_by_reading
 
 FIELDS = ("sensor", "t", "value", "unit")
 EXAMPLE = '{"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]}'
@@ -79,7 +79,7 @@ def parse_readings(body: bytes, validator: Validator, max_readings: int, source:
     t_ms = validator.times(times, json_field, per_reading)
     values = validator.values(values_raw, json_field, per_reading)
     if any(u is not None for u in units):
-        values = validator.units(idx, values, units, json_field, per_reading)
+        values = validator.units(idx, values, *encode_units(units), json_field, per_reading)
     rejected_rows = {r.index for r in rejections}
     rejections = merge_by_reading(rejections + [r for r in per_reading if r.index not in rejected_rows])
     batch, _ = assemble(idx, t_ms, values, rejections)

@@ -146,33 +146,47 @@ class Validator:
                        "check the device clock")
             out.append(Rejection(int(i), f, v, msg))
 
-    def units(self, sensor: I32, values: F64, units: Sequence[object], name: FieldName,
+    def units(self, sensor: I32, values: F64, unit_codes: I32, unit_names: Sequence[object], name: FieldName,
               out: list[Rejection]) -> F64:
-        """Values converted to each sensor's canonical unit (NaN where the unit is refused)."""
-        factor = np.ones(len(values))
-        offset = np.zeros(len(values))
-        bad = np.zeros(len(values), dtype=np.bool_)
-        kind_code = self.registry.kind_code[np.maximum(sensor, 0)]
-        pairs: dict[tuple[int, object], list[int]] = {}
-        for i, u in enumerate(units):
-            if u is not None and sensor[i] >= 0:
-                pairs.setdefault((int(kind_code[i]), u), []).append(i)
-        for (code, unit), rows in pairs.items():
-            kind = KINDS[KIND_NAMES[code]]
-            conv = kind.units.get(unit) if isinstance(unit, str) else None
+        """Values converted to each sensor's canonical unit (NaN where the unit is refused).
+
+        ``unit_codes`` index ``unit_names`` (-1: no unit given, the value is already canonical);
+        each distinct (kind, unit) pair is looked up once."""
+        has = (unit_codes >= 0) & (sensor >= 0)
+        if not has.any():
+            return values
+        rows = np.flatnonzero(has)
+        width = max(len(unit_names), 1)
+        key = self.registry.kind_code[sensor[rows]].astype(np.int64) * width + unit_codes[rows]
+        pairs, which = np.unique(key, return_inverse=True)
+        factor, offset = np.ones(len(pairs)), np.zeros(len(pairs))
+        known = np.ones(len(pairs), dtype=np.bool_)
+        for j, k in enumerate(pairs.tolist()):
+            code, unit_code = divmod(k, width)
+            conv = KINDS[KIND_NAMES[code]].units.get(str(unit_names[unit_code]))
             if conv is None:
-                bad[rows] = True
-                for i in rows:
-                    f = name(i, "unit")
-                    sid = self.registry.ids[sensor[i]]
-                    msg = (f"{f}: {unit!r} is not a {kind.name} unit (sensor {sid}); send one of "
-                           f"{', '.join(kind.units)} or leave unit out to mean {kind.canonical}")
-                    out.append(Rejection(i, f, unit, msg))
+                known[j] = False
             else:
-                factor[rows], offset[rows] = conv
-        converted = values * factor + offset
-        converted[bad] = np.nan
+                factor[j], offset[j] = conv
+        converted = values.copy()
+        converted[rows] = values[rows] * factor[which] + offset[which]
+        for i in rows[~known[which]].tolist():
+            unit = unit_names[unit_codes[i]]
+            kind = KINDS[self.registry.kind[sensor[i]]]
+            f = name(i, "unit")
+            out.append(Rejection(i, f, unit, f"{f}: {unit!r} is not a {kind.name} unit (sensor "
+                                              f"{self.registry.ids[sensor[i]]}); send one of {', '.join(kind.units)} "
+                                              f"or leave unit out to mean {kind.canonical}"))
+            converted[i] = np.nan
         return converted
+
+
+def encode_units(units: Sequence[object]) -> tuple[I32, list[object]]:
+    """Codes into a list of the distinct units (-1 for None), for ``Validator.units``."""
+    names: dict[object, int] = {}
+    codes = [-1 if u is None else names.setdefault(u if isinstance(u, str) else repr(u), len(names))
+             for u in units]
+    return np.asarray(codes, dtype=np.int32), list(names)
 
 
 def seconds_to_ms(secs: F64) -> I64:

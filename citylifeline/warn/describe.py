@@ -7,14 +7,13 @@ Events are few compared with readings, so one object per event is fine here.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .. import levels
 from ..batch import EventBatch, EventKind
 from ..city.sensors import SensorRegistry
-from ..units import format_value, get_kind
+from ..units import format_value
 from .model import Event
 
 KIND_NAMES = {k.value: k.name.lower() for k in EventKind}
@@ -72,12 +71,3 @@ def _message(e: Event, kind: EventKind, sensor_kind: str, tz: ZoneInfo) -> str:
         return f"isolated spike to {fmt(e.value)} between readings near {fmt(e.ref)}: check wiring and grounding"
     return kind.name.lower()
 
-
-def unit_text(sensor_kind: str) -> str:
-    """The display unit of a sensor kind (for API responses)."""
-    return get_kind(sensor_kind).display
-
-
-def finite(v: float) -> float | None:
-    """``v``, or None for NaN/inf (JSON has no NaN)."""
-    return v if math.isfinite(v) else None
