@@ -90,8 +90,8 @@ def replay(bundle: CityBundle, config: Config, source: Store | None = None, file
            naive_tz: str | None = None, chunk_rows: int = 1_000_000,
            progress: Progress | None = None) -> ReplayResult:
     """Run a fresh pipeline over ``source``'s stored readings (arrival order) and/or ``files``."""
-    if source is not None:  # keep the source's sensor indices, so its readings need no remapping
-        bundle = CityBundle(bundle.city, source.register_sensors(bundle.sensors), bundle.path, bundle.config)
+    if source is not None:  # keep the source's sensor indices (without writing to it), so no remapping
+        bundle = CityBundle(bundle.city, bundle.sensors.reconcile(source.sensor_ids()), bundle.path, bundle.config)
     memory = EmbeddedStore(":memory:", memory_limit=config.memory_limit)
     pipeline = Pipeline(bundle, memory, config.with_(checkpoint_interval_s=1e12))
     report = IngestReport()

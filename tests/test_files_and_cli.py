@@ -17,7 +17,7 @@ from citylifeline.cli import main
 from citylifeline.errors import ValidationError
 from citylifeline.ingest import Validator, read_file
 from citylifeline.settings import Config
-from citylifeline.store import EmbeddedStore
+from citylifeline.store import EmbeddedStore, IncidentFilter
 
 T0_S = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -89,7 +89,7 @@ def test_cli_ingest_then_replay_gives_the_same_incidents(tmp_path: Path, city_di
     assert main(["replay", "--db", db, "--city", str(city_dir), "--out", str(tmp_path / "out.json")]) == 0
     replayed = json.loads((tmp_path / "out.json").read_text())
     store = EmbeddedStore(db)
-    live = [i.to_dict() for i in store.incidents(__import__("citylifeline.store", fromlist=["x"]).IncidentFilter())]
+    live = [i.to_dict() for i in store.incidents(IncidentFilter())]
     store.close()
     keys = ("lifeline", "level", "sensors", "t_first_ms", "t_last_ms", "event_count", "title")
     assert [{k: i[k] for k in keys} for i in replayed["incidents"]] == [{k: i[k] for k in keys} for i in live]
@@ -137,3 +137,16 @@ def test_cli_ingest_url_sends_a_file_to_a_running_server(tmp_path: Path, config:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_replay_does_not_write_to_the_store_it_reads(tmp_path: Path, bundle: CityBundle, config: Config) -> None:
+    from citylifeline.batch import ReadingBatch
+    from citylifeline.city.sensors import SensorRegistry
+    from citylifeline.offline import replay
+
+    store = EmbeddedStore(tmp_path / "src.duckdb")
+    store.register_sensors(SensorRegistry(bundle.sensors.specs[:2]))  # stored before more sensors were defined
+    store.append(ReadingBatch.of([1, 0], [T0_S * 1000] * 2, [3e5, 3e5]))
+    result = replay(bundle, config, source=store)
+    assert store.sensor_ids() == ["P-1", "P-2"] and result.report.received == 2
+    store.close()

@@ -80,10 +80,9 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
     n = rb.num_rows
     sensor_col = rb.column(rb.schema.get_field_index("sensor"))
     enc = pc.dictionary_encode(sensor_col.cast(pa.string()))
-    codes = enc.indices.to_numpy(zero_copy_only=False)
-    known = v.registry.lookup(enc.dictionary.to_pylist())
-    idx = np.where(enc.indices.is_null().to_numpy(zero_copy_only=False), -1,
-                   known[np.nan_to_num(codes, nan=0).astype(np.int64)] if len(known) else -1).astype(np.int32)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    by_code = np.append(v.registry.lookup(enc.dictionary.to_pylist()), -1).astype(np.int32)  # code -1: no id
+    idx = by_code[codes]
     if (idx < 0).any():
         bad = np.flatnonzero(idx < 0)
         ids = sensor_col.take(pa.array(bad)).to_pylist()

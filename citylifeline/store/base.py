@@ -100,6 +100,10 @@ class Store(ABC):
 
     # ---- sensors and readings -------------------------------------------------------------
     @abstractmethod
+    def sensor_ids(self) -> list[str]:
+        """External ids of the stored sensor indices, in index order."""
+
+    @abstractmethod
     def register_sensors(self, registry: SensorRegistry) -> SensorRegistry:
         """Persist the id ↔ index mapping and return the registry ordered to match it."""
 

@@ -114,6 +114,10 @@ class EmbeddedStore(Store):
         self.last_value[idx[ok]] = np.asarray(rows["v"], dtype=np.float64)[ok]
 
     # ---- sensors and readings ----------------------------------------------------------------
+    def sensor_ids(self) -> list[str]:
+        """See ``Store.sensor_ids``."""
+        return list(self._sensor_ids)
+
     def register_sensors(self, registry: SensorRegistry) -> SensorRegistry:
         """See ``Store.register_sensors``."""
         reg = registry.reconcile(self._sensor_ids)
