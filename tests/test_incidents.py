@@ -140,3 +140,23 @@ def test_unacknowledged_incidents_escalate_at_each_deadline() -> None:
     assert len(escalations_due([inc], 601_000, after)) == 1 and inc.escalations == 2
     inc.state = "acknowledged"
     assert escalations_due([inc], 10_000_000, after) == []
+
+
+def test_escalation_is_saved_on_the_timeline(pipe: Pipeline) -> None:
+    v = np.full(30, NORMAL)
+    v[10:] = 140e3  # level II: escalated after 900 s without acknowledgement
+    feed(pipe, {"P-1": v})
+    inc = active(pipe)[0]
+    clock = pipe.clock
+    assert isinstance(clock, Clock)
+    clock.now += 899_000
+    assert not pipe.escalate()
+    clock.now += 2_000
+    changes = pipe.escalate()
+    assert list(changes.incidents) == [inc.id]
+    saved = pipe.store.incident(inc.id)
+    assert saved is not None and saved.escalations == 1 and saved.state == "new"
+    assert pipe.store.timeline(inc.id)[-1].action == "escalate"
+    pipe.act(inc.id, "acknowledge", "li")
+    clock.now += 10 * 3600_000
+    assert not pipe.escalate()  # acknowledged incidents do not escalate
