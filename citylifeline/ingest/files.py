@@ -21,7 +21,6 @@ from ..errors import ValidationError
 from .payload import Parsed
 from .validate import (
     NAIVE_TIME,
-    FieldName,
     Rejection,
     Validator,
     assemble,
@@ -89,7 +88,7 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
         found: list[Rejection] = []
         v.sensors(ids, lambda j, col: name(int(bad[j]), col), found)
         out.extend(Rejection(int(bad[r.index]), r.field, r.value, r.message) for r in found)
-    t_ms = _times(rb.column(rb.schema.get_field_index("t")), naive_tz, name, p)
+    t_ms = _times(rb.column(rb.schema.get_field_index("t")), naive_tz, p)
     values = rb.column(rb.schema.get_field_index("value"))
     try:
         vals = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -100,19 +99,20 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
     raw_v = _Lazy(values)
     v.check_times(t_ms, raw_t, name, out)  # type: ignore[arg-type]
     v.check_values(vals, np.zeros(n, np.bool_), raw_v, name, out)  # type: ignore[arg-type]
-    if "unit" in rb.schema.names:
-        unit_col = rb.column(rb.schema.get_field_index("unit"))
+    unit_col = rb.column(rb.schema.get_field_index("unit")) if "unit" in rb.schema.names else None
+    if unit_col is not None:
         uenc = pc.dictionary_encode(unit_col.cast(pa.string()))
         codes = uenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
         vals = v.units(idx, vals, codes, uenc.dictionary.to_pylist(), name, out)
     rejections = merge_by_reading(out)
     batch, _ = assemble(idx, t_ms, vals, rejections)
-    dead = [r.dead_letter(f"file:{p.name}", _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index], None)
-            for r in rejections]
+    raw_unit = _Lazy(unit_col) if unit_col is not None else None
+    dead = [r.dead_letter(f"file:{p.name}", _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index],
+                          raw_unit[r.index] if raw_unit else None) for r in rejections]
     return Parsed(batch, rejections, dead, n)
 
 
-def _times(col: pa.Array, naive_tz: str | None, name: FieldName, p: Path) -> np.ndarray:
+def _times(col: pa.Array, naive_tz: str | None, p: Path) -> np.ndarray:
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             if naive_tz is None:
