@@ -75,6 +75,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
           0.0, 1e-3, "rainfall intensity"),
     _kind("ratio", "1", "%", {"%": (1e-2, 0.0)}, 0.0, 1.0,
           "a fraction such as valve opening or battery charge"),
+    _kind("frequency", "Hz", "Hz", {"mHz": (1e-3, 0.0), "rpm": (1 / 60, 0.0)}, 0.0, 1e4,
+          "a natural frequency identified from vibration, or a rotation rate"),
 ]}
 
 

@@ -123,8 +123,17 @@ def test_thresholds_are_converted_to_the_canonical_unit(bundle: CityBundle) -> N
 
 
 def test_the_demo_city_loads_whole() -> None:
+    from collections import Counter
+
     demo = load_city("demo")
-    assert set(demo.city.layers) == {"water", "places"}
-    assert len(demo.sensors) == 23 and all(demo.sensors.layer[i] == "water" for i in range(23))
-    kinds = {a.kind for a in demo.city.layers["places"].assets.values()}
-    assert kinds == {"hospital", "school", "metro_station", "residential"}
+    layers = demo.city.layers
+    assert set(layers) == {"water", "drainage", "gas", "heating", "bridge", "tunnel", "places", "base"}
+    assert Counter(s.layer for s in demo.sensors.specs) == {"water": 25, "drainage": 19, "gas": 22, "heating": 12,
+                                                           "bridge": 12, "tunnel": 36}
+    kinds = {a.kind for a in layers["places"].assets.values()}
+    assert kinds == {"hospital", "school", "metro_station", "residential", "other"}
+    # the lifelines lie under the same streets: a gas junction 2.8 m from its sewer manhole and cable well
+    gas = demo.city.asset("gas/junction/G-N1209")
+    for key in ("drainage/junction/S-N1209", "tunnel/cable_well/C-N1209"):
+        assert demo.city.distance_m(gas, demo.city.asset(key), cutoff_m=100.0) == pytest.approx(2.83, abs=0.05)
+    assert demo.sensors.layer[demo.sensors.index["GM-01"]] == "gas"  # a methane detector in a sewer manhole

@@ -11,7 +11,7 @@ Example ``city.yaml``::
         georef: {scale: 225.0, x0: 520000.0, y0: 3520000.0}
       places:
         geojson: places.geojson
-    sensors: sensors.csv
+    sensors: sensors.csv      # or a list of files
     sensor_defaults:           # per kind, for cells left empty in sensors.csv
       pressure: {interval_s: 60, unit: MPa, hysteresis: 0.005, min_duration_s: 120}
 
@@ -72,9 +72,10 @@ def load_city(source: str | Path) -> CityBundle:
     asset_layer = {a.key: a.layer for a in city.assets()}
     asset_xy = {a.key: a.xy for a in city.assets()}
     specs = []
-    if config.get("sensors"):
-        defaults = config.get("sensor_defaults") or {}
-        specs = load_sensors_csv(base / str(config["sensors"]), defaults, asset_layer, asset_xy)
+    files = config.get("sensors") or []
+    defaults = config.get("sensor_defaults") or {}
+    for name in [files] if isinstance(files, str) else files:
+        specs += load_sensors_csv(base / str(name), defaults, asset_layer, asset_xy)
     return CityBundle(city, SensorRegistry(specs), path, config)
 
 
@@ -89,6 +90,14 @@ def _read_layer(name: str, spec: dict[str, Any], base: Path, city: City, where: 
         except (TypeError, ValueError):
             raise ConfigError(f"{where}.georef: scale, x0 and y0 must be numbers, got {geo!r}") from None
         return read_epanet(source, name, georef)
+    if "swmm" in spec:
+        from .swmm import read_swmm
+
+        return read_swmm(base / str(spec["swmm"]), name)
     if "geojson" in spec:
-        return read_geojson(base / str(spec["geojson"]), name, city, str(spec.get("crs", "EPSG:4326")))
-    raise ConfigError(f"{where}: say where the layer comes from: 'epanet: FILE' or 'geojson: FILE'")
+        files = spec["geojson"] if isinstance(spec["geojson"], list) else [spec["geojson"]]
+        layer = read_geojson(base / str(files[0]), name, city, str(spec.get("crs", "EPSG:4326")))
+        for more in files[1:]:
+            layer.merge(read_geojson(base / str(more), name, city, str(spec.get("crs", "EPSG:4326"))))
+        return layer
+    raise ConfigError(f"{where}: say where the layer comes from: 'epanet: FILE', 'swmm: FILE' or 'geojson: FILE'")

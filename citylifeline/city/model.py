@@ -26,7 +26,8 @@ from ..errors import CityModelError, NotFound
 
 LIFELINES = ("water", "drainage", "gas", "heating", "bridge", "tunnel")
 PLACES = "places"
-LAYER_NAMES = (*LIFELINES, PLACES)
+BASE = "base"  # streets, river, railway: the map's background, not monitored
+LAYER_NAMES = (*LIFELINES, PLACES, BASE)
 PLACE_KINDS = ("hospital", "school", "metro_station", "residential", "other")
 
 
@@ -111,6 +112,16 @@ class Layer:
             self._component = {n: i for i, part in enumerate(nx.connected_components(self.graph)) for n in part}
         na, nb = self.nodes_of(a), self.nodes_of(b)
         return bool(na and nb) and self._component.get(na[0]) == self._component.get(nb[0])
+
+    def merge(self, other: Layer) -> None:
+        """Add another layer's assets and graph (from a second file of the same layer)."""
+        for key, a in other.assets.items():
+            if key in self.assets:
+                raise CityModelError(f"asset {key!r} is defined twice")
+            self.assets[key] = a
+        self.graph.update(other.graph)
+        self._tree = None
+        self._component = None
 
     def nodes_of(self, key: str) -> tuple[str, ...]:
         """The graph node(s) an asset stands on: itself for a node, its two ends for a link."""
@@ -205,7 +216,7 @@ class City:
     def distance_m(self, a: Asset, b: Asset, cutoff_m: float) -> float:
         """Distance between two assets: along the network if both are on the same connected
         lifeline network, otherwise in a straight line."""
-        if a.layer == b.layer and a.layer != PLACES:
+        if a.layer == b.layer and a.layer in LIFELINES:
             d = self.layers[a.layer].network_distance_m(a.key, b.key, cutoff_m)
             if d < math.inf or self.layers[a.layer].connected(a.key, b.key):
                 return d  # inf: connected, but farther than the cutoff along the pipes

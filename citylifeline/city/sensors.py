@@ -26,14 +26,17 @@ from ..batch import F64, I32
 from ..errors import ConfigError, UnknownSensor
 from ..levels import ROMAN, SEVERITIES, from_roman
 from ..units import KINDS, convert, get_kind
+from .model import LIFELINES
 
 KIND_NAMES = tuple(KINDS)
 _LEVEL_COLS = [ROMAN[s] for s in SEVERITIES]  # IV, III, II, I
 HIGH_COLUMNS = [f"high_{r}" for r in _LEVEL_COLS]
 LOW_COLUMNS = [f"low_{r}" for r in _LEVEL_COLS]
-COLUMNS = ["id", "kind", "asset", "name", "x", "y", "interval_s", "unit", *HIGH_COLUMNS, *LOW_COLUMNS,
+COLUMNS = ["id", "kind", "asset", "lifeline", "name", "x", "y", "interval_s", "unit", *HIGH_COLUMNS, *LOW_COLUMNS,
            "hysteresis", "min_duration_s", "rate_per_min", "rate_level", "physical_min", "physical_max"]
-"""Columns of a sensors file; only id, kind and asset are required."""
+"""Columns of a sensors file; only id, kind and asset are required.  ``lifeline`` defaults to
+the asset's layer; set it where a sensor watches one lifeline from another's asset (a methane
+detector in a sewer manhole belongs to gas safety)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class SensorSpec:
     id: str
     kind: str
     asset: str
-    layer: str
+    layer: str  # the lifeline the sensor serves (usually its asset's layer)
     name: str = ""
     x: float = math.nan
     y: float = math.nan
@@ -226,8 +229,11 @@ def spec_from_row(row: Mapping[str, Any], defaults: Mapping[str, Mapping[str, An
     interval_s = number("interval_s", 60.0)
     if not interval_s > 0:
         raise ConfigError(f"{where}: sensor {sid}: interval_s must be > 0 seconds")
+    lifeline = str(merged.get("lifeline") or asset_layer[asset])
+    if lifeline not in LIFELINES:
+        raise ConfigError(f"{where}: sensor {sid}: lifeline {lifeline!r} is not one of {', '.join(LIFELINES)}")
     return SensorSpec(
-        id=sid, kind=kind, asset=asset, layer=asset_layer[asset], name=str(merged.get("name", "")),
+        id=sid, kind=kind, asset=asset, layer=lifeline, name=str(merged.get("name", "")),
         x=x, y=y, interval_s=interval_s, high=high, low=low,  # type: ignore[arg-type]
         hysteresis=delta("hysteresis", 0.0), min_duration_s=number("min_duration_s", 0.0),
         rate_per_s=rate_per_min / 60.0, rate_level=from_roman(rate_level_text),
