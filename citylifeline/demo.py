@@ -1,10 +1,10 @@
 """``citylifeline demo``: the platform on the embedded store, the demo city, and a live twin feed.
 
-The digital twin simulates the demo city's water network (WNTR's Net3, placed in Hefei) with
-EPANET from an hour ago until two days ahead.  A pressure transmitter freezes early in that
-hour and a main bursts a few minutes before now.  The feed sends the past hour at once — so
-within seconds of starting the burst is an incident and the frozen sensor a maintenance
-ticket — then one reading per sensor per minute, live, as the burst goes on.
+The digital twin runs the "city day" scenario for every lifeline — water, drainage, gas,
+heating, bridges, the utility tunnel — placed so that its first hours are already past when
+the demo starts.  The feed sends that history at once, so within a minute the incidents of the
+morning (a gas leak by a school, a burst main, an overloaded bridge, a flooding tunnel, a
+frozen transmitter …) are on the platform, then streams the rest live as it happens.
 """
 
 from __future__ import annotations
@@ -21,47 +21,29 @@ import httpx
 
 from .server import make_server
 from .settings import Config
+from .twin.scenario import Scenario, load_scenario, parse_duration
 
 log = logging.getLogger("citylifeline.demo")
-HISTORY_S = 3600.0  # the twin starts this long before now; the feed sends it at once
-STUCK_AT_S = 600.0  # the transmitter freezes 10 minutes into the history
-BURST_BEFORE_NOW_S = 240.0  # the main bursts 4 minutes before now
-LIVE_HOURS = 48.0
+DEMO_SCENARIO = "city_day"
+DEMO_HISTORY = "8h"  # how much of the scenario has already happened when the demo starts
 
 
-def run_demo(config: Config, feed: bool = True) -> None:
+def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, history: str = DEMO_HISTORY) -> None:
     """Serve the demo city with a fresh store and (unless ``feed`` is False) the twin feed."""
     db = Path(config.db)
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)  # a demo starts from scratch
     engine, server = make_server(config)
     base = f"http://{config.host}:{config.port}"
+    now_ms = int(time.time() * 1000)
+    scn = load_scenario(scenario)
+    scn = scn.shifted((now_ms - round(parse_duration(history, "history") * 1000)) // 60_000 * 60_000)
+    print(_banner(engine.city.name, int(engine.registry.active.sum()), base, scn, now_ms, engine.city.timezone),
+          flush=True)
     stop = threading.Event()
-    started = time.time()
-    start_ms = int((started - HISTORY_S) // 60 * 60_000)  # whole minutes, like real loggers
-    burst_at_s = (started - BURST_BEFORE_NOW_S) - start_ms / 1000
-    tz = ZoneInfo(engine.city.timezone)
-
-    def hhmm(offset_s: float) -> str:
-        return datetime.fromtimestamp(start_ms / 1000 + offset_s, tz).strftime("%H:%M")
-
-    from .twin.water import DEMO_BURST_JUNCTION, DEMO_STUCK_SENSOR
-
-    print(f"""
-CityLifeline demo — {engine.city.name}: {int(engine.registry.active.sum())} sensors on the water network
-  {base}/                  status page: open incidents and maintenance tickets (refreshes itself)
-  {base}/docs              the REST API (OpenAPI); WebSocket at {base.replace('http', 'ws')}/api/v1/ws
-What to look at (within a minute):
-  - water main burst at junction {DEMO_BURST_JUNCTION} (by the Riverside metro station) at {hhmm(burst_at_s)}:
-    an orange (level II) / red (level I) incident      curl {base}/api/v1/incidents
-  - pressure transmitter {DEMO_STUCK_SENSOR} frozen since {hhmm(STUCK_AT_S)}:
-    a maintenance ticket, not an incident               curl {base}/api/v1/tickets
-The digital twin then feeds one reading per sensor per minute, live. Store: {db} (fresh each run). Ctrl-C stops.
-""", flush=True)
     thread = None
     if feed:
-        thread = threading.Thread(target=_feed, args=(base, start_ms, burst_at_s, stop), name="twin-feed",
-                                  daemon=True)
+        thread = threading.Thread(target=_feed, args=(base, scn, stop), name="twin-feed", daemon=True)
         thread.start()
     try:
         server.run()
@@ -71,21 +53,42 @@ The digital twin then feeds one reading per sensor per minute, live. Store: {db}
             thread.join(timeout=10)
 
 
-def _feed(base: str, start_ms: int, burst_at_s: float, stop: threading.Event) -> None:
+def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: str) -> str:
+    zone = ZoneInfo(tz)
+
+    def hhmm(offset_s: float) -> str:
+        return datetime.fromtimestamp(scn.start_ms / 1000 + offset_s, zone).strftime("%H:%M")
+
+    happenings = sorted([(i.start_s, f"{i.type.replace('_', ' '):<16} {i.place}") for i in scn.incidents]
+                        + [(r.start_s, f"storm, {r.peak_mm_h:.0f} mm/h at its peak") for r in scn.weather.rain]
+                        + [(f.start_s, f"sensor {f.sensor} {f.type}") for f in scn.faults])
+    now_s = (now_ms - scn.start_ms) / 1000
+    lines = [f"  {hhmm(at)}  {what}" for at, what in happenings if at <= now_s]
+    soon = [f"  {hhmm(at)}  {what}" for at, what in happenings if at > now_s]
+    return "\n".join([
+        "",
+        f"CityLifeline demo — {city}: {sensors} sensors on water, drainage, gas, heating, bridges and the tunnel",
+        f"  {base}/                  status page: open incidents and maintenance tickets (refreshes itself)",
+        f"  {base}/docs              the REST API (OpenAPI); WebSocket at {base.replace('http', 'ws')}/api/v1/ws",
+        f"The twin plays the scenario '{scn.name}' ({scn.description.strip()})",
+        "Already happened (on the platform within a minute):", *lines,
+        "Still to come, live:", *soon,
+        "Then every sensor keeps reporting at its own rate.  The store is fresh each run.  Ctrl-C stops.", ""])
+
+
+def _feed(base: str, scn: Scenario, stop: threading.Event) -> None:
     from .twin.feed import feed
-    from .twin.water import demo_scenario, simulate
+    from .twin.runner import simulate
 
     try:
-        out = simulate(demo_scenario(start_ms, HISTORY_S + LIVE_HOURS * 3600, burst_at_s=burst_at_s,
-                                     stuck_at_s=STUCK_AT_S))
+        run = simulate(scn)
         deadline = time.time() + 60
         while not stop.is_set() and time.time() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{base}/api/v1/status", timeout=2).status_code == 200:
                     break
             stop.wait(0.2)
-        stats = feed(out, base, catch_up_until_ms=int(time.time() * 1000), stop=stop)
+        stats = feed(run.readings, base, history_until_ms=int(time.time() * 1000), stop=stop)
         log.info("twin feed finished: %d readings", stats.sent)
     except Exception:  # the server keeps running for the user even if the feed fails
         log.exception("the twin feed failed")
-

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from citylifeline.city import CityBundle, demo_city_path, load_city
+from citylifeline.city import CityBundle, load_city
 from citylifeline.engine import Engine
 from citylifeline.settings import Config
 
@@ -28,16 +27,15 @@ CI = os.environ.get("CI") == "true"
 """Under CI nothing that needs a real service may be skipped."""
 
 
+TEST_CITY = Path(__file__).parent / "data" / "net3_city"
+
+
 @pytest.fixture(scope="session")
 def city_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A city bundle: the demo city's network and places, with the small sensor set above."""
+    """The test city (Net3 in Hefei, with places) and the small sensor set above."""
     d = tmp_path_factory.mktemp("city")
-    cfg = yaml.safe_load((demo_city_path() / "city.yaml").read_text(encoding="utf-8"))
-    cfg["sensors"] = "sensors.csv"
-    cfg.pop("sensor_defaults", None)
-    (d / "city.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    shutil.copytree(TEST_CITY, d, dirs_exist_ok=True)
     (d / "sensors.csv").write_text(SENSORS_CSV, encoding="utf-8")
-    shutil.copy(demo_city_path() / "places.geojson", d / "places.geojson")
     return d
 
 

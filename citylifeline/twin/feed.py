@@ -1,22 +1,17 @@
 """Stream a twin's readings to a running server over HTTP, as live sensors would.
 
-Readings at or before ``catch_up_until_ms`` (history) go at once, in chunks; later ones are
-sent step by step when their time comes on a clock running ``speed`` times faster than the
-wall clock from the end of the history, and never before the wall clock itself reaches their
-time stamp (the server refuses readings from the future).  A failed POST is retried with
-back-off: the server acknowledges only after commit and ignores (sensor, time) duplicates, so
-a re-sent chunk is harmless.
-
-    python -m citylifeline.twin.feed --url http://127.0.0.1:8000 --history-h 24 --hours 26 --burst-at-h 24.5
+Readings go in the order they are delivered (late and duplicated ones included): the history
+— everything delivered before a given time — at once or ``speed`` times faster than it came,
+the rest live, each when the wall clock reaches its delivery time (the server refuses readings
+from the future).  A failed POST is retried with back-off: the server acknowledges only after
+commit and ignores (sensor, time) duplicates, so a re-sent chunk is harmless.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,7 +30,8 @@ ACCEPTED = (200, 201, 202, 204, 422)  # 422: some readings refused one by one, t
 
 
 class Readings(Protocol):
-    """Aligned reading columns, as in ``citylifeline.twin.water.TwinOutput``."""
+    """Aligned reading columns, as in ``citylifeline.twin.realism.Readings`` (which also has
+    ``delivered_ms``, the order and time of sending)."""
 
     @property
     def sensor_id(self) -> npt.NDArray[np.object_]:
@@ -60,18 +56,21 @@ class FeedStats:
     stopped: bool = False
 
 
-def feed(readings: Readings, url: str, speed: float = 1.0, catch_up_until_ms: int | None = None,
+def feed(readings: Readings, url: str, history_until_ms: int | None = None, speed: float | None = None,
          batch_every_s: float = 1.0, stop: threading.Event | None = None, chunk: int = CHUNK,
          max_backoff_s: float = 30.0) -> FeedStats:
-    """POST ``readings`` to ``{url}/api/v1/readings`` (see the module docstring).
+    """POST ``readings`` to ``{url}/api/v1/readings`` in the order they are delivered.
 
-    In the live part, at most one request goes every ``batch_every_s`` seconds, holding all
-    the steps that came due meanwhile.  Returns when everything is sent or ``stop`` is set."""
-    if not speed > 0:
+    Readings delivered up to ``history_until_ms`` are the history: sent at once, or ``speed``
+    times faster than they were delivered.  The rest go live, each when the wall clock reaches
+    its delivery time, gathered into one request per ``batch_every_s``.  Returns when all are
+    sent or ``stop`` is set."""
+    if speed is not None and not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed}")
     stop = stop or threading.Event()
-    order = np.argsort(readings.t_ms, kind="stable")
-    t_ms, sensor, value = readings.t_ms[order], readings.sensor_id[order], readings.value[order]
+    send_ms = getattr(readings, "delivered_ms", readings.t_ms)
+    order = np.argsort(send_ms, kind="stable")
+    due_ms, t_ms, sensor, value = send_ms[order], readings.t_ms[order], readings.sensor_id[order], readings.value[order]
     stats = FeedStats()
     n, i = len(t_ms), 0
     with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
@@ -87,23 +86,28 @@ def feed(readings: Readings, url: str, speed: float = 1.0, catch_up_until_ms: in
                 stats.sent += stop_k - k
             return True
 
-        if catch_up_until_ms is not None:
-            j = int(np.searchsorted(t_ms, min(catch_up_until_ms, time.time() * 1000), "right"))
-            if not send(0, j):
+        if history_until_ms is not None:
+            j = int(np.searchsorted(due_ms, min(history_until_ms, time.time() * 1000), "right"))
+            if speed is None:
+                if not send(0, j):
+                    return _stopped(stats)
+                i = j
+            else:  # replay the history speed× faster than it was delivered
+                wall0, anchor = time.time(), float(due_ms[0]) if n else 0.0
+                while i < j:
+                    if stop.wait(max(wall0 + (due_ms[i] - anchor) / 1000 / speed - time.time(), 0.0)):
+                        return _stopped(stats)
+                    k = min(int(np.searchsorted(due_ms, anchor + (time.time() - wall0) * 1000 * speed, "right")), j)
+                    if not send(i, max(k, i + 1)):
+                        return _stopped(stats)
+                    i = max(k, i + 1)
+            log.info("history sent: %d readings in %d requests", stats.sent, stats.posts)
+        last_post = -float("inf")
+        while i < n:  # live: never before the wall clock reaches a reading's delivery time
+            if stop.wait(max(due_ms[i] / 1000 - time.time(), last_post + batch_every_s - time.time(), 0.0)):
                 return _stopped(stats)
-            i = j
-            log.info("caught up: %d readings in %d requests", stats.sent, stats.posts)
-        # the replay clock starts where the history ends (or at the first reading)
-        anchor_ms = float(catch_up_until_ms if catch_up_until_ms is not None else t_ms[0] if n else 0)
-        wall0, last_post = time.time(), -float("inf")
-        while i < n:
-            due = max(wall0 + (t_ms[i] - anchor_ms) / 1000 / speed, t_ms[i] / 1000, last_post + batch_every_s)
-            if stop.wait(max(due - time.time(), 0.0)):
-                return _stopped(stats)
-            now = time.time()
-            limit = min(anchor_ms + (now - wall0) * 1000 * speed, now * 1000)
-            j = max(int(np.searchsorted(t_ms, limit, "right")), int(np.searchsorted(t_ms, t_ms[i], "right")))
-            last_post = now
+            last_post = time.time()
+            j = max(int(np.searchsorted(due_ms, last_post * 1000, "right")), i + 1)
             if not send(i, j):
                 return _stopped(stats)
             i = j
@@ -138,33 +142,3 @@ def _post(client: httpx.Client, body: dict[str, Any], stop: threading.Event, sta
         if stop.wait(delay):
             return False
         delay = min(delay * 2, max_backoff_s)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: simulate the demo city's water network around now and feed it to a server."""
-    from .water import demo_scenario, simulate
-
-    ap = argparse.ArgumentParser(description="Feed the demo city's water twin to a running server.")
-    ap.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
-    ap.add_argument("--history-h", type=float, default=24.0, help="hours of history before now, sent at once")
-    ap.add_argument("--hours", type=float, default=26.0, help="total hours simulated from the history start")
-    ap.add_argument("--speed", type=float, default=1.0, help="live replay speed (never ahead of wall time)")
-    ap.add_argument("--burst-at-h", type=float, help="demo burst this many hours after the history start")
-    ap.add_argument("--stuck-at-h", type=float, help="demo stuck sensor from this many hours after the start")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    now_ms = int(time.time() * 1000)
-    start_ms = (now_ms - int(args.history_h * 3_600_000)) // 60_000 * 60_000  # on the minute
-    hour_s = 3600.0
-    scn = demo_scenario(start_ms, args.hours * hour_s,
-                        None if args.burst_at_h is None else args.burst_at_h * hour_s,
-                        None if args.stuck_at_h is None else args.stuck_at_h * hour_s, args.seed)
-    out = simulate(scn)
-    print(f"simulated {len(out)} readings in {out.sim_s:.2f} s of EPANET; ground truth: {out.ground_truth}")
-    stats = feed(out, args.url, args.speed, catch_up_until_ms=now_ms)
-    print(f"sent {stats.sent} readings in {stats.posts} requests, {stats.retries} retries")
-
-
-if __name__ == "__main__":
-    main()

@@ -127,6 +127,38 @@ def add_burst(wn: Any, index: int, junction: str, at_s: float, orifice_diameter_
     wn.add_control(f"{name}-open", Rule(when, [opening], name=f"{name}-open"))
 
 
+def add_leak(wn: Any, index: int, junction: str, at_s: float, growth_s: float, flow_m3s: float,
+             end_s: float | None, duration_s: float) -> None:
+    """Add slow leak number ``index`` at ``junction``: an extra demand that ramps from zero at
+    ``at_s`` to ``flow_m3s`` over ``growth_s`` seconds of the run (in steps of the pattern
+    time step, one hour) and stops at ``end_s``.  Demand-driven: for a leak much smaller than
+    the main's flow the pressure it loses barely changes its rate, and EPANET cannot grow an
+    emitter during a run."""
+    if junction not in wn.junction_name_list:
+        raise CityModelError(f"leak junction {junction!r} is not a junction of the network")
+    step = int(wn.options.time.pattern_timestep)
+    hours = np.arange(math.ceil(duration_s / step) + 1) * step + step / 2  # pattern period midpoints
+    ramp = np.ones_like(hours) if growth_s <= 0 else np.clip((hours - at_s) / growth_s, 0, 1)
+    on = (hours >= at_s) & (hours < (math.inf if end_s is None else end_s))
+    name = f"LEAK-{index}"
+    wn.add_pattern(name, list(np.where(on, ramp, 0.0)))
+    wn.get_node(junction).add_demand(flow_m3s, name)
+
+
+def close_pipe(wn: Any, index: int, pipe: str, at_s: float, end_s: float | None) -> None:
+    """Shut ``pipe`` (its valve closed) from ``at_s`` to ``end_s`` seconds of the run."""
+    from wntr.network.controls import Comparison, ControlAction, Rule, SimTimeCondition
+
+    if pipe not in wn.pipe_name_list:
+        raise CityModelError(f"pipe {pipe!r} is not a pipe of the network")
+    link = wn.get_link(pipe)
+    when = SimTimeCondition(wn, Comparison.ge, math.ceil(at_s))
+    wn.add_control(f"CLOSE-{index}", Rule(when, [ControlAction(link, "status", 0)], name=f"CLOSE-{index}"))
+    if end_s is not None:
+        back = SimTimeCondition(wn, Comparison.ge, math.ceil(end_s))
+        wn.add_control(f"OPEN-{index}", Rule(back, [ControlAction(link, "status", 1)], name=f"OPEN-{index}"))
+
+
 def check_sensor(wn: Any, sensor_id: str, kind: str, element: str) -> None:
     """ConfigError unless ``element`` exists in ``wn`` and a ``kind`` sensor can sit on it."""
     ok = {"pressure": element in wn.junction_name_list,

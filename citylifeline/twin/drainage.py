@@ -1,0 +1,203 @@
+"""The drainage twin: SWMM (through pyswmm) drives the sewer level, flow and rain sensors.
+
+Each scenario runs a copy of the city's SWMM model with the scenario's rain (from its weather,
+as 5-minute intensities at the rain gauge) and dates, from a six-hour warm-up so the sewers
+carry their dry-weather flow, stepping at the shortest sensor interval.  Sensors: ``level`` at a
+manhole is the water depth above its invert, at the underpass sag the water depth on the road;
+``flow`` in a conduit; ``rainfall`` at the gauge.  Storms are weather, not injected incidents:
+the model decides where the water goes, and the truth records *waterlogging* wherever it
+stands on a street — the underpass sag once the water is 15 cm deep (where traffic is impeded)
+until it drains below 5 cm, and each sewer catchment (the tree above one outfall) while any of
+its manholes overflows onto the road by more than 20 L/s.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import networkx as nx
+import numpy as np
+
+from ..batch import F64, I64
+from ..city.bundle import CityBundle
+from ..errors import ConfigError
+from .base import Signals, Truth, TwinContext
+
+WARMUP_S = 6 * 3600
+RAIN_STEP_S = 300
+SAG_WET_M, SAG_DRY_M = 0.15, 0.05
+FLOODING_M3S = 0.02  # overflow from a manhole (20 L/s) worth calling waterlogging
+SCAN_EVERY = 5  # look for flooding manholes every 5 steps (5 minutes)
+END_MARGIN_S = 900  # run SWMM a little past the scenario so its last steps are reported
+UNDERPASS = "S-UP1"  # the storage node of the railway underpass's sag
+
+
+def model_path(bundle: CityBundle) -> Path:
+    """The SWMM file of a city bundle's drainage layer."""
+    spec = (bundle.config.get("layers") or {}).get("drainage") or {}
+    if "swmm" not in spec:
+        raise ConfigError(f"{bundle.path}: the city has no drainage layer from a SWMM file")
+    return bundle.path.parent / str(spec["swmm"])
+
+
+def _element(asset: str) -> tuple[str, str]:
+    layer_kind_name = asset.split("/", 2)
+    return layer_kind_name[1], layer_kind_name[2]
+
+
+class DrainageTwin:
+    """Sewer levels and flows and rainfall, from SWMM."""
+
+    lifeline: ClassVar[str] = "drainage"
+    incident_types: ClassVar[tuple[str, ...]] = ()
+
+    def simulate(self, ctx: TwinContext) -> Signals:
+        """See ``LifelineTwin.simulate``."""
+        if not ctx.sensors:
+            return Signals.from_series({})
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # pyswmm's per-step reads crawl with threads
+        from pyswmm import Links, Nodes, Simulation
+
+        began = time.perf_counter()
+        step = int(min(s.interval_s for s in ctx.sensors))
+        n_steps = math.ceil(ctx.scenario.duration_s / step)
+        tz = ZoneInfo(ctx.bundle.city.timezone)
+        start = datetime.fromtimestamp(ctx.scenario.start_ms / 1000, tz).replace(tzinfo=None)
+        values = np.full((n_steps, len(ctx.sensors)), np.nan)
+        flood: dict[str, list[tuple[int, float]]] = {}
+        with tempfile.TemporaryDirectory(prefix="citylifeline-swmm-") as tmp:
+            inp = Path(tmp) / "run.inp"
+            inp.write_text(self._input(model_path(ctx.bundle).read_text(encoding="utf-8"), ctx, start), "utf-8")
+            with Simulation(str(inp)) as sim:
+                nodes, links = Nodes(sim), Links(sim)
+                read = [self._reader(s.kind, s.asset, nodes, links) for s in ctx.sensors]
+                all_nodes = [(nd.nodeid, nd) for nd in nodes]
+                sag = next((nd for name, nd in all_nodes if name == UNDERPASS), None)
+                sim.step_advance(step)
+                next_scan = 0
+                for _ in sim:
+                    # SWMM's routing steps need not land on the reporting step: place each
+                    # reading by the model's own clock, not by counting iterations
+                    k = round((sim.current_time - start).total_seconds() / step)
+                    if k < 0:
+                        continue
+                    if k >= n_steps:
+                        break
+                    rain = float(ctx.scenario.weather.rain_mm_h(np.array([k * step]))[0]) / 1000 / 3600
+                    for j, fn in enumerate(read):
+                        values[k, j] = rain if fn is None else fn()
+                    if sag is not None:
+                        flood.setdefault(UNDERPASS, []).append((k, float(sag.depth)))
+                    if k >= next_scan:  # overflowing manholes: every few minutes is enough
+                        next_scan = k + SCAN_EVERY
+                        for name, nd in all_nodes:
+                            q = nd.flooding
+                            if q > FLOODING_M3S and name != UNDERPASS:
+                                flood.setdefault(name, []).append((k, q))
+        values = _fill_gaps(values)
+        t_all = ctx.scenario.start_ms + np.arange(n_steps, dtype=np.int64) * step * 1000
+        series: dict[str, tuple[I64, F64]] = {}
+        for j, s in enumerate(ctx.sensors):
+            every = round(s.interval_s) // step
+            series[s.id] = (t_all[::every], values[::every, j])
+        truth = self._truth(ctx, flood, step)
+        return Signals.from_series(series, truth, time.perf_counter() - began)
+
+    @staticmethod
+    def _reader(kind: str, asset: str, nodes: Any, links: Any) -> Any:
+        what, name = _element(asset)
+        if kind == "rainfall":
+            return None
+        if kind == "level" and what in ("junction", "storage", "outfall"):
+            node = nodes[name]
+            return lambda: float(node.depth)
+        if kind == "flow" and what in ("conduit", "orifice", "weir", "pump"):
+            link = links[name]
+            return lambda: float(link.flow)
+        raise ConfigError(f"the drainage twin cannot read a {kind} sensor on {asset}")
+
+    @staticmethod
+    def _input(text: str, ctx: TwinContext, start: datetime) -> str:
+        """The model with the scenario's dates and rain."""
+        begin = start - timedelta(seconds=WARMUP_S)
+        end = start + timedelta(seconds=ctx.scenario.duration_s + END_MARGIN_S)
+        dates = {"START_DATE": begin.strftime("%m/%d/%Y"), "START_TIME": begin.strftime("%H:%M:%S"),
+                 "REPORT_START_DATE": begin.strftime("%m/%d/%Y"), "REPORT_START_TIME": begin.strftime("%H:%M:%S"),
+                 "END_DATE": end.strftime("%m/%d/%Y"), "END_TIME": end.strftime("%H:%M:%S")}
+        t = np.arange(-WARMUP_S, ctx.scenario.duration_s + RAIN_STEP_S, RAIN_STEP_S, dtype=float)
+        rain = ctx.scenario.weather.rain_mm_h(t + RAIN_STEP_S / 2)  # each interval's mean, roughly
+        series = "\n".join(f"RAIN {(start + timedelta(seconds=float(s))).strftime('%m/%d/%Y %H:%M')} {r:.2f}"
+                           for s, r in zip(t, rain, strict=True))
+        out, section = [], ""
+        for line in text.splitlines():
+            head = line.strip().upper()
+            if head.startswith("["):
+                section = head
+                out.append(line)
+                if section == "[TIMESERIES]":
+                    out.append(series)
+                continue
+            if section == "[TIMESERIES]":
+                continue
+            key = line.split()[0] if section == "[OPTIONS]" and line.strip() else ""
+            out.append(f"{key:<20} {dates[key]}" if key in dates else line)
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def _truth(ctx: TwinContext, flood: dict[str, list[tuple[int, float]]], step: int) -> list[Truth]:
+        """Waterlogging as a duty officer would log it: the underpass once it stands deep
+        enough to stop traffic, and each sewer catchment (the tree above one outfall) while any
+        of its manholes overflows, placed at the manhole that overflows most."""
+        layer = ctx.bundle.city.layers["drainage"]
+        catchment = {n: i for i, part in enumerate(nx.connected_components(layer.graph)) for n in part}
+        watching: dict[int, list[str]] = {}  # the level and flow sensors of each catchment
+        for s in ctx.sensors:
+            if s.kind != "rainfall" and layer.nodes_of(s.asset):
+                watching.setdefault(catchment[layer.nodes_of(s.asset)[0]], []).append(s.id)
+        out = []
+        sag = flood.pop(UNDERPASS, [])
+        wet = [k for k, d in sag if d >= SAG_WET_M]
+        if wet:
+            key = f"drainage/storage/{UNDERPASS}"
+            dry = [k for k, d in sag if d < SAG_DRY_M and k > wet[0]]
+            expected = sorted(s.id for s in ctx.sensors for n in layer.nodes_of(s.asset)
+                              if s.kind != "rainfall" and (n == key or n in layer.graph[key]))
+            peak = max(d for _, d in sag)
+            out.append(_waterlogging(ctx, layer, f"waterlogging-{UNDERPASS}", key, wet[0],
+                                     dry[0] if dry else None, step, expected, peak,
+                                     f"{peak:.2f} m of water on the road in the railway underpass"))
+        by_catchment: dict[int, list[tuple[str, list[tuple[int, float]]]]] = {}
+        for name, samples in flood.items():
+            by_catchment.setdefault(catchment[f"drainage/junction/{name}"], []).append((name, samples))
+        for cid, manholes in sorted(by_catchment.items()):
+            worst, samples = max(manholes, key=lambda m: max(q for _, q in m[1]))
+            first = min(k for _, ss in manholes for k, _ in ss)
+            last = max(k for _, ss in manholes for k, _ in ss) + SCAN_EVERY
+            peak = max(q for _, q in samples)
+            out.append(_waterlogging(ctx, layer, f"waterlogging-{worst}", f"drainage/junction/{worst}", first, last,
+                                     step, sorted(watching.get(cid, [])), peak,
+                                     f"{len(manholes)} manholes overflowing, {worst} most ({peak * 1000:.0f} L/s)"))
+        return out
+
+
+def _fill_gaps(values: F64) -> F64:
+    """Steps the model skipped (a routing step longer than the reporting step) hold the value
+    before them (or after them, at the very start)."""
+    import pandas as pd
+
+    return pd.DataFrame(values).ffill().bfill().to_numpy(np.float64)  # type: ignore[no-any-return]
+
+
+def _waterlogging(ctx: TwinContext, layer: Any, tid: str, key: str, first: int, last: int | None, step: int,
+                  expected: list[str], magnitude: float, description: str) -> Truth:
+    x, y = layer.assets[key].xy
+    end_ms = None if last is None else ctx.scenario.start_ms + last * step * 1000
+    return Truth(tid, "waterlogging", "drainage", key, x, y, ctx.scenario.start_ms + first * step * 1000, end_ms,
+                 expected, round(float(magnitude), 3), description)
