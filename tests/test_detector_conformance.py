@@ -211,3 +211,20 @@ def test_no_data_is_judged_against_the_watermark_not_the_clock() -> None:
     cls = next(c for c in DETECTORS if EventKind.NO_DATA in c.kinds)
     e = run(cls(registry(2), CONFIG), [quiet, chatty])
     assert e.sensor.tolist() == [0] and e.t_ms.tolist() == [T0 + 9 * STEP + 5 * STEP]
+
+
+def test_a_methane_detector_in_clean_air_blips_without_spiking() -> None:
+    from citylifeline.detect.health import SpikeDetector
+
+    reg = SensorRegistry([spec(0, kind="methane", asset="drainage/junction/0", layer="gas", low=(math.nan,) * 4,
+                               high=(0.005, 0.01, 0.0125, 0.025), hysteresis=0.0, rate_per_s=math.nan,
+                               physical_min=0.0, physical_max=0.05)])
+    rng = np.random.default_rng(9)
+    air = np.maximum(rng.normal(0, 2.5e-4, 2000), 0.0).round(4)  # noise clipped at zero, 0.01 %vol steps
+    air[:50] = 0.0  # a long flat zero: the typical step shrinks to nothing
+    blips = air.copy()
+    blips[60] = 5e-4  # 1 %LEL of noise after the flat run
+    assert len(run(SpikeDetector(reg, CONFIG), [series(blips)])) == 0
+    spiked = air.copy()
+    spiked[1000] += 0.015  # 30 %LEL for one reading: a faulty detector
+    assert run(SpikeDetector(reg, CONFIG), [series(spiked)]).t_ms.tolist() == [T0 + 1000 * STEP]

@@ -25,6 +25,10 @@ NONE = np.iinfo(np.int64).min
 GOOD_READINGS_TO_CLEAR = 10  # an impossible-value ticket closes after this many sane readings in a row
 SPIKE_WARMUP = 10  # readings needed before the typical step size is trusted
 STUCK_EXEMPT_KINDS = ("rainfall", "ratio", "methane", "gas_fraction")  # legitimately sit at 0 for days
+SPIKE_MIN_STEP = {"methane": 5e-4, "gas_fraction": 1e-3, "humidity": 0.01, "rainfall": 1e-3 / 3600}
+"""The smallest typical step a spike is measured against, per kind (canonical units: 1 %LEL,
+0.1 %vol, 1 %RH, 1 mm/h).  A detector in clean air reads a flat zero with the odd blip of
+noise; without this floor its typical step shrinks to nothing and every blip looks like a spike."""
 
 
 def impossible_mask(batch: ReadingBatch, registry: SensorRegistry) -> np.ndarray:
@@ -181,7 +185,7 @@ class NoDataDetector(Detector):
 
 
 @numba.njit(cache=True, nogil=True)
-def _spike(sensor, t_ms, value, factor, prev_v, cand_t, cand_v, scale, seen,  # type: ignore[no-untyped-def]
+def _spike(sensor, t_ms, value, factor, min_step, prev_v, cand_t, cand_v, scale, seen,  # type: ignore[no-untyped-def]
            o_s, o_t, o_l, o_a, o_v, o_r):
     n = 0
     for i in range(len(sensor)):
@@ -205,7 +209,7 @@ def _spike(sensor, t_ms, value, factor, prev_v, cand_t, cand_v, scale, seen,  # 
             seen[s] = 1
             continue
         d = abs(v - prev_v[s])
-        floor = 1e-3 * abs(prev_v[s]) + 1e-12
+        floor = max(1e-3 * abs(prev_v[s]), min_step[s]) + 1e-12
         if seen[s] > SPIKE_WARMUP and d > factor * max(scale[s], floor):
             cand_t[s] = t_ms[i]
             cand_v[s] = v
@@ -225,11 +229,25 @@ class SpikeDetector(Detector):
     STATE = {"prev_v": (np.float64, np.nan, 1), "cand_t": (np.int64, NONE, 1), "cand_v": (np.float64, np.nan, 1),
              "scale": (np.float64, 0.0, 1), "seen": (np.int32, 0, 1)}
 
+    def __init__(self, registry: SensorRegistry, config: Config) -> None:
+        super().__init__(registry, config)
+        self._min_step = self._floors(registry)
+
+    @staticmethod
+    def _floors(registry: SensorRegistry) -> np.ndarray:
+        return np.array([SPIKE_MIN_STEP.get(k, 0.0) for k in registry.kind], dtype=np.float64)
+
+    def resize(self, registry: SensorRegistry) -> None:
+        """See ``Detector.resize``."""
+        super().resize(registry)
+        self._min_step = self._floors(registry)
+
     def update(self, batch: ReadingBatch, watermark_ms: int) -> EventBatch:
         """See ``Detector.update``."""
         if not len(batch):
             return EventBatch.empty()
         st = self.state
-        out = _spike(batch.sensor, batch.t_ms, batch.value, self.config.spike_factor, st["prev_v"], st["cand_t"],
+        out = _spike(batch.sensor, batch.t_ms, batch.value, self.config.spike_factor, self._min_step,
+                     st["prev_v"], st["cand_t"],
                      st["cand_v"], st["scale"], st["seen"], *event_buffers(len(batch)))
         return events_from_kernel(out, EventKind.SPIKE)

@@ -120,7 +120,8 @@ class Store(ABC):
     def replay_batches(self, after_seq: int = 0,
                        chunk_rows: int = 1_000_000) -> Iterator[tuple[int, ReadingBatch]]:
         """Stored readings committed after ``after_seq``, in commit order (per-sensor time order
-        within a commit), as (last sequence number in the chunk, batch) pairs."""
+        within a commit), one batch per commit (``chunk_rows`` is the read-ahead),
+        as (last sequence number in the batch, batch) pairs: the batches the live pipeline saw."""
 
     @abstractmethod
     def count_readings(self) -> int:

@@ -12,6 +12,7 @@ one connection used by the writer thread; each reading thread gets its own curso
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -198,12 +199,22 @@ class EmbeddedStore(Store):
         cur = self._con.cursor()
         reader = cur.sql("SELECT sensor, t_ms, value, seq FROM readings WHERE seq > ? ORDER BY seq, sensor, t_ms",
                          params=[after_seq]).to_arrow_reader(chunk_rows)
+        # one batch per commit, as the live pipeline saw it: the detectors judge silence against
+        # each batch's newest time, so merging or splitting commits would change their findings
+        carry: list[np.ndarray] = []
         for rb in reader:
             if rb.num_rows == 0:
                 continue
-            seq = rb.column(3).to_numpy()
-            yield int(seq[-1]), ReadingBatch.of(rb.column(0).to_numpy(), rb.column(1).to_numpy(),
-                                                rb.column(2).to_numpy())
+            cols = [rb.column(k).to_numpy() for k in range(4)]
+            if carry:  # the last commit of the previous chunk may go on in this one
+                cols = [np.concatenate([c, d]) for c, d in zip(carry, cols, strict=True)]
+            seq = cols[3]
+            cuts = [0, *(np.flatnonzero(np.diff(seq)) + 1).tolist(), len(seq)]
+            for a, b in itertools.pairwise(cuts[:-1]):
+                yield int(seq[b - 1]), ReadingBatch.of(cols[0][a:b], cols[1][a:b], cols[2][a:b])
+            carry = [c[cuts[-2]:] for c in cols]
+        if carry:
+            yield int(carry[3][-1]), ReadingBatch.of(carry[0], carry[1], carry[2])
         cur.close()
 
     def count_readings(self) -> int:
