@@ -19,8 +19,10 @@ lint: $(STAMP)  ## ruff on everything, mypy on the library
 	$(BIN)/ruff check citylifeline tests bench
 	$(BIN)/mypy citylifeline
 
-bench: $(STAMP)  ## speed benchmarks; results go to docs/benchmarks.md
+bench: $(STAMP)  ## speed benchmarks and the scenario scorer; results go to docs/benchmarks.md
 	$(BIN)/python bench/ingest.py --write-docs
+	$(BIN)/python bench/twin.py --write-docs
+	$(BIN)/citylifeline bench scenarios --write-docs
 
 setup: $(STAMP)
 

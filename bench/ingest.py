@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import sqlite3
 import sys
 import tempfile
@@ -29,6 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from citylifeline.bench.report import machine, replace_section  # noqa: E402
 from citylifeline.city import demo_city_path, load_city  # noqa: E402
 from citylifeline.ingest import Validator, read_file  # noqa: E402
 from citylifeline.offline import ingest_files  # noqa: E402
@@ -37,19 +36,18 @@ from citylifeline.settings import Config  # noqa: E402
 from citylifeline.store import EmbeddedStore  # noqa: E402
 
 T0_S = 1_767_225_600  # 2026-01-01T00:00:00Z
-DOCS = ROOT / "docs" / "benchmarks.md"
 MARK = "<!-- bench/ingest.py -->"
 
 
 def make_city(d: Path, n_sensors: int) -> Path:
-    """The demo network with ``n_sensors`` pressure sensors spread over its junctions."""
-    cfg = yaml.safe_load((demo_city_path() / "city.yaml").read_text(encoding="utf-8"))
-    cfg["sensors"] = "sensors.csv"
-    (d / "city.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    (d / "places.geojson").write_bytes((demo_city_path() / "places.geojson").read_bytes())
+    """The demo city's water network with ``n_sensors`` pressure sensors spread over its junctions."""
     import wntr
 
-    junctions = wntr.network.WaterNetworkModel("Net3").junction_name_list
+    inp = demo_city_path() / "water.inp"
+    cfg = {"name": "bench", "crs": "EPSG:4548", "timezone": "Asia/Shanghai", "layers": {"water": {"epanet": str(inp)}},
+           "sensors": "sensors.csv"}
+    (d / "city.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    junctions = wntr.network.WaterNetworkModel(str(inp)).junction_name_list
     lines = ["id,kind,asset,unit,low_IV,low_III,low_II,low_I,rate_per_min"]
     lines += [f"S-{i:06d},pressure,water/junction/{junctions[i % len(junctions)]},MPa,0.25,0.2,0.15,0.1,0.05"
               for i in range(n_sensors)]
@@ -152,20 +150,6 @@ def bench(n_sensors: int, minutes: int, work: Path) -> dict[str, float]:
     return r
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines()
-                          if x.startswith("MemTotal")).split()[1])
-    except (OSError, StopIteration):
-        mem_kb = 0
-    return f"{model}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM, Python {platform.python_version()}"
-
-
 def report_md(r: dict[str, float], command: str) -> str:
     n = r["readings"]
 
@@ -202,7 +186,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sensors", type=int, default=10_000)
     ap.add_argument("--minutes", type=int, default=1440)
-    ap.add_argument("--write-docs", action="store_true", help=f"replace the section in {DOCS}")
+    ap.add_argument("--write-docs", action="store_true", help="replace the section in docs/benchmarks.md")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="cl-bench-") as tmp:
         r = bench(args.sensors, args.minutes, Path(tmp))
@@ -210,14 +194,7 @@ def main() -> None:
     md = report_md(r, command)
     print(md)
     if args.write_docs:
-        text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-        if MARK in text:
-            head, _, rest = text.partition(MARK)
-            nxt = rest.find("\n<!-- ", 1)
-            text = head + md + (rest[nxt + 1:] if nxt >= 0 else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + md
-        DOCS.write_text(text, encoding="utf-8")
+        replace_section(MARK, md)
 
 
 if __name__ == "__main__":

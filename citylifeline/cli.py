@@ -69,6 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--timezone", help="time zone of times without a UTC offset in --input files")
     sp.add_argument("--out", required=True, help="JSON file for the events, incidents and tickets")
     sp.set_defaults(run=_replay)
+
+    twin = sub.add_parser("twin", help="the digital twin: simulate scenarios, feed them to a server").add_subparsers(
+        required=True, metavar="TWIN-COMMAND")
+    sp = twin.add_parser("list", help="the shipped scenarios")
+    sp.set_defaults(run=_twin_list)
+    sp = twin.add_parser("run", help="simulate a scenario: readings.parquet and truth.json")
+    sp.add_argument("scenario", help="a scenario YAML file or the name of a shipped one")
+    sp.add_argument("--out", required=True, help="output directory")
+    sp.set_defaults(run=_twin_run)
+    sp = twin.add_parser("feed", help="stream a scenario's readings to a server, live or faster")
+    sp.add_argument("scenario", help="a scenario YAML file or the name of a shipped one")
+    sp.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
+    sp.add_argument("--history", default="0s", help="place the scenario's start this long before now (e.g. 2h); "
+                    "the past part is sent at once (or at --speed), the rest live")
+    sp.add_argument("--speed", type=float, help="send the past part this many times faster than real time")
+    sp.set_defaults(run=_twin_feed)
+
+    bench = sub.add_parser("bench", help="benchmarks and scorers").add_subparsers(required=True, metavar="BENCH")
+    sp = bench.add_parser("scenarios", help="score the platform's warnings against the twin's truth")
+    sp.add_argument("--scenario", nargs="*", help="scenario names or files (default: every shipped scenario)")
+    sp.add_argument("--json", help="also write the full matches to this JSON file")
+    sp.add_argument("--write-docs", action="store_true", help="replace the scenario section of docs/benchmarks.md")
+    sp.set_defaults(run=_bench_scenarios)
     return p
 
 
@@ -149,6 +172,65 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"\nreplayed {r.received:,} readings in {r.seconds:.1f} s ({r.readings_per_s:,.0f}/s): "
           f"{len(result.events)} events, {len(result.incidents)} incidents, {len(result.tickets)} tickets "
           f"→ {args.out}")
+    return 0
+
+
+def _twin_list(args: argparse.Namespace) -> int:
+    from .twin.scenario import load_scenario, scenarios_dir
+
+    for path in sorted(scenarios_dir().glob("*.yaml")):
+        s = load_scenario(path)
+        print(f"{path.stem:<18} {s.duration_s / 3600:6.1f} h  {s.description}")
+    return 0
+
+
+def _twin_run(args: argparse.Namespace) -> int:
+    from .twin.runner import simulate, write_run
+    from .twin.scenario import load_scenario
+
+    run = simulate(load_scenario(args.scenario))
+    readings, truth = write_run(run, args.out)
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items())
+    print(f"{len(run.readings):,} readings from {run.sensors} sensors → {readings}\n"
+          f"{len(run.truth)} incidents and {len(run.readings.faults)} sensor faults → {truth}\n({timing})")
+    return 0
+
+
+def _twin_feed(args: argparse.Namespace) -> int:
+    import time
+
+    from .twin.feed import feed
+    from .twin.runner import simulate
+    from .twin.scenario import load_scenario, parse_duration
+
+    scenario = load_scenario(args.scenario)
+    now_ms = int(time.time() * 1000)
+    start = (now_ms - round(parse_duration(args.history, "--history") * 1000)) // 60_000 * 60_000
+    run = simulate(scenario.shifted(start))
+    print(f"simulated {len(run.readings):,} readings; feeding {args.url} …", flush=True)
+    stats = feed(run.readings, args.url, history_until_ms=now_ms, speed=args.speed)
+    print(f"sent {stats.sent:,} readings in {stats.posts:,} requests ({stats.retries} retries)")
+    return 0
+
+
+def _bench_scenarios(args: argparse.Namespace) -> int:
+    from .bench.scenarios import run_scenario, scenario_paths, table, write_docs
+    from .twin.scenario import load_scenario
+
+    paths = [Path(p) if Path(p).is_file() else None for p in (args.scenario or [])]
+    named = [p for p in (args.scenario or []) if not Path(p).is_file()]
+    files = [p for p in paths if p is not None] + (scenario_paths(named) if named or not args.scenario else [])
+    scores = []
+    for path in files:
+        print(f"  {path.stem} …", file=sys.stderr, flush=True)
+        scores.append(run_scenario(load_scenario(path)))
+    text = table(scores)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps([{"scenario": s.scenario, "matches": s.matches} for s in scores],
+                                              ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.write_docs:
+        write_docs(scores, text)
     return 0
 
 

@@ -1,0 +1,247 @@
+"""The scenario scorer: run scenarios through the twin and the platform, compare with the truth.
+
+For each scenario: simulate it (``twin.runner``), replay its delivered readings through the
+platform's pipeline (``offline.replay``, exactly what ``citylifeline replay`` does), and match
+the incidents the platform raised with the incidents that really happened.  A true incident is
+*found* by the earliest platform incident of the same lifeline that is active during it — it
+begins at most ``EARLY_MS`` before the truth and before the truth ends (plus ``LATE_MS``), and
+was still being updated at the truth's start (less ``GRACE_MS``, for clocks) — and either shares
+a sensor with the truth's expected sensors or lies within ``MATCH_RADIUS_M`` of its place.  One
+platform incident may find several truths (a storm floods several catchments and the platform
+reports one waterlogging incident); those are counted as *merged*.  "Time to warn" is from the
+true start to the incident's first event, negative when the platform warned before the truth
+began (rain gauges and outfall flows rise before the streets flood).  Platform incidents that
+find nothing are *false*; those made only of sensors with injected device faults are also
+counted as *faults raised as incidents*.  A truth no sensor could see (no expected sensors) is
+*unobservable*: reported, not counted as missed.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..city.bundle import CityBundle, load_city
+from ..city.model import LIFELINES
+from ..errors import NotFound
+from ..offline import replay
+from ..settings import Config
+from ..twin.runner import TwinRun, simulate, write_run
+from ..twin.scenario import Scenario
+
+GRACE_MS = 5 * 60_000
+EARLY_MS = 3600_000  # a warning up to an hour ahead (rain before a flood) counts; an older incident does not
+LATE_MS = 3600_000
+MATCH_RADIUS_M = 500.0  # 'nearby': under the next bridge or tunnel compartment is not
+DAY_MS = 86_400_000
+
+
+@dataclass
+class LifelineScore:
+    """Counts for one lifeline (or overall)."""
+
+    truths: int = 0
+    found: int = 0
+    merged: int = 0
+    missed: int = 0
+    unobservable: int = 0
+    false: int = 0
+    faults_as_incidents: int = 0
+    detect_s: list[float] = field(default_factory=list)
+    location_m: list[float] = field(default_factory=list)
+    sensor_days: float = 0.0
+
+    def add(self, other: LifelineScore) -> None:
+        """Accumulate ``other`` into this score."""
+        for name in ("truths", "found", "merged", "missed", "unobservable", "false", "faults_as_incidents",
+                     "sensor_days"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.detect_s += other.detect_s
+        self.location_m += other.location_m
+
+    @property
+    def false_per_1000_sensor_days(self) -> float:
+        """False incidents per 1,000 sensor-days."""
+        return 1000.0 * self.false / self.sensor_days if self.sensor_days else 0.0
+
+    def row(self) -> dict[str, Any]:
+        """A table row."""
+        def med(xs: list[float]) -> float:
+            return float(np.median(xs)) if xs else math.nan
+
+        return {"truths": self.truths, "found": self.found, "merged": self.merged, "missed": self.missed,
+                "unobservable": self.unobservable,
+                "false": self.false, "faults_as_incidents": self.faults_as_incidents,
+                "median_detect_s": med(self.detect_s), "median_location_m": med(self.location_m),
+                "false_per_1000_sensor_days": self.false_per_1000_sensor_days}
+
+
+@dataclass
+class ScenarioScore:
+    """A scenario's scores by lifeline, with the matches that produced them."""
+
+    scenario: str
+    by_lifeline: dict[str, LifelineScore]
+    matches: list[dict[str, Any]]
+    readings: int
+    sim_s: float
+    replay_s: float
+
+
+def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle) -> ScenarioScore:
+    """Match platform ``incidents`` (``Incident.to_dict()`` rows) with the run's truth."""
+    s = run.scenario
+    by: dict[str, LifelineScore] = {name: LifelineScore() for name in LIFELINES}
+    days = s.duration_s * 1000 / DAY_MS
+    for spec in bundle.sensors.specs:
+        by[spec.layer].sensor_days += days
+    used: set[int] = set()
+    matches: list[dict[str, Any]] = []
+    for t in sorted(run.truth, key=lambda t: t.start_ms):
+        sc = by[t.lifeline]
+        sc.truths += 1
+        if not t.expected_sensors:
+            sc.unobservable += 1
+            matches.append({"truth": t.id, "type": t.type, "result": "unobservable"})
+            continue
+        end = (t.end_ms or s.end_ms) + LATE_MS
+        candidates = [i for i in incidents if i["lifeline"] == t.lifeline
+                      and t.start_ms - EARLY_MS <= i["t_first_ms"] <= end
+                      and i["t_last_ms"] >= t.start_ms - GRACE_MS and _related(i, t)]
+        if not candidates:
+            sc.missed += 1
+            matches.append({"truth": t.id, "type": t.type, "result": "missed"})
+            continue
+        inc = min(candidates, key=lambda i: (i["id"] in used, i["t_first_ms"]))  # a fresh one if there is one
+        sc.merged += inc["id"] in used
+        used.add(inc["id"])
+        sc.found += 1
+        sc.detect_s.append((inc["t_first_ms"] - t.start_ms) / 1000)
+        sc.location_m.append(_location_error(inc, t.place, bundle))
+        matches.append({"truth": t.id, "type": t.type, "result": "found", "incident": inc["id"],
+                        "detect_s": sc.detect_s[-1], "location_m": sc.location_m[-1]})
+    faulty = {f["sensor"] for f in run.readings.faults}
+    for inc in incidents:
+        if inc["id"] in used:
+            continue
+        sc = by[inc["lifeline"]]
+        sc.false += 1
+        if set(inc["sensors"]) <= faulty:
+            sc.faults_as_incidents += 1
+        matches.append({"incident": inc["id"], "lifeline": inc["lifeline"], "result": "false", "title": inc["title"]})
+    return ScenarioScore(s.name, by, matches, len(run.readings), sum(v for k, v in run.seconds.items()), 0.0)
+
+
+def _related(inc: dict[str, Any], t: Any) -> bool:
+    if set(inc["sensors"]) & set(t.expected_sensors):
+        return True
+    return math.dist((inc["x"], inc["y"]), (t.x, t.y)) <= MATCH_RADIUS_M
+
+
+def _location_error(inc: dict[str, Any], place: str, bundle: CityBundle) -> float:
+    """Metres along the network (straight where there is none) from the truth's place to the
+    nearest asset of the incident."""
+    city = bundle.city
+    try:
+        target = city.asset(place)
+    except NotFound:
+        return math.nan
+    best = math.inf
+    for key in inc["assets"]:
+        try:
+            best = min(best, city.distance_m(city.asset(key), target, cutoff_m=20_000.0))
+        except NotFound:
+            continue
+    return best
+
+
+def run_scenario(scenario: Scenario, config: Config | None = None, bundle: CityBundle | None = None) -> ScenarioScore:
+    """Simulate, replay and score one scenario."""
+    bundle = bundle or load_city(scenario.city)
+    run = simulate(scenario, bundle)
+    config = config or Config.load(environ={})
+    with tempfile.TemporaryDirectory(prefix="cl-score-") as tmp:
+        readings, _ = write_run(run, tmp)
+        result = replay(bundle, config, files=[readings])
+    score = score_run(run, result.incidents, bundle)
+    score.replay_s = result.report.seconds
+    return score
+
+
+def table(scores: list[ScenarioScore]) -> str:
+    """The Markdown table of the scores: per scenario and lifeline, then overall by lifeline."""
+    head = ("| scenario | lifeline | truths | found | of them merged | missed | unobservable | false | "
+            "faults as incidents | median time to warn | median location error | false / 1000 sensor-days |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+    lines = []
+    total: dict[str, LifelineScore] = {name: LifelineScore() for name in LIFELINES}
+    for sc in scores:
+        for name, ls in sc.by_lifeline.items():
+            total[name].add(ls)
+            if ls.truths or ls.false:
+                lines.append(_line(sc.scenario, name, ls))
+    everything = LifelineScore()
+    for name, ls in total.items():
+        everything.add(ls)
+        lines.append(_line("**all**", name, ls))
+    lines.append(_line("**all**", "**all**", everything))
+    return head + "\n".join(lines) + "\n"
+
+
+def _line(scenario: str, lifeline: str, ls: LifelineScore) -> str:
+    r = ls.row()
+
+    def minutes(s: float) -> str:
+        return "–" if math.isnan(s) else f"{s / 60:.1f} min"
+
+    def metres(m: float) -> str:
+        return "–" if math.isnan(m) else ("∞" if math.isinf(m) else f"{m:.0f} m")
+
+    return (f"| {scenario} | {lifeline} | {r['truths']} | {r['found']} | {r['merged']} | {r['missed']} | "
+            f"{r['unobservable']} | "
+            f"{r['false']} | {r['faults_as_incidents']} | {minutes(r['median_detect_s'])} | "
+            f"{metres(r['median_location_m'])} | {r['false_per_1000_sensor_days']:.2f} |")
+
+
+def scenario_paths(names: list[str] | None = None) -> list[Path]:
+    """The shipped scenarios (all, or those named)."""
+    from ..twin.scenario import scenarios_dir
+
+    paths = sorted(scenarios_dir().glob("*.yaml"))
+    return [p for p in paths if not names or p.stem in names]
+
+
+MARK = "<!-- citylifeline bench scenarios -->"
+
+
+def write_docs(scores: list[ScenarioScore], text: str) -> None:
+    """Replace the scenario-scorer section of docs/benchmarks.md."""
+    import datetime as dt
+
+    from .report import machine, replace_section
+
+    runs = "\n".join(f"| {s.scenario} | {s.readings:,} | {s.sim_s:.1f} s | {s.replay_s:.1f} s |" for s in scores)
+    md = f"""{MARK}
+## Scenario scorer: the platform's warnings against the twin's truth
+
+- Command: `citylifeline bench scenarios --write-docs` (every shipped scenario)
+- Machine: {machine()}
+- Date: {dt.date.today().isoformat()}
+
+What each row counts is explained in `citylifeline/bench/scenarios.py`: a true incident is found by
+the earliest platform incident of its lifeline that is active during it and shares a sensor with
+the sensors that should see it (or lies within 500 m); "time to warn" is from the true start to
+that incident's first event (negative: warned before it began); "location error" is along the
+network from the true place to the incident's nearest asset.
+
+{text}
+| scenario | readings | simulation | replay through the platform |
+|---|---:|---:|---:|
+{runs}
+"""
+    replace_section(MARK, md)
