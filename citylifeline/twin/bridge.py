@@ -91,7 +91,7 @@ def quasi_static(tr: Traffic, t_s: F64, span_m: float, ei: float, w_m3: float) -
     p = tr.mass_kg[veh] * G_MS2
     strain = np.bincount(k, weights=p * a / 2 / (E_PA * w_m3), minlength=len(t_s))
     deflection = np.bincount(k, weights=p * a * (3 * span_m**2 - 4 * a**2) / (48 * ei), minlength=len(t_s))
-    return strain, deflection
+    return strain.astype(np.float64), deflection.astype(np.float64)
 
 
 def vibration(tr: Traffic, duration_s: float, f1_of_window: F64, mass_kg_m: float,
@@ -164,7 +164,8 @@ class BridgeTwin:
             if inc.type == "bridge_overload":
                 tr = with_vehicle(tr, inc.start_s, inc.magnitude * 1000, OVERLOAD_SPEED_MS)
         noise_seed = int(rng.integers(2**31))
-        actual, base = {}, {}
+        actual: dict[str, tuple[I64, F64]] = {}
+        base: dict[str, tuple[I64, F64]] = {}
         for which, traffic_, damaged in (("actual", tr, incidents), ("base", base_tr, [])):
             stiff = self._stiffness(damaged)
             for s in sensors:
@@ -204,21 +205,21 @@ class BridgeTwin:
         if kind == "acceleration":
             per = RAW_HZ * 60
             rms = np.sqrt(np.mean(raw[: len(raw) // per * per].reshape(-1, per) ** 2, axis=1))
-            return rms[np.clip((off // 60).astype(int), 0, len(rms) - 1)]  # type: ignore[no-any-return]
+            return rms[np.clip((off // 60).astype(int), 0, len(rms) - 1)]
         found = identify_f1(raw, f0)
-        return found[np.clip((off // WINDOW_S).astype(int), 0, len(found) - 1)]  # type: ignore[no-any-return]
+        return found[np.clip((off // WINDOW_S).astype(int), 0, len(found) - 1)]
 
     @staticmethod
     def _deck_c(ctx: TwinContext, t: I64) -> F64:
         """Deck temperature: the air's, two hours late and a little damped."""
         lagged = ctx.air_temperature_c(np.asarray(t) - 2 * 3600_000)
-        return 0.8 * lagged + 0.2 * ctx.scenario.weather.mean_c  # type: ignore[no-any-return]
+        return 0.8 * lagged + 0.2 * ctx.scenario.weather.mean_c
 
     @staticmethod
     def _gradient_c(ctx: TwinContext, t: I64) -> F64:
         """Top-to-bottom temperature difference from the sun (°C, up to 2 °C), 08:00–18:00."""
         hour = (ctx.start_hour + ctx.offsets_s(t) / 3600) % 24
-        return 2.0 * np.clip(np.sin(np.pi * (hour - 8) / 10), 0, None) * ((hour > 8) & (hour < 18))  # type: ignore[no-any-return]
+        return 2.0 * np.clip(np.sin(np.pi * (hour - 8) / 10), 0, None) * ((hour > 8) & (hour < 18))
 
     @staticmethod
     def _moved(ctx: TwinContext, inc: Incident, spec: Any, actual: tuple[I64, F64], base: tuple[I64, F64]) -> bool:

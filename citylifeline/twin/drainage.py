@@ -192,7 +192,7 @@ def _fill_gaps(values: F64) -> F64:
     before them (or after them, at the very start)."""
     import pandas as pd
 
-    return pd.DataFrame(values).ffill().bfill().to_numpy(np.float64)  # type: ignore[no-any-return]
+    return pd.DataFrame(values).ffill().bfill().to_numpy(np.float64)
 
 
 def _waterlogging(ctx: TwinContext, layer: Any, tid: str, key: str, first: int, last: int | None, step: int,

@@ -54,7 +54,7 @@ SEEN_LEL = 5.0  # a detector 'sees' a leak that raises it by this much
 
 def _load_factor(hours: F64, temp_c: F64) -> F64:
     daily = np.asarray(DAILY)[(np.floor(hours) % 24).astype(int)] / np.mean(DAILY)
-    return daily * (1 + 0.03 * np.maximum(0.0, 15.0 - temp_c))  # type: ignore[no-any-return]
+    return daily * (1 + 0.03 * np.maximum(0.0, 15.0 - temp_c))
 
 
 class GasTwin:
@@ -156,7 +156,7 @@ class GasTwin:
         temp = ctx.air_temperature_c(t)
         hours = ctx.start_hour + ctx.offsets_s(t) / 3600
         flow = 0.7 + 0.3 * np.asarray(DAILY)[(np.floor(hours) % 24).astype(int)] / np.mean(DAILY)
-        return BIOGAS_LEL * LEL * own * np.exp(BIOGAS_PER_C * (temp - 20)) * flow  # type: ignore[no-any-return]
+        return BIOGAS_LEL * LEL * own * np.exp(BIOGAS_PER_C * (temp - 20)) * flow
 
 
 def _place_xy(ctx: TwinContext, inc: Incident) -> tuple[float, float]:

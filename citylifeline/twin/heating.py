@@ -65,8 +65,8 @@ class HeatingTwin:
         stations = sorted((float(a.props["loop_m"]), float(a.props["households"])) for a in layer.assets.values()
                            if a.kind == "substation")
         loop_len = max(float(a.props.get("loop_m", 0)) for a in layer.assets.values()) + 150.0
-        n = int(math.ceil(ctx.scenario.duration_s / STEP_S))
-        off = np.arange(n) * float(STEP_S)
+        n = math.ceil(ctx.scenario.duration_s / STEP_S)
+        off: F64 = np.arange(n, dtype=np.float64) * float(STEP_S)
         t_grid = ctx.scenario.start_ms + (off * 1000).astype(np.int64)
         actual = self._run(ctx, layer, stations, loop_len, off, t_grid, ctx.incidents)
         base = self._run(ctx, layer, stations, loop_len, off, t_grid, []) if ctx.incidents else actual
@@ -135,7 +135,7 @@ class HeatingTwin:
 
 def _lag(x: F64, delay_s: float) -> F64:
     """``x`` delayed by ``delay_s`` (whole steps; the start holds the first value)."""
-    k = int(round(delay_s / STEP_S))
+    k = round(delay_s / STEP_S)
     return x if k <= 0 else np.concatenate([np.full(min(k, len(x)), x[0]), x[: max(len(x) - k, 0)]])
 
 

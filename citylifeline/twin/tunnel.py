@@ -38,7 +38,7 @@ def _ewma(x: F64, step_s: float, tau_s: float) -> F64:
     from scipy.signal import lfilter
 
     out, _ = lfilter([a], [1, a - 1], x, zi=[x[0] * (1 - a)])
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 class TunnelTwin:
@@ -52,7 +52,7 @@ class TunnelTwin:
         began = time.perf_counter()
         layer = ctx.bundle.city.layers["tunnel"]
         n = int(np.ceil(ctx.scenario.duration_s / STEP_S))
-        grid_off = np.arange(n) * float(STEP_S)
+        grid_off: F64 = np.arange(n, dtype=np.float64) * float(STEP_S)
         grid_t = ctx.scenario.start_ms + (grid_off * 1000).astype(np.int64)
         air = ctx.air_temperature_c(grid_t)
         rain = ctx.scenario.weather.rain_mm_h(grid_off)
@@ -79,7 +79,8 @@ class TunnelTwin:
         return Signals.from_series(series, truth, time.perf_counter() - began)
 
     @staticmethod
-    def _compartment(props: dict[str, Any], off: F64, air: F64, wet: F64, rain: F64, incidents: list[Any]) -> dict[str, F64]:
+    def _compartment(props: dict[str, Any], off: F64, air: F64, wet: F64, rain: F64,
+                     incidents: list[Any]) -> dict[str, F64]:
         temp = SOIL_C + CABLE_HEAT_C + 0.3 * (_ewma(air, STEP_S, 6 * 3600) - SOIL_C)
         humidity = np.clip(0.72 + 0.012 * wet - 0.01 * (temp - 20.0), 0.3, 0.99)
         volume = float(props["gas_cabin_m3"])

@@ -83,7 +83,8 @@ def write_sensors_file(path: Path = DATA / "sensors_drainage.csv") -> Path:
     city = City("demo", g.CRS, "Asia/Shanghai")
     city.add_layer(layer)
     specs = [SensorSpec(r["id"], r["kind"], r["asset"], "drainage") for r in table]
-    bundle = CityBundle(city, SensorRegistry(specs), DATA / "city.yaml", {"layers": {"drainage": {"swmm": "drainage.inp"}}})
+    layers = {"layers": {"drainage": {"swmm": "drainage.inp"}}}
+    bundle = CityBundle(city, SensorRegistry(specs), DATA / "city.yaml", layers)
     week = scenario_from_dict({"duration": "7d", "start": "2026-06-03T00:00:00+08:00", "seed": 12,
                                "weather": {"rain": [{"start": "2d14h", "duration": "3h", "peak_mm_h": 20}]}})
     run = simulate(week, bundle, lifelines=("drainage",))

@@ -49,7 +49,8 @@ def bridge_rows() -> list[dict[str, Any]]:
             {"id": f"BA-{n}1", "kind": "acceleration", "asset": key, "unit": "m/s2", "interval_s": 60,
              "min_duration_s": 60, "name": f"{label} 振动加速度(分钟均方根) vibration RMS per minute",
              "physical_min": 0, "physical_max": 50},
-            {"id": f"BF-{n}1", "kind": "frequency", "asset": key, "unit": "Hz", "interval_s": 600, "min_duration_s": 1200,
+            {"id": f"BF-{n}1", "kind": "frequency", "asset": key, "unit": "Hz", "interval_s": 600,
+             "min_duration_s": 1200,
              "name": f"{label} 一阶自振频率 first natural frequency", "physical_min": 0.1, "physical_max": 20}]
     return out
 
@@ -66,10 +67,12 @@ def tunnel_rows() -> list[dict[str, Any]]:
              **bl.levels("high", (92, 95, 97, 99), 1, up=True), "physical_min": 0, "physical_max": 100},
             {"id": f"TO-{c}", "kind": "gas_fraction", "asset": key, "unit": "%vol", "name": f"{where} 氧气 oxygen",
              **bl.levels("low", (20.0, 19.5, 19.0, 18.0), 1, up=False), "physical_min": 0, "physical_max": 30},
-            {"id": f"TG-{c}", "kind": "methane", "asset": key, "unit": "%LEL", "name": f"{where} 燃气舱甲烷 gas cabin methane",
+            {"id": f"TG-{c}", "kind": "methane", "asset": key, "unit": "%LEL",
+             "name": f"{where} 燃气舱甲烷 gas cabin methane",
              **bl.levels("high", (10, 20, 25, 50), 0, up=True), "physical_min": 0, "physical_max": 100}]
         if c % 2 == 0:
-            out.append({"id": f"TW-{c}", "kind": "level", "asset": key, "unit": "m", "name": f"{where} 集水坑水位 sump level",
+            out.append({"id": f"TW-{c}", "kind": "level", "asset": key, "unit": "m",
+                        "name": f"{where} 集水坑水位 sump level",
                         **bl.levels("high", (0.95, 1.05, 1.15, 1.25), 2, up=True), "physical_min": -0.05,
                         "physical_max": 3})
     for r in out:
@@ -83,12 +86,18 @@ def heating_rows() -> list[dict[str, Any]]:
 
     pts = loop_points()
     out: list[dict[str, Any]] = [
-        {"id": "HTS-01", "kind": "temperature", "asset": "heating/plant/HP-1", "unit": "degC", "name": "热电厂供水温度 plant supply temperature"},
-        {"id": "HTR-01", "kind": "temperature", "asset": "heating/plant/HP-1", "unit": "degC", "name": "热电厂回水温度 plant return temperature"},
-        {"id": "HPS-01", "kind": "pressure", "asset": "heating/plant/HP-1", "unit": "MPa", "name": "热电厂供水压力 plant supply pressure"},
-        {"id": "HPR-01", "kind": "pressure", "asset": "heating/plant/HP-1", "unit": "MPa", "name": "热电厂回水压力 plant return pressure"},
-        {"id": "HF-01", "kind": "flow", "asset": "heating/plant/HP-1", "unit": "m3/h", "name": "循环流量 circulation flow"},
-        {"id": "HM-01", "kind": "flow", "asset": "heating/plant/HP-1", "unit": "m3/h", "name": "补水流量 make-up water flow",
+        {"id": "HTS-01", "kind": "temperature", "asset": "heating/plant/HP-1", "unit": "degC",
+         "name": "热电厂供水温度 plant supply temperature"},
+        {"id": "HTR-01", "kind": "temperature", "asset": "heating/plant/HP-1", "unit": "degC",
+         "name": "热电厂回水温度 plant return temperature"},
+        {"id": "HPS-01", "kind": "pressure", "asset": "heating/plant/HP-1", "unit": "MPa",
+         "name": "热电厂供水压力 plant supply pressure"},
+        {"id": "HPR-01", "kind": "pressure", "asset": "heating/plant/HP-1", "unit": "MPa",
+         "name": "热电厂回水压力 plant return pressure"},
+        {"id": "HF-01", "kind": "flow", "asset": "heating/plant/HP-1", "unit": "m3/h",
+         "name": "循环流量 circulation flow"},
+        {"id": "HM-01", "kind": "flow", "asset": "heating/plant/HP-1", "unit": "m3/h",
+         "name": "补水流量 make-up water flow",
          **bl.levels("high", (1.1, 2.9, 7.4, 18.5), 1, up=True)}]
     for i, target in enumerate(LOOP_POINTS_M, 2):
         x, y, _ = min(pts, key=lambda p: abs(p[2] - target))
