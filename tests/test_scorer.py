@@ -52,11 +52,14 @@ def test_found_missed_false_faults_and_distances() -> None:
                  incident(4, T0 + 3 * H, ["WP-2"], ["water/junction/W-N1600"])]  # the stuck sensor: a fault
     sc = score_run(run, incidents, b)
     w = sc.by_lifeline["water"]
-    assert (w.truths, w.found, w.missed, w.unobservable, w.false, w.faults_as_incidents) == (3, 1, 1, 1, 3, 1)
+    # incident 2 is a second one about burst a (a duplicate); 3 came after b; 4 is the stuck sensor
+    assert (w.truths, w.found, w.missed, w.unobservable, w.duplicates, w.false, w.faults_as_incidents) == \
+        (3, 1, 1, 1, 1, 2, 1)
     assert w.detect_s == [180.0] and w.location_m == [0.0]
-    assert w.sensor_days == 3.0 and math.isclose(w.false_per_1000_sensor_days, 1000.0)
+    assert w.sensor_days == 3.0 and math.isclose(w.false_per_1000_sensor_days, 2000 / 3)
     text = table([sc])
-    assert "| burst-free |" not in text and "| **all** | **all** | 3 | 1 | 0 | 1 | 1 | 3 | 1 | 3.0 min | 0 m |" in text
+    assert "| burst-free |" not in text
+    assert "| **all** | **all** | 3 | 1 | 0 | 1 | 1 | 1 | 2 | 1 | 3.0 min | 0 m |" in text
 
 
 def test_an_incident_at_another_sensor_nearby_still_counts() -> None:

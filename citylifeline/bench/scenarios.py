@@ -11,9 +11,10 @@ platform incident may find several truths (a storm floods several catchments and
 reports one waterlogging incident); those are counted as *merged*.  "Time to warn" is from the
 true start to the incident's first event, negative when the platform warned before the truth
 began (rain gauges and outfall flows rise before the streets flood).  Platform incidents that
-find nothing are *false*; those made only of sensors with injected device faults are also
-counted as *faults raised as incidents*.  A truth no sensor could see (no expected sensors) is
-*unobservable*: reported, not counted as missed.
+find nothing but share a sensor with a truth that another incident found, while it went on, are
+*duplicates* (one burst split into several incidents); the rest are *false*; those made only of
+sensors with injected device faults are also counted as *faults raised as incidents*.  A truth
+no sensor could see (no expected sensors) is *unobservable*: reported, not counted as missed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class LifelineScore:
     merged: int = 0
     missed: int = 0
     unobservable: int = 0
+    duplicates: int = 0
     false: int = 0
     faults_as_incidents: int = 0
     detect_s: list[float] = field(default_factory=list)
@@ -58,7 +60,8 @@ class LifelineScore:
 
     def add(self, other: LifelineScore) -> None:
         """Accumulate ``other`` into this score."""
-        for name in ("truths", "found", "merged", "missed", "unobservable", "false", "faults_as_incidents",
+        for name in ("truths", "found", "merged", "missed", "unobservable", "duplicates", "false",
+                     "faults_as_incidents",
                      "sensor_days"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.detect_s += other.detect_s
@@ -75,7 +78,7 @@ class LifelineScore:
             return float(np.median(xs)) if xs else math.nan
 
         return {"truths": self.truths, "found": self.found, "merged": self.merged, "missed": self.missed,
-                "unobservable": self.unobservable,
+                "unobservable": self.unobservable, "duplicates": self.duplicates,
                 "false": self.false, "faults_as_incidents": self.faults_as_incidents,
                 "median_detect_s": med(self.detect_s), "median_location_m": med(self.location_m),
                 "false_per_1000_sensor_days": self.false_per_1000_sensor_days}
@@ -130,6 +133,15 @@ def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle)
         if inc["id"] in used:
             continue
         sc = by[inc["lifeline"]]
+        twin = next((t for t in run.truth if t.lifeline == inc["lifeline"]
+                     and set(inc["sensors"]) & set(t.expected_sensors)
+                     and t.start_ms - EARLY_MS <= inc["t_first_ms"] <= (t.end_ms or s.end_ms) + LATE_MS
+                     and inc["t_last_ms"] >= t.start_ms - GRACE_MS), None)
+        if twin is not None:  # another incident about something real that one incident already covers
+            sc.duplicates += 1
+            matches.append({"incident": inc["id"], "lifeline": inc["lifeline"], "result": "duplicate",
+                            "truth": twin.id, "title": inc["title"]})
+            continue
         sc.false += 1
         if set(inc["sensors"]) <= faulty:
             sc.faults_as_incidents += 1
@@ -175,9 +187,9 @@ def run_scenario(scenario: Scenario, config: Config | None = None, bundle: CityB
 
 def table(scores: list[ScenarioScore]) -> str:
     """The Markdown table of the scores: per scenario and lifeline, then overall by lifeline."""
-    head = ("| scenario | lifeline | truths | found | of them merged | missed | unobservable | false | "
+    head = ("| scenario | lifeline | truths | found | of them merged | missed | unobservable | duplicates | false | "
             "faults as incidents | median time to warn | median location error | false / 1000 sensor-days |\n"
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     lines = []
     total: dict[str, LifelineScore] = {name: LifelineScore() for name in LIFELINES}
     for sc in scores:
@@ -203,7 +215,7 @@ def _line(scenario: str, lifeline: str, ls: LifelineScore) -> str:
         return "–" if math.isnan(m) else ("∞" if math.isinf(m) else f"{m:.0f} m")
 
     return (f"| {scenario} | {lifeline} | {r['truths']} | {r['found']} | {r['merged']} | {r['missed']} | "
-            f"{r['unobservable']} | "
+            f"{r['unobservable']} | {r['duplicates']} | "
             f"{r['false']} | {r['faults_as_incidents']} | {minutes(r['median_detect_s'])} | "
             f"{metres(r['median_location_m'])} | {r['false_per_1000_sensor_days']:.2f} |")
 
