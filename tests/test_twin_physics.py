@@ -167,3 +167,19 @@ def test_tunnel_gas_leak_and_flooding_stay_in_their_compartment(demo: CityBundle
     assert series(r, "TW-4")[1].max() < 0.9
     truth = {x.type: set(x.expected_sensors) for x in r.truth}
     assert "TG-3" in truth["tunnel_gas_leak"] and "TW-6" in truth["tunnel_flooding"]
+
+
+def test_a_model_stepped_for_all_sensors_refuses_intervals_it_cannot_sample(demo: CityBundle) -> None:
+    from dataclasses import replace
+
+    from citylifeline.errors import ConfigError
+    from citylifeline.twin.base import TwinContext
+    from citylifeline.twin.scenario import scenario_from_dict
+
+    levels = [s for s in demo.sensors.specs if s.layer == "drainage" and s.kind == "level"][:3]
+    scenario = scenario_from_dict({"duration": "1h"})
+    ctx = TwinContext(demo, scenario, levels, [], np.random.default_rng(0))
+    assert ctx.model_step_s() == 60
+    odd = TwinContext(demo, scenario, [*levels[:2], replace(levels[2], interval_s=90.0)], [], np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=rf"{levels[2].id}: .*whole multiples of the shortest one \(60 s\)"):
+        odd.model_step_s()

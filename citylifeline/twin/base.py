@@ -23,6 +23,7 @@ import numpy.typing as npt
 from ..batch import F64, I64
 from ..city.bundle import CityBundle
 from ..city.sensors import SensorSpec
+from ..errors import ConfigError
 from .scenario import Incident, Scenario
 
 
@@ -92,6 +93,27 @@ class TwinContext:
         step_ms = round(spec.interval_s * 1000)
         n = math.ceil(self.scenario.duration_s * 1000 / step_ms)
         return self.scenario.start_ms + np.arange(n, dtype=np.int64) * step_ms
+
+    def model_step_s(self) -> int:
+        """The step of a model that reports every sensor: the shortest sensor interval, which
+        every other interval must be a whole multiple of (so each sensor samples the model)."""
+        step = int(min(s.interval_s for s in self.sensors))
+        odd = [s.id for s in self.sensors if round(s.interval_s) % step]
+        if odd:
+            raise ConfigError(f"sensors {', '.join(odd)}: their intervals must be whole multiples of the "
+                              f"shortest one ({step} s) for the {self.sensors[0].layer} twin")
+        return step
+
+    def sampled(self, values: F64, step_s: int) -> dict[str, tuple[I64, F64]]:
+        """Each sensor's readings from a (time × sensor) matrix reported every ``step_s`` from
+        the scenario start, taken at the sensor's own interval."""
+        t_all = self.scenario.start_ms + np.arange(len(values), dtype=np.int64) * step_s * 1000
+        return {s.id: (t_all[:: round(s.interval_s) // step_s], values[:: round(s.interval_s) // step_s, j])
+                for j, s in enumerate(self.sensors)}
+
+    def grid_index(self, t_ms: I64, step_s: float, n: int) -> npt.NDArray[np.int64]:
+        """Where epoch-ms times fall on a regular grid of ``n`` steps from the scenario start."""
+        return np.clip((np.asarray(t_ms) - self.scenario.start_ms) // round(step_s * 1000), 0, n - 1)
 
     def offsets_s(self, t_ms: I64) -> F64:
         """Seconds since the scenario start of epoch-ms times."""

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import networkx as nx
 import numpy as np
 
-from ..batch import F64, I64
+from ..batch import F64
 from ..city.bundle import CityBundle
 from ..errors import ConfigError
 from .base import Signals, Truth, TwinContext
@@ -66,7 +66,7 @@ class DrainageTwin:
         from pyswmm import Links, Nodes, Simulation
 
         began = time.perf_counter()
-        step = int(min(s.interval_s for s in ctx.sensors))
+        step = ctx.model_step_s()
         n_steps = math.ceil(ctx.scenario.duration_s / step)
         tz = ZoneInfo(ctx.bundle.city.timezone)
         start = datetime.fromtimestamp(ctx.scenario.start_ms / 1000, tz).replace(tzinfo=None)
@@ -101,14 +101,8 @@ class DrainageTwin:
                             q = nd.flooding
                             if q > FLOODING_M3S and name != UNDERPASS:
                                 flood.setdefault(name, []).append((k, q))
-        values = _fill_gaps(values)
-        t_all = ctx.scenario.start_ms + np.arange(n_steps, dtype=np.int64) * step * 1000
-        series: dict[str, tuple[I64, F64]] = {}
-        for j, s in enumerate(ctx.sensors):
-            every = round(s.interval_s) // step
-            series[s.id] = (t_all[::every], values[::every, j])
         truth = self._truth(ctx, flood, step)
-        return Signals.from_series(series, truth, time.perf_counter() - began)
+        return Signals.from_series(ctx.sampled(_fill_gaps(values), step), truth, time.perf_counter() - began)
 
     @staticmethod
     def _reader(kind: str, asset: str, nodes: Any, links: Any) -> Any:

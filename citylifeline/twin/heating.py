@@ -74,7 +74,7 @@ class HeatingTwin:
         expected: dict[str, list[str]] = {i.id: [] for i in ctx.incidents}
         for s in ctx.sensors:
             t = ctx.times(s)
-            k = np.clip(((t - ctx.scenario.start_ms) // (STEP_S * 1000)).astype(int), 0, n - 1)
+            k = ctx.grid_index(t, STEP_S, n)
             v, b = actual[s.id][k], base[s.id][k]
             series[s.id] = (t, v)
             for inc in ctx.incidents:

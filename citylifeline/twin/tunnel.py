@@ -68,7 +68,7 @@ class TunnelTwin:
             base = self._compartment(asset.props, grid_off, air, wet, rain, []) if mine else actual
             for s in sensors:
                 t = ctx.times(s)
-                k = np.clip(((t - ctx.scenario.start_ms) // (STEP_S * 1000)).astype(int), 0, n - 1)
+                k = ctx.grid_index(t, STEP_S, n)
                 v, b = actual[s.kind][k], base[s.kind][k]
                 series[s.id] = (t, v)
                 for inc in mine:

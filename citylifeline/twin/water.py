@@ -62,9 +62,7 @@ class WaterTwin:
             return Signals.from_series({})
         began = time.perf_counter()
         source = network_path(ctx.bundle)
-        step = int(min(s.interval_s for s in ctx.sensors))
-        if any(round(s.interval_s) % step for s in ctx.sensors):
-            raise ConfigError("water sensors' intervals must be multiples of the shortest one")
+        step = ctx.model_step_s()
         n_steps = math.ceil(ctx.scenario.duration_s / step)
         pairs = [(s.kind, element(s.asset)) for s in ctx.sensors]
         wn = hydraulics.load_network(source)
@@ -78,10 +76,7 @@ class WaterTwin:
             self._inject(wn, i, inc, warm, run_s)
         actual = hydraulics.run(wn, warm, n_steps, step, pairs).values
         t_all = ctx.scenario.start_ms + np.arange(n_steps, dtype=np.int64) * step * 1000
-        series: dict[str, tuple[I64, F64]] = {}
-        for j, s in enumerate(ctx.sensors):
-            every = round(s.interval_s) // step
-            series[s.id] = (t_all[::every], actual[::every, j])
+        series = ctx.sampled(actual, step)
         truth = [self._truth(ctx, inc, actual, baseline, t_all) for inc in ctx.incidents] if baseline is not None \
             else []
         return Signals.from_series(series, truth, time.perf_counter() - began)
