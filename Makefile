@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+WEB    := citylifeline/web
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml $(WEB)/package-lock.json | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export OMP_NUM_THREADS ?= 1
@@ -26,12 +27,13 @@ bench: $(STAMP)  ## speed benchmarks and the scenario scorer; results go to docs
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml $(WEB)/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error  # the dashboard's map and chart libraries
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
+	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache .mypy_cache .ruff_cache var

@@ -20,6 +20,8 @@ I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+NO_TIME = int(np.iinfo(np.int64).min)
+"""An int64 time column's 'never' (no reading yet, no run in progress)."""
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
     return "\n".join([
         "",
         f"CityLifeline demo — {city}: {sensors} sensors on water, drainage, gas, heating, bridges and the tunnel",
-        f"  {base}/                  status page: open incidents and maintenance tickets (refreshes itself)",
+        f"  {base}/                  the dashboard: the one map, live incidents, overview, sensor health",
         f"  {base}/docs              the REST API (OpenAPI); WebSocket at {base.replace('http', 'ws')}/api/v1/ws",
         f"The twin plays the scenario '{scn.name}' ({scn.description.strip()})",
         "Already happened (on the platform within a minute):", *lines,

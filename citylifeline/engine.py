@@ -25,6 +25,7 @@ from .pipeline import Pipeline, wall_ms
 from .settings import Config
 from .store import open_store
 from .store.base import AppendResult, WarnChanges
+from .warn.lifecycle import allowed_actions
 from .warn.model import Incident
 
 log = logging.getLogger("citylifeline.engine")
@@ -125,6 +126,20 @@ class Engine:
             return changes
         return self.run(job)
 
+    def incident_json(self, inc: Incident) -> dict[str, Any]:
+        """An incident as the API and the WebSocket send it: with WGS84 ``lon``/``lat`` for maps
+        and the lifecycle actions its state allows."""
+        lon, lat = self.city.to_wgs84(inc.x, inc.y)
+        return inc.to_dict() | {"lon": float(lon), "lat": float(lat), "allowed_actions": allowed_actions(inc.state)}
+
+    def sensor_json(self, i: int) -> dict[str, Any]:
+        """Sensor ``i`` as the API sends it: its parameters, with WGS84 ``lon``/``lat`` for maps."""
+        d = self.registry.describe(i)
+        if d.get("x") is not None and d.get("y") is not None:
+            lon, lat = self.city.to_wgs84(d["x"], d["y"])
+            d["lon"], d["lat"] = float(lon), float(lat)
+        return d
+
     # ---- the writer thread -------------------------------------------------------------------------
     def _run(self) -> None:
         next_check = 0.0
@@ -164,7 +179,7 @@ class Engine:
     def _publish(self, changes: WarnChanges) -> None:
         if not self._listeners or not (changes.incidents or changes.tickets):
             return
-        messages = [{"type": "incident", "incident": inc.to_dict()} for inc in changes.incidents.values()]
+        messages = [{"type": "incident", "incident": self.incident_json(inc)} for inc in changes.incidents.values()]
         messages += [{"type": "ticket", "ticket": t.to_dict()} for t in changes.tickets.values()]
         for fn in self._listeners:
             for m in messages:

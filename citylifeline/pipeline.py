@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numba
 import numpy as np
 
-from .batch import EventBatch, ReadingBatch
+from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
 from .detect import default_detectors, impossible_mask
 from .errors import NotFound
@@ -31,7 +31,7 @@ from .warn.describe import describe
 from .warn.lifecycle import apply_action, escalations_due
 from .warn.model import Incident
 
-NONE = np.iinfo(np.int64).min
+NONE = NO_TIME
 
 
 @numba.njit(cache=True, nogil=True)

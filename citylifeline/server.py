@@ -23,6 +23,6 @@ def serve(config: Config) -> None:
     engine, server = make_server(config)
     n = int(engine.registry.active.sum())
     print(f"CityLifeline serving {engine.city.name}: {n} sensors, store {config.db}\n"
-          f"  http://{config.host}:{config.port}/        status page\n"
+          f"  http://{config.host}:{config.port}/        dashboard (the one map)\n"
           f"  http://{config.host}:{config.port}/docs    API (OpenAPI)", flush=True)
     server.run()

@@ -56,6 +56,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("writer_queue_batches", 256,
             "Batches that may wait for the single writer before HTTP clients get 503 (back-pressure)."),
     Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
+    Setting("map_tile_url", "",
+            "Base map tiles for the dashboard, as an XYZ template served inside the operations network "
+            "(http://tiles.local/{z}/{x}/{y}.png); empty: the network layers draw on a plain background."),
+    Setting("map_tile_attribution", "", "Attribution shown for the base map tiles."),
+    Setting("web_vendor_dir", "",
+            "Where the dashboard's front-end libraries were installed by npm (a node_modules directory); "
+            "empty: citylifeline/web/node_modules, where `make setup` puts them."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -82,6 +89,9 @@ class Config:
     spike_factor: float
     writer_queue_batches: int
     memory_limit: str
+    map_tile_url: str
+    map_tile_attribution: str
+    web_vendor_dir: str
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:

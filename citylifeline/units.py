@@ -77,6 +77,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
           "a fraction such as valve opening or battery charge"),
     _kind("frequency", "Hz", "Hz", {"mHz": (1e-3, 0.0), "rpm": (1 / 60, 0.0)}, 0.0, 1e4,
           "a natural frequency identified from vibration, or a rotation rate"),
+    _kind("signal", "dBm", "dBm", {}, -200.0, 50.0,
+          "radio signal strength received by a device (RSRP for NB-IoT/LTE-M)"),
 ]}
 
 

@@ -198,7 +198,10 @@ def test_city_endpoints(client: TestClient) -> None:
     assert one["asset"] == "water/pipe/20" and one["high"]["I"] == pytest.approx(800 / 3600)
     assert client.get("/api/v1/sensors/NOPE").status_code == 404
     assert client.get("/api/v1/layers/sky").status_code == 404
-    assert client.get("/").status_code == 200 and "CityLifeline" in client.get("/").text
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/js/main.js" in page.text and "/vendor/leaflet/leaflet.js" in page.text
+    assert client.get("/vendor/leaflet/leaflet.js").status_code == 200  # installed by npm, served locally
+    assert client.get("/plain").status_code == 200 and "CityLifeline" in client.get("/plain").text
     spec = client.get("/openapi.json").json()
     assert "/api/v1/readings" in spec["paths"] and "/api/v1/incidents/{incident_id}/actions" in spec["paths"]
     docs = client.get("/docs").text

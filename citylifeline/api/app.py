@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from .. import __version__
 from ..engine import Engine
 from ..errors import CityLifelineError, ValidationError
-from . import city, incidents, readings, status_page, ws
+from . import city, dashboard, incidents, readings, status_page, ws
 from .jsonresponse import JSON
 
 
@@ -66,8 +66,9 @@ def create_app(engine: Engine, manage_engine: bool = True) -> FastAPI:
                                "errors": [{"field": ".".join(map(str, e.get("loc", ()))), "message": e.get("msg")}
                                           for e in exc.errors()[:20]]}, status_code=422)
 
-    for module in (readings, incidents, city, ws, status_page):
+    for module in (readings, incidents, dashboard, city, ws, status_page):
         app.include_router(module.router)
+    dashboard.mount(app, engine.config.web_vendor_dir)
     return app
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 
 from .. import levels
@@ -23,7 +21,7 @@ def sensors(request: Request, layer: str = Query("", description="only this life
     """Sensors in their canonical units; ``lon``/``lat`` in WGS84 for maps."""
     engine = engine_of(request)
     reg = engine.registry
-    rows = [_with_lonlat(engine, reg.describe(i)) for i in range(len(reg))
+    rows = [engine.sensor_json(i) for i in range(len(reg))
             if reg.active[i] and (not layer or reg.layer[i] == layer)]
     return JSON(rows)
 
@@ -33,16 +31,10 @@ def sensor(request: Request, sensor_id: str) -> JSON:
     """One sensor, with its newest reading."""
     engine = engine_of(request)
     i = engine.registry.idx(sensor_id)
-    d = _with_lonlat(engine, engine.registry.describe(i))
+    d = engine.sensor_json(i)
     has = i < len(engine.store.last_t) and engine.store.last_t[i] >= 0
     d["latest"] = {"t": int(engine.store.last_t[i]), "value": float(engine.store.last_value[i])} if has else None
     return JSON(d)
-
-
-def _with_lonlat(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
-    if d.get("x") is not None and d.get("y") is not None:
-        d["lon"], d["lat"] = engine.city.to_wgs84(d["x"], d["y"])
-    return d
 
 
 @router.get("/layers", summary="The city's layers and how many assets each has")

@@ -34,7 +34,8 @@ def list_incidents(request: Request,
         raise NotFound(f"state {bad[0]!r} does not exist; use {', '.join(STATES)}")
     flt = IncidentFilter(states=states, min_level=levels.from_roman(level) if level else 0,
                          lifeline=lifeline, limit=limit)
-    return JSON([i.to_dict() for i in engine_of(request).store.incidents(flt)])
+    engine = engine_of(request)
+    return JSON([engine.incident_json(i) for i in engine.store.incidents(flt)])
 
 
 @router.get("/incidents/{incident_id}", summary="An incident with its evidence, timeline and nearby places",
@@ -52,14 +53,15 @@ def incident_detail(request: Request, incident_id: int) -> JSON:
     for sid in inc.sensors:
         i = reg.index[sid]
         b = engine.store.readings(i, inc.t_first_ms - EVIDENCE_MARGIN_MS, inc.t_last_ms + EVIDENCE_MARGIN_MS, 5000)
-        sensor = reg.describe(i)
-        evidence.append({"sensor": sensor, "t": b.t_ms.tolist(), "value": b.value.tolist()})
-    lon, lat = engine.city.to_wgs84(inc.x, inc.y)
-    places = [{"key": a.key, "kind": a.kind, "name": a.props.get("label") or a.name,
-               "distance_m": round(d, 1), "population": a.props.get("population")}
-              for a, d in engine.city.nearby(inc.x, inc.y, NEARBY_PLACES_M, layers=["places"])]
+        evidence.append({"sensor": engine.sensor_json(i), "t": b.t_ms.tolist(), "value": b.value.tolist()})
+    places = []
+    for a, d in engine.city.nearby(inc.x, inc.y, NEARBY_PLACES_M, layers=["places"]):
+        lon, lat = engine.city.to_wgs84(*a.xy)
+        places.append({"key": a.key, "kind": a.kind, "name": a.props.get("label") or a.name,
+                       "distance_m": round(d, 1), "population": a.props.get("population"),
+                       "lon": float(lon), "lat": float(lat)})
     return JSON({
-        "incident": inc.to_dict() | {"lon": lon, "lat": lat},
+        "incident": engine.incident_json(inc),
         "events": [e.to_dict() for e in reversed(engine.store.events(incident_id=incident_id, limit=2000))],
         "timeline": [t.to_dict() for t in engine.store.timeline(incident_id)],
         "allowed_actions": allowed_actions(inc.state),
@@ -76,7 +78,7 @@ async def act(request: Request, incident_id: int, body: ActionIn) -> JSON:
     source = request.client.host if request.client else ""
     inc = await asyncio.wrap_future(engine.act(incident_id, body.action, body.actor, body.assignee, body.text,
                                                source))
-    return JSON(inc.to_dict() | {"allowed_actions": allowed_actions(inc.state)})
+    return JSON(engine.incident_json(inc))
 
 
 @router.get("/events", summary="Events, newest first")

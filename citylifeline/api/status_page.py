@@ -1,7 +1,7 @@
-"""A plain status page at ``/``: open incidents by level colour and open maintenance tickets.
+"""A plain status page at ``/plain``: open incidents by level colour and open maintenance tickets.
 
-Server-rendered HTML that refreshes itself every few seconds — no scripts, no CDN.  It is the
-duty officer's first look until the map dashboard replaces it.
+Server-rendered HTML that refreshes itself every few seconds — no scripts at all.  It is the
+fallback for a screen that cannot run the map dashboard at ``/``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ router = APIRouter()
 REFRESH_S = 5
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/plain", response_class=HTMLResponse, include_in_schema=False)
 def status_page(request: Request) -> HTMLResponse:
     """Open incidents and tickets, refreshed every few seconds."""
     engine = engine_of(request)
@@ -46,7 +46,7 @@ td,th{{padding:.35em .6em;border-bottom:1px solid #334155;text-align:left}}a{{co
 <h1>CityLifeline 城市生命线 — {escape(engine.city.name)}</h1>
 <p>{reporting} of {int(engine.registry.active.sum())} sensors reporting ·
 {len(active)} open incidents · {len(tickets)} open maintenance tickets ·
-<a href="/docs">API</a> · <a href="/api/v1/status">status JSON</a></p>
+<a href="/">map dashboard</a> · <a href="/docs">API</a> · <a href="/api/v1/status">status JSON</a></p>
 <h2>Open incidents 事件</h2><table><tr><th>Level 级别</th><th>#</th><th>What</th><th>State</th><th>Since</th>
 <th>Sensors</th></tr>{rows}</table>
 <h2>Maintenance tickets 运维工单</h2><table><tr><th>Sensor</th><th>Fault</th><th>Since</th><th>Why</th></tr>{trows}

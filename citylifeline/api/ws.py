@@ -55,7 +55,8 @@ async def websocket(ws: WebSocket) -> None:
     hub.clients.add(q)
     try:
         active = engine.store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=5000))
-        await ws.send_text(orjson.dumps({"type": "hello", "incidents": [i.to_dict() for i in active]}).decode())
+        hello = {"type": "hello", "incidents": [engine.incident_json(i) for i in active]}
+        await ws.send_text(orjson.dumps(hello).decode())
         receiver = asyncio.create_task(_drain(ws))
         while True:
             getter = asyncio.create_task(q.get())

@@ -16,12 +16,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..batch import EventBatch, EventKind, ReadingBatch
+from ..batch import NO_TIME, EventBatch, EventKind, ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..settings import Config
 from .base import Detector, event_buffers, events_from_kernel
 
-NONE = np.iinfo(np.int64).min
+NONE = NO_TIME
 GOOD_READINGS_TO_CLEAR = 10  # an impossible-value ticket closes after this many sane readings in a row
 SPIKE_WARMUP = 10  # readings needed before the typical step size is trusted
 STUCK_EXEMPT_KINDS = ("rainfall", "ratio", "methane", "gas_fraction")  # legitimately sit at 0 for days

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..batch import EventBatch, EventKind, ReadingBatch
+from ..batch import NO_TIME, EventBatch, EventKind, ReadingBatch
 from .base import Detector, event_buffers, events_from_kernel
 
-NONE = np.iinfo(np.int64).min
+NONE = NO_TIME
 MAX_GAP_INTERVALS = 3.0  # a change across a longer gap is not "sudden"
 
 

@@ -1,0 +1,155 @@
+// The one map: every lifeline layer and the places, switchable; every sensor coloured by its
+// state; live incidents pulsing in their level's colour.  Click a sensor for its chart, an
+// incident for its detail.
+import { COLOURS, STATE_KEYS, el, fmtTime, fmtValue, getJSON, ui } from "./api.js";
+import { sensorChart } from "./chart.js";
+import { t } from "./i18n.js";
+import { LAYER_COLOURS, fetchLayer, geoLayer, incidentIcon, incidentTooltip } from "./layers.js";
+import { activeIncidents, onChange } from "./live.js";
+import { SensorLayer } from "./sensorlayer.js";
+
+const STATE_REFRESH_MS = 5000;
+const SENSOR_HISTORY_MS = 6 * 3600 * 1000;
+export const mapState = { map: null, sensors: [], sensorLayer: null, layers: {}, drawn: {}, markers: new Map(),
+  ready: false, stateFetches: 0 };
+
+export async function initMap() {
+  const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: !!ui.tiles });
+  mapState.map = map;
+  if (ui.tiles) L.tileLayer(ui.tiles.url, { attribution: ui.tiles.attribution, maxZoom: 19 }).addTo(map);
+  const renderer = L.canvas({ padding: 0.3 });
+  // the base map and the places underneath, the lifelines on top
+  const under = ["base", "places"].filter((n) => ui.layers.includes(n));
+  const layerNames = [...under, ...ui.layers.filter((n) => !under.includes(n))];
+  const geo = await Promise.all(layerNames.map((n) => fetchLayer(n)));
+  const bounds = L.latLngBounds([]);
+  layerNames.forEach((name, k) => {
+    const layer = geoLayer(name, geo[k], renderer);
+    mapState.layers[name] = layer;
+    mapState.drawn[name] = geo[k].features.length;
+    if (layer.getLayers().length) bounds.extend(layer.getBounds());
+  });
+  // the view first: a canvas renderer needs one before its first layer is added
+  map.fitBounds(bounds.isValid() ? bounds : [[31.8, 117.2], [31.82, 117.24]], { padding: [10, 10] });
+  for (const name of layerNames) mapState.layers[name].addTo(map);
+
+  const sensors = (await getJSON("/api/v1/sensors")).filter((s) => s.lat !== undefined);
+  mapState.sensors = sensors;
+  const sl = new SensorLayer();
+  sl.addTo(map);
+  sl.setSensors(sensors);
+  mapState.sensorLayer = sl;
+  buildLayerPanel();
+  map.on("click", (e) => {
+    const i = sl.nearest(e.containerPoint);
+    if (i >= 0) openSensor(sensors[i]);
+  });
+  map.on("mousemove", (e) => {
+    const i = sl.nearest(e.containerPoint, 6);
+    map.getContainer().style.cursor = i >= 0 ? "pointer" : "";
+  });
+  onChange((kind) => { if (kind === "snapshot" || kind === "incident") drawIncidents(); });
+  drawIncidents();
+  await refreshStates();
+  setInterval(refreshStates, STATE_REFRESH_MS);
+  mapState.ready = true;
+}
+
+async function refreshStates() {
+  try {
+    const s = await getJSON("/api/v1/sensor-states");
+    mapState.sensorLayer.setStates(s.sensor, s.state);
+    mapState.stateFetches += 1;
+    buildLegend();
+  } catch (e) {
+    console.warn("sensor states:", e.message);
+  }
+}
+
+function buildLayerPanel() {
+  const list = document.getElementById("layer-list");
+  list.replaceChildren();
+  const visibleSensorLayers = () => ui.layers.filter((n) => ui.lifelines.includes(n)
+    && document.querySelector(`#layer-list input[data-layer="${n}"]`)?.checked);
+  for (const name of ui.layers) {
+    const box = el("input", { type: "checkbox", checked: true, dataset: { layer: name }, onchange: (e) => {
+      const layer = mapState.layers[name];
+      if (e.target.checked) layer.addTo(mapState.map); else layer.remove();
+      if (ui.lifelines.includes(name)) mapState.sensorLayer.setVisibleLayers(visibleSensorLayers());
+    } });
+    list.append(el("label", { class: "layer-row" }, box,
+      el("i", { class: "swatch", style: `background:${LAYER_COLOURS[name] || "#94a3b8"}` }),
+      el("span", { "data-i18n": `layer.${name}` }, t(`layer.${name}`)),
+      el("small", {}, String(mapState.drawn[name] || 0))));
+  }
+  const incBox = el("input", { type: "checkbox", checked: true, dataset: { layer: "incidents" }, onchange: (e) => {
+    for (const m of mapState.markers.values()) {
+      if (e.target.checked) m.addTo(mapState.map); else m.remove();
+    }
+  } });
+  list.append(el("label", { class: "layer-row" }, incBox, el("i", { class: "swatch pulse-swatch" }),
+    el("span", { "data-i18n": "layer.incidents" }, t("layer.incidents"))));
+}
+
+function buildLegend() {
+  const c = mapState.sensorLayer.counts();
+  const legend = document.getElementById("state-legend");
+  legend.replaceChildren(...STATE_KEYS.map((k) => el("div", { class: "legend-row", dataset: { state: k } },
+    el("i", { class: "dot", style: `background:${COLOURS[k]}` }),
+    el("span", { "data-i18n": `state.${k}` }, t(`state.${k}`)), el("b", {}, String(c[k])))));
+}
+
+function drawIncidents() {
+  const map = mapState.map;
+  const live = new Map(activeIncidents().map((i) => [i.id, i]));
+  const show = document.querySelector('#layer-list input[data-layer="incidents"]')?.checked ?? true;
+  for (const [id, m] of mapState.markers) {
+    if (!live.has(id)) { m.remove(); mapState.markers.delete(id); }
+  }
+  for (const inc of live.values()) {
+    if (inc.lat === undefined) continue;
+    let m = mapState.markers.get(inc.id);
+    if (!m) {
+      m = L.marker([inc.lat, inc.lon], { icon: incidentIcon(inc), zIndexOffset: 1000 - inc.id % 1000,
+        keyboard: false, riseOnHover: true });
+      m.on("click", () => { location.hash = `#incident/${inc.id}`; });
+      mapState.markers.set(inc.id, m);
+      if (show) m.addTo(map);
+    } else {
+      m.setIcon(incidentIcon(inc));
+      m.setLatLng([inc.lat, inc.lon]);
+    }
+    m.unbindTooltip();
+    m.bindTooltip(incidentTooltip(inc), { direction: "top", offset: [0, -14] });
+  }
+}
+
+export async function openSensor(sensor) {
+  const panel = document.getElementById("sensor-panel");
+  panel.hidden = false;
+  panel.dataset.sensor = sensor.id;
+  mapState.sensorLayer.highlight = new Set([mapState.sensorLayer.indexOf.get(sensor.id)]);
+  mapState.sensorLayer.redraw();
+  document.getElementById("sensor-title").textContent = `${sensor.id} · ${sensor.name}`;
+  const meta = document.getElementById("sensor-meta");
+  const chart = document.getElementById("sensor-chart");
+  chart.replaceChildren(el("div", { class: "muted" }, "…"));
+  const detail = await getJSON(`/api/v1/sensors/${encodeURIComponent(sensor.id)}`);
+  const end = detail.latest ? detail.latest.t + 1 : Date.now();
+  const data = await getJSON(`/api/v1/readings?sensor=${encodeURIComponent(sensor.id)}`
+    + `&start=${(end - SENSOR_HISTORY_MS) / 1000}&end=${end / 1000}`);
+  if (panel.dataset.sensor !== sensor.id) return; // another sensor was clicked meanwhile
+  meta.replaceChildren(
+    el("div", {}, el("span", { class: "muted" }, `${t("sensor.asset")}: `), sensor.asset, " · ",
+      t(`layer.${sensor.layer}`)),
+    el("div", {}, el("span", { class: "muted" }, `${t("sensor.latest")}: `),
+      detail.latest ? `${fmtValue(detail.latest.value, sensor.kind)} @ ${fmtTime(detail.latest.t)}` : "–"),
+    el("div", { class: "muted" }, t("sensor.hours")));
+  sensorChart(chart, detail, data.t, data.value, { height: 200 });
+  chart.dataset.sensor = sensor.id;
+}
+
+export function closeSensor() {
+  document.getElementById("sensor-panel").hidden = true;
+  if (mapState.sensorLayer) { mapState.sensorLayer.highlight = new Set(); mapState.sensorLayer.redraw(); }
+}

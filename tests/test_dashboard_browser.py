@@ -1,0 +1,260 @@
+"""The "one map" dashboard in a real headless Chromium, against the demo server fed by the twin.
+
+One demo server (the city day, eight hours already past) serves every test of this module; two
+browser pages look at it.  Every test also checks that the page logged no errors and that no
+request left 127.0.0.1.  Screenshots of the map and of an incident are saved as artefacts in
+``var/artifacts`` (``CITYLIFELINE_ARTIFACTS`` to change it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import CI, free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("CITYLIFELINE_ARTIFACTS", Path(__file__).parent.parent / "var" / "artifacts"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LIFELINES = ("water", "drainage", "gas", "heating", "bridge", "tunnel")
+
+if not Path(CHROMIUM).exists():
+    if CI:
+        raise RuntimeError(f"Chromium is not installed at {CHROMIUM}: .ci/run installs Debian's chromium")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo server, once its morning incidents (water, gas, bridge, tunnel) are in."""
+    port = free_port()
+    db = tmp_path_factory.mktemp("dash") / "demo.duckdb"
+    proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "demo", "--port", str(port), "--db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    started = time.time()
+    try:
+        while time.time() - started < 120:
+            time.sleep(1)
+            try:
+                live = httpx.get(f"{base}/api/v1/incidents", params={"active": True}).json()
+            except httpx.TransportError:
+                continue
+            if {"water", "gas", "bridge", "tunnel"} <= {i["lifeline"] for i in live}:
+                break
+        else:
+            raise AssertionError("the demo raised no incidents on every morning lifeline within 120 s")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+class Watched:
+    """A page with what it logged and every address it asked for."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def check_clean(self) -> None:
+        assert not self.errors, self.errors
+        outside = [u for u in self.requests if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:"))]
+        assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
+        assert self.requests, "the page made no requests at all"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, demo: str) -> Iterator[Any]:
+    """Opens dashboard pages (each in its own browser context); checks them when the test ends."""
+    pages: list[Watched] = []
+
+    def opener(path: str = "/#map") -> Watched:
+        ctx = browser.new_context(viewport={"width": 1600, "height": 960}, locale="zh-CN")
+        w = Watched(ctx.new_page())
+        w.page.goto(demo + path)
+        w.page.wait_for_function("window.cl && window.cl.ready", timeout=30_000)
+        pages.append(w)
+        return w
+
+    yield opener
+    for w in pages:
+        w.check_clean()
+        w.page.context.close()
+
+
+def active_incidents(demo: str) -> list[dict[str, Any]]:
+    return httpx.get(f"{demo}/api/v1/incidents", params={"active": True}).json()  # type: ignore[no-any-return]
+
+
+def test_the_map_draws_every_layer_every_sensor_and_the_live_incidents(open_page: Any, demo: str) -> None:
+    w = open_page()
+    page = w.page
+    drawn = page.evaluate("cl.mapState.drawn")
+    for layer in (*LIFELINES, "places", "base"):
+        assert drawn[layer] > 0, f"layer {layer} drew nothing"
+        assert page.locator(f'#layer-list input[data-layer="{layer}"]').is_checked()
+    sensors = httpx.get(f"{demo}/api/v1/sensors").json()
+    assert page.evaluate("cl.mapState.sensorLayer.n") == len(sensors) == 126
+    page.wait_for_function("cl.mapState.stateFetches > 0")
+    legend = {el.get_attribute("data-state"): int(el.locator("b").inner_text())
+              for el in page.locator("#state-legend .legend-row").all()}
+    states = httpx.get(f"{demo}/api/v1/sensor-states").json()
+    assert sum(legend.values()) == len(states["state"]) == 126
+    assert legend["fault"] >= 1  # the frozen transmitter WP-03
+    assert sum(legend[lv] for lv in ("I", "II", "III", "IV")) >= 1
+    # one pulsing marker per live incident, in its level's colour
+    markers = page.locator("#map .incident-marker")
+    deadline = time.time() + 10  # the feed keeps running: the screen and the API converge
+    while True:
+        expected = {i["id"] for i in active_incidents(demo)}
+        shown = {int(m.get_attribute("data-id") or 0) for m in markers.all()}
+        if shown == expected or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert shown == expected and expected
+    first = markers.first
+    assert "pulse" in (first.get_attribute("class") or "")
+    assert {int(b.get_attribute("data-id") or 0) for b in page.locator("#board-list .board-item").all()} == shown
+    # switching the gas layer off hides its pipes and its sensors
+    before = page.evaluate("cl.mapState.sensorLayer.stats.drawn")
+    gas_sensors = sum(1 for s in sensors if s["layer"] == "gas")
+    page.locator('#layer-list input[data-layer="gas"]').uncheck()
+    page.wait_for_function(f"cl.mapState.sensorLayer.stats.drawn === {before - gas_sensors}")
+    assert not page.evaluate("cl.mapState.map.hasLayer(cl.mapState.layers.gas)")
+    page.locator('#layer-list input[data-layer="gas"]').check()
+    page.wait_for_function(f"cl.mapState.sensorLayer.stats.drawn === {before}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-map.png"))
+
+
+def test_clicking_a_sensor_charts_its_readings_with_the_thresholds(open_page: Any) -> None:
+    page = open_page().page
+    # a sensor with thresholds, clear of the incident markers (they sit above the canvas)
+    target = page.evaluate("""() => {
+      const ms = cl.mapState, map = ms.map;
+      const markers = [...ms.markers.values()].map((m) => map.latLngToContainerPoint(m.getLatLng()));
+      const box = map.getContainer().getBoundingClientRect();
+      for (const s of ms.sensors) {
+        if (!Object.keys(s.high).length && !Object.keys(s.low).length) continue;
+        const p = map.latLngToContainerPoint([s.lat, s.lon]);
+        if (p.x < 60 || p.y < 100 || p.x > box.width - 20 || p.y > box.height - 260) continue;
+        if (markers.some((m) => Math.hypot(m.x - p.x, m.y - p.y) < 25)) continue;
+        if (ms.sensorLayer.nearest(p, 8) !== ms.sensorLayer.indexOf.get(s.id)) continue;
+        return {id: s.id, x: box.left + p.x, y: box.top + p.y,
+                lines: Object.keys(s.high).length + Object.keys(s.low).length};
+      }
+      return null;
+    }""")
+    assert target is not None
+    page.mouse.click(target["x"], target["y"])
+    chart = page.locator(f'#sensor-chart[data-sensor="{target["id"]}"]')
+    chart.wait_for(timeout=10_000)
+    assert page.locator("#sensor-panel").is_visible()
+    assert target["id"] in page.locator("#sensor-title").inner_text()
+    assert int(chart.get_attribute("data-points") or 0) > 10  # hours of readings
+    assert int(chart.get_attribute("data-thresholds") or 0) == target["lines"]
+    assert chart.locator("canvas").count() == 1
+
+
+def test_acknowledging_an_incident_reaches_another_screen_over_the_websocket(open_page: Any, demo: str) -> None:
+    officer, wall = open_page(), open_page()
+    wall.page.evaluate("window.notReloaded = true")
+    new = [i for i in active_incidents(demo) if i["state"] == "new"]
+    assert new, "the demo should have unacknowledged incidents"
+    inc = sorted(new, key=lambda i: (i["level"], i["t_first_ms"]))[0]
+    page = officer.page
+    page.locator(f'#map .incident-marker[data-id="{inc["id"]}"]').click()
+    page.wait_for_function(f"location.hash === '#incident/{inc['id']}'")
+    page.locator("#detail-state[data-state='new']").wait_for()
+    assert inc["title"] in page.locator(".detail-head h2").inner_text()
+    page.locator(".evidence-chart canvas").first.wait_for()
+    assert page.locator(".evidence-chart").count() >= 1
+    assert page.locator(".reasons li").count() >= 1
+    page.locator("#mini-map .incident-marker").wait_for()
+    assert page.locator("#mini-map canvas").count() >= 1
+    page.locator("button.action-acknowledge").click()
+    # the officer's own screen and the wall screen both learn it over the WebSocket
+    page.locator("#detail-state[data-state='acknowledged']").wait_for(timeout=5_000)
+    wall.page.locator(f'#board-list .board-item[data-id="{inc["id"]}"][data-state="acknowledged"]').wait_for(
+        timeout=5_000)
+    assert wall.page.evaluate("window.notReloaded") is True
+    assert httpx.get(f"{demo}/api/v1/incidents/{inc['id']}").json()["incident"]["state"] == "acknowledged"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-incident.png"))
+    # dispatch needs an assignee; the timeline records who sent whom
+    page.locator("#assignee").fill("管网抢修一班 mains crew 1")
+    page.locator("button.action-dispatch").click()
+    page.locator("#detail-state[data-state='dispatched']").wait_for(timeout=5_000)
+    page.locator("#timeline li[data-action='dispatch']").wait_for()
+    assert "mains crew 1" in page.locator("#timeline").inner_text()
+    wall.page.locator(f'#board-list .board-item[data-id="{inc["id"]}"][data-state="dispatched"]').wait_for(
+        timeout=5_000)
+
+
+def test_a_refused_action_says_why(open_page: Any, demo: str) -> None:
+    w = open_page()
+    page = w.page
+    inc = next(i for i in active_incidents(demo) if "false_alarm" in i["allowed_actions"])
+    page.evaluate(f"location.hash = '#incident/{inc['id']}'")
+    page.locator("button.action-false_alarm").click()  # without the reason it needs
+    toast = page.locator("#toast.bad")
+    toast.wait_for()
+    assert "false alarm" in toast.inner_text()
+    # the browser logs the refusal (400) itself; that one is expected, nothing else
+    assert [e for e in w.errors if "400" in e] and all("400" in e for e in w.errors)
+    w.errors.clear()
+    assert httpx.get(f"{demo}/api/v1/incidents/{inc['id']}").json()["incident"]["state"] == inc["state"]
+
+
+def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo: str) -> None:
+    page = open_page("/#overview").page
+    page.locator("#lifeline-matrix").wait_for()
+    o = httpx.get(f"{demo}/api/v1/overview").json()
+    assert page.locator(".card[data-kpi='ov.online'] .big").inner_text() == \
+        f"{o['sensors']['online']} / {o['sensors']['total']}"
+    for ll in LIFELINES:
+        cells = page.locator(f"#lifeline-matrix tr[data-lifeline='{ll}'] td").all_inner_texts()
+        assert [int(c) for c in cells] == [o["active_by_lifeline"][ll][lv] for lv in ("I", "II", "III", "IV")]
+    assert page.locator("#trend canvas").count() >= 1
+    page.locator("nav a[data-route='health']").click()
+    page.locator("#health-table").wait_for()
+    health = httpx.get(f"{demo}/api/v1/sensor-health").json()
+    assert page.locator("#health-table tbody tr").count() == len(health)
+    row = page.locator("#health-table tr[data-sensor='WP-03']")
+    assert row.count() == 1 and "problem-stuck" in row.inner_html()
+
+
+def test_labels_switch_between_chinese_and_english(open_page: Any) -> None:
+    page = open_page().page
+    nav = page.locator("nav a[data-route='map']")
+    assert nav.inner_text() == "一张图"
+    page.locator("#lang").click()
+    assert nav.inner_text() == "Map"
+    assert page.locator('#layer-list span[data-i18n="layer.drainage"]').inner_text() == "Drainage"
+    page.locator("#lang").click()
+    assert nav.inner_text() == "一张图"
