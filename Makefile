@@ -8,24 +8,32 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test lint bench setup browser clean
 
 demo: $(STAMP)  ## the platform on the embedded store with the demo city and a live digital-twin feed
 	$(BIN)/citylifeline demo --host $(HOST) --port $(PORT)
 
-test: $(STAMP)  ## the whole test suite (under CI=true nothing may skip)
+test: $(STAMP) browser  ## the whole test suite (under CI=true nothing may skip)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)  ## ruff on everything, mypy on the library
 	$(BIN)/ruff check citylifeline tests bench
 	$(BIN)/mypy citylifeline
 
-bench: $(STAMP)  ## speed benchmarks and the scenario scorer; results go to docs/benchmarks.md
+bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go to docs/benchmarks.md
 	$(BIN)/python bench/ingest.py --write-docs
 	$(BIN)/python bench/twin.py --write-docs
+	$(BIN)/python bench/dashboard.py --write-docs
 	$(BIN)/citylifeline bench scenarios --write-docs
 
 setup: $(STAMP)
+
+browser:  ## Debian's Chromium and a CJK font, for the dashboard's browser tests (installed once, as root)
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wenquanyi; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    chromium fonts-wqy-microhei; \
+	else echo "the dashboard's browser tests need Chromium: sudo apt-get install chromium fonts-wqy-microhei"; fi
 
 $(STAMP): requirements.lock pyproject.toml $(WEB)/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
