@@ -78,7 +78,8 @@ def offline_mask(engine: Engine, last_t: np.ndarray) -> np.ndarray:
 
 
 def overview(engine: Engine, now_ms: int) -> dict[str, Any]:
-    """Counts by lifeline and level, sensors by state, incidents today, response times, trend."""
+    """Counts by lifeline and level, sensors by state, incidents created today (wall clock, city
+    time) with their mean response times, and the trend over the last day of data time."""
     store = engine.store
     active = store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))
     by_lifeline = {ll: {levels.roman(s): 0 for s in (4, 3, 2, 1)} for ll in LIFELINES}
@@ -88,7 +89,8 @@ def overview(engine: Engine, now_ms: int) -> dict[str, Any]:
     states = sensor_states(engine)
     counted = Counter(states["state"])
     midnight_ms = day_start_ms(now_ms, engine.city.timezone)
-    recent = store.incidents(IncidentFilter(since_ms=min(midnight_ms, now_ms - TREND_HOURS * 3_600_000),
+    trend_end = _trend_end(engine, now_ms)  # data time: a replay of last year has last year's trend
+    recent = store.incidents(IncidentFilter(since_ms=min(midnight_ms, trend_end - TREND_HOURS * 3_600_000),
                                             limit=1_000_000))
     today = [i for i in recent if i.created_at_ms >= midnight_ms]
     return {
@@ -103,7 +105,7 @@ def overview(engine: Engine, now_ms: int) -> dict[str, Any]:
                   "by_level": {levels.roman(s): sum(1 for i in today if i.level == s) for s in (4, 3, 2, 1)},
                   "false_alarms": sum(1 for i in today if i.state == "false_alarm")},
         "response": response_times(today),
-        "trend": incident_trend(recent, _trend_end(engine, now_ms)),
+        "trend": incident_trend(recent, trend_end),
     }
 
 

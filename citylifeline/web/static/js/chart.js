@@ -77,7 +77,8 @@ export function trendChart(target, hourMs, byLevel) {
   return new uPlot({
     width: Math.max(300, target.clientWidth || 700), height: 220,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), ui.timezone),
-    scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max(3, hi + 1)] } },
+    scales: { x: { time: true, range: (u, lo, hi) => [lo - 1800, hi + 1800] }, // whole bars at the edges
+      y: { range: (u, lo, hi) => [0, Math.max(3, hi + 1)] } },
     axes: [timeAxis, { stroke: "#94a3b8", grid: { stroke: "#1e293b" } }],
     series,
   }, data, target);
