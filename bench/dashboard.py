@@ -35,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from citylifeline.bench.report import machine, replace_section  # noqa: E402
+from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city import demo_city_path, load_city  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
@@ -275,8 +275,7 @@ def main() -> None:
     args = ap.parse_args()
     r = run(args.sensors)
     print(json.dumps(r, indent=1))
-    command = "make bench" if args.write_docs else " ".join(["python", *sys.argv])
-    md = markdown(r, command)
+    md = markdown(r, bench_command(args.write_docs))
     print(md)
     if args.write_docs:
         replace_section(MARK, md)

@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from citylifeline.bench.report import machine, replace_section  # noqa: E402
+from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city import demo_city_path, load_city  # noqa: E402
 from citylifeline.ingest import Validator, read_file  # noqa: E402
 from citylifeline.offline import ingest_files  # noqa: E402
@@ -190,8 +190,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="cl-bench-") as tmp:
         r = bench(args.sensors, args.minutes, Path(tmp))
-    command = "make bench" if args.write_docs else " ".join(["python", *sys.argv])
-    md = report_md(r, command)
+    md = report_md(r, bench_command(args.write_docs))
     print(md)
     if args.write_docs:
         replace_section(MARK, md)

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from citylifeline.bench.report import machine, replace_section  # noqa: E402
+from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city import load_city  # noqa: E402
 from citylifeline.twin.runner import simulate  # noqa: E402
 from citylifeline.twin.scenario import load_scenario  # noqa: E402
@@ -48,7 +48,7 @@ def main() -> None:
     md = f"""{MARK}
 ## Digital twin: one day of the demo city at the sensors' native rates
 
-- Command: `{' '.join(['python', 'bench/twin.py', *sys.argv[1:]])}` (part of `make bench`)
+- Command: `{bench_command(args.write_docs)}`
 - Machine: {machine()}
 - Date: {dt.date.today().isoformat()}
 - Scenario: `{scenario.name}` ({days:g} day; every incident type, a storm, sensor faults, late and

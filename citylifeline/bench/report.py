@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+
+
+def bench_command(write_docs: bool) -> str:
+    """The command to name in a report: ``make bench`` when it writes the docs (that is what runs
+    it), else the command line as given."""
+    return "make bench" if write_docs else " ".join(["python", *sys.argv])
 
 
 def machine() -> str:
