@@ -41,8 +41,8 @@ BATTERY_SUFFIX, SIGNAL_SUFFIX = ".battery", ".signal"
 channels of their own, named after the sensor: ``GL-03.battery``, ``GL-03.signal``."""
 
 
-def sensor_states(engine: Engine) -> dict[str, Any]:
-    """Every active sensor's state code, newest time and value, as index-aligned columns."""
+def state_codes(engine: Engine) -> tuple[np.ndarray, np.ndarray]:
+    """Every sensor's state code (by registry index) and newest reading time (-1: none)."""
     reg, store, pipe = engine.registry, engine.store, engine.pipeline
     n = len(reg)
     code = np.zeros(n, dtype=np.int8)
@@ -50,12 +50,18 @@ def sensor_states(engine: Engine) -> dict[str, Any]:
     if threshold is not None:
         lv = threshold.state["level"][:n]
         code[: len(lv)] = lv
-    open_tickets = store.open_tickets()
-    faulty = [t.sensor for t in open_tickets if t.fault != "no_data" and t.sensor < n]
+    faulty = [t.sensor for t in store.open_tickets() if t.fault != "no_data" and t.sensor < n]
     code[faulty] = FAULT
     last_t = _padded(store.last_t, n, -1)
     code[offline_mask(engine, last_t)] = OFFLINE
-    value = _padded(store.last_value, n, math.nan)
+    return code, last_t
+
+
+def sensor_states(engine: Engine) -> dict[str, Any]:
+    """Every active sensor's state code, newest time and value, as index-aligned columns."""
+    reg, pipe = engine.registry, engine.pipeline
+    code, last_t = state_codes(engine)
+    value = _padded(engine.store.last_value, len(reg), math.nan)
     keep = np.flatnonzero(reg.active)
     return {
         "now_ms": int(pipe.watermark_ms) if pipe.watermark_ms != NO_TIME else None,
@@ -86,8 +92,9 @@ def overview(engine: Engine, now_ms: int) -> dict[str, Any]:
     for inc in active:
         by_lifeline.setdefault(inc.lifeline, {levels.roman(s): 0 for s in (4, 3, 2, 1)})
         by_lifeline[inc.lifeline][levels.roman(inc.level)] += 1
-    states = sensor_states(engine)
-    counted = Counter(states["state"])
+    codes = state_codes(engine)[0][engine.registry.active]
+    counted = Counter(codes.tolist())
+    total = len(codes)
     midnight_ms = day_start_ms(now_ms, engine.city.timezone)
     trend_end = _trend_end(engine, now_ms)  # data time: a replay of last year has last year's trend
     recent = store.incidents(IncidentFilter(since_ms=min(midnight_ms, trend_end - TREND_HOURS * 3_600_000),
@@ -97,10 +104,10 @@ def overview(engine: Engine, now_ms: int) -> dict[str, Any]:
         "city": engine.city.name, "now_ms": now_ms, "timezone": engine.city.timezone,
         "active_by_lifeline": by_lifeline,
         "active_total": len(active),
-        "sensors": {"total": len(states["state"]), "normal": counted[0],
+        "sensors": {"total": total, "normal": counted[0],
                     "warning": sum(counted[s] for s in (1, 2, 3, 4)),
                     "fault": counted[FAULT], "offline": counted[OFFLINE],
-                    "online": len(states["state"]) - counted[OFFLINE]},
+                    "online": total - counted[OFFLINE]},
         "today": {"since_ms": midnight_ms, "incidents": len(today),
                   "by_level": {levels.roman(s): sum(1 for i in today if i.level == s) for s in (4, 3, 2, 1)},
                   "false_alarms": sum(1 for i in today if i.state == "false_alarm")},

@@ -119,6 +119,7 @@ def test_ui_gives_display_units_and_the_optional_base_map(client: TestClient, en
     t = ui["kinds"]["temperature"]
     assert (t["display"], t["scale"], t["offset"]) == ("degC", 1.0, 0.0)
     assert ui["actions"]["dispatch"]["needs"] == "assignee" and "water" in ui["lifelines"]
+    assert ui["active_states"] == ["new", "acknowledged", "dispatched", "handling"]
     tiled = engine.config.with_(map_tile_url="http://tiles.local/{z}/{x}/{y}.png")
     engine.config = tiled
     with TestClient(create_app(engine, manage_engine=False)) as c2:

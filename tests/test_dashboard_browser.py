@@ -22,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from citylifeline.warn.lifecycle import ACTIVE_STATES
 from tests.conftest import CI, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -257,7 +258,7 @@ def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo:
 
 def test_the_incident_list_shows_live_ones_and_on_request_the_closed(open_page: Any, demo: str) -> None:
     every = httpx.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
-    if all(i["state"] in ("new", "acknowledged", "dispatched", "handling") for i in every):
+    if all(i["state"] in ACTIVE_STATES for i in every):
         victim = next(i for i in every if "false_alarm" in i["allowed_actions"])
         r = httpx.post(f"{demo}/api/v1/incidents/{victim['id']}/actions",
                        json={"action": "false_alarm", "actor": "test", "text": "drill"})
@@ -270,7 +271,7 @@ def test_the_incident_list_shows_live_ones_and_on_request_the_closed(open_page: 
     levels = [r.locator(".lv").inner_text() for r in rows.all()]
     assert levels == sorted(levels, key=["I", "II", "III", "IV"].index)  # highest level first
     closed = [i["id"] for i in httpx.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
-              if i["state"] not in ("new", "acknowledged", "dispatched", "handling")]
+              if i["state"] not in ACTIVE_STATES]
     page.locator("#show-closed").check()
     page.locator(f'#incident-table tbody tr.closed[data-id="{closed[0]}"]').wait_for()
     assert page.locator("#incident-table tbody tr.closed").count() == len(closed)

@@ -20,7 +20,7 @@ from ..city.model import LIFELINES
 from ..errors import ConfigError
 from ..pipeline import wall_ms
 from ..units import KINDS
-from ..warn.lifecycle import ACTIONS
+from ..warn.lifecycle import ACTIONS, ACTIVE_STATES
 from .jsonresponse import JSON
 from .readings import engine_of
 
@@ -52,8 +52,8 @@ def sensor_health(request: Request) -> JSON:
 
 @router.get("/ui", summary="What the dashboard needs to draw the city")
 def ui(request: Request) -> JSON:
-    """City name, layers, level colours, lifecycle actions, display units (display = (canonical −
-    offset) / scale) and the optional base map."""
+    """City name, layers, level colours, lifecycle actions and the states still being handled,
+    display units (display = (canonical − offset) / scale) and the optional base map."""
     engine = engine_of(request)
     cfg = engine.config
     return JSON({
@@ -61,6 +61,7 @@ def ui(request: Request) -> JSON:
         "layers": list(engine.city.layers),
         "levels": [{"severity": s, "roman": levels.roman(s), "colour": levels.COLOUR[s]} for s in (4, 3, 2, 1)],
         "actions": {a.name: {"needs": a.needs, "from": list(a.allowed_from)} for a in ACTIONS.values()},
+        "active_states": list(ACTIVE_STATES),
         "kinds": {k.name: {"unit": k.canonical, "display": k.display, "scale": k.units[k.display][0],
                            "offset": k.units[k.display][1]} for k in KINDS.values()},
         "tiles": {"url": cfg.map_tile_url, "attribution": cfg.map_tile_attribution} if cfg.map_tile_url else None,

@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.csv as pacsv
 
+from ..ingest.validate import parse_iso
+
 PROBATION_FRACTION, PROBATION_MAX_ROWS = 0.15, 750
 
 
@@ -102,7 +104,7 @@ def load_corpus(data_dir: Path, windows_file: Path) -> list[NabFile]:
 
 
 def _parse_times(text: Sequence[object]) -> npt.NDArray[np.int64]:
-    return np.array([np.datetime64(str(s).replace(" ", "T"), "ms").astype(np.int64) for s in text], dtype=np.int64)
+    return parse_iso([str(s) for s in text], "UTC")  # NAB's times carry no offset; read them as UTC
 
 
 def score_file(f: NabFile, detected: npt.NDArray[np.bool_], profile: Profile) -> FileScore:

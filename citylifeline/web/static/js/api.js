@@ -8,7 +8,7 @@ export const COLOURS = {
 // sensor state codes of /api/v1/sensor-states → the key above
 export const STATE_KEYS = ["normal", "IV", "III", "II", "I", "fault", "offline"];
 export const LEVEL_ORDER = { I: 0, II: 1, III: 2, IV: 3 };
-export const ACTIVE = new Set(["new", "acknowledged", "dispatched", "handling"]);
+export const ACTIVE = new Set(); // the incident states still being handled, from /api/v1/ui
 
 export const ui = { city: "", timezone: "Asia/Shanghai", kinds: {}, actions: {}, tiles: null };
 
@@ -28,6 +28,7 @@ export async function postJSON(path, body) {
 
 export async function loadUi() {
   Object.assign(ui, await getJSON("/api/v1/ui"));
+  for (const state of ui.active_states) ACTIVE.add(state);
   return ui;
 }
 
