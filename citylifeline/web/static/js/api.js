@@ -7,7 +7,7 @@ export const COLOURS = {
 };
 // sensor state codes of /api/v1/sensor-states → the key above
 export const STATE_KEYS = ["normal", "IV", "III", "II", "I", "fault", "offline"];
-export const LEVEL_ORDER = { I: 0, II: 1, III: 2, IV: 3 };
+export const SEVERITY = { I: 4, II: 3, III: 2, IV: 1 }; // as inside the platform: higher is worse
 export const ACTIVE = new Set(); // the incident states still being handled, from /api/v1/ui
 
 export const ui = { city: "", timezone: "Asia/Shanghai", kinds: {}, actions: {}, tiles: null };

@@ -1,11 +1,11 @@
 // The live incident board beside the map (WebSocket, no reloads), sorted by level then age, and
 // the full incident table (active, optionally with closed ones).
-import { ACTIVE, COLOURS, LEVEL_ORDER, el, fmtAge, fmtTime, getJSON, levelBadge } from "./api.js";
+import { ACTIVE, COLOURS, SEVERITY, el, fmtAge, fmtTime, getJSON, levelBadge } from "./api.js";
 import { t } from "./i18n.js";
 import { activeIncidents, onChange } from "./live.js";
 
 export function byLevelThenAge(a, b) {
-  return (LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level]) || (a.t_first_ms - b.t_first_ms) || (a.id - b.id);
+  return (SEVERITY[b.level] - SEVERITY[a.level]) || (a.t_first_ms - b.t_first_ms) || (a.id - b.id);
 }
 
 export function initBoard() {

@@ -1,7 +1,7 @@
 // An incident's detail: what and where, the evidence (each sensor's readings with its thresholds
 // and the reasons in words), a mini-map with the affected assets and the places nearby, the
 // timeline, and the lifecycle actions.  A change arriving over the WebSocket refreshes it.
-import { COLOURS, el, fmtAge, fmtTime, getJSON, levelBadge, postJSON, toast, ui } from "./api.js";
+import { COLOURS, SEVERITY, el, fmtAge, fmtTime, getJSON, levelBadge, postJSON, toast, ui } from "./api.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { fetchLayer, geoLayer, incidentIcon } from "./layers.js";
@@ -74,7 +74,6 @@ export async function showIncident(id, { quiet = false } = {}) {
   if (quiet) window.scrollTo(0, scroll);
 }
 
-const LEVEL_RANK = { I: 4, II: 3, III: 2, IV: 1, "": 0 };
 const MAX_REASONS = 10;
 const MAX_CHARTS = 6;
 
@@ -86,14 +85,14 @@ function latestReasons(events) {
     const key = `${e.sensor_id}|${e.kind}`;
     if (!seen.has(key)) seen.set(key, e);
   }
-  return [...seen.values()].sort((a, b) => (b.active - a.active) || (LEVEL_RANK[b.level] - LEVEL_RANK[a.level])
+  return [...seen.values()].sort((a, b) => (b.active - a.active) || ((SEVERITY[b.level] || 0) - (SEVERITY[a.level] || 0))
     || (b.t_ms - a.t_ms)).slice(0, MAX_REASONS);
 }
 
 // sensors by the highest level they raised in this incident
 function rankSensors(events) {
   const rank = new Map();
-  for (const e of events) rank.set(e.sensor_id, Math.max(rank.get(e.sensor_id) || 0, LEVEL_RANK[e.level] || 0));
+  for (const e of events) rank.set(e.sensor_id, Math.max(rank.get(e.sensor_id) || 0, SEVERITY[e.level] || 0));
   return rank;
 }
 
