@@ -30,6 +30,17 @@ CI = os.environ.get("CI") == "true"
 TEST_CITY = Path(__file__).parent / "data" / "net3_city"
 
 
+def shared_bench() -> Path:
+    """The shared benchmark data (NAB, L-Town), read in place: ``CITYLIFELINE_SHARED_BENCH``, else
+    ``../shared/bench`` beside the project, else the workplace's ``/work/shared/bench`` (a clean
+    clone made elsewhere, as CI makes, has no ``..``/shared)."""
+    for d in (os.environ.get("CITYLIFELINE_SHARED_BENCH"), Path(__file__).resolve().parents[2] / "shared" / "bench",
+              "/work/shared/bench"):
+        if d and Path(d).is_dir():
+            return Path(d)
+    raise FileNotFoundError("the shared benchmark data is not found: set CITYLIFELINE_SHARED_BENCH to its directory")
+
+
 @pytest.fixture(scope="session")
 def city_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test city (Net3 in Hefei, with places) and the small sensor set above."""

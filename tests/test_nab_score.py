@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from citylifeline.bench.nab import MAX_TP, PROFILES, NabFile, best_threshold, corpus_score, load_corpus, score_file
+from tests.conftest import shared_bench
 
-NAB = Path(__file__).resolve().parents[2] / "shared" / "bench" / "nab"
+NAB = shared_bench() / "nab"
 STD = PROFILES["standard"]
 
 
