@@ -24,7 +24,8 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/python bench/ingest.py --write-docs
 	$(BIN)/python bench/twin.py --write-docs
 	$(BIN)/python bench/dashboard.py --write-docs
-	$(BIN)/citylifeline bench scenarios --write-docs
+	$(BIN)/python bench/nab.py --write-docs
+	$(BIN)/citylifeline bench scenarios --write-docs --compare
 
 setup: $(STAMP)
 

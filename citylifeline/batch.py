@@ -78,6 +78,7 @@ class EventKind(enum.IntEnum):
 
     THRESHOLD = 1
     RATE = 2
+    ANOMALY = 3
     STUCK = 10
     NO_DATA = 11
     IMPOSSIBLE = 12
@@ -95,7 +96,9 @@ class EventBatch:
 
     ``level`` is a severity (see ``citylifeline.levels``): for warnings the level now in force,
     for faults 1.  ``active`` is False when the condition cleared.  ``value`` is the reading that
-    caused the event and ``ref`` the limit or reference it was compared with.
+    caused the event and ``ref`` the limit or reference it was compared with.  ``detail`` and
+    ``cause`` say more where a detector has more to say (the anomaly detector: the signed robust
+    deviation and which view saw it); NaN and -1 elsewhere.
     """
 
     sensor: I32
@@ -105,16 +108,22 @@ class EventBatch:
     active: Bools
     value: F64
     ref: F64
+    detail: F64
+    cause: I8
 
     @classmethod
     def of(cls, sensor: npt.ArrayLike, t_ms: npt.ArrayLike, kind: npt.ArrayLike,
            level: npt.ArrayLike, active: npt.ArrayLike, value: npt.ArrayLike,
-           ref: npt.ArrayLike) -> EventBatch:
+           ref: npt.ArrayLike, detail: npt.ArrayLike | None = None,
+           cause: npt.ArrayLike | None = None) -> EventBatch:
         """An event batch from array-likes, cast to the canonical dtypes."""
+        n = len(np.asarray(sensor))
         return cls(np.asarray(sensor, np.int32), np.asarray(t_ms, np.int64),
                    np.asarray(kind, np.int8), np.asarray(level, np.int8),
                    np.asarray(active, np.bool_), np.asarray(value, np.float64),
-                   np.asarray(ref, np.float64))
+                   np.asarray(ref, np.float64),
+                   np.full(n, np.nan) if detail is None else np.asarray(detail, np.float64),
+                   np.full(n, -1, np.int8) if cause is None else np.asarray(cause, np.int8))
 
     @classmethod
     def empty(cls) -> EventBatch:
@@ -127,7 +136,8 @@ class EventBatch:
     def take(self, index: npt.NDArray[np.integer] | Bools) -> EventBatch:
         """The rows selected by an index array or boolean mask."""
         return EventBatch(self.sensor[index], self.t_ms[index], self.kind[index], self.level[index],
-                          self.active[index], self.value[index], self.ref[index])
+                          self.active[index], self.value[index], self.ref[index], self.detail[index],
+                          self.cause[index])
 
     @classmethod
     def concat(cls, batches: list[EventBatch]) -> EventBatch:
@@ -137,7 +147,7 @@ class EventBatch:
         if not batches:
             return cls.empty()
         cols = [np.concatenate([getattr(b, f) for b in batches])
-                for f in ("sensor", "t_ms", "kind", "level", "active", "value", "ref")]
+                for f in ("sensor", "t_ms", "kind", "level", "active", "value", "ref", "detail", "cause")]
         out = cls(*cols)
         order = np.lexsort((out.kind, out.sensor, out.t_ms))
         return out.take(order)

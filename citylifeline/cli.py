@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CityLifelineError
+from .errors import CityLifelineError, ConfigError
 from .settings import SETTINGS, Config
 
 
@@ -91,7 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenario", nargs="*", help="scenario names or files (default: every shipped scenario)")
     sp.add_argument("--json", help="also write the full matches to this JSON file")
     sp.add_argument("--write-docs", action="store_true", help="replace the scenario section of docs/benchmarks.md")
+    sp.add_argument("--compare", action="store_true",
+                    help="also score every scenario with the AI detector off, and with AI signs opening incidents")
     sp.set_defaults(run=_bench_scenarios)
+    sp = bench.add_parser("nab", help="run the anomaly detector over NAB-format data and compute the NAB scores")
+    sp.add_argument("--data", required=True, type=Path, help="the data directory (category/file.csv)")
+    sp.add_argument("--labels", required=True, type=Path, help="the windows file (combined_windows.json)")
+    sp.add_argument("--out", type=Path, help="write NAB result files here, at the data files' relative paths")
+    sp.set_defaults(run=_bench_nab)
     return p
 
 
@@ -213,24 +220,61 @@ def _twin_feed(args: argparse.Namespace) -> int:
     return 0
 
 
+AI_OPENS_INCIDENTS = {"anomaly_threshold": 0.8, "anomaly_corroborate_sensors": 2}
+"""The best policy that lets AI signs open incidents, on the tuning variants (bench/anomaly_policy.py)."""
+
+
 def _bench_scenarios(args: argparse.Namespace) -> int:
-    from .bench.scenarios import run_scenario, scenario_paths, table, write_docs
+    from .bench.scenarios import comparison, replay_run, scenario_paths, table, write_docs
+    from .city import load_city
+    from .twin.runner import simulate
     from .twin.scenario import load_scenario
 
     paths = [Path(p) if Path(p).is_file() else None for p in (args.scenario or [])]
     named = [p for p in (args.scenario or []) if not Path(p).is_file()]
     files = [p for p in paths if p is not None] + (scenario_paths(named) if named or not args.scenario else [])
-    scores = []
+    scores, rules_only, ai_opens = [], [], []
     for path in files:
         print(f"  {path.stem} …", file=sys.stderr, flush=True)
-        scores.append(run_scenario(load_scenario(path)))
+        scenario = load_scenario(path)
+        bundle = load_city(scenario.city)
+        run = simulate(scenario, bundle)
+        scores.append(replay_run(run, Config.load(environ={}), bundle))
+        if args.compare:
+            rules_only.append(replay_run(run, Config.load(environ={}, anomaly_threshold=1.1), bundle))
+            ai_opens.append(replay_run(run, Config.load(environ={}, **AI_OPENS_INCIDENTS), bundle))
     text = table(scores)
+    if args.compare:
+        text = comparison({"default (rules; AI signs as evidence)": scores, "rules only (AI off)": rules_only,
+                           "AI signs open incidents (threshold 0.8, 2 sensors)": ai_opens}) + "\n" + text
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps([{"scenario": s.scenario, "matches": s.matches} for s in scores],
                                               ensure_ascii=False, indent=1), encoding="utf-8")
     if args.write_docs:
         write_docs(scores, text)
+    return 0
+
+
+def _bench_nab(args: argparse.Namespace) -> int:
+    from .bench import nab, nab_run
+
+    files = nab.load_corpus(args.data, args.labels)
+    if not files:
+        raise ConfigError(f"no data file named in {args.labels} exists under {args.data}; "
+                          "--data is the directory that holds the category folders")
+    run = nab_run.score_corpus(files)
+    tune, hold = nab_run.split(files)
+    parts = {"all": nab_run.evaluate(files, run.scores)}
+    if tune and hold:
+        parts["tuning part"] = nab_run.evaluate(tune, run.scores)
+        parts["hold-out part"] = nab_run.evaluate(hold, run.scores)
+    print(nab_run.table(parts))
+    print(f"{run.points:,} points in {run.seconds:.2f} s ({run.points / run.seconds:,.0f} points/s on one core), "
+          f"{run.state_bytes_per_sensor:.0f} bytes of state per sensor")
+    if args.out:
+        n = nab_run.write_results(args.out, files, run.scores)
+        print(f"wrote {n} result files under {args.out}")
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
-from .detect import default_detectors, impossible_mask
+from .detect import AnomalyDetector, default_detectors, impossible_mask
 from .errors import NotFound
 from .settings import Config
 from .store.base import AppendResult, Checkpoint, DeadLetter, Store, WarnChanges
@@ -108,8 +108,19 @@ class Pipeline:
             raise NotFound(f"incident {incident_id} does not exist")
         entry = apply_action(inc, action, actor, self.clock(), assignee=assignee, text=text, source=source)
         changes = WarnChanges(incidents={inc.id: inc}, timeline=[entry])
-        self.save(changes)
+        learned = self._learn_false_alarm(inc) if action == "false_alarm" else 0
+        self.save(changes, force_checkpoint=learned > 0)  # what was learned survives a restart
         return inc, changes
+
+    def _learn_false_alarm(self, inc: Incident) -> int:
+        """Teach the anomaly detector the patterns of an incident called a false alarm; returns how many."""
+        anomaly = next((d for d in self.detectors if isinstance(d, AnomalyDetector)), None)
+        if anomaly is None:
+            return 0
+        events = [e for e in self.store.events(incident_id=inc.id, limit=10_000) if e.kind == "anomaly"]
+        for e in events:
+            anomaly.learn_false_alarm(e.sensor, e.detail)
+        return len(events)
 
     def close_ticket(self, ticket_id: int, actor: str, note: str) -> WarnChanges:
         """Close an open maintenance ticket by hand, and save."""

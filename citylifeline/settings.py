@@ -53,6 +53,20 @@ SETTINGS: tuple[Setting, ...] = (
             "A sensor repeating the same value this many times in a row gets a 'stuck' ticket."),
     Setting("spike_factor", 8.0,
             "An isolated reading further than this many typical steps from both neighbours is a spike."),
+    Setting("anomaly_threshold", 0.4,
+            "Calibrated anomaly score (0-1) at which the AI detector raises a blue warning; 0.4 is about one "
+            "warning per sensor per month on clean data (NAB's best is 0.22: NAB forgives false alarms more "
+            "than a duty officer does); 1.1 turns it off."),
+    Setting("anomaly_corroborate_sensors", 0,
+            "0: AI anomaly warnings are evidence only (attached to incidents the rules opened, shown on their "
+            "sensors). N > 0: they open an incident when N sensors within correlate_radius_m have had one "
+            "within anomaly_corroborate_s (off by default: on twin runs it added false incidents, see "
+            "docs/benchmarks.md)."),
+    Setting("anomaly_corroborate_s", 900.0,
+            "The time within which AI anomaly warnings of nearby sensors corroborate each other."),
+    Setting("max_incidents_per_asset_hour", 3,
+            "At most this many incidents are opened on one asset in an hour; further warnings there are "
+            "kept as evidence, marked as suppressed, and open nothing (anti-flood)."),
     Setting("writer_queue_batches", 256,
             "Batches that may wait for the single writer before HTTP clients get 503 (back-pressure)."),
     Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
@@ -87,6 +101,10 @@ class Config:
     no_data_intervals: float
     stuck_readings: int
     spike_factor: float
+    anomaly_threshold: float
+    anomaly_corroborate_sensors: int
+    anomaly_corroborate_s: float
+    max_incidents_per_asset_hour: int
     writer_queue_batches: int
     memory_limit: str
     map_tile_url: str

@@ -40,33 +40,44 @@ def registry(n: int) -> SensorRegistry:
 CONFIG = Config.load(environ={})
 
 
+LEAD = 1500  # 25 h of normal data first: the anomaly detector learns a day before it warns
+
+
 def stream(n_sensors: int = 12, n_steps: int = 600, seed: int = 1) -> ReadingBatch:
-    """Time-major readings with every pattern: breaches, bursts, spikes, stuck runs, gaps, impossible values."""
+    """Time-major readings with every pattern: breaches, bursts, spikes, stuck runs, gaps, impossible values,
+    after a quiet lead-in of ``LEAD`` steps."""
     rng = np.random.default_rng(seed)
-    t = T0 + np.arange(n_steps, dtype=np.int64) * STEP
+    steps = LEAD + n_steps
+    t = T0 + np.arange(steps, dtype=np.int64) * STEP
     rows_s, rows_t, rows_v = [], [], []
     for s in range(n_sensors):
-        v = BASE_PA + 20e3 * np.sin(np.arange(n_steps) / 90) + rng.normal(0, NOISE_PA, n_steps)
-        keep = np.ones(n_steps, dtype=bool)
+        v = BASE_PA + 20e3 * np.sin(np.arange(steps) / 90) + rng.normal(0, NOISE_PA, steps)
+        keep = np.ones(steps, dtype=bool)
         kind = s % 6
+        at = LEAD
         if kind == 1:  # a burst: sudden drop to level II, later repaired
-            v[200:400] -= 170e3
+            v[at + 200:at + 400] -= 170e3
         elif kind == 2:  # isolated spikes
-            v[[150, 310, 450]] += 90e3
+            v[[at + 150, at + 310, at + 450]] += 90e3
         elif kind == 3:  # stuck transmitter
-            v[250:320] = v[249]
+            v[at + 250:at + 320] = v[at + 249]
         elif kind == 4:  # gaps and irregular sampling
-            keep[100:140] = False
-            keep[rng.random(n_steps) < 0.1] = False
+            keep[at + 100:at + 140] = False
+            keep[rng.random(steps) < 0.1] = False
         elif kind == 5:  # a slow sag through the levels, and impossible values
-            v[300:500] -= np.linspace(0, 240e3, 200)
-            v[[120, 121]] = 9e9
+            v[at + 300:at + 500] -= np.linspace(0, 240e3, 200)
+            v[[at + 120, at + 121]] = 9e9
         rows_s.append(np.full(keep.sum(), s))
         rows_t.append(t[keep])
         rows_v.append(v[keep])
     s_all, t_all, v_all = np.concatenate(rows_s), np.concatenate(rows_t), np.concatenate(rows_v)
     order = np.argsort(t_all, kind="stable")
     return ReadingBatch.of(s_all[order], t_all[order], v_all[order])
+
+
+LABELLED = {1: [(200, 400)], 2: [(150, 150), (310, 310), (450, 450)], 3: [(250, 320)], 4: [(100, 140)],
+            5: [(120, 121), (300, 500)]}
+"""Where each sensor kind (sensor % 6) has its patterns, in steps after LEAD."""
 
 
 def run(det: Detector, batches: list[ReadingBatch]) -> EventBatch:
@@ -110,7 +121,7 @@ def data() -> ReadingBatch:
 def test_batch_size_does_not_change_events(cls: type[Detector], data: ReadingBatch) -> None:
     whole = as_rows(run(cls(registry(12), CONFIG), [data]))
     rng = np.random.default_rng(7)
-    sizes = list(rng.integers(1, 400, 200))
+    sizes = list(rng.integers(1, 1200, 200))
     chunked = as_rows(run(cls(registry(12), CONFIG), split(data, sizes)))
     per_step = as_rows(run(cls(registry(12), CONFIG), split(data, [12] * (len(data) // 12))))
     assert whole, f"{cls.name} found nothing in a stream full of its pattern"
@@ -148,7 +159,7 @@ def test_growing_the_registry_keeps_state(cls: type[Detector], data: ReadingBatc
 @pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.name)
 def test_clean_data_raises_nothing(cls: type[Detector]) -> None:
     rng = np.random.default_rng(3)
-    n, steps = 8, 1000
+    n, steps = 8, 2 * 1440  # two days: past every warm-up
     t = np.repeat(T0 + np.arange(steps, dtype=np.int64) * STEP, n)
     s = np.tile(np.arange(n), steps)
     v = BASE_PA + 20e3 * np.sin(t / STEP / 90) + rng.normal(0, NOISE_PA, n * steps)
@@ -228,3 +239,33 @@ def test_a_methane_detector_in_clean_air_blips_without_spiking() -> None:
     spiked = air.copy()
     spiked[1000] += 0.015  # 30 %LEL for one reading: a faulty detector
     assert run(SpikeDetector(reg, CONFIG), [series(spiked)]).t_ms.tolist() == [T0 + 1000 * STEP]
+
+
+def in_labelled_window(sensor: np.ndarray, t_ms: np.ndarray, slack_steps: int = 5) -> np.ndarray:
+    step = (t_ms - T0) // STEP - LEAD
+    hit = np.zeros(len(sensor), dtype=bool)
+    for i, (s, k) in enumerate(zip(sensor.tolist(), step.tolist(), strict=True)):
+        hit[i] = any(lo - slack_steps <= k <= hi + slack_steps for lo, hi in LABELLED.get(s % 6, []))
+    return hit
+
+
+@pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.name)
+def test_on_labelled_data_it_beats_a_random_detector(cls: type[Detector], data: ReadingBatch) -> None:
+    e = run(cls(registry(12), CONFIG), [data])
+    e = e.take(e.active)  # what it raised (clears follow the data back to normal)
+    mine = in_labelled_window(e.sensor, e.t_ms).mean()
+    rng = np.random.default_rng(11)  # a random detector: as many events, at random readings
+    pick = rng.integers(0, len(data), size=(200, max(len(e), 1)))
+    chance = np.mean([in_labelled_window(data.sensor[p], data.t_ms[p]).mean() for p in pick])
+    assert mine > max(2 * chance, 0.5), f"{cls.name}: {mine:.2f} of its events in labelled windows, random {chance:.2f}"
+
+
+@pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.name)
+def test_nan_values_do_not_break_it(cls: type[Detector], data: ReadingBatch) -> None:
+    v = data.value.copy()
+    v[::23] = np.nan  # a reading whose value was lost on the way
+    holed = ReadingBatch(data.sensor, data.t_ms, v)
+    e = run(cls(registry(12), CONFIG), split(holed, [500] * (len(holed) // 500)))
+    assert set(e.kind.tolist()) <= {k.value for k in cls.kinds}
+    assert ((e.sensor >= 0) & (e.sensor < 12)).all() and (e.t_ms >= T0).all()
+    assert not np.isnan(e.value[e.active]).any() or cls.name == "no_data"

@@ -150,7 +150,8 @@ def best_threshold(files: Sequence[NabFile], scores: Mapping[str, npt.NDArray[np
     """The one threshold on anomaly scores that gives the corpus its best normalised score."""
     every = np.concatenate([np.asarray(scores[f.path])[f.probation:] for f in files])
     every = every[np.isfinite(every)]
-    grid = np.unique(np.quantile(every, np.linspace(0.5, 1.0, candidates))) if len(every) else np.array([1.0])
+    levels = np.r_[np.linspace(0.5, 0.99, candidates // 2), 1.0 - np.logspace(-2, -6, candidates - candidates // 2)]
+    grid = np.unique(np.quantile(every, levels)) if len(every) else np.array([1.0])
     best: tuple[float, dict[str, float]] | None = None
     for thr in np.append(grid, np.inf):
         result = corpus_score(files, {f.path: np.asarray(scores[f.path]) >= thr for f in files}, profile)

@@ -175,8 +175,11 @@ def _location_error(inc: dict[str, Any], place: str, bundle: CityBundle) -> floa
 def run_scenario(scenario: Scenario, config: Config | None = None, bundle: CityBundle | None = None) -> ScenarioScore:
     """Simulate, replay and score one scenario."""
     bundle = bundle or load_city(scenario.city)
-    run = simulate(scenario, bundle)
-    config = config or Config.load(environ={})
+    return replay_run(simulate(scenario, bundle), config or Config.load(environ={}), bundle)
+
+
+def replay_run(run: TwinRun, config: Config, bundle: CityBundle) -> ScenarioScore:
+    """Replay one simulated run through the platform with ``config`` and score it."""
     with tempfile.TemporaryDirectory(prefix="cl-score-") as tmp:
         readings, _ = write_run(run, tmp)
         result = replay(bundle, config, files=[readings])
@@ -203,6 +206,27 @@ def table(scores: list[ScenarioScore]) -> str:
         lines.append(_line("**all**", name, ls))
     lines.append(_line("**all**", "**all**", everything))
     return head + "\n".join(lines) + "\n"
+
+
+def total(scores: list[ScenarioScore]) -> LifelineScore:
+    """Every lifeline of every scenario in one score."""
+    out = LifelineScore()
+    for sc in scores:
+        for ls in sc.by_lifeline.values():
+            out.add(ls)
+    return out
+
+
+def comparison(variants: dict[str, list[ScenarioScore]]) -> str:
+    """A Markdown table of overall scores, one row per variant (e.g. with and without the AI detector)."""
+    lines = ["| detectors | truths | found | missed | duplicates | false | false / 1000 sensor-days | "
+             "median time to warn |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, scores in variants.items():
+        r = total(scores).row()
+        warn = "–" if math.isnan(r["median_detect_s"]) else f"{r['median_detect_s'] / 60:.1f} min"
+        lines.append(f"| {name} | {r['truths']} | {r['found']} | {r['missed']} | {r['duplicates']} | {r['false']} | "
+                     f"{r['false_per_1000_sensor_days']:.2f} | {warn} |")
+    return "\n".join(lines) + "\n"
 
 
 def _line(scenario: str, lifeline: str, ls: LifelineScore) -> str:
@@ -241,7 +265,8 @@ def write_docs(scores: list[ScenarioScore], text: str) -> None:
     md = f"""{MARK}
 ## Scenario scorer: the platform's warnings against the twin's truth
 
-- Command: `citylifeline bench scenarios --write-docs` (every shipped scenario)
+- Command: `citylifeline bench scenarios --write-docs --compare` (every shipped scenario; with the AI
+  detector and without it)
 - Machine: {machine()}
 - Date: {dt.date.today().isoformat()}
 

@@ -81,8 +81,8 @@ def events_from_kernel(out: tuple[np.ndarray, ...], kind: EventKind) -> EventBat
     """An EventBatch from a kernel's (sensor, t, level, active, value, ref, count) buffers."""
     sensor, t_ms, level, active, value, ref, n = out
     k = int(n)
-    return EventBatch(sensor[:k].astype(np.int32), t_ms[:k], np.full(k, int(kind), np.int8),
-                      level[:k], active[:k], value[:k], ref[:k])
+    return EventBatch.of(sensor[:k], t_ms[:k], np.full(k, int(kind), np.int8),
+                         level[:k], active[:k], value[:k], ref[:k])
 
 
 def event_buffers(n: int) -> tuple[np.ndarray, ...]:

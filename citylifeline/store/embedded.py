@@ -31,7 +31,7 @@ from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from . import dedup
 from .base import AppendResult, Checkpoint, DeadLetter, IncidentFilter, Store, WarnChanges
 
-_SQL_TYPE = {"int": "BIGINT", "int | None": "BIGINT", "float": "DOUBLE", "str": "VARCHAR",
+_SQL_TYPE = {"int": "BIGINT", "int | None": "BIGINT", "float": "DOUBLE", "float | None": "DOUBLE", "str": "VARCHAR",
              "bool": "BOOLEAN", "list[str]": "VARCHAR[]"}
 
 
@@ -52,6 +52,9 @@ SCHEMA = [
     _table_sql("incidents", Incident, "id"),
     _table_sql("timeline", TimelineEntry, None),
     _table_sql("tickets", Ticket, "id"),
+    # files made before events had detail and cause
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS cause BIGINT",
 ]
 
 

@@ -6,11 +6,26 @@ when it is within ``correlate_radius_m`` of one of the incident's sensors (along
 where both are on one) and at most ``correlate_window_s`` after the incident's latest event.
 Otherwise it opens a new incident.  An incident's level is the highest level of its events.
 Sensor-fault events open, count and close maintenance tickets, one per sensor and fault.
+
+AI anomaly warnings are early signs.  By default (``anomaly_corroborate_sensors`` = 0) they are
+evidence only: a sign related to an open incident is attached to it without changing its level,
+sensors or assets, and other signs are stored on their sensor.  With
+``anomaly_corroborate_sensors`` = N > 0 a sign joins incidents like any warning and opens one
+when N sensors within ``correlate_radius_m`` have had signs within ``anomaly_corroborate_s``
+(one unusual reading on one sensor is not an incident for the duty officer; several sensors
+agreeing may be).  An incident that only anomalies have fed holds its assets only for
+``correlate_window_s``, so an old AI incident does not swallow a later rule warning.
+
+Anti-flood: at most ``max_incidents_per_asset_hour`` incidents are opened on one asset in any
+hour of data time (an asset whose incidents operators keep closing does not reopen one every few
+minutes); a warning beyond that is stored as evidence, says that it was suppressed, and opens
+nothing.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from .. import levels
 from ..city.model import City
@@ -22,7 +37,8 @@ from .lifecycle import ACTIVE_STATES, SYSTEM
 from .model import Event, Incident, Ticket, TimelineEntry
 
 FAULT_KINDS = ("stuck", "no_data", "impossible", "spike")
-SPIKE_TICKET_QUIET_MS = 24 * 3600 * 1000  # a spike ticket closes after a day without spikes
+HOUR_MS = 3600 * 1000
+SPIKE_TICKET_QUIET_MS = 24 * HOUR_MS  # a spike ticket closes after a day without spikes
 
 
 class Correlator:
@@ -33,6 +49,12 @@ class Correlator:
         self.registry = registry
         self.window_ms = int(config.correlate_window_s * 1000)
         self.radius_m = config.correlate_radius_m
+        self.max_per_asset_hour = config.max_incidents_per_asset_hour
+        self._opened: dict[str, deque[int]] = {}  # asset → data times of incidents opened in the last hour
+        self.corroborate_ms = int(config.anomaly_corroborate_s * 1000)
+        self.corroborate_sensors = config.anomaly_corroborate_sensors
+        self._signs: deque[Event] = deque()  # recent uncorroborated anomaly events
+        self._ai_only: set[int] = set()  # incidents opened by anomalies that no rule warning has joined
         ids = store.next_ids()
         self._next_event, self._next_incident, self._next_ticket = ids["events"], ids["incidents"], ids["tickets"]
         self.active: dict[int, Incident] = {i.id: i for i in store.active_incidents()}
@@ -65,10 +87,28 @@ class Correlator:
         if inc is None:
             if not e.active:
                 return  # a clear with no open incident (e.g. it was resolved meanwhile): evidence only
+            sign = self._corroborating_sign(e, asset) if e.kind == "anomaly" else None
+            if e.kind == "anomaly" and sign is None:
+                return
+            if self._flooding(asset, e.t_ms):
+                e.message += (f" — suppressed: {self.max_per_asset_hour} incidents already opened on this asset "
+                              "in the past hour (anti-flood)")
+                return
             inc = self._open(e, asset, now_ms)
             ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "open", "", "new", e.message))
+            if e.kind == "anomaly":
+                self._ai_only.add(inc.id)
+            if sign is not None and sign is not e:  # the earlier sign is part of it
+                self._join(inc, sign, self.registry.asset[sign.sensor], now_ms, ch)
+                sign.incident_id = inc.id
+        elif e.kind == "anomaly" and not self.corroborate_sensors:  # evidence only: the incident is unchanged
+            e.message += " — an early sign, attached as evidence"
+            inc.event_count += 1
+            inc.updated_at_ms = now_ms
         else:
             self._join(inc, e, asset, now_ms, ch)
+            if e.kind != "anomaly":
+                self._ai_only.discard(inc.id)
         if e.kind == "threshold":
             alarming = self._alarming.setdefault(inc.id, {})
             alarming[e.sensor] = e.active
@@ -76,13 +116,50 @@ class Correlator:
         e.incident_id = inc.id
         ch.incidents[inc.id] = inc
 
+    def _corroborating_sign(self, e: Event, asset: str) -> Event | None:
+        """The earliest of the recent signs on other sensors of the same lifeline nearby when,
+        with ``e``, enough sensors agree; else None, and ``e`` is remembered as a sign and says
+        why it opened nothing."""
+        if not self.corroborate_sensors:
+            e.message += " — an early sign, kept as evidence"
+            return None
+        while self._signs and self._signs[0].t_ms < e.t_ms - self.corroborate_ms:
+            self._signs.popleft()
+        layer = self.registry.layer[e.sensor]
+        agree: dict[int, Event] = {}
+        for other in self._signs:
+            if other.sensor != e.sensor and other.sensor not in agree and self.registry.layer[other.sensor] == layer \
+                    and self._distance(asset, self.registry.asset[other.sensor]) <= self.radius_m:
+                agree[other.sensor] = other
+        if self.corroborate_sensors and len(agree) + 1 >= self.corroborate_sensors:
+            first = min(agree.values(), key=lambda o: o.t_ms) if agree else e
+            e.message += f" — corroborated by {', '.join(o.sensor_id for o in agree.values())}" if agree else ""
+            for o in agree.values():
+                self._signs.remove(o)
+            return first
+        self._signs.append(e)
+        e.message += " — an early sign; it opens an incident when nearby sensors agree"
+        return None
+
+    def _flooding(self, asset: str, t_ms: int) -> bool:
+        """True when ``asset`` has had its hour's share of new incidents; else counts one more."""
+        opened = self._opened.setdefault(asset, deque())
+        while opened and opened[0] <= t_ms - HOUR_MS:
+            opened.popleft()
+        if len(opened) >= self.max_per_asset_hour:
+            return True
+        opened.append(t_ms)
+        return False
+
     def _match(self, e: Event, asset: str) -> Incident | None:
         layer = self.registry.layer[e.sensor]
         best: Incident | None = None
         for inc in self.active.values():
             if inc.state not in ACTIVE_STATES or inc.lifeline != layer:
                 continue
-            related = asset in inc.assets or (e.t_ms - inc.t_last_ms <= self.window_ms and self._near(asset, inc))
+            recent = e.t_ms - inc.t_last_ms <= self.window_ms
+            on_asset = asset in inc.assets and (recent or inc.id not in self._ai_only)  # AI signs do not hold an asset
+            related = on_asset or (recent and self._near(asset, inc))
             if related and (best is None or (inc.level, inc.t_last_ms) > (best.level, best.t_last_ms)):
                 best = inc
         return best
@@ -136,6 +213,7 @@ class Correlator:
         for iid in [i for i, inc in self.active.items() if inc.state not in ACTIVE_STATES]:
             del self.active[iid]
             self._alarming.pop(iid, None)
+            self._ai_only.discard(iid)
 
     # ---- tickets -----------------------------------------------------------------------------
     def _ticket(self, e: Event, now_ms: int, ch: WarnChanges) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from .. import levels
 from ..batch import EventBatch, EventKind
 from ..city.sensors import SensorRegistry
+from ..detect.anomaly import explain
 from ..units import format_value
 from .model import Event
 
@@ -32,7 +35,8 @@ def describe(events: EventBatch, registry: SensorRegistry, tz: ZoneInfo) -> list
         kind = EventKind(int(events.kind[i]))
         e = Event(sensor=s, sensor_id=registry.ids[s], t_ms=int(events.t_ms[i]), kind=KIND_NAMES[kind.value],
                   level=int(events.level[i]), active=bool(events.active[i]), value=float(events.value[i]),
-                  ref=float(events.ref[i]), message="")
+                  ref=float(events.ref[i]), message="", cause=int(events.cause[i]),
+                  detail=None if np.isnan(events.detail[i]) else float(events.detail[i]))
         e.message = _message(e, kind, registry.kind[s], tz)
         out.append(e)
     return out
@@ -52,6 +56,8 @@ def _message(e: Event, kind: EventKind, sensor_kind: str, tz: ZoneInfo) -> str:
         verb = "rose" if e.value > e.ref else "fell"
         return (f"{what} {verb} suddenly from {fmt(e.ref)} to {fmt(e.value)} and stayed there "
                 f"({levels.label(e.level)} rate-of-change warning)")
+    if kind is EventKind.ANOMALY:
+        return explain(e.detail or 0.0, e.cause, fmt(e.value), fmt(e.ref), what)
     if kind is EventKind.STUCK:
         if not e.active:
             return f"value changing again ({fmt(e.value)})"

@@ -30,6 +30,8 @@ class Event:
     id: int = 0
     incident_id: int | None = None
     ticket_id: int | None = None
+    detail: float | None = None  # the detector's further number (anomaly: signed robust deviations)
+    cause: int = -1  # the detector's further code (anomaly: which view saw it)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the level as a Roman numeral."""

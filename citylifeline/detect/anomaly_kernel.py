@@ -1,0 +1,219 @@
+"""The streaming anomaly score: three views of each sensor's normal behaviour, one calibrated score.
+
+For every reading of a sensor the kernel asks three questions, each answered in robust
+deviations (a residual divided by an exponentially weighted mean absolute deviation):
+
+- **level**: how far is the value from the sensor's recent level (slow EWMA)?
+- **season**: how far is it from what this sensor usually reads at this time of day
+  (24 hourly slots, interpolated, learned online) — used once the slots have seen a few days
+  and only while they explain the data better than the plain level does;
+- **forecast**: how far is it from the one-step forecast (the last value plus the smoothed
+  trend), which catches spikes, steps and sudden changes of variance.
+
+A two-sided CUSUM on the chosen baseline's standardised residual adds a change-point view
+(slow drifts and small persistent shifts).  The strongest view is mapped to a surprise in
+[0, 1]; the score is then *calibrated per sensor*: the short-term mean surprise is compared
+with the sensor's own long-run distribution of surprise (the anomaly-likelihood idea of
+Ahmad et al., 2017), so one threshold means the same on a noisy sensor and on a quiet one.
+A score is given only when it exceeds the sensor's decaying peak of recent scores, and an
+alarm only when the peak of the last alarm has decayed below the threshold, so one anomaly
+episode raises one alarm (the decay time is ``P_REFRACTORY`` readings).
+
+All state is in per-sensor arrays (``F`` float64 columns, ``SEASON`` float32 slots); the
+kernel is numba-compiled and processes a batch in one pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+SLOTS = 24
+
+# float64 state columns
+(N, PREV_T, PREV_V, MU, MAD, DMAD, TREND, ERR_L, ERR_S, CUP, CDN, A_MEAN, A_VAR, A_SHORT, QUIET, DT,
+ ALARMED) = range(17)
+NF = 17
+# per-slot float32 columns: mean, mean absolute deviation, visits
+S_MEAN, S_MAD, S_SEEN = 0, SLOTS, 2 * SLOTS
+NS = 3 * SLOTS
+
+# views named in explanations
+VIEW_LEVEL, VIEW_SEASON, VIEW_FORECAST, VIEW_CHANGE = 0, 1, 2, 3
+VIEW_NAMES = ("level", "season", "forecast", "change")
+
+# parameters: a float64 vector, so the benchmark can try values without recompiling.  The values
+# were chosen on the tuning half of the shared NAB data only (see citylifeline.bench.nab_run).
+(P_ALPHA_LEVEL, P_ALPHA_SCALE, P_ALPHA_SEASON, P_SEASON_DAYS, P_CUSUM_K, P_CUSUM_H, P_ALPHA_LONG,
+ P_ALPHA_SHORT, P_REFRACTORY, P_WARMUP, P_FLOOR_REL, P_SD_FLOOR, P_POINT_WEIGHT, P_FLOOR_MAD, P_AGREE,
+ P_CLIP, P_MEMORY_DECAY, P_WARMUP_MS) = range(18)
+DEFAULTS = np.array([
+    0.0033,  # level EWMA weight per reading (memory ~300 readings)
+    0.0107,  # weight of the scale (mean absolute deviation) estimates
+    0.0443,  # seasonal slot weight per day of visits
+    2.0,     # days a slot must have seen before the season view is used
+    1.865,   # CUSUM allowance, robust deviations
+    24.5,    # CUSUM decision level
+    0.00112,  # weight of the long-run distribution of deviations (memory ~900 readings)
+    0.2,     # weight of the short-term mean of deviations
+    222.8,   # readings for an alarm's peak to decay by e (one alarm per episode)
+    50.0,    # readings before any score is given
+    1e-6,    # scale floor, relative to the level
+    0.05,    # floor of the long-run spread of deviations (log units)
+    0.8,     # weight of a single reading's deviation against the short-term mean
+    0.0278,  # scale floor, relative to the level's own mean absolute deviation
+    0.0583,  # the forecast view counts as far as the baseline agrees (0: it stands alone)
+    3.99,    # residuals beyond this many deviations move the estimates only this far
+    1.0 - 1.0 / 20_000,  # per reading: a false-alarm memory fades over ~20,000 readings (2 weeks at 1/min)
+    86_400_000.0,  # and a day of data (ms) before any score: a daily cycle is seen once first
+])
+# per sensor and direction (0 down, 1 up): the score an operator called a false alarm (fading),
+# then the score of the last alarm raised
+MEM_FALSE, MEM_LAST = 0, 2
+MEMORY_KEYS = 4
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _slot_weights(t_ms):  # type: ignore[no-untyped-def]
+    h = (t_ms % DAY_MS) / HOUR_MS - 0.5
+    if h < 0.0:
+        h += SLOTS
+    i0 = int(h) % SLOTS
+    w = h - math.floor(h)
+    return i0, (i0 + 1) % SLOTS, w
+
+
+@numba.njit(cache=True, nogil=True)
+def score_kernel(sensor, t_ms, value, p, f, season, memory, threshold,  # type: ignore[no-untyped-def]
+                 o_score, o_expected, o_z, o_view, o_alarm):
+    """Score each reading (time order per sensor); fills the output columns and updates state.
+
+    ``o_expected`` is the baseline the reading was compared with, ``o_z`` the signed robust
+    deviation of the strongest view and ``o_view`` which view it was.  ``o_alarm`` is set
+    where the score reaches ``threshold``, no alarm was raised on the sensor in the last
+    ``P_REFRACTORY``·ln(1/threshold) readings, and the score is higher than one the operators
+    called a false alarm for this sensor and direction (``memory``, see
+    ``AnomalyDetector.learn_false_alarm``; it fades by ``P_MEMORY_DECAY`` per reading)."""
+    for i in range(len(sensor)):
+        s = sensor[i]
+        t = t_ms[i]
+        v = value[i]
+        o_score[i] = 0.0
+        o_expected[i] = np.nan
+        o_z[i] = 0.0
+        o_view[i] = -1
+        o_alarm[i] = False
+        if v != v:  # NaN: no information, no update
+            continue
+        st = f[s]
+        n = st[N]
+        if n == 0.0:
+            st[MU] = v
+            st[PREV_V] = v
+            st[PREV_T] = t
+            st[N] = 1.0
+            for k in range(SLOTS):
+                season[s, S_MEAN + k] = v
+            continue
+        floor = p[P_FLOOR_REL] * (abs(st[MU]) + 1e-12) + p[P_FLOOR_MAD] * st[MAD] + 1e-12
+        dt = t - st[PREV_T]
+        if dt > 0:
+            st[DT] = dt if st[DT] == 0.0 else st[DT] + 0.05 * (dt - st[DT])
+        # ---- the three views -----------------------------------------------------------------
+        r_l = v - st[MU]
+        z_l = r_l / (st[MAD] + floor)
+        i0, i1, w = _slot_weights(t)
+        s_hat = (1.0 - w) * season[s, S_MEAN + i0] + w * season[s, S_MEAN + i1]
+        s_mad = (1.0 - w) * season[s, S_MAD + i0] + w * season[s, S_MAD + i1]
+        seen = min(season[s, S_SEEN + i0], season[s, S_SEEN + i1])
+        r_s = v - s_hat
+        z_s = r_s / (s_mad + floor)
+        use_season = seen >= p[P_SEASON_DAYS] and st[ERR_S] < st[ERR_L]
+        forecast = st[PREV_V] + st[TREND]
+        r_f = v - forecast
+        z_f = r_f / (st[DMAD] + floor)
+        z_base = z_s if use_season else z_l
+        # ---- change point: two-sided CUSUM on the baseline residual, reset when it decides --------
+        zc = min(max(z_base, -20.0), 20.0)
+        st[CUP] = max(0.0, st[CUP] + zc - p[P_CUSUM_K])
+        st[CDN] = max(0.0, st[CDN] - zc - p[P_CUSUM_K])
+        z_c = 3.0 * min(max(st[CUP], st[CDN]) / p[P_CUSUM_H], 2.0)  # 3 deviations at the decision level
+        if z_c >= 3.0:
+            st[CUP] = 0.0
+            st[CDN] = 0.0
+        # ---- strongest view ------------------------------------------------------------------
+        view = VIEW_SEASON if use_season else VIEW_LEVEL
+        z = z_base
+        expected = s_hat if use_season else st[MU]
+        if p[P_AGREE] > 0.0:  # the forecast counts as far as the baseline agrees
+            z_f = math.copysign(math.sqrt(abs(z_f) * max(abs(z_base), p[P_AGREE] * abs(z_f))), z_f)
+        if abs(z_f) > abs(z):
+            z = z_f
+            view = VIEW_FORECAST
+            expected = forecast
+        if z_c > abs(z):
+            z = z_c if st[CUP] >= st[CDN] else -z_c
+            view = VIEW_CHANGE
+            expected = s_hat if use_season else st[MU]
+        u = math.log1p(abs(z))  # deviations on a log scale, which tames heavy tails
+        # ---- calibration against the sensor's own history of deviations -------------------------
+        st[A_SHORT] += p[P_ALPHA_SHORT] * (u - st[A_SHORT])
+        x = max(st[A_SHORT], u * p[P_POINT_WEIGHT])
+        mean = st[A_MEAN]
+        sd = math.sqrt(max(st[A_VAR], p[P_SD_FLOOR] ** 2))
+        tail = 0.5 * math.erfc(((x - mean) / sd) / math.sqrt(2.0))  # how rarely it deviates this much
+        d = u - mean
+        st[A_MEAN] += p[P_ALPHA_LONG] * d
+        st[A_VAR] = (1.0 - p[P_ALPHA_LONG]) * (st[A_VAR] + p[P_ALPHA_LONG] * d * d)
+        calibrated = min(-math.log10(max(tail, 1e-300)) / 10.0, 1.0)  # 0.5: one chance in 100,000
+        memory[s, MEM_FALSE] *= p[P_MEMORY_DECAY]
+        memory[s, MEM_FALSE + 1] *= p[P_MEMORY_DECAY]
+        # one score per episode: a score counts only above the decaying peak of recent ones
+        if n >= p[P_WARMUP] and n * st[DT] >= p[P_WARMUP_MS]:
+            decay = 1.0 - 1.0 / p[P_REFRACTORY]
+            st[QUIET] *= decay
+            st[ALARMED] *= decay
+            if calibrated > st[QUIET]:
+                o_score[i] = calibrated
+                st[QUIET] = calibrated
+                up = 1 if z > 0.0 else 0
+                # one alarm per episode: not again until the last alarm has decayed below the threshold
+                if calibrated >= threshold and st[ALARMED] < threshold and calibrated > memory[s, MEM_FALSE + up]:
+                    o_alarm[i] = True
+                    st[ALARMED] = 1.0
+                    memory[s, MEM_LAST + up] = calibrated
+                elif st[ALARMED] >= threshold and calibrated > memory[s, MEM_LAST + up]:
+                    memory[s, MEM_LAST + up] = calibrated  # the peak of the episode that alarmed
+        o_expected[i] = expected
+        o_z[i] = z
+        o_view[i] = view
+        # ---- learn ---------------------------------------------------------------------------
+        a = p[P_ALPHA_LEVEL]
+        b = p[P_ALPHA_SCALE]
+        clip = p[P_CLIP] * (st[MAD] + floor) if n > 10 else abs(r_l)  # outliers move the scale less
+        st[MAD] += b * (min(abs(r_l), clip) - st[MAD])
+        st[MU] += a * max(min(r_l, clip), -clip)
+        dclip = p[P_CLIP] * (st[DMAD] + floor) if n > 10 else abs(r_f)
+        st[DMAD] += b * (min(abs(r_f), dclip) - st[DMAD])
+        st[TREND] += a * ((v - st[PREV_V]) - st[TREND])
+        st[ERR_L] += b * (min(abs(r_l), clip) - st[ERR_L])
+        st[ERR_S] += b * (min(abs(r_s), p[P_CLIP] * (s_mad + floor) if seen >= 1 else abs(r_s)) - st[ERR_S])
+        g = p[P_ALPHA_SEASON]
+        for k, wk in ((i0, 1.0 - w), (i1, w)):
+            if wk <= 0.0:
+                continue
+            per_hour = max(HOUR_MS / st[DT], 1.0) if st[DT] > 0.0 else 1.0
+            gk = g * wk / per_hour if season[s, S_SEEN + k] >= 1.0 else wk
+            rk = v - season[s, S_MEAN + k]
+            mk = season[s, S_MAD + k]
+            kclip = p[P_CLIP] * (mk + floor) if season[s, S_SEEN + k] >= 2.0 else abs(rk)
+            season[s, S_MEAN + k] += gk * max(min(rk, kclip), -kclip)
+            season[s, S_MAD + k] += gk * (min(abs(rk), kclip) - mk)
+            season[s, S_SEEN + k] += wk / per_hour  # in days: one hour's readings make one visit
+        st[PREV_V] = v
+        st[PREV_T] = t
+        st[N] = n + 1.0
