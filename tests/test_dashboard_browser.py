@@ -39,7 +39,8 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo server, once its morning incidents (water, gas, bridge, tunnel) are in."""
+    """The demo server, once its morning incidents (water, gas, tunnel) are in; the bridge overload
+    breaches its strain limit only at some hours of the day, so it is not waited for."""
     port = free_port()
     db = tmp_path_factory.mktemp("dash") / "demo.duckdb"
     proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "demo", "--port", str(port), "--db", str(db)],
@@ -53,7 +54,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 live = httpx.get(f"{base}/api/v1/incidents", params={"active": True}).json()
             except httpx.TransportError:
                 continue
-            if {"water", "gas", "bridge", "tunnel"} <= {i["lifeline"] for i in live}:
+            if {"water", "gas", "tunnel"} <= {i["lifeline"] for i in live}:
                 break
         else:
             raise AssertionError("the demo raised no incidents on every morning lifeline within 120 s")
