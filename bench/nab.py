@@ -81,13 +81,11 @@ def main() -> None:
     args = ap.parse_args()
     root = shared_bench() / "nab"
     files = nab.load_corpus(root / "data", root / "combined_windows.json")
-    tune, hold = nab_run.split(files)
     nab_run.score_corpus(files[:1])  # compile and load the kernel outside the timing
     runs = [nab_run.score_corpus(files) for _ in range(args.repeat)]
     ours = min(runs, key=lambda r: r.seconds)
     ours_rate = ours.points / ours.seconds
-    parts = {name: nab_run.evaluate(part, ours.scores) for name, part in
-             (("all", files), ("tuning part", tune), ("hold-out part", hold))}
+    parts = nab_run.evaluate_parts(files, ours.scores)
     timed = [f for f in files if len(f.value) <= args.river_points]
     r_scores, r_seconds, r_points = river_scores(sorted(timed, key=lambda f: len(f.value)), args.river_points)
     r_rate = r_points / r_seconds

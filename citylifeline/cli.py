@@ -264,12 +264,7 @@ def _bench_nab(args: argparse.Namespace) -> int:
         raise ConfigError(f"no data file named in {args.labels} exists under {args.data}; "
                           "--data is the directory that holds the category folders")
     run = nab_run.score_corpus(files)
-    tune, hold = nab_run.split(files)
-    parts = {"all": nab_run.evaluate(files, run.scores)}
-    if tune and hold:
-        parts["tuning part"] = nab_run.evaluate(tune, run.scores)
-        parts["hold-out part"] = nab_run.evaluate(hold, run.scores)
-    print(nab_run.table(parts))
+    print(nab_run.table(nab_run.evaluate_parts(files, run.scores)))
     print(f"{run.points:,} points in {run.seconds:.2f} s ({run.points / run.seconds:,.0f} points/s on one core), "
           f"{run.state_bytes_per_sensor:.0f} bytes of state per sensor")
     if args.out:

@@ -78,6 +78,17 @@ def evaluate(files: Sequence[nab.NabFile], scores: dict[str, npt.NDArray[np.floa
     return out
 
 
+def evaluate_parts(files: Sequence[nab.NabFile],
+                   scores: dict[str, npt.NDArray[np.float64]]) -> dict[str, dict[str, dict[str, float]]]:
+    """``evaluate`` on the whole set and, when both are non-empty, on the tuning and hold-out parts."""
+    parts = {"all": evaluate(files, scores)}
+    tune, hold = split(files)
+    if tune and hold:
+        parts["tuning part"] = evaluate(tune, scores)
+        parts["hold-out part"] = evaluate(hold, scores)
+    return parts
+
+
 def write_results(out_dir: Path, files: Sequence[nab.NabFile], scores: dict[str, npt.NDArray[np.float64]]) -> int:
     """NAB result files under ``out_dir`` at the data files' relative paths; returns files written."""
     for f in files:

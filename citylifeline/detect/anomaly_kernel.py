@@ -11,10 +11,12 @@ deviations (a residual divided by an exponentially weighted mean absolute deviat
   trend), which catches spikes, steps and sudden changes of variance.
 
 A two-sided CUSUM on the chosen baseline's standardised residual adds a change-point view
-(slow drifts and small persistent shifts).  The strongest view is mapped to a surprise in
-[0, 1]; the score is then *calibrated per sensor*: the short-term mean surprise is compared
-with the sensor's own long-run distribution of surprise (the anomaly-likelihood idea of
-Ahmad et al., 2017), so one threshold means the same on a noisy sensor and on a quiet one.
+(slow drifts and small persistent shifts).  The strongest view's deviation, on a log scale
+(log(1 + |z|), which tames heavy tails), is then *calibrated per sensor*: the larger of its
+short-term mean and the reading's own value is compared with the sensor's long-run mean and
+spread of it (the anomaly-likelihood idea of Ahmad et al., 2017), and the score is
+-log10 of that Gaussian tail over 10, capped at 1; so one threshold means the same on a noisy
+sensor and on a quiet one.
 A score is given only when it exceeds the sensor's decaying peak of recent scores, and an
 alarm only when the peak of the last alarm has decayed below the threshold, so one anomaly
 episode raises one alarm (the decay time is ``P_REFRACTORY`` readings).
@@ -42,9 +44,8 @@ NF = 17
 S_MEAN, S_MAD, S_SEEN = 0, SLOTS, 2 * SLOTS
 NS = 3 * SLOTS
 
-# views named in explanations
+# views, named in explanations (``anomaly.explain``)
 VIEW_LEVEL, VIEW_SEASON, VIEW_FORECAST, VIEW_CHANGE = 0, 1, 2, 3
-VIEW_NAMES = ("level", "season", "forecast", "change")
 
 # parameters: a float64 vector, so the benchmark can try values without recompiling.  The values
 # were chosen on the tuning half of the shared NAB data only (see citylifeline.bench.nab_run).
@@ -203,10 +204,10 @@ def score_kernel(sensor, t_ms, value, p, f, season, memory, threshold,  # type: 
         st[ERR_L] += b * (min(abs(r_l), clip) - st[ERR_L])
         st[ERR_S] += b * (min(abs(r_s), p[P_CLIP] * (s_mad + floor) if seen >= 1 else abs(r_s)) - st[ERR_S])
         g = p[P_ALPHA_SEASON]
+        per_hour = max(HOUR_MS / st[DT], 1.0) if st[DT] > 0.0 else 1.0  # readings per hour
         for k, wk in ((i0, 1.0 - w), (i1, w)):
             if wk <= 0.0:
                 continue
-            per_hour = max(HOUR_MS / st[DT], 1.0) if st[DT] > 0.0 else 1.0
             gk = g * wk / per_hour if season[s, S_SEEN + k] >= 1.0 else wk
             rk = v - season[s, S_MEAN + k]
             mk = season[s, S_MAD + k]

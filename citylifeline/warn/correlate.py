@@ -131,7 +131,7 @@ class Correlator:
             if other.sensor != e.sensor and other.sensor not in agree and self.registry.layer[other.sensor] == layer \
                     and self._distance(asset, self.registry.asset[other.sensor]) <= self.radius_m:
                 agree[other.sensor] = other
-        if self.corroborate_sensors and len(agree) + 1 >= self.corroborate_sensors:
+        if len(agree) + 1 >= self.corroborate_sensors:
             first = min(agree.values(), key=lambda o: o.t_ms) if agree else e
             e.message += f" — corroborated by {', '.join(o.sensor_id for o in agree.values())}" if agree else ""
             for o in agree.values():
