@@ -30,11 +30,11 @@ from citylifeline.twin.runner import simulate  # noqa: E402
 from citylifeline.twin.scenario import load_scenario  # noqa: E402
 
 WEEK_MS = 7 * 86_400_000
-POLICIES = [(1.1, 2)] + [(thr, n) for thr in (0.4, 0.6, 0.8) for n in (2, 3)] + [(0.4, 0)]
-"""(anomaly_threshold, anomaly_corroborate_sensors); 1.1 is the AI off."""
+POLICIES = [(1.1, 0, 0.0)] + [(0.3, n, r) for n in (0, 3) for r in (0.0, 2.0, 3.0, 5.0)]
+"""(anomaly_threshold, anomaly_corroborate_sensors, ai_review_deviations); (1.1, 0, 0) is rules alone."""
 
 
-def part(policies: list[tuple[float, int]]) -> list[dict[str, object]]:
+def part(policies: list[tuple[float, int, float]]) -> list[dict[str, object]]:
     """Score ``policies`` on every tuning variant (simulated once each)."""
     totals = {p: LifelineScore() for p in policies}
     for path in scenario_paths():
@@ -42,10 +42,11 @@ def part(policies: list[tuple[float, int]]) -> list[dict[str, object]]:
         s = replace(s, seed=s.seed + 1000, start_ms=s.start_ms - 5 * WEEK_MS)
         bundle = load_city(s.city)
         run = simulate(s, bundle)
-        for thr, n in policies:
-            config = Config.load(environ={}, anomaly_threshold=thr, anomaly_corroborate_sensors=n)
+        for thr, n, review in policies:
+            config = Config.load(environ={}, anomaly_threshold=thr, anomaly_corroborate_sensors=n,
+                                 ai_review_deviations=review)
             for ls in replay_run(run, config, bundle).by_lifeline.values():
-                totals[(thr, n)].add(ls)
+                totals[(thr, n, review)].add(ls)
         print(f"  {path.stem} done", file=sys.stderr, flush=True)
     return [{"policy": list(p), **{k: v for k, v in t.row().items() if k in ("found", "missed", "false")}}
             for p, t in totals.items()]
@@ -62,14 +63,16 @@ def main() -> None:
     workers = [subprocess.Popen([sys.executable, __file__, "--jobs", str(args.jobs), "--part", str(k)],
                                 stdout=subprocess.PIPE) for k in range(args.jobs)]
     results = [r for w in workers for r in json.loads(w.communicate()[0])]
-    print("| threshold | corroborating sensors | found | missed | false | found − false |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| threshold | corroborating sensors | AI review (deviations) | found | missed | false | found − false |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in sorted(results, key=lambda r: r["policy"]):
-        thr, n = r["policy"]
+        thr, n, review = r["policy"]
         label = "AI off" if thr > 1 else f"{thr}"
-        print(f"| {label} | {n} | {r['found']} | {r['missed']} | {r['false']} | {r['found'] - r['false']} |")
+        print(f"| {label} | {n} | {review or 'off'} | {r['found']} | {r['missed']} | {r['false']} | "
+              f"{r['found'] - r['false']} |")
     best = max(results, key=lambda r: (r["found"] - r["false"], -r["false"]))
-    print(f"\nchosen: anomaly_threshold={best['policy'][0]}, anomaly_corroborate_sensors={best['policy'][1]}")
+    thr, n, review = best["policy"]
+    print(f"\nchosen: anomaly_threshold={thr}, anomaly_corroborate_sensors={n}, ai_review_deviations={review}")
 
 
 if __name__ == "__main__":

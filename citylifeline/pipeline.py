@@ -23,6 +23,7 @@ import numpy as np
 from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
 from .detect import AnomalyDetector, default_detectors, impossible_mask
+from .detect.anomaly import review
 from .errors import NotFound
 from .settings import Config
 from .store.base import AppendResult, Checkpoint, DeadLetter, Store, WarnChanges
@@ -149,8 +150,12 @@ class Pipeline:
         """Every detector's events for ``new``; impossible values are kept from the warning ones."""
         bad = impossible_mask(new, self.registry)
         sane = new.take(~bad) if bad.any() else new
-        return EventBatch.concat([d.update(sane if d.sane_values_only else new, self.watermark_ms)
-                                  for d in self.detectors])
+        events = EventBatch.concat([d.update(sane if d.sane_values_only else new, self.watermark_ms)
+                                    for d in self.detectors])
+        ai = next((d for d in self.detectors if isinstance(d, AnomalyDetector)), None)
+        if ai is not None and ai.usual_z is not None:  # the AI's view of each rule warning's reading
+            events = review(events, sane if ai.sane_values_only else new, ai.usual_z)
+        return events
 
     # ---- checkpoint and recovery -------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:

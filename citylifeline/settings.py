@@ -53,15 +53,20 @@ SETTINGS: tuple[Setting, ...] = (
             "A sensor repeating the same value this many times in a row gets a 'stuck' ticket."),
     Setting("spike_factor", 8.0,
             "An isolated reading further than this many typical steps from both neighbours is a spike."),
-    Setting("anomaly_threshold", 0.4,
-            "Calibrated anomaly score (0-1) at which the AI detector raises a blue warning; 0.4 is about one "
-            "warning per sensor per month on clean data (NAB's best is 0.22: NAB forgives false alarms more "
-            "than a duty officer does); 1.1 turns it off."),
+    Setting("anomaly_threshold", 0.3,
+            "Calibrated anomaly score (0-1) at which the AI detector raises a blue warning; 0.3 is about one "
+            "warning per sensor in 20 months on clean data (NAB's best is 0.11: NAB forgives false alarms "
+            "more than a duty officer does); 1.1 turns it off."),
     Setting("anomaly_corroborate_sensors", 0,
             "0: AI anomaly warnings are evidence only (attached to incidents the rules opened, shown on their "
             "sensors). N > 0: they open an incident when N sensors within correlate_radius_m have had one "
             "within anomaly_corroborate_s (off by default: on twin runs it added false incidents, see "
             "docs/benchmarks.md)."),
+    Setting("ai_review_deviations", 2.0,
+            "AI review of minor rule warnings: a blue (IV) or yellow (III) threshold or rate warning whose reading "
+            "is within this many robust deviations of what its sensor usually reads at that hour (as the AI "
+            "detector has learned it) is kept as evidence and opens no incident; 0 turns the review off. Orange "
+            "and red warnings, and sensors the AI is still learning, are never reviewed."),
     Setting("anomaly_corroborate_s", 900.0,
             "The time within which AI anomaly warnings of nearby sensors corroborate each other."),
     Setting("max_incidents_per_asset_hour", 3,
@@ -104,6 +109,7 @@ class Config:
     anomaly_threshold: float
     anomaly_corroborate_sensors: int
     anomaly_corroborate_s: float
+    ai_review_deviations: float
     max_incidents_per_asset_hour: int
     writer_queue_batches: int
     memory_limit: str

@@ -16,6 +16,8 @@ still alarm.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import levels
@@ -35,10 +37,13 @@ class AnomalyDetector(Detector):
              "memory": (np.float32, 0.0, K.MEMORY_KEYS)}
     params = K.DEFAULTS
 
+    usual_z: np.ndarray | None = None
+    """Per reading of the last batch ``update`` saw: its deviation from the sensor's usual value."""
+
     def score(self, batch: ReadingBatch) -> tuple[np.ndarray, ...]:
-        """(score, expected, z, view, alarm) per reading of ``batch``, updating the state."""
+        """(score, expected, z, view, alarm, usual_z) per reading of ``batch``, updating the state."""
         n = len(batch)
-        out = (np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int8), np.empty(n, np.bool_))
+        out = (np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int8), np.empty(n, np.bool_), np.empty(n))
         st = self.state
         K.score_kernel(batch.sensor, batch.t_ms, batch.value, self.params, st["f"], st["season"],
                        st["memory"], float(self.config.anomaly_threshold), *out)
@@ -46,9 +51,10 @@ class AnomalyDetector(Detector):
 
     def update(self, batch: ReadingBatch, watermark_ms: int) -> EventBatch:
         """See ``Detector.update``."""
+        self.usual_z = None
         if not len(batch):
             return EventBatch.empty()
-        _, expected, z, view, alarm = self.score(batch)
+        _, expected, z, view, alarm, self.usual_z = self.score(batch)
         idx = np.flatnonzero(alarm)
         k = len(idx)
         return EventBatch.of(batch.sensor[idx], batch.t_ms[idx], np.full(k, int(EventKind.ANOMALY)),
@@ -56,14 +62,33 @@ class AnomalyDetector(Detector):
                              expected[idx], z[idx], view[idx])
 
     def learn_false_alarm(self, sensor: int, z: float | None) -> None:
-        """Remember that the sensor's last alarm in the direction of ``z`` was a false alarm: later
-        ones in that direction must score ``FALSE_ALARM_MARGIN`` higher (the memory fades)."""
+        """Remember that the sensor's last alarm episode in the direction of ``z`` was a false alarm:
+        later ones in that direction must score ``FALSE_ALARM_MARGIN`` above that episode's peak (the
+        lesson fades towards the threshold over ``P_MEMORY_DECAY``'s time)."""
         if z is None or not np.isfinite(z) or z == 0:
             return
         up = 1 if z > 0 else 0
         mem = self.state["memory"]
         last = float(mem[sensor, K.MEM_LAST + up])
         mem[sensor, K.MEM_FALSE + up] = max(float(mem[sensor, K.MEM_FALSE + up]), min(last + FALSE_ALARM_MARGIN, 1.0))
+
+def review(events: EventBatch, batch: ReadingBatch, usual_z: np.ndarray) -> EventBatch:
+    """``events`` with each rule warning's ``detail`` set to its reading's deviation from the
+    sensor's usual value (``usual_z``, aligned with ``batch``; NaN where the reading is not in
+    ``batch`` or the sensor is warming up); the correlator reads it (``Correlator._usual``)."""
+    rule = np.flatnonzero(np.isin(events.kind, (EventKind.THRESHOLD, EventKind.RATE)))
+    if not len(rule) or not len(batch):
+        return events
+    t0 = int(batch.t_ms.min())
+    span = int(batch.t_ms.max()) - t0 + 1
+    key = batch.sensor.astype(np.int64) * span + (batch.t_ms - t0)
+    order = np.argsort(key, kind="stable")
+    want = events.sensor[rule].astype(np.int64) * span + (events.t_ms[rule] - t0)
+    at = np.minimum(np.searchsorted(key[order], want), len(key) - 1)
+    found = (key[order][at] == want) & (events.t_ms[rule] >= t0) & (events.t_ms[rule] < t0 + span)
+    detail = events.detail.copy()
+    detail[rule] = np.where(found, usual_z[order][at], np.nan)
+    return replace(events, detail=detail)
 
 
 def explain(z: float, view: int, value: str, expected: str, what: str) -> str:

@@ -16,6 +16,14 @@ when N sensors within ``correlate_radius_m`` have had signs within ``anomaly_cor
 agreeing may be).  An incident that only anomalies have fed holds its assets only for
 ``correlate_window_s``, so an old AI incident does not swallow a later rule warning.
 
+AI review of minor rule warnings: a blue (IV) or yellow (III) threshold or rate warning that
+would open an incident is kept as evidence instead when its reading is within
+``ai_review_deviations`` robust deviations of what the AI detector has learned its sensor
+usually reads at that hour and weekday (``detect.anomaly.review`` sets the event's ``detail``).
+Examples: a pressure that dips below a blue limit every morning, or a transmitter thawing back
+to its usual value (the AI learns nothing while a value is frozen).  Orange and red warnings,
+warnings joining an open incident, and sensors the AI is still learning are never reviewed.
+
 Anti-flood: at most ``max_incidents_per_asset_hour`` incidents are opened on one asset in any
 hour of data time (an asset whose incidents operators keep closing does not reopen one every few
 minutes); a warning beyond that is stored as evidence, says that it was suppressed, and opens
@@ -37,6 +45,8 @@ from .lifecycle import ACTIVE_STATES, SYSTEM
 from .model import Event, Incident, Ticket, TimelineEntry
 
 FAULT_KINDS = ("stuck", "no_data", "impossible", "spike")
+REVIEWED_KINDS = ("threshold", "rate")  # the rule warnings the AI review may keep from opening incidents
+REVIEWED_MAX_LEVEL = levels.SEVERITIES[1]  # yellow (III) and blue (IV) only
 HOUR_MS = 3600 * 1000
 SPIKE_TICKET_QUIET_MS = 24 * HOUR_MS  # a spike ticket closes after a day without spikes
 
@@ -53,6 +63,7 @@ class Correlator:
         self._opened: dict[str, deque[int]] = {}  # asset → data times of incidents opened in the last hour
         self.corroborate_ms = int(config.anomaly_corroborate_s * 1000)
         self.corroborate_sensors = config.anomaly_corroborate_sensors
+        self.review_deviations = config.ai_review_deviations
         self._signs: deque[Event] = deque()  # recent uncorroborated anomaly events
         self._ai_only: set[int] = set()  # incidents opened by anomalies that no rule warning has joined
         ids = store.next_ids()
@@ -90,6 +101,10 @@ class Correlator:
             sign = self._corroborating_sign(e, asset) if e.kind == "anomaly" else None
             if e.kind == "anomaly" and sign is None:
                 return
+            if self._usual(e):
+                e.message += (f" — usual for this sensor at this hour (AI review: {abs(e.detail or 0.0):.1f} robust "
+                              "deviations from what it usually reads); kept as evidence")
+                return
             if self._flooding(asset, e.t_ms):
                 e.message += (f" — suppressed: {self.max_per_asset_hour} incidents already opened on this asset "
                               "in the past hour (anti-flood)")
@@ -115,6 +130,11 @@ class Correlator:
             inc.cleared_t_ms = e.t_ms if not any(alarming.values()) else None
         e.incident_id = inc.id
         ch.incidents[inc.id] = inc
+
+    def _usual(self, e: Event) -> bool:
+        """A minor rule warning on a reading the AI calls usual for its sensor (``ai_review_deviations``)."""
+        return (e.kind in REVIEWED_KINDS and e.level <= REVIEWED_MAX_LEVEL and e.detail is not None
+                and abs(e.detail) <= self.review_deviations)
 
     def _corroborating_sign(self, e: Event, asset: str) -> Event | None:
         """The earliest of the recent signs on other sensors of the same lifeline nearby when,
