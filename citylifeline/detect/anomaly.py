@@ -7,11 +7,15 @@ above ``anomaly_threshold`` into blue (IV) warnings that say what was unusual:
 "pressure 0.31 MPa is 6.2 robust deviations below this hour's usual 0.45 MPa".
 
 Alarm fatigue is handled here at the sensor: one anomaly episode raises one warning (a later
-reading alarms again only when it is more surprising than the decaying peak of the episode),
-and an incident an operator marks *false alarm* teaches the sensor to ignore deviations in the
-same direction that score up to 0.1 above the one that was called false (``learn_false_alarm``);
-the memory fades over about 20,000 readings.  Stronger deviations, and deviations the other way,
+reading alarms again only when it is clearly more surprising than the decaying peak of the
+episode), and an incident an operator marks *false alarm* teaches the sensor to ignore deviations
+in the same direction that score up to 0.1 above the peak of the episode called false
+(``learn_false_alarm``); the lesson fades towards the threshold over about 20,000 readings.  Stronger deviations, and deviations the other way,
 still alarm.
+
+``review`` hands the rules' warnings the AI's view of their readings (how far each is from what
+its sensor usually reads at that hour), so the correlator can keep a minor breach that is usual
+for its sensor from opening an incident (``ai_review_deviations``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class AnomalyDetector(Detector):
         mem = self.state["memory"]
         last = float(mem[sensor, K.MEM_LAST + up])
         mem[sensor, K.MEM_FALSE + up] = max(float(mem[sensor, K.MEM_FALSE + up]), min(last + FALSE_ALARM_MARGIN, 1.0))
+
 
 def review(events: EventBatch, batch: ReadingBatch, usual_z: np.ndarray) -> EventBatch:
     """``events`` with each rule warning's ``detail`` set to its reading's deviation from the
