@@ -8,10 +8,10 @@ above ``anomaly_threshold`` into blue (IV) warnings that say what was unusual:
 
 Alarm fatigue is handled here at the sensor: one anomaly episode raises one warning (a later
 reading alarms again only when it is clearly more surprising than the decaying peak of the
-episode), and an incident an operator marks *false alarm* teaches the sensor to ignore deviations
-in the same direction that score up to 0.1 above the peak of the episode called false
-(``learn_false_alarm``); the lesson fades towards the threshold over about 20,000 readings.  Stronger deviations, and deviations the other way,
-still alarm.
+episode), and an incident an operator marks *false alarm* teaches the sensor to ignore
+deviations in the same direction that score up to 0.1 above the peak of the episode called
+false (``learn_false_alarm``); the lesson fades towards the threshold over about 20,000
+readings.  Stronger deviations, and deviations the other way, still alarm.
 
 ``review`` hands the rules' warnings the AI's view of their readings (how far each is from what
 its sensor usually reads at that hour), so the correlator can keep a minor breach that is usual
