@@ -66,3 +66,21 @@ def test_the_shipped_leak_list_loads_and_a_bad_one_names_the_leak(tmp_path: Path
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(ConfigError, match=r"leak 2 \(p232\).*'sudden'"):
         load_leaks(tmp_path / "bad.json")
+
+
+def test_demand_follows_the_networks_weekly_pattern_from_the_periods_start() -> None:
+    import wntr
+
+    sensors = load_sensors(LTOWN / "sensors.json")
+    run = simulate_year(LTOWN / "L-TOWN.inp", year(days=2), sensors)
+    wn = wntr.network.WaterNetworkModel(str(LTOWN / "L-TOWN.inp"))
+    k, node = next((k, wn.get_node(n)) for k, n in enumerate(sensors.amr_demand_nodes)
+                   if any(d.pattern_name == "P-Residential" and d.base_value > 0
+                          for d in wn.get_node(n).demand_timeseries_list))
+    demands = node.demand_timeseries_list
+    expected = np.array([sum(d.at(t) for d in demands) for t in range(0, 2 * 86_400 + 1, 300)]) * 3600  # m³/h
+    assert expected.min() > 0
+    ratio = run.demand_m3h[:, k] / expected  # the seasonal and day-to-day factors only
+    assert ratio.min() > 0.7 and ratio.max() < 1.3
+    for day in (ratio[:288], ratio[288:576]):  # constant within a day: the pattern is aligned
+        assert np.ptp(day) < 0.005

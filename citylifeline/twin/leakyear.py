@@ -170,7 +170,7 @@ def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
         node = f"leak{k}_{leak.link}"
         wn = wntr.morph.split_pipe(wn, leak.link, f"{leak.link}_leak{k}", node)
         leak_nodes.append(node)
-    _stretch_patterns(wn, t_ms, year.step_s, seed)
+    _stretch_patterns(wn, t_ms, year.start_ms, year.step_s, seed)
     wn.options.time.duration = int(t_ms[-1] - t_ms[0]) // 1000
     wn.options.time.hydraulic_timestep = year.step_s
     wn.options.time.report_timestep = year.step_s
@@ -189,14 +189,16 @@ def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
                    run.demand_m3h[keep], run.leak_m3h[keep])
 
 
-def _stretch_patterns(wn, t_ms: npt.NDArray[np.int64], step_s: int, seed: int) -> None:  # type: ignore[no-untyped-def]
-    """Every demand pattern repeated over the run at the hydraulic step, times ``demand_factor``."""
+def _stretch_patterns(wn, t_ms: npt.NDArray[np.int64], origin_ms: int, step_s: int,  # type: ignore[no-untyped-def]
+                      seed: int) -> None:
+    """Every demand pattern repeated over the run at the hydraulic step, times ``demand_factor``;
+    the patterns' first period is at ``origin_ms`` (the period's start, not the warm-up's)."""
     factor = demand_factor(t_ms, seed)
     pattern_step = wn.options.time.pattern_timestep
     for name in wn.pattern_name_list:
         pat = wn.get_pattern(name)
         base = np.asarray(pat.multipliers, dtype=np.float64)
-        idx = ((t_ms - t_ms[0]) // 1000 // pattern_step).astype(np.int64) % len(base)
+        idx = ((t_ms - origin_ms) // 1000 // pattern_step).astype(np.int64) % len(base)
         pat.multipliers = (base[idx] * factor).tolist()
     wn.options.time.pattern_timestep = step_s
 
