@@ -1,0 +1,1 @@
+"""Analysis on the city model: isolation, impact and cascades."""
