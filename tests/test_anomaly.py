@@ -229,12 +229,14 @@ def morning_dip(days: int, seed: int) -> np.ndarray:
     return 300e3 - 62e3 * np.exp(-(((minute % DAY_MIN) - 450) / 240.0) ** 2) + rng.normal(0, 1.5e3, len(minute))
 
 
-def feed_days(pipe: Pipeline, sensor: int, v: np.ndarray, first_day: int, days: int) -> None:
-    for d in range(first_day, first_day + days):
-        part = v[d * DAY_MIN:(d + 1) * DAY_MIN]
-        pipe.ingest(ReadingBatch.of(np.full(len(part), sensor), T0 + (d * DAY_MIN + np.arange(len(part))) * MIN, part))
-        for inc in pipe.store.active_incidents():  # the duty officer closes each morning's incident
-            pipe.act(inc.id, "false_alarm", "duty", text="the usual morning low")
+def ingest_day(pipe: Pipeline, sensor: int, v: np.ndarray, d: int) -> None:
+    part = v[d * DAY_MIN:(d + 1) * DAY_MIN]
+    pipe.ingest(ReadingBatch.of(np.full(len(part), sensor), T0 + (d * DAY_MIN + np.arange(len(part))) * MIN, part))
+
+
+def close_all(pipe: Pipeline) -> None:
+    for inc in pipe.store.active_incidents():  # the duty officer closes the morning's incident
+        pipe.act(inc.id, "false_alarm", "duty", text="the usual morning low")
 
 
 @pytest.mark.parametrize("review", [0.0, 3.0])
@@ -245,9 +247,11 @@ def test_ai_review_keeps_a_usual_blue_breach_from_opening_an_incident(tmp_path: 
     s = pipe.registry.index["P-1"]
     v = morning_dip(10, seed=8)
     v[9 * DAY_MIN + 780: 9 * DAY_MIN + 840] = 240e3 + v[9 * DAY_MIN + 780: 9 * DAY_MIN + 840] - 300e3  # 13:00
-    feed_days(pipe, s, v, 0, 8)  # a week of mornings: the AI learns them
+    for d in range(8):  # a week of mornings: the AI learns them
+        ingest_day(pipe, s, v, d)
+        close_all(pipe)
     day8 = T0 + 8 * DAY_MIN * MIN
-    pipe.ingest(ReadingBatch.of(np.full(DAY_MIN, s), day8 + np.arange(DAY_MIN) * MIN, v[8 * DAY_MIN:9 * DAY_MIN]))
+    ingest_day(pipe, s, v, 8)
     breach = [e for e in pipe.store.events(sensor=s) if e.kind == "threshold" and e.active and e.t_ms >= day8]
     assert len(breach) == 1 and breach[0].level == 1  # the rules saw the morning low as always
     if review:
@@ -256,10 +260,9 @@ def test_ai_review_keeps_a_usual_blue_breach_from_opening_an_incident(tmp_path: 
         assert "usual for this sensor at this hour" in breach[0].message, breach[0].detail
     else:
         assert len(pipe.store.active_incidents()) == 1 and breach[0].incident_id is not None, breach[0].detail
-    for inc in pipe.store.active_incidents():
-        pipe.act(inc.id, "false_alarm", "duty", text="the usual morning low")
+    close_all(pipe)
     day9 = day8 + DAY_MIN * MIN  # the same blue breach at 13:00, when the pressure is usually 0.30 MPa
-    pipe.ingest(ReadingBatch.of(np.full(DAY_MIN, s), day9 + np.arange(DAY_MIN) * MIN, v[9 * DAY_MIN:]))
+    ingest_day(pipe, s, v, 9)
     [midday] = [e for e in pipe.store.events(sensor=s) if e.kind == "threshold" and e.active
                 and e.t_ms >= day9 + 700 * MIN]
     assert midday.incident_id is not None and "usual" not in midday.message  # unusual for the hour: an incident

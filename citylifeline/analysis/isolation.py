@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 
 from ..errors import NotFound
@@ -45,8 +44,8 @@ def isolation_plan(wn, valves: pd.DataFrame, pipe: str,  # type: ignore[no-untyp
                    mean_demand_m3h: Mapping[str, float] | None = None) -> IsolationPlan:
     """The valves to close to isolate ``pipe`` and the junctions left without water.
 
-    ``mean_demand_m3h`` is each junction's average demand; by default its base demands times the
-    mean of their patterns."""
+    ``mean_demand_m3h`` is each junction's average demand; by default WNTR's average expected
+    demand (base demands times their patterns and the demand multiplier)."""
     import wntr
 
     if pipe not in wn.link_name_list:
@@ -69,19 +68,8 @@ def isolation_plan(wn, valves: pd.DataFrame, pipe: str,  # type: ignore[no-untyp
         if component & sources:
             supplied |= component
     dry = sorted(n for n in wn.junction_name_list if n not in supplied)
-    demand = mean_demand_m3h if mean_demand_m3h is not None else _mean_demand_m3h(wn)
+    demand = mean_demand_m3h if mean_demand_m3h is not None else \
+        (wntr.metrics.average_expected_demand(wn) * 3600.0).to_dict()  # m³/s → m³/h
     return IsolationPlan(pipe, tuple(boundary), tuple(sorted(seg_links)), tuple(dry),
                          float(sum(demand.get(n, 0.0) for n in dry)))
 
-
-def _mean_demand_m3h(wn) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    out = {}
-    default = wn.options.hydraulic.pattern
-    for name in wn.junction_name_list:
-        total = 0.0
-        for d in wn.get_node(name).demand_timeseries_list:
-            pat = d.pattern if d.pattern is not None else (wn.get_pattern(default) if default in wn.pattern_name_list
-                                                           else None)
-            total += d.base_value * (float(np.mean(pat.multipliers)) if pat is not None else 1.0)
-        out[name] = total * 3600.0  # m³/s → m³/h
-    return out

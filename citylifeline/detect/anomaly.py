@@ -88,9 +88,10 @@ def review(events: EventBatch, batch: ReadingBatch, usual_z: np.ndarray) -> Even
     span = int(batch.t_ms.max()) - t0 + 1
     key = batch.sensor.astype(np.int64) * span + (batch.t_ms - t0)
     order = np.argsort(key, kind="stable")
+    ordered = key[order]
     want = events.sensor[rule].astype(np.int64) * span + (events.t_ms[rule] - t0)
-    at = np.minimum(np.searchsorted(key[order], want), len(key) - 1)
-    found = (key[order][at] == want) & (events.t_ms[rule] >= t0) & (events.t_ms[rule] < t0 + span)
+    at = np.minimum(np.searchsorted(ordered, want), len(key) - 1)
+    found = (ordered[at] == want) & (events.t_ms[rule] >= t0) & (events.t_ms[rule] < t0 + span)
     detail = events.detail.copy()
     detail[rule] = np.where(found, usual_z[order][at], np.nan)
     return replace(events, detail=detail)

@@ -46,7 +46,7 @@ WEEKDAYS = 7
 S_MEAN, S_MAD, S_SEEN, S_WEEKDAY = 0, SLOTS, 2 * SLOTS, 3 * SLOTS  # ... and an offset per day of the week
 NS = 3 * SLOTS + WEEKDAYS
 
-WARM_N = 10  # readings before deviations feed the calibration
+WARM_N = 10  # readings before the scales mean anything: no calibration, no clipping
 
 # views, named in explanations (``anomaly.explain``)
 VIEW_LEVEL, VIEW_SEASON, VIEW_FORECAST, VIEW_CHANGE = 0, 1, 2, 3
@@ -57,13 +57,13 @@ VIEW_LEVEL, VIEW_SEASON, VIEW_FORECAST, VIEW_CHANGE = 0, 1, 2, 3
  P_ALPHA_SHORT, P_REFRACTORY, P_WARMUP, P_FLOOR_REL, P_SD_FLOOR, P_POINT_WEIGHT, P_FLOOR_MAD, P_CLIP,
  P_MEMORY_DECAY, P_WARMUP_MS, P_RISE, P_ALPHA_WEEK, P_FROZEN) = range(20)
 DEFAULTS = np.array([
-    0.000823026,  # level EWMA weight per reading (memory ~1,000 readings)
+    0.000823026,  # level EWMA weight per reading (memory ~1,200 readings)
     0.00825909,  # weight of the scale (mean absolute deviation) estimates
     0.0432352,  # seasonal slot weight per day of visits
     2.0,   # days a slot must have seen before the season view is used
     12.7656,   # CUSUM allowance, robust deviations
     17.026,    # CUSUM decision level
-    0.000273327,  # weight of the long-run distribution of deviations (memory ~3,000 readings)
+    0.000273327,  # weight of the long-run distribution of deviations (memory ~3,700 readings)
     0.231106,     # weight of the short-term mean of deviations
     132.229,  # readings for an episode's peak score to decay by e
     50.0,  # readings before any score is given
@@ -72,7 +72,7 @@ DEFAULTS = np.array([
     0.681541,     # weight of a single reading's deviation against the short-term mean
     0.0440873,  # scale floor, relative to the level's own mean absolute deviation
     1.9207,    # residuals beyond this many deviations move the estimates only this far
-    0.99995,  # per reading: a false-alarm memory fades over ~20,000 readings (2 weeks at 1/min)
+    1.0 - 1.0 / 20_000,  # per reading: a false-alarm memory fades over ~20,000 readings (2 weeks at 1/min)
     86_400_000.0,  # and a day of data (ms) before any score: a daily cycle is seen once first
     2.57817,  # a new score must exceed that decaying peak by this factor (one alarm per episode)
     0.861942,   # weight of a day-of-week offset per day of visits
@@ -211,10 +211,10 @@ def score_kernel(sensor, t_ms, value, p, f, season, memory, threshold,  # type: 
             continue
         a = max(p[P_ALPHA_LEVEL], 1.0 / (n + 1.0))  # plain means until the EWMAs' memory fills
         b = max(p[P_ALPHA_SCALE], 1.0 / (n + 1.0))
-        clip = p[P_CLIP] * (st[MAD] + floor) if n > 10 else abs(r_l)  # outliers move the scale less
+        clip = p[P_CLIP] * (st[MAD] + floor) if n > WARM_N else abs(r_l)  # outliers move the scale less
         st[MAD] += b * (min(abs(r_l), clip) - st[MAD])
         st[MU] += a * max(min(r_l, clip), -clip)
-        dclip = p[P_CLIP] * (st[DMAD] + floor) if n > 10 else abs(r_f)
+        dclip = p[P_CLIP] * (st[DMAD] + floor) if n > WARM_N else abs(r_f)
         st[DMAD] += b * (min(abs(r_f), dclip) - st[DMAD])
         st[TREND] += a * ((v - st[PREV_V]) - st[TREND])
         st[ERR_L] += b * (min(abs(r_l), clip) - st[ERR_L])
