@@ -32,13 +32,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
+from ..ingest.validate import BAD_TIME, parse_iso
 
 CD = 0.75  # discharge coefficient of a leak orifice
 G = 9.81
@@ -104,7 +104,11 @@ class YearRun:
 
 
 def _ms(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp() * 1000)
+    """Epoch ms of a leak list's time (ISO 8601; BattLeDIM's carry no offset and are read as UTC)."""
+    t = int(parse_iso([str(text)], "UTC")[0])
+    if t == BAD_TIME:
+        raise ValueError(f"time {text!r} is not 'YYYY-MM-DD HH:MM'")
+    return t
 
 
 def load_leaks(path: Path) -> LeakYear:
