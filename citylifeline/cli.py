@@ -99,6 +99,21 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--labels", required=True, type=Path, help="the windows file (combined_windows.json)")
     sp.add_argument("--out", type=Path, help="write NAB result files here, at the data files' relative paths")
     sp.set_defaults(run=_bench_nab)
+    sp = bench.add_parser("leaks", help="simulate a water network's year with its leaks, detect them on the model "
+                                        "and score by BattLeDIM's economic rules")
+    sp.add_argument("--inp", required=True, type=Path, help="the network's EPANET .inp")
+    sp.add_argument("--sensors", type=Path, help="sensor placement JSON (pressure_nodes, flow_links, level_tanks, "
+                                                 "amr_demand_nodes); required unless --generate")
+    sp.add_argument("--leaks", nargs="*", type=Path, default=[],
+                    help="leak lists (BattLeDIM JSON), one year each; the n-th is simulated on real-network "
+                         "variant n (mismatch seed n) with demand seed n-1")
+    sp.add_argument("--name", nargs="*", default=[], help="a name per leak list (default: the file name)")
+    sp.add_argument("--write-docs", action="store_true", help="replace the leak section of docs/benchmarks.md")
+    sp.add_argument("--generate", type=Path, help="instead: write a random leak list for --inp here")
+    sp.add_argument("--seed", type=int, default=2019, help="with --generate: the random seed")
+    sp.add_argument("--period", nargs=2, default=["2019-01-01 00:00", "2019-12-31 23:55"], metavar=("START", "END"),
+                    help="with --generate: the year's first and last step")
+    sp.set_defaults(run=_bench_leaks)
     return p
 
 
@@ -274,6 +289,29 @@ def _bench_nab(args: argparse.Namespace) -> int:
     if args.out:
         n = nab_run.write_results(args.out, files, run.scores)
         print(f"wrote {n} result files under {args.out}")
+    return 0
+
+
+def _bench_leaks(args: argparse.Namespace) -> int:
+    from .bench import leaks
+    from .bench.report import bench_command
+
+    if args.generate:
+        leaks.save_leaks(leaks.generate_leaks(args.inp, args.seed, *args.period), args.generate)
+        print(f"wrote a leak list for {args.inp} to {args.generate}")
+        return 0
+    if not args.sensors or not args.leaks:
+        raise ConfigError("bench leaks needs --sensors and at least one --leaks file (or --generate)")
+    results = []
+    for k, path in enumerate(args.leaks):
+        name = args.name[k] if k < len(args.name) else path.stem
+        print(f"{name}: simulating, fitting and detecting …", flush=True)
+        results.append(leaks.run(args.inp, path, args.sensors, name, seed=k, mismatch_seed=k + 1))
+    print(leaks.table(results))
+    for r in results:
+        print(leaks.per_leak_table(r))
+    if args.write_docs:
+        leaks.write_docs(results, bench_command(args.write_docs))
     return 0
 
 

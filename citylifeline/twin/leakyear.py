@@ -17,9 +17,16 @@ How it is simulated, and why:
   ~15× slower (../shared/LIBRARIES.md); stepping EPANET runs L-Town's week in ~0.4 s.
 - **Incipient leaks** grow in diameter linearly from zero at the start to their full diameter at
   the peak; abrupt ones are full from the start.  Both stop at the end (the repair).
-- **Demand over a year.**  The network's demand patterns (L-Town: one week at 5 minutes) are
-  repeated over the period and multiplied by a seasonal cycle (summer peak, ``SEASONAL_AMPLITUDE``)
-  and a day-to-day random factor (AR(1), ``DAILY_SD``), so no two weeks are the same.
+- **Demand over a year.**  The network's own demand patterns (L-Town: one week at 5 minutes)
+  repeat over the period, their first period at its start, and every step's demand is multiplied
+  (EPANET's demand multiplier, set before each step: ``epanet_steps``) by a seasonal cycle
+  (summer peak, ``SEASONAL_AMPLITUDE``) and a day-to-day random factor (AR(1), ``DAILY_SD``), so
+  no two weeks are the same.
+- **The real network is not its records** (``perturb``, with ``mismatch_seed``): the simulated
+  network's base demands and roughness differ from the .inp's by a few per cent per junction and
+  per pipe (``DEMAND_MISMATCH_SD``, ``ROUGHNESS_MISMATCH_SD``), so a detector that compares the
+  sensors with the .inp's model meets the model error a utility meets.
+- **Any units.**  The network is written in CMH for EPANET, so US-unit networks (Net3) work too.
 - **Noise** is added afterwards (``add_noise``): the pressure and level transmitters' Gaussian
   noise and the flow meters' relative error, from one seeded generator.
 """
@@ -28,9 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +49,7 @@ G = 9.81
 SEASONAL_AMPLITUDE = 0.12  # ±12 % over the year, highest in mid-July
 DAILY_SD = 0.04  # day-to-day demand factor: 4 % standard deviation ...
 DAILY_AR = 0.7  # ... correlated from one day to the next
-EN_EMITTER, EN_DEMAND, EN_PRESSURE, EN_FLOW = 3, 9, 11, 8  # EPANET toolkit codes (a tank's pressure is its level)
+DEMAND_MISMATCH_SD, ROUGHNESS_MISMATCH_SD = 0.10, 0.05  # how far the real network is from its records
 PRESSURE_NOISE_M, LEVEL_NOISE_M, FLOW_NOISE_REL = 0.05, 0.01, 0.01
 WARMUP_S = 3600
 CLOSED_COEFF = 1e-6  # emitter coefficient of a leak that is not (yet, or no longer) leaking: ~1e-5 m³/h
@@ -155,15 +159,34 @@ def demand_factor(t_ms: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.floa
     return (1.0 + seasonal) * (1.0 + daily[days])
 
 
+def perturb(wn, seed: int, demand_sd: float = DEMAND_MISMATCH_SD,  # type: ignore[no-untyped-def]
+            roughness_sd: float = ROUGHNESS_MISMATCH_SD) -> None:
+    """Make ``wn`` the real network its records only approximate: every junction's base demands
+    and every pipe's roughness multiplied by a lognormal factor (sd ``demand_sd``, ``roughness_sd``)."""
+    rng = np.random.default_rng(seed)
+    for name in wn.junction_name_list:
+        k = float(rng.lognormal(0.0, demand_sd))
+        for d in wn.get_node(name).demand_timeseries_list:
+            d.base_value *= k
+    for name in wn.pipe_name_list:
+        wn.get_link(name).roughness *= float(rng.lognormal(0.0, roughness_sd))
+
+
 def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
-                  until_ms: int | None = None) -> YearRun:
-    """Run the network through ``year`` (or until ``until_ms``) with its leaks; readings without noise."""
+                  until_ms: int | None = None, mismatch_seed: int | None = None,
+                  pattern_origin_ms: int | None = None) -> YearRun:
+    """Run the network through ``year`` (or until ``until_ms``) with its leaks; readings without
+    noise.  With ``mismatch_seed`` the network simulated is ``perturb``-ed from the .inp's.  The
+    demand patterns' first period falls at ``pattern_origin_ms`` (default: the period's start)."""
     import wntr
-    from wntr.epanet import toolkit
+
+    from .epanet_steps import EN_EMITTER, open_steps
 
     wn = wntr.network.WaterNetworkModel(str(inp))
     if abs(wn.options.hydraulic.emitter_exponent - 0.5) > 1e-9:
         raise ConfigError(f"{inp}: emitter exponent {wn.options.hydraulic.emitter_exponent}; leaks need 0.5")
+    if mismatch_seed is not None:
+        perturb(wn, mismatch_seed)
     end = min(year.end_ms, until_ms) if until_ms else year.end_ms
     # one warm-up hour before the period: EPANET starts every emitter at a unit outflow that dies away
     t_ms = np.arange(year.start_ms - WARMUP_S * 1000, end + 1, year.step_s * 1000, dtype=np.int64)
@@ -174,73 +197,24 @@ def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
         node = f"leak{k}_{leak.link}"
         wn = wntr.morph.split_pipe(wn, leak.link, f"{leak.link}_leak{k}", node)
         leak_nodes.append(node)
-    _stretch_patterns(wn, t_ms, year.start_ms, year.step_s, seed)
-    wn.options.time.duration = int(t_ms[-1] - t_ms[0]) // 1000
-    wn.options.time.hydraulic_timestep = year.step_s
-    wn.options.time.report_timestep = year.step_s
-    wn.options.time.start_clocktime = int((t_ms[0] // 1000) % 86_400)
-    with tempfile.TemporaryDirectory(prefix="cl-leakyear-") as tmp:
-        path = os.path.join(tmp, "net.inp")
-        wntr.network.write_inpfile(wn, path, units=wn.options.hydraulic.inpfile_units)
-        en = toolkit.ENepanet()
-        en.ENopen(path, os.path.join(tmp, "net.rpt"), "")
-        try:
-            run = _step(en, year, sensors, leak_nodes, t_ms, wn.options.hydraulic.inpfile_units)
-        finally:
-            en.ENclose()
-    keep = run.t_ms >= year.start_ms
-    return YearRun(run.t_ms[keep], run.pressure_m[keep], run.flow_m3h[keep], run.level_m[keep],
-                   run.demand_m3h[keep], run.leak_m3h[keep])
-
-
-def _stretch_patterns(wn, t_ms: npt.NDArray[np.int64], origin_ms: int, step_s: int,  # type: ignore[no-untyped-def]
-                      seed: int) -> None:
-    """Every demand pattern repeated over the run at the hydraulic step, times ``demand_factor``;
-    the patterns' first period is at ``origin_ms`` (the period's start, not the warm-up's)."""
     factor = demand_factor(t_ms, seed)
-    pattern_step = wn.options.time.pattern_timestep
-    for name in wn.pattern_name_list:
-        pat = wn.get_pattern(name)
-        base = np.asarray(pat.multipliers, dtype=np.float64)
-        idx = ((t_ms - origin_ms) // 1000 // pattern_step).astype(np.int64) % len(base)
-        pat.multipliers = (base[idx] * factor).tolist()
-    wn.options.time.pattern_timestep = step_s
+    coeff = 3600.0 * CD * math.pi / 4 * math.sqrt(2 * G)  # × diameter² → emitter coefficient, m³/h per √m
+    reads = {"p": ("pressure", sensors.pressure_nodes), "f": ("flow", sensors.flow_links),
+             "l": ("pressure", sensors.level_tanks), "a": ("demand", sensors.amr_demand_nodes),
+             "k": ("demand", leak_nodes)}
+    with open_steps(wn) as steps:
+        k_idx = [steps.node(n) for n in leak_nodes]
 
+        def before(row: int, t: int) -> None:  # the demand and the leak sizes for the step about to be solved
+            steps.set_demand_multiplier(float(factor[row]))
+            for j, leak in enumerate(year.leaks):
+                # never 0: EPANET skips a node whose coefficient is 0 and keeps reporting its last outflow
+                steps.en.ENsetnodevalue(k_idx[j], EN_EMITTER, max(coeff * leak.diameter_at(t) ** 2, CLOSED_COEFF))
 
-def _step(en, year: LeakYear, sensors: Sensors, leak_nodes: Sequence[str],  # type: ignore[no-untyped-def]
-          t_ms: npt.NDArray[np.int64], units: str) -> YearRun:
-    to_cmh = {"CMH": 1.0, "LPS": 3.6, "CMD": 1 / 24, "LPM": 0.06}.get(units)
-    if to_cmh is None:
-        raise ConfigError(f"flow units {units}: use an SI network (CMH, LPS, LPM or CMD)")
-    p_idx = [en.ENgetnodeindex(n) for n in sensors.pressure_nodes]
-    a_idx = [en.ENgetnodeindex(n) for n in sensors.amr_demand_nodes]
-    l_idx = [en.ENgetnodeindex(n) for n in sensors.level_tanks]
-    f_idx = [en.ENgetlinkindex(n) for n in sensors.flow_links]
-    k_idx = [en.ENgetnodeindex(n) for n in leak_nodes]
-    n = len(t_ms)
-    out = {k: np.full((n, m), np.nan) for k, m in (("p", len(p_idx)), ("f", len(f_idx)), ("l", len(l_idx)),
-                                                      ("a", len(a_idx)), ("k", len(k_idx)))}
-    coeff = 3600.0 * CD * math.pi / 4 * math.sqrt(2 * G) / to_cmh  # × diameter² → emitter coefficient
-    en.ENopenH()
-    en.ENinitH(0)
-    row = 0
-    while row < n:
-        t = int(t_ms[row])
-        for j, leak in enumerate(year.leaks):  # the leak sizes for the step about to be solved
-            # never 0: EPANET skips a node whose coefficient is 0 and keeps reporting its last outflow
-            en.ENsetnodevalue(k_idx[j], EN_EMITTER, max(coeff * leak.diameter_at(t) ** 2, CLOSED_COEFF))
-        elapsed = en.ENrunH()
-        if elapsed == (t - int(t_ms[0])) // 1000:
-            out["p"][row] = [en.ENgetnodevalue(i, EN_PRESSURE) for i in p_idx]
-            out["a"][row] = [en.ENgetnodevalue(i, EN_DEMAND) * to_cmh for i in a_idx]
-            out["l"][row] = [en.ENgetnodevalue(i, EN_PRESSURE) for i in l_idx]
-            out["f"][row] = [abs(en.ENgetlinkvalue(i, EN_FLOW)) * to_cmh for i in f_idx]
-            out["k"][row] = [en.ENgetnodevalue(i, EN_DEMAND) * to_cmh for i in k_idx]
-            row += 1
-        if en.ENnextH() <= 0:
-            break
-    en.ENcloseH()
-    return YearRun(t_ms[:row], out["p"][:row], out["f"][:row], out["l"][:row], out["a"][:row], out["k"][:row])
+        rows, got = steps.run(t_ms, year.start_ms if pattern_origin_ms is None else pattern_origin_ms, reads, before)
+    keep = t_ms[:rows] >= year.start_ms
+    return YearRun(t_ms[:rows][keep], got["p"][keep], np.abs(got["f"][keep]), got["l"][keep], got["a"][keep],
+                   got["k"][keep])
 
 
 def add_noise(run: YearRun, seed: int) -> YearRun:

@@ -1,0 +1,377 @@
+"""Leak and burst detection and localisation on a water network's hydraulic model.
+
+1. **Residuals.**  Each step's pressures and flows minus what the leak-free model expects for
+   the measured demand and operation (``water_model.WaterModel.expected``).
+2. **Calibration** on leak-free history (``LeakDetector.fit``): the model is never exact (its
+   demands and roughness are the records', not the network's), so each channel's residual is
+   regressed, with a little ridge, on the model's own channels; what is left is divided by its
+   spread.  ``z`` is then about N(0, 1) per channel without a leak.
+3. **Detection of changes.**  A leak of q m³/h at pipe j moves ``z`` by q·s_j (its signature,
+   ``WaterModel.signatures``).  Three windows compare recent readings with a baseline
+   (``WINDOWS``): the last 2 readings against the hour before (bursts), the last hour against the
+   same hour a day before, the last day against the same day a week before (incipient leaks).
+   The evidence for a new leak is the best pipe's (ū·ŝ_j)₊²·n, ū the change (less the growth of
+   leaks already found, fitted by non-negative least squares, except in the burst window, where
+   that fit would absorb the burst), ŝ_j the signature's unit vector, n the readings' worth of the
+   difference.  A window alarms above ``margin`` × the largest evidence it saw on leak-free
+   history; the burst window also needs one pipe's leak to explain ``coherence`` of the change
+   (a burst explains ~95 %; the demand's morning rise, against the model's errors, ~50 %).
+4. **Placing and reporting.**  An alarm is a suspected leak, at once.  It is placed from what
+   changed since just before its alarm, over ``CONFIRM`` readings, and reported once the pressures
+   alone point along the best pipe's signature by ``PLACE_SIGMAS`` (else it is tried again every
+   hour, with more evidence).  The pipes are ranked by how well their signature explains the
+   change (the flows, which say how much rather than where, weigh ``FLOW_WEIGHT``); the chance of
+   each is a softmax of the evidence, tempered (readings are not independent); the localisation is
+   the best pipe and its midpoint, the shortest list holding ``CONFIDENCE_MASS`` of the chance, and
+   the radius that list spans.
+5. **Bookkeeping.**  A reported leak that has doubled since it was placed is placed again (and
+   reported again if it moved more than ``SAME_LEAK_M``); an alarm within ``SAME_LEAK_M`` of a
+   known leak is that leak; a leak that has stopped changing for longer than the longest window
+   looks back is forgotten.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import nnls
+
+from ..errors import ConfigError
+from ..twin.leakyear import YearRun
+from .water_model import OPEN_M3H, Signatures, WaterModel
+
+RIDGE = 1e-3
+MIN_STATE_READINGS = 288  # an operating state seen for less than a day uses the pooled calibration
+TEMPER = 12  # the evidence of more readings than this is not counted as independent in the chances
+CONFIDENCE_MASS = 0.9
+MAX_CANDIDATES = 10
+ACTIVE_FRACTION = 0.25  # a found leak whose change is below this fraction of its placed size is not changing
+SAME_LEAK_M = 300.0
+FLOW_WEIGHT = 0.2  # the flows say how much, the pressures where: the flows weigh this much in placing
+PLACE_SIGMAS = 8.0  # a leak is reported once the pressures alone point along its pipe's signature this clearly
+REPLACE_GROWTH = 2.0  # a reported leak is placed again each time its fitted outflow has doubled
+CONFIRM = {"burst": 36, "leak": 144}  # readings gathered after an alarm before placing a leak: 3 h, 12 h
+
+
+@dataclass(frozen=True)
+class Localisation:
+    """Where a leak is: the best pipe, its midpoint, the short list, its radius and the chance."""
+
+    pipe: str
+    x: float
+    y: float
+    radius_m: float
+    confidence: float
+    candidates: tuple[tuple[str, float], ...]  # (pipe, chance), best first
+    leak_m3h: float  # the outflow that explains the residual at the best pipe
+    pressure_sigmas: float  # how far the pressures alone stand out along the best pipe's signature
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A leak found: the alarm (its first sign), the report (placed), the window that saw it, and where."""
+
+    alarm_ms: int
+    t_ms: int
+    kind: str  # burst | leak
+    evidence: float
+    where: Localisation
+
+
+@dataclass
+class _Known:
+    """A leak suspected (alarmed, not yet placed) or reported."""
+
+    pipe: int
+    alarm_row: int
+    start_row: int  # the first reading of the window that alarmed
+    kind: str
+    evidence: float
+    base: npt.NDArray[np.float64]  # the mean residual before the alarm
+    base_readings: int
+    next_row: int  # when to try placing it
+    reported: bool = False
+    placed_m3h: float = 0.0
+    last_active: int = 0
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """Pipe signatures whitened (pipe × channel), their unit vectors, and those weighted for placing."""
+
+    s: npt.NDArray[np.float64]
+    unit: npt.NDArray[np.float64]
+    where: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A detection window: its last ``readings`` against ``base`` readings ending ``lag`` before."""
+
+    name: str
+    kind: str
+    readings: int
+    lag: int
+    base: int
+    every: int
+    margin: float  # threshold: this many times the largest evidence seen on leak-free history
+    coherence: float  # and the share of the change one pipe's leak must explain
+
+    @property
+    def span(self) -> int:
+        return self.lag + self.base
+
+
+WINDOWS = (Window("2 readings", "burst", 2, 2, 12, 1, 3.0, 0.8),  # the last two readings against the hour before
+           Window("hour", "leak", 12, 288, 12, 1, 1.5, 0.0),  # the last hour against the same hour the day before
+           Window("day", "leak", 288, 2016, 288, 12, 1.5, 0.0))  # the last day against the same day a week before
+
+@dataclass
+class Calibration:
+    """The residual calibration learnt from leak-free history."""
+
+    coef: dict[int, npt.NDArray[np.float64]]  # per operating state (-1: all pooled): (1 + channels) × channels
+    mean: npt.NDArray[np.float64]
+    scale: npt.NDArray[np.float64]
+    sigma: npt.NDArray[np.float64]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+class LeakDetector:
+    """Model-based leak detection and localisation for one network (see the module docstring)."""
+
+    def __init__(self, model: WaterModel, signatures: Signatures | None = None) -> None:
+        self.model = model
+        self.sig = signatures or model.signatures()
+        self.cal: Calibration | None = None
+        self._weight = np.ones(model.channels)
+        self._weight[len(model.sensors.pressure_nodes):] = FLOW_WEIGHT  # the flows say how much, the pressures where
+        self._at_row: dict[int, _Basis] = {}
+
+    # -- residuals ------------------------------------------------------------------------
+    def _design(self, expected: npt.NDArray[np.float64], cal: Calibration) -> npt.NDArray[np.float64]:
+        x = (np.nan_to_num(expected) - cal.mean) / cal.scale
+        return np.hstack([np.ones((len(x), 1)), x])
+
+    def _state(self, run: YearRun) -> npt.NDArray[np.int64]:
+        """Each step's operating state: which measured pumps and controlled links are open (a bit each)."""
+        cols = [self.model.sensors.flow_links.index(p) for p in self.model.operated]
+        on = run.flow_m3h[:, cols] > OPEN_M3H if cols else np.zeros((len(run.t_ms), 0), dtype=bool)
+        return (on * (1 << np.arange(len(cols)))).sum(axis=1).astype(np.int64)
+
+    def _explained(self, run: YearRun, expected: npt.NDArray[np.float64], cal: Calibration) -> npt.NDArray[np.float64]:
+        """The part of each residual the calibration expects, by the operating state's regression."""
+        x, state = self._design(expected, cal), self._state(run)
+        out = x @ cal.coef[-1]
+        for code, coef in cal.coef.items():
+            if code >= 0:
+                rows = state == code
+                out[rows] = x[rows] @ coef
+        return out
+
+    def z(self, run: YearRun, expected: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
+        """The calibrated residual of every step and channel (steps × channels)."""
+        assert self.cal is not None, "fit the detector on leak-free history first"
+        expected = self.model.expected(run) if expected is None else expected
+        resid = np.hstack([run.pressure_m, run.flow_m3h]) - expected
+        return np.nan_to_num((resid - self._explained(run, expected, self.cal)) / self.cal.sigma)
+
+    def _whiten(self, sig: Signatures | None = None) -> _Basis:
+        """Pipe signatures in units of the calibrated residual, and their unit vectors."""
+        assert self.cal is not None
+        s = (sig or self.sig).pipe / self.cal.sigma
+        norm = np.linalg.norm(s, axis=1)[:, None]
+        where = s * self._weight
+        norm_w = np.linalg.norm(where, axis=1)[:, None]
+        basis = _Basis(s, np.where(norm > 0, s / np.maximum(norm, 1e-12), 0.0),
+                       np.where(norm_w > 0, where / np.maximum(norm_w, 1e-12), 0.0))
+        if sig is None:
+            self._b = basis
+            self._s = basis.s
+            self._u = basis.unit
+        return basis
+
+    def _basis_at(self, run: YearRun, row: int) -> _Basis:
+        """The signatures in the operation measured at ``row``: a burst is placed with them (the
+        pumps, tanks and demand of its moment shape where its water comes from)."""
+        if row not in self._at_row:
+            self._at_row = {row: self._whiten(self.model.signatures(at=(run, row)))}
+        return self._at_row[row]
+
+    def fit(self, history: list[YearRun]) -> Calibration:
+        """Learn the calibration and the thresholds from leak-free stretches of readings."""
+        expected = [self.model.expected(run) for run in history]
+        resid = np.vstack([np.hstack([r.pressure_m, r.flow_m3h]) - e for r, e in zip(history, expected, strict=False)])
+        every = np.vstack(expected)
+        mean, scale = np.nanmean(every, axis=0), np.nanstd(every, axis=0)
+        cal = Calibration({}, mean, np.where(scale > 1e-9, scale, 1.0), np.ones(every.shape[1]))
+        x = self._design(every, cal)
+        state = np.concatenate([self._state(r) for r in history])
+        ok = np.isfinite(resid).all(axis=1)
+        cal.coef[-1] = _ridge(x[ok], resid[ok])
+        for code in np.unique(state[ok]):  # pumps on or off move the model's errors: one regression per state
+            rows = ok & (state == code)
+            if rows.sum() >= MIN_STATE_READINGS:
+                cal.coef[int(code)] = _ridge(x[rows], resid[rows])
+        pooled = np.vstack([np.hstack([r.pressure_m, r.flow_m3h]) - e - self._explained(r, e, cal)
+                            for r, e in zip(history, expected, strict=True)])
+        cal.sigma = np.maximum(np.nanstd(pooled, axis=0), 1e-6)
+        self.cal = cal
+        self._whiten()
+        cums = [np.vstack([np.zeros((1, every.shape[1])), np.cumsum(self.z(r, e), axis=0)])
+                for r, e in zip(history, expected, strict=False)]
+        for win in WINDOWS:
+            stats = [self._evidence(*_change(cum, t, win))[1]
+                     for cum in cums for t in range(win.span - 1, len(cum) - 1, win.every)]
+            if not stats:
+                raise ConfigError(f"leak-free history of {max(len(c) - 1 for c in cums)} readings: the {win.name} "
+                                  f"window needs at least {win.span}")
+            cal.thresholds[win.name] = win.margin * float(max(stats))
+        return cal
+
+    # -- evidence and localisation --------------------------------------------------------
+    def _evidence(self, u: npt.NDArray[np.float64], w: float) -> tuple[npt.NDArray[np.float64], float]:
+        proj = self._u @ u
+        gain = np.maximum(proj, 0.0) ** 2 * w
+        return gain, float(gain.max()) if len(gain) else 0.0
+
+    def localise(self, u: npt.NDArray[np.float64], w: float, basis: _Basis | None = None) -> Localisation:
+        """The pipes that best explain the mean residual ``u`` of ``w`` readings."""
+        b = basis or self._b
+        gain = np.maximum(b.where @ (u * self._weight), 0.0) ** 2 * w
+        best = float(gain.max())
+        logit = (gain - best) * min(w, TEMPER) / w / 2
+        chance = np.exp(logit)
+        chance /= chance.sum()
+        order = np.argsort(-chance)
+        keep = order[: max(1, min(MAX_CANDIDATES, int(np.searchsorted(np.cumsum(chance[order]), CONFIDENCE_MASS)) + 1))]
+        j = int(order[0])
+        xy = self.sig.pipe_xy
+        radius = float(np.max(np.linalg.norm(xy[keep] - xy[j], axis=1)))
+        q = max(float(b.unit[j] @ u), 0.0) / max(float(np.linalg.norm(b.s[j])), 1e-12)
+        n_p = len(self.model.sensors.pressure_nodes)
+        s_p = b.s[j, :n_p]
+        sigmas = float(s_p @ u[:n_p]) / max(float(np.linalg.norm(s_p)), 1e-12) * math.sqrt(min(w, TEMPER))
+        return Localisation(self.sig.pipes[j], float(xy[j, 0]), float(xy[j, 1]), radius, float(chance[j]),
+                            tuple((self.sig.pipes[int(k)], float(chance[k])) for k in keep), q, sigmas)
+
+    def localise_window(self, run: YearRun) -> Localisation:
+        """Localise the leak behind a stretch of readings (e.g. an incident's last hour)."""
+        z = self.z(run)
+        return self.localise(z.mean(axis=0), len(z))
+
+    # -- the detector over a run ----------------------------------------------------------
+    def detect(self, run: YearRun, z: npt.NDArray[np.float64] | None = None) -> list[Finding]:
+        """Every leak reported over ``run``, in time order."""
+        assert self.cal is not None, "fit the detector on leak-free history first"
+        z = self.z(run) if z is None else z
+        cum = np.vstack([np.zeros((1, z.shape[1])), np.cumsum(z, axis=0)])
+        known: list[_Known] = []
+        found: list[Finding] = []
+        for t in range(len(z)):
+            for k in [k for k in known if not k.reported and t >= k.next_row]:
+                self._place(k, known, found, run, cum, t)
+            if t % 12 == 0:
+                self._track(known, found, run, cum, t)
+            for win in WINDOWS:
+                if t + 1 < win.span or t % win.every:
+                    continue
+                u, n = _change(cum, t, win)
+                if win.kind != "burst":  # within an hour only a new burst changes much, whatever else leaks
+                    u = self._unexplained(u, known)
+                _gain, best = self._evidence(u, n)
+                if best <= self.cal.thresholds[win.name] or best < win.coherence * float(u @ u) * n:
+                    continue
+                j = self.sig.pipes.index(self.localise(u, n).pipe)
+                near = self._near(known, j)
+                if near is not None:
+                    near.last_active = t
+                    if not near.reported:
+                        near.pipe = j  # the leak already suspected, placed better
+                    continue
+                lo, hi = t - win.lag - win.base + 1, t - win.lag + 1
+                known.append(_Known(j, t, t - win.readings + 1, win.kind, best, (cum[hi] - cum[lo]) / win.base,
+                                    win.base, t + CONFIRM[win.kind], last_active=t))
+                break
+        return found
+
+    def _since(self, k: _Known, cum: npt.NDArray[np.float64], t: int) -> tuple[npt.NDArray[np.float64], float]:
+        """What changed from before ``k``'s alarm to now (at most the last day), and its readings' worth."""
+        start = max(k.start_row, t - 287)
+        r = t - start + 1
+        return (cum[t + 1] - cum[start]) / r - k.base, 1.0 / (1.0 / r + 1.0 / k.base_readings)
+
+    def _unexplained(self, u: npt.NDArray[np.float64], known: list[_Known],
+                     skip: _Known | None = None) -> npt.NDArray[np.float64]:
+        """``u`` less its best non-negative fit by the known leaks' signatures (but ``skip``'s): their growth."""
+        fit = [k for k in known if k is not skip]
+        if not fit:
+            return u
+        basis = self._s[[k.pipe for k in fit]].T
+        q, _ = nnls(basis, u)
+        return u - basis @ q
+
+    def _near(self, known: list[_Known], j: int, skip: _Known | None = None) -> _Known | None:
+        xy = self.sig.pipe_xy
+        return next((k for k in known if k is not skip and np.linalg.norm(xy[k.pipe] - xy[j]) < SAME_LEAK_M), None)
+
+    def _place(self, k: _Known, known: list[_Known], found: list[Finding], run: YearRun,
+               cum: npt.NDArray[np.float64], t: int) -> None:
+        """Place a suspected leak from what changed since before its alarm, and report it once the
+        pressures point at a pipe clearly enough (or fold it into a leak already reported there)."""
+        u, n = self._since(k, cum, t)
+        if k.kind == "burst":
+            where = self.localise(u, n, self._basis_at(run, k.alarm_row))
+        elif k.alarm_row - k.start_row < 12:  # an hour's change: in the operation of its moment
+            where = self.localise(self._unexplained(u, known, skip=k), n, self._basis_at(run, k.alarm_row))
+        else:  # a day's change is seen over many operating states: the day's average signatures
+            where = self.localise(self._unexplained(u, known, skip=k), n)
+        k.pipe = self.sig.pipes.index(where.pipe)
+        if where.pressure_sigmas < PLACE_SIGMAS:
+            k.next_row = t + 12  # the pressures do not yet say where: try again in an hour
+            return
+        if self._near(known, k.pipe, skip=k) is not None:
+            known.remove(k)
+            return
+        k.reported, k.placed_m3h = True, where.leak_m3h
+        found.append(Finding(int(run.t_ms[k.alarm_row]), int(run.t_ms[t]), k.kind, k.evidence, where))
+
+    def _track(self, known: list[_Known], found: list[Finding], run: YearRun, cum: npt.NDArray[np.float64],
+               t: int) -> None:
+        """Hourly: place again each reported leak that has doubled since it was placed (incipient
+        leaks are placed while small), reporting it again if it moved further than ``SAME_LEAK_M``;
+        forget leaks that have not changed for longer than the longest window looks back."""
+        for k in list(known):
+            if t - k.last_active > WINDOWS[-1].span:
+                known.remove(k)
+                continue
+            if not k.reported:
+                continue
+            u, n = self._since(k, cum, t)
+            where = self.localise(self._unexplained(u, known, skip=k), n)
+            if where.leak_m3h > ACTIVE_FRACTION * k.placed_m3h:
+                k.last_active = t
+            if where.leak_m3h < REPLACE_GROWTH * k.placed_m3h or where.pressure_sigmas < PLACE_SIGMAS:
+                continue
+            j = self.sig.pipes.index(where.pipe)
+            moved = float(np.linalg.norm(self.sig.pipe_xy[j] - self.sig.pipe_xy[k.pipe]))
+            k.pipe, k.placed_m3h = j, where.leak_m3h
+            if moved > SAME_LEAK_M and self._near(known, j, skip=k) is None:
+                found.append(Finding(int(run.t_ms[k.alarm_row]), int(run.t_ms[t]), k.kind, k.evidence, where))
+
+
+def _ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Ridge regression of ``y`` on ``x`` (whose first column is the intercept, not shrunk)."""
+    a = x.T @ x + RIDGE * len(x) * np.eye(x.shape[1])
+    a[0, 0] -= RIDGE * len(x)
+    return np.asarray(np.linalg.solve(a, x.T @ y), dtype=np.float64)
+
+
+def _change(cum: npt.NDArray[np.float64], t: int, win: Window) -> tuple[npt.NDArray[np.float64], float]:
+    """The window's mean residual less its baseline's, and the readings' worth of the difference."""
+    now = (cum[t + 1] - cum[t + 1 - win.readings]) / win.readings
+    lo, hi = t - win.lag - win.base + 1, t - win.lag + 1
+    return now - (cum[hi] - cum[lo]) / win.base, 1.0 / (1.0 / win.readings + 1.0 / win.base)

@@ -1,0 +1,194 @@
+"""What a water network's sensors should read without leaks: the hydraulic model run on the measured demand.
+
+The model is the network's .inp as the utility keeps it.  At every step it is run (EPANET,
+stepped: ``twin.epanet_steps``) with
+
+- the **demand** scaled by what the household meters (AMR) measure: the sum of their readings
+  over the sum of their nominal demands (base demand × pattern) is the step's demand multiplier;
+- every **measured tank at its measured level**, and every **measured pump** (or link that a
+  control opens and closes) running or closed as its flow meter says (its controls are dropped),
+  so the model follows the real operation instead of drifting from it over a year.
+
+A leak does not enter any of these inputs (its water is not metered), so it shows as the
+difference between what the pressure and flow sensors read and what the model says.
+
+``signatures`` are the model's answer to "what would a leak at this junction do to the
+sensors": the change in every channel per m³/h of outflow at the junction, averaged over a few
+times of day.  ``channels`` are pressures (m) then flows (m³/h), in ``Sensors`` order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ConfigError
+from ..twin.epanet_steps import EN_EMITTER, EN_STATUS, EN_TANKLEVEL, open_steps
+from ..twin.leakyear import Sensors, YearRun
+
+TANK_EDGE_M = 0.05  # within this of its top or bottom a tank follows the model, not its transmitter
+OPEN_M3H = 1.0  # a measured pump or controlled link carrying more than this is running / open
+SIGNATURE_HOURS = (3, 8, 13, 19)  # times of day the leak signatures are averaged over
+SIGNATURE_EMITTER = 5.0  # m³/h per √m: a leak of ~30 m³/h at 40 m
+
+
+@dataclass(frozen=True)
+class Signatures:
+    """Channel change per m³/h of leak outflow at each junction (rows), and per pipe (its two ends' mean)."""
+
+    junctions: tuple[str, ...]
+    junction: npt.NDArray[np.float64]  # junction × channel
+    pipes: tuple[str, ...]
+    pipe: npt.NDArray[np.float64]  # pipe × channel
+    pipe_xy: npt.NDArray[np.float64]  # pipe × (x, y) of its midpoint
+
+
+class WaterModel:
+    """The leak-free model of a network and its sensors; patterns start at ``origin_ms``."""
+
+    def __init__(self, inp: Path, sensors: Sensors, origin_ms: int) -> None:
+        import wntr
+
+        self.inp, self.sensors, self.origin_ms = Path(inp), sensors, origin_ms
+        self.wn = wntr.network.WaterNetworkModel(str(inp))
+        for name in (*sensors.pressure_nodes, *sensors.level_tanks, *sensors.amr_demand_nodes):
+            if name not in self.wn.node_name_list:
+                raise ConfigError(f"sensor node {name!r} is not a node of {inp}")
+        for name in sensors.flow_links:
+            if name not in self.wn.link_name_list:
+                raise ConfigError(f"flow sensor link {name!r} is not a link of {inp}")
+        controlled = {a.target()[0].name for c in self.wn.control_name_list for a in self.wn.get_control(c).actions()}
+        self.operated = tuple(n for n in sensors.flow_links if n in self.wn.pump_name_list or n in controlled)
+        self.channels = len(sensors.pressure_nodes) + len(sensors.flow_links)
+
+    def nominal_amr_m3h(self, t_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The household meters' demands as the model has them (base × pattern), per step and meter."""
+        step = self.wn.options.time.pattern_timestep
+        default = self.wn.options.hydraulic.pattern
+        out = np.zeros((len(t_ms), len(self.sensors.amr_demand_nodes)))
+        for j, name in enumerate(self.sensors.amr_demand_nodes):
+            for d in self.wn.get_node(name).demand_timeseries_list:
+                pat = d.pattern or (self.wn.get_pattern(default) if default in self.wn.pattern_name_list else None)
+                if pat is None:
+                    out[:, j] += d.base_value * 3600
+                    continue
+                m = np.asarray(pat.multipliers, dtype=np.float64)
+                out[:, j] += d.base_value * 3600 * m[((t_ms - self.origin_ms) // 1000 // step) % len(m)]
+        return out
+
+    def demand_factor(self, run: YearRun) -> npt.NDArray[np.float64]:
+        """Each step's demand multiplier: what the household meters read over what the model expects."""
+        nominal = self.nominal_amr_m3h(run.t_ms).sum(axis=1)
+        measured = np.nansum(run.demand_m3h, axis=1)
+        return np.where(nominal > 0, measured / np.maximum(nominal, 1e-12), 1.0)
+
+    def _operated_wn(self) -> Any:
+        """A copy of the model without the controls of the measured pumps and links (they follow their meters)."""
+        import copy
+
+        wn = copy.deepcopy(self.wn)
+        for name in list(wn.control_name_list):
+            targets = {a.target()[0].name for a in wn.get_control(name).actions()}
+            if targets & set(self.operated):
+                wn.remove_control(name)
+        return wn
+
+    def expected(self, run: YearRun) -> npt.NDArray[np.float64]:
+        """The channels the model expects at each step of ``run`` (steps × channels); NaN where it
+        cannot say: the readings either side of a tank reaching (or leaving) its top or bottom,
+        which the model and the network do at different moments within the step."""
+        factor = self.demand_factor(run)
+        reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links),
+                 "l": ("pressure", self.sensors.level_tanks)}
+        span = [(self.wn.get_node(n).min_level, self.wn.get_node(n).max_level) for n in self.sensors.level_tanks]
+        with open_steps(self._operated_wn()) as steps:
+            operate = self._operator(steps, run, factor)
+            rows, got = steps.run(run.t_ms, self.origin_ms, reads, lambda row, _t: operate(row))
+        out = np.full((len(run.t_ms), self.channels), np.nan)
+        out[:rows] = np.hstack([got["p"], np.abs(got["f"])])
+        lo = np.array([a for a, _ in span], dtype=np.float64)
+        hi = np.array([b for _, b in span], dtype=np.float64)
+        level = np.full_like(run.level_m, np.nan)
+        level[:rows] = got["l"]
+        model_full = (level <= lo + 1e-3) | (level >= hi - 1e-3)
+        near = (run.level_m <= lo + TANK_EDGE_M) | (run.level_m >= hi - TANK_EDGE_M)
+        unsure: npt.NDArray[np.bool_] = np.asarray((near != model_full).any(axis=1))
+        unsure[:-1] |= unsure[1:]
+        unsure[1:] |= unsure[:-1].copy()
+        out[unsure] = np.nan
+        return out
+
+    def _operator(self, steps: Any, run: YearRun, factor: npt.NDArray[np.float64]) -> Any:
+        """A function that puts the model in ``run``'s measured operation at a row: demand,
+        tank levels, pumps and controlled links."""
+        tanks = [steps.node(n) for n in self.sensors.level_tanks]
+        span = [(self.wn.get_node(n).min_level, self.wn.get_node(n).max_level) for n in self.sensors.level_tanks]
+        operated = [(steps.link(p), self.sensors.flow_links.index(p)) for p in self.operated]
+
+        def operate(row: int) -> None:
+            steps.set_demand_multiplier(float(factor[row]))
+            for j, i in enumerate(tanks):
+                level = float(run.level_m[row, j])
+                # near its top or bottom a tank fills or drains on its own in the model: a noisy
+                # reading there would let a full tank fill (or an empty one drain)
+                if span[j][0] + TANK_EDGE_M < level < span[j][1] - TANK_EDGE_M:
+                    steps.en.ENsetnodevalue(i, EN_TANKLEVEL, level)
+            for i, col in operated:
+                steps.en.ENsetlinkvalue(i, EN_STATUS, float(run.flow_m3h[row, col] > OPEN_M3H))
+
+        return operate
+
+    def signatures(self, at: tuple[YearRun, int] | None = None) -> Signatures:
+        """Every junction's and pipe's leak signature: averaged over ``SIGNATURE_HOURS`` of a
+        nominal day, or, ``at`` a run's row, in the operation measured then."""
+        reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links),
+                 "q": ("demand", self.wn.junction_name_list)}
+        junctions = tuple(self.wn.junction_name_list)
+        total = np.zeros((len(junctions), self.channels))
+        with open_steps(self.wn if at is None else self._operated_wn()) as steps:
+            idx = [steps.node(n) for n in junctions]
+            if at is None:
+                times, operate = [self.origin_ms + h * 3_600_000 for h in SIGNATURE_HOURS], None
+            else:
+                run, row = at
+                times = [int(run.t_ms[row])]
+                factor = np.full(len(run.t_ms), self.demand_factor(run)[row])
+                operate = self._operator(steps, run, factor)
+            for t0 in times:
+                t = np.array([t0], dtype=np.int64)
+                base = self._snapshot(steps, t, reads, None, operate, at)
+                for j, i in enumerate(idx):
+                    got = self._snapshot(steps, t, reads, i, operate, at)
+                    q = got[-1][j] - base[-1][j]
+                    if q > 1e-6:
+                        total[j] += (got[0] - base[0]) / q
+        sig = total / len(times)
+        index = {n: k for k, n in enumerate(junctions)}
+        pipes = tuple(self.wn.pipe_name_list)
+        pipe_sig = np.zeros((len(pipes), self.channels))
+        xy = np.zeros((len(pipes), 2))
+        for k, name in enumerate(pipes):
+            link = self.wn.get_link(name)
+            ends = [index[n] for n in (link.start_node_name, link.end_node_name) if n in index]
+            if ends:
+                pipe_sig[k] = sig[ends].mean(axis=0)
+            xy[k] = np.mean([self.wn.get_node(n).coordinates for n in (link.start_node_name, link.end_node_name)],
+                            axis=0)
+        return Signatures(junctions, sig, pipes, pipe_sig, xy)
+
+    def _snapshot(self, steps: Any, t: npt.NDArray[np.int64], reads: dict[str, Any], leak: int | None,
+                  operate: Any, at: tuple[YearRun, int] | None) -> tuple[npt.NDArray[np.float64], ...]:
+        def before(_row: int, _t: int) -> None:
+            if operate is not None and at is not None:
+                operate(at[1])
+            if leak is not None:
+                steps.en.ENsetnodevalue(leak, EN_EMITTER, SIGNATURE_EMITTER)
+
+        _, got = steps.run(t, self.origin_ms, reads, before)
+        if leak is not None:
+            steps.en.ENsetnodevalue(leak, EN_EMITTER, 0.0)  # the junctions' own: none
+        return np.hstack([got["p"][0], np.abs(got["f"][0])]), got["q"][0]
