@@ -57,6 +57,8 @@ class Engine:
         self.registry = self.pipeline.registry
         self.city = self.bundle.city
         self.validator = Validator(self.registry, config, clock)
+        self._water: Any = None
+        self._water_lock = threading.Lock()
         self._jobs: queue.Queue[Any] = queue.Queue(
             maxsize=config.writer_queue_batches)
         self._listeners: list[Listener] = []
@@ -131,6 +133,23 @@ class Engine:
         and the lifecycle actions its state allows."""
         lon, lat = self.city.to_wgs84(inc.x, inc.y)
         return inc.to_dict() | {"lon": float(lon), "lat": float(lat), "allowed_actions": allowed_actions(inc.state)}
+
+    def water_analysis(self, inc: Incident) -> dict[str, Any] | None:
+        """A water incident's leak localisation, isolation plan and impact (``analysis.water_incident``);
+        None for other lifelines or a city without a water network model."""
+        layer = self.city.layers.get("water")
+        if inc.lifeline != "water" or layer is None or layer.model is None:
+            return None
+        with self._water_lock:
+            if self._water is None:
+                from .analysis.water_incident import WaterIncidentAnalyst
+
+                self._water = WaterIncidentAnalyst(self.city, self.registry)
+        try:
+            return self._water.analyse(self.store, inc)  # type: ignore[no-any-return]
+        except Exception as exc:  # the incident is still shown; the reason is logged and sent
+            log.exception("water analysis of incident %s failed", inc.id)
+            return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
 
     def sensor_json(self, i: int) -> dict[str, Any]:
         """Sensor ``i`` as the API sends it: its parameters, with WGS84 ``lon``/``lat`` for maps."""

@@ -190,7 +190,8 @@ def test_acknowledging_an_incident_reaches_another_screen_over_the_websocket(ope
     assert new, "the demo should have unacknowledged incidents"
     inc = sorted(new, key=lambda i: (i["level"], i["t_first_ms"]))[0]
     page = officer.page
-    page.locator(f'#map .incident-marker[data-id="{inc["id"]}"]').click()
+    # dispatched rather than clicked: a newer incident's marker may lie on top of this one
+    page.locator(f'#map .incident-marker[data-id="{inc["id"]}"]').dispatch_event("click")
     page.wait_for_function(f"location.hash === '#incident/{inc['id']}'")
     page.locator("#detail-state[data-state='new']").wait_for()
     assert inc["title"] in page.locator(".detail-head h2").inner_text()
@@ -304,3 +305,17 @@ def test_a_new_level_i_incident_sounds_the_alarm_when_sound_is_on(open_page: Any
     heating = [i for i in active_incidents(demo) if i["lifeline"] == "heating"]
     assert len(heating) == 1 and heating[0]["level"] == "I"
     assert quiet.page.evaluate("cl.sound.played") == 0  # sound is off until switched on
+
+
+def test_a_water_incident_shows_where_to_dig_which_valves_to_close_and_who_loses_water(
+        open_page: Any, demo: str) -> None:
+    water = [i for i in active_incidents(demo) if i["lifeline"] == "water"]
+    assert water, "the demo's burst main should have raised a water incident"
+    inc = water[0]
+    api = httpx.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()["water"]
+    assert api["status"] == "placed"
+    page = open_page(f"/#incident/{inc['id']}").page
+    panel = page.locator(f"#water-panel[data-pipe='{api['localisation']['pipe']}']")
+    panel.wait_for(timeout=30_000)
+    assert panel.locator(".valves li").count() == len(api["isolation"]["valves"])
+    assert str(api["impact"]["households"]) in panel.locator(".impact").inner_text()

@@ -50,11 +50,17 @@ class Signatures:
 class WaterModel:
     """The leak-free model of a network and its sensors; patterns start at ``origin_ms``."""
 
-    def __init__(self, inp: Path, sensors: Sensors, origin_ms: int) -> None:
+    def __init__(self, inp: Path | str | Any, sensors: Sensors, origin_ms: int) -> None:
+        """``inp``: an .inp file (or a network WNTR ships, 'Net3'), or a loaded WaterNetworkModel."""
+        import copy
+
         import wntr
 
-        self.inp, self.sensors, self.origin_ms = Path(inp), sensors, origin_ms
-        self.wn = wntr.network.WaterNetworkModel(str(inp))
+        self.sensors, self.origin_ms = sensors, origin_ms
+        if isinstance(inp, wntr.network.WaterNetworkModel):
+            self.wn = copy.deepcopy(inp)
+        else:
+            self.wn = wntr.network.WaterNetworkModel(str(inp))
         for name in (*sensors.pressure_nodes, *sensors.level_tanks, *sensors.amr_demand_nodes):
             if name not in self.wn.node_name_list:
                 raise ConfigError(f"sensor node {name!r} is not a node of {inp}")

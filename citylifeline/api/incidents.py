@@ -43,7 +43,8 @@ def list_incidents(request: Request,
 def incident_detail(request: Request, incident_id: int) -> JSON:
     """The incident, its events (the reasons in plain words), the readings around them for each
     sensor with its thresholds, the timeline (audit trail), the actions allowed now, and the
-    places (hospitals, schools …) near it."""
+    places (hospitals, schools …) near it; for a water incident, ``water``: where the leak is (pipe,
+    position, radius, confidence, candidates), the valves to close and who is left without water."""
     engine = engine_of(request)
     inc = engine.store.incident(incident_id)
     if inc is None:
@@ -67,6 +68,7 @@ def incident_detail(request: Request, incident_id: int) -> JSON:
         "allowed_actions": allowed_actions(inc.state),
         "evidence": evidence,
         "nearby_places": places,
+        "water": engine.water_analysis(inc),
     })
 
 

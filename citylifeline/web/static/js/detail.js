@@ -56,6 +56,7 @@ export async function showIncident(id, { quiet = false } = {}) {
         timeline(d.timeline)),
       el("div", { class: "detail-side" },
         actionsPanel(inc),
+        d.water ? waterPanel(d.water) : null,
         el("div", { id: "mini-map" }),
         el("h3", { "data-i18n": "detail.nearby" }, t("detail.nearby")),
         nearby(d.nearby_places))));
@@ -154,6 +155,34 @@ function actionsPanel(inc) {
     el("div", { class: "buttons" }, ...buttons));
 }
 
+function waterPanel(w) {
+  // where the leak is, the valves to close and who loses water (a water incident's analysis)
+  const head = el("h3", { "data-i18n": "water.title" }, t("water.title"));
+  if (w.status !== "placed") {
+    return el("div", { class: "water-panel", id: "water-panel" }, head,
+      el("p", { class: "muted" }, w.status === "waiting" ? t("water.waiting") : w.reason));
+  }
+  const loc = w.localisation;
+  const imp = w.impact;
+  const pct = Math.round(loc.confidence * 100);
+  return el("div", { class: "water-panel", id: "water-panel", dataset: { pipe: loc.pipe } }, head,
+    el("dl", { class: "water-facts" },
+      el("dt", {}, t("water.pipe")), el("dd", {}, el("b", {}, loc.pipe)),
+      el("dt", {}, t("water.confidence")), el("dd", {},
+        el("span", { class: "meter" }, el("span", { style: `width:${pct}%` })), ` ${pct}%`),
+      el("dt", {}, t("water.radius")), el("dd", {}, `${Math.round(loc.radius_m)} m`),
+      el("dt", {}, t("water.outflow")), el("dd", {}, `≈ ${loc.leak_m3h} m³/h`),
+      el("dt", {}, t("water.candidates")), el("dd", {}, loc.candidates.slice(0, 5)
+        .map((c) => `${c.pipe} ${Math.round(c.chance * 100)}%`).join(" · "))),
+    el("h4", {}, `${t("water.valves")} (${w.isolation.valves.length})`),
+    el("ul", { class: "valves" }, ...w.isolation.valves.map((v) => el("li", {}, `${v.pipe} @ ${v.node}`))),
+    el("h4", {}, t("water.impact")),
+    el("p", { class: "impact" }, el("b", {}, `${imp.households}`), ` ${t("water.households")} · `,
+      el("b", {}, `${imp.population}`), ` ${t("water.people")} · ${t("water.demand")} ${w.isolation.demand_lost_m3h} m³/h`),
+    el("ul", { class: "places" }, ...imp.places.map((p) => el("li", { dataset: { kind: p.kind } },
+      el("b", {}, p.name), ` · ${Math.round(p.share_without_water * 100)}%`))));
+}
+
 function nearby(places) {
   if (!places.length) return el("p", { class: "muted" }, t("detail.none"));
   return el("ul", { class: "places" }, ...places.slice(0, 15).map((p) => el("li", { dataset: { kind: p.kind } },
@@ -183,6 +212,15 @@ async function drawMiniMap(d) {
   for (const p of d.nearby_places.slice(0, 15)) {
     L.circleMarker([p.lat, p.lon], { renderer, radius: 4, color: "#0f172a", weight: 1, fillColor: "#e2e8f0",
       fillOpacity: 0.9 }).bindTooltip(`${p.name} · ${Math.round(p.distance_m)} m`).addTo(miniMap);
+  }
+  const w = d.water;
+  if (w && w.status === "placed") {  // the search circle around the suspected pipe, and the valves to close
+    L.circle([w.localisation.lat, w.localisation.lon], { radius: Math.max(w.localisation.radius_m, 30),
+      color: "#2563eb", weight: 2, dashArray: "4 3", fillOpacity: 0.08 }).bindTooltip(w.localisation.pipe).addTo(miniMap);
+    for (const v of w.isolation.valves) {
+      L.circleMarker([v.lat, v.lon], { renderer, radius: 5, color: "#0f172a", weight: 2, fillColor: "#facc15",
+        fillOpacity: 1 }).bindTooltip(`${t("water.valves")}: ${v.pipe} @ ${v.node}`).addTo(miniMap);
+    }
   }
   L.marker([inc.lat, inc.lon], { icon: incidentIcon(inc), keyboard: false }).addTo(miniMap);
 }

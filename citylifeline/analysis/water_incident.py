@@ -1,0 +1,185 @@
+"""A water incident, analysed for the crew: where the leak is, which valves to close, who loses water.
+
+When a water incident opens on pressure or flow warnings, the burst or leak behind it shows as
+the change in the water sensors from the hour before its first warning to the readings since
+(at most ``AFTER_MS``).  The network's model (``water_model.WaterModel``) takes out what the
+demand and the operation changed over the same time; what is left, divided by each sensor's
+noise (``NOISE``), is placed by leak-signature correlation in the operation measured at the
+first warning (``leaks.LeakDetector.localise``).  The best pipe's valve segment gives the
+isolation plan (``isolation.isolation_plan``; the city's valve records, else WNTR's strategic
+layer), and the places served by the junctions left dry give the impact: households,
+population, hospitals and schools.  A place is served by the water junctions within
+``SERVED_M`` of its outline, and loses water in proportion to those that run dry.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..city.model import City
+from ..city.sensors import SensorRegistry
+from ..twin.leakyear import Sensors, YearRun
+from ..units import WATER_HEAD_PA_PER_M
+from .isolation import isolation_plan, strategic_layer
+from .leaks import Calibration, LeakDetector, Localisation
+from .water_model import WaterModel
+
+BASELINE_MS = 3_600_000  # the hour before the first warning
+AFTER_MS = 3_600_000  # and at most the hour after it
+STEP_S = 300
+MIN_READINGS = 3  # 5-minute bins with a reading, before and after, to place anything
+NOISE = {"pressure": 0.1, "level": 0.02}  # m; flows: FLOW_NOISE_REL of their mean, at least 1 m³/h
+FLOW_NOISE_REL = 0.02
+SERVED_M = 60.0
+PLACE_KINDS = ("hospital", "school")
+VALVE_OFFSET_M = 8.0
+
+
+class WaterIncidentAnalyst:
+    """Localisation, isolation and impact for a city's water incidents (see the module docstring)."""
+
+    def __init__(self, city: City, registry: SensorRegistry, valves: pd.DataFrame | None = None) -> None:
+        self.city = city
+        layer = city.layers["water"]
+        self.wn = layer.model
+        self.columns: dict[str, list[tuple[int, str]]] = {"pressure": [], "flow": [], "level": []}
+        for i, (kind, asset) in enumerate(zip(registry.kind, registry.asset, strict=True)):
+            parts = asset.split("/", 2)
+            if len(parts) == 3 and parts[0] == "water" and kind in self.columns and registry.active[i]:
+                self.columns[kind].append((i, parts[2]))
+        sensors = Sensors(tuple(n for _, n in self.columns["pressure"]), tuple(n for _, n in self.columns["flow"]),
+                          tuple(n for _, n in self.columns["level"]), ())
+        midnight = datetime(2020, 1, 1, tzinfo=ZoneInfo(city.timezone))  # the patterns start at local midnight
+        self.model = WaterModel(self.wn, sensors, int(midnight.timestamp() * 1000))
+        self.valves = valves if valves is not None else strategic_layer(self.wn, seed=0)
+        self.served = self._served_places()
+        self._cache: dict[tuple[int, int], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _served_places(self) -> list[tuple[Any, list[str]]]:
+        """Every place with people or a use that matters, and the water junctions serving it."""
+        junctions = [a for a in self.city.layers["water"].assets.values() if a.kind == "junction"]
+        out = []
+        for place in self.city.layers["places"].assets.values() if "places" in self.city.layers else []:
+            if not place.props.get("households") and place.kind not in PLACE_KINDS:
+                continue
+            near = [j.name for j in junctions if place.geometry.distance(j.geometry) <= SERVED_M]
+            if near:
+                out.append((place, near))
+        return out
+
+    def analyse(self, store: Any, incident: Any) -> dict[str, Any] | None:
+        """The analysis of a water incident (None for other lifelines), cached per incident and last update."""
+        if incident.lifeline != "water":
+            return None
+        key = (incident.id, incident.t_last_ms // (STEP_S * 1000))
+        with self._lock:
+            if key not in self._cache:
+                self._cache = {k: v for k, v in self._cache.items() if k[0] != incident.id}
+                self._cache[key] = self._analyse(store, incident)
+            return self._cache[key]
+
+    def _analyse(self, store: Any, incident: Any) -> dict[str, Any]:
+        t0 = int(incident.t_first_ms) // (STEP_S * 1000) * STEP_S * 1000
+        end = min(t0 + AFTER_MS, int(incident.t_last_ms) + STEP_S * 1000)
+        t_ms = np.arange(t0 - BASELINE_MS, end + 1, STEP_S * 1000, dtype=np.int64)
+        run = YearRun(t_ms, self._binned(store, "pressure", t_ms), self._binned(store, "flow", t_ms),
+                      self._binned(store, "level", t_ms), np.zeros((len(t_ms), 0)), np.zeros((len(t_ms), 0)))
+        measured = np.hstack([run.pressure_m, run.flow_m3h])
+        resid = measured - self.model.expected(run)
+        before, after = resid[t_ms < t0], resid[t_ms >= t0]
+        seen = (np.isfinite(before).sum(axis=0) >= MIN_READINGS) & (np.isfinite(after).sum(axis=0) >= MIN_READINGS)
+        if not seen[: len(self.columns["pressure"])].any():
+            return {"status": "waiting", "reason": f"fewer than {MIN_READINGS} five-minute readings of the water "
+                                                    "pressure sensors before and after the first warning"}
+        sigma = np.array([NOISE["pressure"]] * len(self.columns["pressure"]) + [
+            max(1.0, FLOW_NOISE_REL * float(np.nanmean(np.abs(measured[:, k]))) if np.isfinite(measured[:, k]).any()
+                else 1.0) for k in range(len(self.columns["pressure"]), measured.shape[1])])
+        change = np.where(seen, (np.nanmean(after, axis=0) - np.nanmean(before, axis=0)) / sigma, 0.0)
+        row = int(np.searchsorted(t_ms, t0))
+        first = self._fill(run, row)
+        detector = LeakDetector(self.model, self.model.signatures(at=(first, 0)))
+        detector.cal = Calibration({}, np.zeros(len(sigma)), np.ones(len(sigma)), sigma)
+        detector._whiten()
+        n = 1.0 / (1.0 / max(len(after), 1) + 1.0 / max(len(before), 1))
+        where = detector.localise(change, n)
+        plan = isolation_plan(self.wn, self.valves, where.pipe)
+        return {"status": "placed", "localisation": self._where_json(where),
+                "isolation": {"pipe": plan.pipe, "valves": [self._valve_json(v, p) for v, p in plan.valves],
+                              "segment_pipes": list(plan.segment_pipes), "junctions_without_water": len(plan.without_water),
+                              "demand_lost_m3h": round(plan.demand_lost_m3h, 1)},
+                "impact": self.impact(set(plan.without_water)),
+                "based_on": {"from_ms": int(t_ms[0]), "first_warning_ms": t0, "to_ms": int(t_ms[-1]),
+                             "sensors": int(seen.sum())}}
+
+    def _binned(self, store: Any, kind: str, t_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Each sensor of ``kind``'s median per 5-minute step ending at ``t_ms`` (m, or m³/h for flows)."""
+        out = np.full((len(t_ms), len(self.columns[kind])), np.nan)
+        step = STEP_S * 1000
+        scale = {"pressure": 1 / WATER_HEAD_PA_PER_M, "flow": 3600.0, "level": 1.0}[kind]
+        for k, (i, _) in enumerate(self.columns[kind]):
+            b = store.readings(i, int(t_ms[0]) - step, int(t_ms[-1]), 100_000)
+            if len(b.t_ms) == 0:
+                continue
+            slot = np.searchsorted(t_ms, np.asarray(b.t_ms), side="left")
+            values = np.asarray(b.value, dtype=np.float64) * scale
+            for r in np.unique(slot[slot < len(t_ms)]):
+                out[r, k] = float(np.median(values[slot == r]))
+        return np.abs(out) if kind == "flow" else out
+
+    def _fill(self, run: YearRun, row: int) -> YearRun:
+        """The operation at ``row`` (the first warning), gaps filled from the nearest reading, as a one-step run."""
+        def at(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            v = a[row: row + 1].copy()
+            for k in range(a.shape[1]):
+                if not np.isfinite(v[0, k]):
+                    finite = np.flatnonzero(np.isfinite(a[:, k]))
+                    v[0, k] = a[finite[np.argmin(np.abs(finite - row))], k] if len(finite) else np.nan
+            return v
+        return YearRun(run.t_ms[row: row + 1], at(run.pressure_m), at(run.flow_m3h), at(run.level_m),
+                       run.demand_m3h[row: row + 1], run.leak_m3h[row: row + 1])
+
+    def _valve_json(self, node: str, pipe: str) -> dict[str, Any]:
+        """A valve to close: on ``pipe`` next to ``node``, placed a few metres along the pipe for the map."""
+        x, y = self.wn.get_node(node).coordinates
+        link = self.wn.get_link(pipe)
+        other = link.end_node_name if link.start_node_name == node else link.start_node_name
+        ox, oy = self.wn.get_node(other).coordinates
+        d = math.hypot(ox - x, oy - y) or 1.0
+        k = min(VALVE_OFFSET_M / d, 0.5)
+        lon, lat = self.city.to_wgs84(x + k * (ox - x), y + k * (oy - y))
+        return {"node": node, "pipe": pipe, "lon": float(lon), "lat": float(lat)}
+
+    def _where_json(self, where: Localisation) -> dict[str, Any]:
+        lon, lat = self.city.to_wgs84(where.x, where.y)
+        return {"pipe": where.pipe, "asset": f"water/pipe/{where.pipe}", "x": where.x, "y": where.y,
+                "lon": float(lon), "lat": float(lat), "radius_m": round(where.radius_m, 1),
+                "confidence": round(where.confidence, 3), "leak_m3h": round(where.leak_m3h, 1),
+                "candidates": [{"pipe": p, "chance": round(c, 3)} for p, c in where.candidates]}
+
+    def impact(self, dry: set[str]) -> dict[str, Any]:
+        """Households, population and places left without water when the junctions ``dry`` are."""
+        households = population = 0.0
+        places = []
+        for place, serving in self.served:
+            share = sum(1 for j in serving if j in dry) / len(serving)
+            if share == 0:
+                continue
+            households += share * float(place.props.get("households") or 0)
+            population += share * float(place.props.get("population") or 0)
+            if place.kind in PLACE_KINDS or share >= 0.5:
+                places.append({"key": place.key, "kind": place.kind, "name": place.props.get("label") or place.name,
+                               "share_without_water": round(share, 2), "population": place.props.get("population"),
+                               "beds": place.props.get("beds"), "pupils": place.props.get("pupils")})
+        places.sort(key=lambda p: (p["kind"] not in PLACE_KINDS, -p["share_without_water"]))
+        return {"households": int(math.floor(households + 0.5)), "population": int(math.floor(population + 0.5)),
+                "hospitals": sum(1 for p in places if p["kind"] == "hospital"),
+                "schools": sum(1 for p in places if p["kind"] == "school"), "places": places}

@@ -1,0 +1,79 @@
+"""A burst in the demo city, analysed on its incident: the pipe, the valves to close, who loses water."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from citylifeline.analysis.isolation import isolation_plan
+from citylifeline.analysis.water_incident import WaterIncidentAnalyst
+from citylifeline.api.app import create_app
+from citylifeline.batch import ReadingBatch
+from citylifeline.city.bundle import load_city
+from citylifeline.engine import Engine
+from citylifeline.settings import Config
+from citylifeline.store.base import IncidentFilter
+from citylifeline.twin.runner import simulate
+from citylifeline.twin.scenario import scenario_from_dict
+
+BURST_AT = "W-N1011"  # by Binhu Hospital, as in the shipped burst scenario
+
+
+@pytest.fixture(scope="module")
+def burst_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    bundle = load_city("demo")
+    scenario = scenario_from_dict({
+        "duration": "4h", "seed": 3, "start": "2026-03-24T04:00:00+08:00",
+        "incidents": [{"type": "burst", "place": f"water/junction/{BURST_AT}", "start": "2h40min", "magnitude": 0.12}]})
+    run = simulate(scenario, bundle).readings
+    config = Config.load(environ={}, db=str(tmp_path_factory.mktemp("burst") / "burst.duckdb"), city="demo")
+    engine = Engine(config, bundle)
+    order = np.argsort(run.delivered_ms, kind="stable")
+    idx = np.array([engine.registry.idx(s) for s in run.sensor_id[order]])
+    engine.pipeline.ingest(ReadingBatch.of(idx, run.t_ms[order], run.value[order]))
+    return engine
+
+
+def water_incident(engine: Engine):  # type: ignore[no-untyped-def]
+    found = [i for i in engine.store.incidents(IncidentFilter()) if i.lifeline == "water"]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_the_burst_is_placed_on_a_pipe_of_its_junction_with_the_valves_and_the_people(burst_engine: Engine) -> None:
+    inc = water_incident(burst_engine)
+    analyst = WaterIncidentAnalyst(burst_engine.city, burst_engine.registry)
+    got = analyst.analyse(burst_engine.store, inc)
+    assert got is not None and got["status"] == "placed"
+    wn = analyst.wn
+    pipe = wn.get_link(got["localisation"]["pipe"])
+    assert BURST_AT in (pipe.start_node_name, pipe.end_node_name)
+    assert 0 < got["localisation"]["confidence"] <= 1 and got["localisation"]["leak_m3h"] > 50
+    plan = isolation_plan(wn, analyst.valves, pipe.name)
+    assert [(v["node"], v["pipe"]) for v in got["isolation"]["valves"]] == list(plan.valves) and plan.valves
+    impact = got["impact"]
+    assert impact["households"] > 0 and impact["population"] > impact["households"]
+    assert impact["hospitals"] >= 1  # Binhu Hospital's block is served from the burst junction
+    assert analyst.analyse(burst_engine.store, inc) is got  # cached until the incident changes
+
+
+def test_impact_counts_each_place_by_the_share_of_its_junctions_left_dry(burst_engine: Engine) -> None:
+    analyst = WaterIncidentAnalyst(burst_engine.city, burst_engine.registry)
+    place, serving = next((p, s) for p, s in analyst.served if p.props.get("households") and len(s) >= 2)
+    half = set(serving[: len(serving) // 2])
+    got = analyst.impact(half)
+    others = sum(float(p.props.get("households") or 0) * sum(j in half for j in s) / len(s)
+                 for p, s in analyst.served if p is not place)
+    mine = float(place.props["households"]) * len(half) / len(serving)
+    assert got["households"] == int(np.floor(mine + others + 0.5))
+    assert analyst.impact(set())["households"] == 0 and analyst.impact(set())["places"] == []
+
+
+def test_the_incident_detail_carries_the_analysis(burst_engine: Engine) -> None:
+    inc = water_incident(burst_engine)
+    with TestClient(create_app(burst_engine)) as client:
+        d = client.get(f"/api/v1/incidents/{inc.id}").json()
+    assert d["water"]["status"] == "placed"
+    assert {"pipe", "lon", "lat", "radius_m", "confidence", "candidates"} <= set(d["water"]["localisation"])
+    assert d["water"]["isolation"]["valves"] and all("lon" in v for v in d["water"]["isolation"]["valves"])
