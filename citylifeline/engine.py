@@ -146,7 +146,7 @@ class Engine:
 
                 self._water = WaterIncidentAnalyst(self.city, self.registry)
         try:
-            return self._water.analyse(self.store, inc)  # type: ignore[no-any-return]
+            return self._water.analyse(self.store, inc)
         except Exception as exc:  # the incident is still shown; the reason is logged and sent
             log.exception("water analysis of incident %s failed", inc.id)
             return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}

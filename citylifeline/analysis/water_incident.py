@@ -114,7 +114,8 @@ class WaterIncidentAnalyst:
         plan = isolation_plan(self.wn, self.valves, where.pipe)
         return {"status": "placed", "localisation": self._where_json(where),
                 "isolation": {"pipe": plan.pipe, "valves": [self._valve_json(v, p) for v, p in plan.valves],
-                              "segment_pipes": list(plan.segment_pipes), "junctions_without_water": len(plan.without_water),
+                              "segment_pipes": list(plan.segment_pipes),
+                              "junctions_without_water": len(plan.without_water),
                               "demand_lost_m3h": round(plan.demand_lost_m3h, 1)},
                 "impact": self.impact(set(plan.without_water)),
                 "based_on": {"from_ms": int(t_ms[0]), "first_warning_ms": t0, "to_ms": int(t_ms[-1]),
@@ -180,6 +181,6 @@ class WaterIncidentAnalyst:
                                "share_without_water": round(share, 2), "population": place.props.get("population"),
                                "beds": place.props.get("beds"), "pupils": place.props.get("pupils")})
         places.sort(key=lambda p: (p["kind"] not in PLACE_KINDS, -p["share_without_water"]))
-        return {"households": int(math.floor(households + 0.5)), "population": int(math.floor(population + 0.5)),
+        return {"households": math.floor(households + 0.5), "population": math.floor(population + 0.5),
                 "hospitals": sum(1 for p in places if p["kind"] == "hospital"),
                 "schools": sum(1 for p in places if p["kind"] == "school"), "places": places}
