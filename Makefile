@@ -6,6 +6,7 @@ WEB    := citylifeline/web
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml $(WEB)/package-lock.json | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+LTOWN  ?= ../shared/bench/ltown
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: demo test lint bench setup browser clean
@@ -26,6 +27,9 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/python bench/dashboard.py --write-docs
 	$(BIN)/python bench/nab.py --write-docs
 	$(BIN)/citylifeline bench scenarios --write-docs --compare
+	$(BIN)/citylifeline bench leaks --inp $(LTOWN)/L-TOWN.inp --sensors $(LTOWN)/sensors.json \
+	  --leaks $(LTOWN)/leaks_2018.json bench/data/ltown_leaks_2019.json --write-docs \
+	  --name "L-Town 2018 (tuned on)" "L-Town 2019, generated (not tuned on)"
 
 setup: $(STAMP)
 

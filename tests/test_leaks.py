@@ -74,3 +74,28 @@ def test_a_burst_on_net3_is_found_within_two_readings_and_placed_in_its_valve_se
     assert 0.5 * lost < f.where.leak_m3h < 1.5 * lost
     assert 0 < f.where.confidence <= 1 and f.where.radius_m >= 0
     assert f.where.candidates[0][0] == f.where.pipe
+
+
+def test_bench_leaks_scores_a_generated_year_on_another_network(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from citylifeline.cli import main
+    from citylifeline.twin.leakyear import load_leaks
+
+    leaks = tmp_path / "net3_leaks.json"
+    assert main(["bench", "leaks", "--inp", "Net3", "--generate", str(leaks), "--seed", "7",
+                 "--period", "2019-03-01 00:00", "2019-03-21 00:00"]) == 0
+    year = load_leaks(leaks)
+    wn = wntr.network.WaterNetworkModel("Net3")
+    assert len(year.leaks) == 14 and sum(lk.abrupt for lk in year.leaks) == 6
+    assert all(lk.link in wn.pipe_name_list and year.start_ms <= lk.start_ms < lk.end_ms <= year.end_ms
+               for lk in year.leaks)
+    s = net3_sensors()
+    sensors = tmp_path / "sensors.json"
+    sensors.write_text(json.dumps({"pressure_nodes": s.pressure_nodes, "flow_links": s.flow_links,
+                                   "level_tanks": s.level_tanks, "amr_demand_nodes": s.amr_demand_nodes}))
+    capsys.readouterr()
+    assert main(["bench", "leaks", "--inp", "Net3", "--sensors", str(sensors), "--leaks", str(leaks)]) == 0
+    out = capsys.readouterr().out
+    assert "euros (of the perfect score)" in out and "net3_leaks, leak by leak" in out
+    assert out.count("| abrupt |") == 6 and out.count("| incipient |") == 8

@@ -44,6 +44,7 @@ from ..twin.leakyear import YearRun
 from .water_model import OPEN_M3H, Signatures, WaterModel
 
 RIDGE = 1e-3
+STATE_SIGNATURES_KEPT = 32  # suspects' signatures in their moment's operation, kept for the retries
 MIN_STATE_READINGS = 288  # an operating state seen for less than a day uses the pooled calibration
 TEMPER = 12  # the evidence of more readings than this is not counted as independent in the chances
 CONFIDENCE_MASS = 0.9
@@ -198,7 +199,9 @@ class LeakDetector:
         """The signatures in the operation measured at ``row``: a burst is placed with them (the
         pumps, tanks and demand of its moment shape where its water comes from)."""
         if row not in self._at_row:
-            self._at_row = {row: self._whiten(self.model.signatures(at=(run, row)))}
+            if len(self._at_row) >= STATE_SIGNATURES_KEPT:
+                del self._at_row[next(iter(self._at_row))]
+            self._at_row[row] = self._whiten(self.model.signatures(at=(run, row)))
         return self._at_row[row]
 
     def fit(self, history: list[YearRun]) -> Calibration:

@@ -139,7 +139,7 @@ def generate_leaks(inp: Path, seed: int, start: str, end: str, abrupt: int = 6, 
 
     leaks = []
     for k, link in enumerate(rng.choice(pipes, abrupt + incipient, replace=False)):
-        begin = t0 + rng.uniform(10, 330) * DAY_MS
+        begin = t0 + rng.uniform(0.03, 0.9) * (t1 - t0)  # (a year: from the 11th day to the end of November)
         if k < abrupt:
             leaks.append({"link": str(link), "start": when(begin), "end": when(begin + rng.uniform(5, 30) * DAY_MS),
                           "diameter_m": round(float(rng.uniform(0.015, 0.023)), 5), "type": "abrupt",
