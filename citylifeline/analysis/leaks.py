@@ -152,6 +152,15 @@ class LeakDetector:
         self._weight[len(model.sensors.pressure_nodes):] = FLOW_WEIGHT  # the flows say how much, the pressures where
         self._at_row: dict[int, _Basis] = {}
 
+    @classmethod
+    def for_changes(cls, model: WaterModel, signatures: Signatures, sigma: npt.NDArray[np.float64]) -> LeakDetector:
+        """A detector that only places changes already divided by each channel's noise ``sigma``
+        (an incident's analysis: no calibration, no thresholds)."""
+        detector = cls(model, signatures)
+        detector.cal = Calibration({}, np.zeros(len(sigma)), np.ones(len(sigma)), np.asarray(sigma, dtype=np.float64))
+        detector._whiten()
+        return detector
+
     # -- residuals ------------------------------------------------------------------------
     def _design(self, expected: npt.NDArray[np.float64], cal: Calibration) -> npt.NDArray[np.float64]:
         x = (np.nan_to_num(expected) - cal.mean) / cal.scale

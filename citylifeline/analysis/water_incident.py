@@ -29,7 +29,7 @@ from ..city.sensors import SensorRegistry
 from ..twin.leakyear import Sensors, YearRun
 from ..units import WATER_HEAD_PA_PER_M
 from .isolation import isolation_plan, strategic_layer
-from .leaks import Calibration, LeakDetector, Localisation
+from .leaks import LeakDetector, Localisation
 from .water_model import WaterModel
 
 BASELINE_MS = 3_600_000  # the hour before the first warning
@@ -106,9 +106,7 @@ class WaterIncidentAnalyst:
         change = np.where(seen, (np.nanmean(after, axis=0) - np.nanmean(before, axis=0)) / sigma, 0.0)
         row = int(np.searchsorted(t_ms, t0))
         first = self._fill(run, row)
-        detector = LeakDetector(self.model, self.model.signatures(at=(first, 0)))
-        detector.cal = Calibration({}, np.zeros(len(sigma)), np.ones(len(sigma)), sigma)
-        detector._whiten()
+        detector = LeakDetector.for_changes(self.model, self.model.signatures(at=(first, 0)), sigma)
         n = 1.0 / (1.0 / max(len(after), 1) + 1.0 / max(len(before), 1))
         where = detector.localise(change, n)
         plan = isolation_plan(self.wn, self.valves, where.pipe)
