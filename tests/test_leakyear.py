@@ -84,3 +84,15 @@ def test_demand_follows_the_networks_weekly_pattern_from_the_periods_start() -> 
     assert ratio.min() > 0.7 and ratio.max() < 1.3
     for day in (ratio[:288], ratio[288:576]):  # constant within a day: the pattern is aligned
         assert np.ptp(day) < 0.005
+
+
+def test_the_real_network_differs_from_its_records_the_same_way_every_time() -> None:
+    sensors = load_sensors(LTOWN / "sensors.json")
+    records = simulate_year(LTOWN / "L-TOWN.inp", year(days=1), sensors)
+    real = simulate_year(LTOWN / "L-TOWN.inp", year(days=1), sensors, mismatch_seed=1)
+    again = simulate_year(LTOWN / "L-TOWN.inp", year(days=1), sensors, mismatch_seed=1)
+    other = simulate_year(LTOWN / "L-TOWN.inp", year(days=1), sensors, mismatch_seed=2)
+    assert np.array_equal(real.pressure_m, again.pressure_m)
+    assert np.abs(real.pressure_m - records.pressure_m).max() > 0.1  # m: a model error worth calibrating
+    assert np.abs(real.pressure_m - other.pressure_m).max() > 0.05
+    assert 0.7 < real.demand_m3h.sum() / records.demand_m3h.sum() < 1.3  # the meters' total, about as recorded

@@ -23,7 +23,7 @@ How it is simulated, and why:
   (summer peak, ``SEASONAL_AMPLITUDE``) and a day-to-day random factor (AR(1), ``DAILY_SD``), so
   no two weeks are the same.
 - **The real network is not its records** (``perturb``, with ``mismatch_seed``): the simulated
-  network's base demands and roughness differ from the .inp's by a few per cent per junction and
+  network's base demands and roughness differ from the .inp's by about 10 % per junction and 5 %
   per pipe (``DEMAND_MISMATCH_SD``, ``ROUGHNESS_MISMATCH_SD``), so a detector that compares the
   sensors with the .inp's model meets the model error a utility meets.
 - **Any units.**  The network is written in CMH for EPANET, so US-unit networks (Net3) work too.
