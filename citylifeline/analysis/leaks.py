@@ -186,7 +186,7 @@ class LeakDetector:
         """The calibrated residual of every step and channel (steps × channels)."""
         assert self.cal is not None, "fit the detector on leak-free history first"
         expected = self.model.expected(run) if expected is None else expected
-        resid = np.hstack([run.pressure_m, run.flow_m3h]) - expected
+        resid = self.model.measured(run) - expected
         return np.nan_to_num((resid - self._explained(run, expected, self.cal)) / self.cal.sigma)
 
     def _whiten(self, sig: Signatures | None = None) -> _Basis:
@@ -200,8 +200,6 @@ class LeakDetector:
                        np.where(norm_w > 0, where / np.maximum(norm_w, 1e-12), 0.0))
         if sig is None:
             self._b = basis
-            self._s = basis.s
-            self._u = basis.unit
         return basis
 
     def _basis_at(self, run: YearRun, row: int) -> _Basis:
@@ -216,7 +214,7 @@ class LeakDetector:
     def fit(self, history: list[YearRun]) -> Calibration:
         """Learn the calibration and the thresholds from leak-free stretches of readings."""
         expected = [self.model.expected(run) for run in history]
-        resid = np.vstack([np.hstack([r.pressure_m, r.flow_m3h]) - e for r, e in zip(history, expected, strict=False)])
+        resid = np.vstack([self.model.measured(r) - e for r, e in zip(history, expected, strict=True)])
         every = np.vstack(expected)
         mean, scale = np.nanmean(every, axis=0), np.nanstd(every, axis=0)
         cal = Calibration({}, mean, np.where(scale > 1e-9, scale, 1.0), np.ones(every.shape[1]))
@@ -228,15 +226,15 @@ class LeakDetector:
             rows = ok & (state == code)
             if rows.sum() >= MIN_STATE_READINGS:
                 cal.coef[int(code)] = _ridge(x[rows], resid[rows])
-        pooled = np.vstack([np.hstack([r.pressure_m, r.flow_m3h]) - e - self._explained(r, e, cal)
+        pooled = np.vstack([self.model.measured(r) - e - self._explained(r, e, cal)
                             for r, e in zip(history, expected, strict=True)])
         cal.sigma = np.maximum(np.nanstd(pooled, axis=0), 1e-6)
         self.cal = cal
         self._whiten()
         cums = [np.vstack([np.zeros((1, every.shape[1])), np.cumsum(self.z(r, e), axis=0)])
-                for r, e in zip(history, expected, strict=False)]
+                for r, e in zip(history, expected, strict=True)]
         for win in WINDOWS:
-            stats = [self._evidence(*_change(cum, t, win))[1]
+            stats = [self._evidence(*_change(cum, t, win))
                      for cum in cums for t in range(win.span - 1, len(cum) - 1, win.every)]
             if not stats:
                 raise ConfigError(f"leak-free history of {max(len(c) - 1 for c in cums)} readings: the {win.name} "
@@ -245,10 +243,10 @@ class LeakDetector:
         return cal
 
     # -- evidence and localisation --------------------------------------------------------
-    def _evidence(self, u: npt.NDArray[np.float64], w: float) -> tuple[npt.NDArray[np.float64], float]:
-        proj = self._u @ u
-        gain = np.maximum(proj, 0.0) ** 2 * w
-        return gain, float(gain.max()) if len(gain) else 0.0
+    def _evidence(self, u: npt.NDArray[np.float64], w: float) -> float:
+        """The best pipe's evidence for a new leak in the change ``u`` worth ``w`` readings."""
+        gain = np.maximum(self._b.unit @ u, 0.0) ** 2 * w
+        return float(gain.max()) if len(gain) else 0.0
 
     def localise(self, u: npt.NDArray[np.float64], w: float, basis: _Basis | None = None) -> Localisation:
         """The pipes that best explain the mean residual ``u`` of ``w`` readings."""
@@ -271,7 +269,8 @@ class LeakDetector:
                             tuple((self.sig.pipes[int(k)], float(chance[k])) for k in keep), q, sigmas)
 
     def localise_window(self, run: YearRun) -> Localisation:
-        """Localise the leak behind a stretch of readings (e.g. an incident's last hour)."""
+        """Localise the leak behind a stretch of readings taken as a whole (what the benchmark
+        times for one hour: the model run, the calibrated residual and the ranking)."""
         z = self.z(run)
         return self.localise(z.mean(axis=0), len(z))
 
@@ -294,7 +293,7 @@ class LeakDetector:
                 u, n = _change(cum, t, win)
                 if win.kind != "burst":  # within an hour only a new burst changes much, whatever else leaks
                     u = self._unexplained(u, known)
-                _gain, best = self._evidence(u, n)
+                best = self._evidence(u, n)
                 if best <= self.cal.thresholds[win.name] or best < win.coherence * float(u @ u) * n:
                     continue
                 j = self.sig.pipes.index(self.localise(u, n).pipe)
@@ -304,8 +303,7 @@ class LeakDetector:
                     if not near.reported:
                         near.pipe = j  # the leak already suspected, placed better
                     continue
-                lo, hi = t - win.lag - win.base + 1, t - win.lag + 1
-                known.append(_Known(j, t, t - win.readings + 1, win.kind, best, (cum[hi] - cum[lo]) / win.base,
+                known.append(_Known(j, t, t - win.readings + 1, win.kind, best, _baseline(cum, t, win),
                                     win.base, t + CONFIRM[win.kind], last_active=t))
                 break
         return found
@@ -322,7 +320,7 @@ class LeakDetector:
         fit = [k for k in known if k is not skip]
         if not fit:
             return u
-        basis = self._s[[k.pipe for k in fit]].T
+        basis = self._b.s[[k.pipe for k in fit]].T
         q, _ = nnls(basis, u)
         return u - basis @ q
 
@@ -382,8 +380,13 @@ def _ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArra
     return np.asarray(np.linalg.solve(a, x.T @ y), dtype=np.float64)
 
 
+def _baseline(cum: npt.NDArray[np.float64], t: int, win: Window) -> npt.NDArray[np.float64]:
+    """The mean residual of the window's baseline: ``win.base`` readings ending ``win.lag`` before ``t``."""
+    lo, hi = t - win.lag - win.base + 1, t - win.lag + 1
+    return (cum[hi] - cum[lo]) / win.base
+
+
 def _change(cum: npt.NDArray[np.float64], t: int, win: Window) -> tuple[npt.NDArray[np.float64], float]:
     """The window's mean residual less its baseline's, and the readings' worth of the difference."""
     now = (cum[t + 1] - cum[t + 1 - win.readings]) / win.readings
-    lo, hi = t - win.lag - win.base + 1, t - win.lag + 1
-    return now - (cum[hi] - cum[lo]) / win.base, 1.0 / (1.0 / win.readings + 1.0 / win.base)
+    return now - _baseline(cum, t, win), 1.0 / (1.0 / win.readings + 1.0 / win.base)

@@ -93,7 +93,7 @@ class WaterIncidentAnalyst:
         t_ms = np.arange(t0 - BASELINE_MS, end + 1, STEP_S * 1000, dtype=np.int64)
         run = YearRun(t_ms, self._binned(store, "pressure", t_ms), self._binned(store, "flow", t_ms),
                       self._binned(store, "level", t_ms), np.zeros((len(t_ms), 0)), np.zeros((len(t_ms), 0)))
-        measured = np.hstack([run.pressure_m, run.flow_m3h])
+        measured = self.model.measured(run)
         resid = measured - self.model.expected(run)
         before, after = resid[t_ms < t0], resid[t_ms >= t0]
         seen = (np.isfinite(before).sum(axis=0) >= MIN_READINGS) & (np.isfinite(after).sum(axis=0) >= MIN_READINGS)

@@ -19,6 +19,7 @@ times of day.  ``channels`` are pressures (m) then flows (m³/h), in ``Sensors``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,19 @@ class WaterModel:
         for name in sensors.flow_links:
             if name not in self.wn.link_name_list:
                 raise ConfigError(f"flow sensor link {name!r} is not a link of {inp}")
-        controlled = {a.target()[0].name for c in self.wn.control_name_list for a in self.wn.get_control(c).actions()}
+        targets = {c: {a.target()[0].name for a in self.wn.get_control(c).actions()} for c in self.wn.control_name_list}
+        controlled = set().union(*targets.values())
         self.operated = tuple(n for n in sensors.flow_links if n in self.wn.pump_name_list or n in controlled)
+        self._dropped_controls = [c for c, links in targets.items() if links & set(self.operated)]
+        tanks = [self.wn.get_node(n) for n in sensors.level_tanks]
+        self._tank_lo = np.array([t.min_level for t in tanks], dtype=np.float64)
+        self._tank_hi = np.array([t.max_level for t in tanks], dtype=np.float64)
         self.channels = len(sensors.pressure_nodes) + len(sensors.flow_links)
+
+    @staticmethod
+    def measured(run: YearRun) -> npt.NDArray[np.float64]:
+        """The channels a run's sensors read (steps × channels): pressures (m) then flows (m³/h)."""
+        return np.hstack([run.pressure_m, run.flow_m3h])
 
     def nominal_amr_m3h(self, t_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """The household meters' demands as the model has them (base × pattern), per step and meter."""
@@ -97,10 +108,8 @@ class WaterModel:
         import copy
 
         wn = copy.deepcopy(self.wn)
-        for name in list(wn.control_name_list):
-            targets = {a.target()[0].name for a in wn.get_control(name).actions()}
-            if targets & set(self.operated):
-                wn.remove_control(name)
+        for name in self._dropped_controls:
+            wn.remove_control(name)
         return wn
 
     def expected(self, run: YearRun) -> npt.NDArray[np.float64]:
@@ -110,14 +119,12 @@ class WaterModel:
         factor = self.demand_factor(run)
         reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links),
                  "l": ("pressure", self.sensors.level_tanks)}
-        span = [(self.wn.get_node(n).min_level, self.wn.get_node(n).max_level) for n in self.sensors.level_tanks]
         with open_steps(self._operated_wn()) as steps:
             operate = self._operator(steps, run, factor)
             rows, got = steps.run(run.t_ms, self.origin_ms, reads, lambda row, _t: operate(row))
         out = np.full((len(run.t_ms), self.channels), np.nan)
         out[:rows] = np.hstack([got["p"], np.abs(got["f"])])
-        lo = np.array([a for a, _ in span], dtype=np.float64)
-        hi = np.array([b for _, b in span], dtype=np.float64)
+        lo, hi = self._tank_lo, self._tank_hi
         level = np.full_like(run.level_m, np.nan)
         level[:rows] = got["l"]
         model_full = (level <= lo + 1e-3) | (level >= hi - 1e-3)
@@ -132,7 +139,6 @@ class WaterModel:
         """A function that puts the model in ``run``'s measured operation at a row: demand,
         tank levels, pumps and controlled links."""
         tanks = [steps.node(n) for n in self.sensors.level_tanks]
-        span = [(self.wn.get_node(n).min_level, self.wn.get_node(n).max_level) for n in self.sensors.level_tanks]
         operated = [(steps.link(p), self.sensors.flow_links.index(p)) for p in self.operated]
 
         def operate(row: int) -> None:
@@ -141,7 +147,7 @@ class WaterModel:
                 level = float(run.level_m[row, j])
                 # near its top or bottom a tank fills or drains on its own in the model: a noisy
                 # reading there would let a full tank fill (or an empty one drain)
-                if span[j][0] + TANK_EDGE_M < level < span[j][1] - TANK_EDGE_M:
+                if self._tank_lo[j] + TANK_EDGE_M < level < self._tank_hi[j] - TANK_EDGE_M:
                     steps.en.ENsetnodevalue(i, EN_TANKLEVEL, level)
             for i, col in operated:
                 steps.en.ENsetlinkvalue(i, EN_STATUS, float(run.flow_m3h[row, col] > OPEN_M3H))
@@ -158,17 +164,22 @@ class WaterModel:
         with open_steps(self.wn if at is None else self._operated_wn()) as steps:
             idx = [steps.node(n) for n in junctions]
             if at is None:
-                times, operate = [self.origin_ms + h * 3_600_000 for h in SIGNATURE_HOURS], None
+                times = [self.origin_ms + h * 3_600_000 for h in SIGNATURE_HOURS]
+
+                def operate() -> None:  # the nominal operation: the model's own controls
+                    pass
             else:
                 run, row = at
                 times = [int(run.t_ms[row])]
-                factor = np.full(len(run.t_ms), self.demand_factor(run)[row])
-                operate = self._operator(steps, run, factor)
+                at_row = self._operator(steps, run, self.demand_factor(run))
+
+                def operate() -> None:
+                    at_row(row)
             for t0 in times:
                 t = np.array([t0], dtype=np.int64)
-                base = self._snapshot(steps, t, reads, None, operate, at)
+                base = self._snapshot(steps, t, reads, None, operate)
                 for j, i in enumerate(idx):
-                    got = self._snapshot(steps, t, reads, i, operate, at)
+                    got = self._snapshot(steps, t, reads, i, operate)
                     q = got[-1][j] - base[-1][j]
                     if q > 1e-6:
                         total[j] += (got[0] - base[0]) / q
@@ -187,10 +198,9 @@ class WaterModel:
         return Signatures(junctions, sig, pipes, pipe_sig, xy)
 
     def _snapshot(self, steps: Any, t: npt.NDArray[np.int64], reads: dict[str, Any], leak: int | None,
-                  operate: Any, at: tuple[YearRun, int] | None) -> tuple[npt.NDArray[np.float64], ...]:
+                  operate: Callable[[], None]) -> tuple[npt.NDArray[np.float64], ...]:
         def before(_row: int, _t: int) -> None:
-            if operate is not None and at is not None:
-                operate(at[1])
+            operate()
             if leak is not None:
                 steps.en.ENsetnodevalue(leak, EN_EMITTER, SIGNATURE_EMITTER)
 

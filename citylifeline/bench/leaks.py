@@ -48,12 +48,9 @@ class LeakBench:
     leaks: list[dict[str, Any]]  # per true leak: link, kind, m³ lost, found after (days), distance (m)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def median_days(self, abrupt: bool) -> float:
-        days = [r["alarm_days"] for r in self.leaks if r["abrupt"] == abrupt and r["alarm_days"] is not None]
-        return float(np.median(days)) if days else float("nan")
-
-    def median_readings_to_alarm(self, abrupt: bool = True) -> float:
-        got = [r["alarm_readings"] for r in self.leaks if r["abrupt"] == abrupt and r["alarm_readings"] is not None]
+    def median(self, key: str, abrupt: bool) -> float:
+        """The median of ``key`` (e.g. ``report_days``) over the abrupt or incipient leaks found; NaN if none."""
+        got = [r[key] for r in self.leaks if r["abrupt"] == abrupt and r[key] is not None]
         return float(np.median(got)) if got else float("nan")
 
 
@@ -164,10 +161,10 @@ def table(results: list[LeakBench]) -> str:
             ("leaks found / in the year", lambda r: f"{r.score.true_positives} / {len(r.leaks)}"),
             ("false reports", lambda r: str(r.score.false_positives)),
             ("missed leaks", lambda r: str(r.score.missed)),
-            ("abrupt: median readings to the alarm", lambda r: fmt(r.median_readings_to_alarm(True), ".0f")),
-            ("abrupt: median days to the report", lambda r: fmt(_median(r, True, "report_days"), ".2f")),
-            ("incipient: median days to the alarm", lambda r: fmt(r.median_days(False), ".1f")),
-            ("incipient: median days to the report", lambda r: fmt(_median(r, False, "report_days"), ".1f")),
+            ("abrupt: median readings to the alarm", lambda r: fmt(r.median("alarm_readings", True), ".0f")),
+            ("abrupt: median days to the report", lambda r: fmt(r.median("report_days", True), ".2f")),
+            ("incipient: median days to the alarm", lambda r: fmt(r.median("alarm_days", False), ".1f")),
+            ("incipient: median days to the report", lambda r: fmt(r.median("report_days", False), ".1f")),
             ("median localisation distance (m)", lambda r: fmt(float(np.median(r.score.distance_m))
                                                                if r.score.distance_m else float("nan"), ".0f")),
             ("one hour localised in (s)", lambda r: f"{r.seconds['localise_hour']:.3f}"),
@@ -175,11 +172,6 @@ def table(results: list[LeakBench]) -> str:
                 f"{r.seconds[k]:.0f}" for k in ("simulate", "signatures", "fit", "detect")))]
     head = "| | " + " | ".join(r.name for r in results) + " |\n|---|" + "---:|" * len(results) + "\n"
     return head + "".join(f"| {label} | " + " | ".join(f(r) for r in results) + " |\n" for label, f in rows)
-
-
-def _median(r: LeakBench, abrupt: bool, key: str) -> float:
-    got = [x[key] for x in r.leaks if x["abrupt"] == abrupt and x[key] is not None]
-    return float(np.median(got)) if got else float("nan")
 
 
 def per_leak_table(r: LeakBench) -> str:
