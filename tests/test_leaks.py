@@ -25,15 +25,14 @@ def net3_sensors() -> Sensors:
     return Sensors(tuple(junctions[::4]), ("10", "335", "20", "40", "50", "330"), ("1", "2", "3"), tuple(metered[::3]))
 
 
-def days(start_d: float, n: float, *leaks: Leak, seed: int) -> LeakYear:
-    del seed
+def days(start_d: float, n: float, *leaks: Leak) -> LeakYear:
     return LeakYear(int(T0 + start_d * DAY), int(T0 + (start_d + n) * DAY), 300, leaks)
 
 
 @pytest.fixture(scope="module")
 def net3() -> tuple[LeakDetector, Sensors]:
     sensors = net3_sensors()
-    history = [add_noise(simulate_year("Net3", days(20 * k, 9, seed=k), sensors, seed=10 + k, pattern_origin_ms=T0),
+    history = [add_noise(simulate_year("Net3", days(20 * k, 9), sensors, seed=10 + k, pattern_origin_ms=T0),
                          seed=20 + k) for k in range(2)]
     detector = LeakDetector(WaterModel("Net3", sensors, T0))
     detector.fit(history)
@@ -42,7 +41,7 @@ def net3() -> tuple[LeakDetector, Sensors]:
 
 def test_the_model_run_on_the_measured_operation_reproduces_the_network() -> None:
     sensors = net3_sensors()
-    run = simulate_year("Net3", days(0, 3, seed=0), sensors, seed=4, pattern_origin_ms=T0)
+    run = simulate_year("Net3", days(0, 3), sensors, seed=4, pattern_origin_ms=T0)
     expected = WaterModel("Net3", sensors, T0).expected(run)
     measured = np.hstack([run.pressure_m, run.flow_m3h])
     ok = np.isfinite(expected).all(axis=1)
@@ -52,7 +51,7 @@ def test_the_model_run_on_the_measured_operation_reproduces_the_network() -> Non
 
 def test_quiet_days_raise_no_leak(net3: tuple[LeakDetector, Sensors]) -> None:
     detector, sensors = net3
-    run = add_noise(simulate_year("Net3", days(100, 2, seed=5), sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    run = add_noise(simulate_year("Net3", days(100, 2), sensors, seed=5, pattern_origin_ms=T0), seed=6)
     assert detector.detect(run) == []
 
 
@@ -61,7 +60,7 @@ def test_a_burst_on_net3_is_found_within_two_readings_and_placed_in_its_valve_se
     detector, sensors = net3
     start = T0 + 101 * DAY + 3 * HOUR
     burst = Leak("171", start, start + 2 * DAY, 0.05, True, start)  # ~40 L/s
-    run = add_noise(simulate_year("Net3", days(100, 2, burst, seed=5), sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    run = add_noise(simulate_year("Net3", days(100, 2, burst), sensors, seed=5, pattern_origin_ms=T0), seed=6)
     found = detector.detect(run)
     assert len(found) == 1
     f = found[0]
