@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ def start_server(db: Path, city: Path, port: int) -> subprocess.Popen[bytes]:
     raise AssertionError(f"server did not start: {proc.stdout.read() if proc.stdout else ''!r}")
 
 
+def poll(fetch: Callable[[], list[Any]], timeout_s: float = 30.0) -> list[Any]:
+    """``fetch()`` once it returns a non-empty list (detection runs after the acknowledgement, so it
+    may lag on a loaded machine); fails after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not (got := fetch()):
+        assert time.monotonic() < deadline, f"nothing after {timeout_s} s"
+        time.sleep(0.05)
+    return got
+
+
 def rows(minute0: int, n: int, value: float) -> list[dict[str, Any]]:
     return [{"sensor": s, "t": NOW - 7200 + 60 * (minute0 + k), "value": value + 0.001 * (k % 3), "unit": "MPa"}
             for k in range(n) for s in ("P-1", "P-2")]
@@ -54,14 +65,9 @@ def test_sigkill_loses_no_acknowledged_reading_or_incident(tmp_path: Path, city_
             r = httpx.post(f"{url}/api/v1/readings", json={"readings": rows(b * 3, 3, 0.3 if b < 10 else 0.13)})
             assert r.status_code == 200
             acked += r.json()["stored"]
-        incident = None
-        for _ in range(100):
-            found = httpx.get(f"{url}/api/v1/incidents").json()
-            if found:
-                incident = found[0]
-                break
-            time.sleep(0.05)
-        assert incident is not None and incident["level"] == "II"
+        found = poll(lambda: httpx.get(f"{url}/api/v1/incidents").json())
+        incident = found[0]
+        assert incident["level"] == "II"
         r = httpx.post(f"{url}/api/v1/incidents/{incident['id']}/actions",
                        json={"action": "acknowledge", "actor": "li"})
         assert r.status_code == 200
@@ -78,9 +84,9 @@ def test_sigkill_loses_no_acknowledged_reading_or_incident(tmp_path: Path, city_
         assert [t["action"] for t in after["timeline"]][-1] == "acknowledge"
         r = httpx.post(f"{url}/api/v1/readings", json={"readings": rows(60, 5, 0.09)})  # now level I
         assert r.status_code == 200
-        time.sleep(0.5)
-        incidents = httpx.get(f"{url}/api/v1/incidents").json()
-        assert len(incidents) == 1 and incidents[0]["level"] == "I"  # the same incident, raised
+        raised = poll(lambda: [i for i in httpx.get(f"{url}/api/v1/incidents").json() if i["level"] == "I"])
+        assert [i["id"] for i in raised] == [incident["id"]]  # the same incident, raised
+        assert len(httpx.get(f"{url}/api/v1/incidents").json()) == 1
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
