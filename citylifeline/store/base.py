@@ -10,6 +10,7 @@ writer thread; reads may come from any thread.
 from __future__ import annotations
 
 import io
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 from ..batch import F64, I64, ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
+from . import dedup
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,12 @@ class IncidentFilter:
 
 class Store(ABC):
     """Durable readings and warning records.  ``last_t``/``last_value`` hold, per sensor index,
-    the newest stored reading (``last_t`` is -1 where there is none)."""
+    the newest stored reading (``last_t`` is -1 where there is none); ``_seq`` is the newest
+    commit's sequence number."""
 
     last_t: I64
     last_value: F64
+    _seq: int
 
     # ---- sensors and readings -------------------------------------------------------------
     @abstractmethod
@@ -107,10 +111,37 @@ class Store(ABC):
     def register_sensors(self, registry: SensorRegistry) -> SensorRegistry:
         """Persist the id ↔ index mapping and return the registry ordered to match it."""
 
-    @abstractmethod
     def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
                source: str = "") -> AppendResult:
         """Store the readings not yet stored and the dead letters, durably, in one transaction."""
+        duplicates = 0
+        if dedup.all_new_in_order(batch, self.last_t):
+            to_store = new = batch
+        else:
+            uniq, duplicates = dedup.sort_unique(batch)
+            is_new = uniq.t_ms > self.last_t[uniq.sensor]
+            new = uniq.take(is_new)
+            old = uniq.take(~is_new)
+            missing = self._missing(old) if len(old) else old
+            duplicates += len(old) - len(missing)
+            to_store = ReadingBatch.concat([missing, new]) if len(missing) else new
+        if not len(to_store) and not dead_letters:
+            return AppendResult(new, 0, duplicates, 0)
+        seq = self._seq + 1
+        self._write(to_store, seq, dead_letter_rows(dead_letters, source))
+        if len(to_store):
+            self._seq = seq
+        dedup.advance(to_store, self.last_t, self.last_value)
+        return AppendResult(new, len(to_store), duplicates, seq if len(to_store) else 0)
+
+    @abstractmethod
+    def _missing(self, old: ReadingBatch) -> ReadingBatch:
+        """The rows of ``old`` whose (sensor, time) is not stored yet."""
+
+    @abstractmethod
+    def _write(self, readings: ReadingBatch, seq: int, dead_letters: list[tuple[Any, ...]]) -> None:
+        """Commit ``readings`` under sequence number ``seq`` and the dead-letter rows, in one transaction
+        (raise ``StoreError`` and store nothing if that fails)."""
 
     @abstractmethod
     def readings(self, sensor: int, start_ms: int, end_ms: int, limit: int = 100_000) -> ReadingBatch:
@@ -181,3 +212,13 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Flush and release the store."""
+
+
+DEAD_LETTER_COLUMNS = ("received_at_ms", "source", "reason", "field", "sensor", "t", "value", "unit", "payload")
+
+
+def dead_letter_rows(letters: Sequence[DeadLetter], source: str) -> list[tuple[Any, ...]]:
+    """Dead letters as rows of ``DEAD_LETTER_COLUMNS``, stamped now (payloads cut to 4 KiB)."""
+    now = int(time.time() * 1000)
+    return [(now, d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit, d.payload[:4096])
+            for d in letters]

@@ -28,8 +28,7 @@ from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
-from . import dedup
-from .base import AppendResult, Checkpoint, DeadLetter, IncidentFilter, Store, WarnChanges
+from .base import Checkpoint, IncidentFilter, Store, WarnChanges
 
 _SQL_TYPE = {"int": "BIGINT", "int | None": "BIGINT", "float": "DOUBLE", "float | None": "DOUBLE", "str": "VARCHAR",
              "bool": "BOOLEAN", "list[str]": "VARCHAR[]"}
@@ -136,48 +135,26 @@ class EmbeddedStore(Store):
             self.last_value = np.concatenate([self.last_value, np.full(grow, np.nan)])
         return reg
 
-    def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
-               source: str = "") -> AppendResult:
-        """See ``Store.append``."""
-        duplicates = 0
-        if dedup.all_new_in_order(batch, self.last_t):
-            to_store = new = batch
-        else:
-            uniq, duplicates = dedup.sort_unique(batch)
-            is_new = uniq.t_ms > self.last_t[uniq.sensor]
-            new = uniq.take(is_new)
-            old = uniq.take(~is_new)
-            missing = self._missing(old) if len(old) else old
-            duplicates += len(old) - len(missing)
-            to_store = ReadingBatch.concat([missing, new]) if len(missing) else new
-        if not len(to_store) and not dead_letters:
-            return AppendResult(new, 0, duplicates, 0)
+    def _write(self, readings: ReadingBatch, seq: int, dead_letters: list[tuple[Any, ...]]) -> None:
+        """See ``Store._write``."""
         con = self._con
         con.begin()
         try:
-            seq = self._seq + 1
-            if len(to_store):
-                tbl = pa.table({"sensor": to_store.sensor, "t_ms": to_store.t_ms, "value": to_store.value,
-                                "seq": np.full(len(to_store), seq, np.int64)})
+            if len(readings):
+                tbl = pa.table({"sensor": readings.sensor, "t_ms": readings.t_ms, "value": readings.value,
+                                "seq": np.full(len(readings), seq, np.int64)})
                 con.register("_incoming", tbl)
                 con.execute("INSERT INTO readings SELECT * FROM _incoming")
                 con.unregister("_incoming")
             if dead_letters:
-                now = int(time.time() * 1000)
-                con.executemany("INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [(now, d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit,
-                                  d.payload[:4096]) for d in dead_letters])
+                con.executemany("INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", dead_letters)
             con.commit()
         except Exception as e:
             con.rollback()
-            raise StoreError(f"could not store {len(to_store)} readings: {e}") from e
-        if len(to_store):
-            self._seq = seq
-        dedup.advance(to_store, self.last_t, self.last_value)
-        return AppendResult(new, len(to_store), duplicates, seq if len(to_store) else 0)
+            raise StoreError(f"could not store {len(readings)} readings: {e}") from e
 
     def _missing(self, old: ReadingBatch) -> ReadingBatch:
-        """The rows of ``old`` whose (sensor, time) is not stored yet."""
+        """See ``Store._missing``."""
         keys = pa.table({"i": np.arange(len(old)), "sensor": old.sensor, "t_ms": old.t_ms})
         cur = self._con
         cur.register("_old", keys)
