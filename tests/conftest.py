@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from citylifeline.city import CityBundle, load_city
@@ -56,10 +58,44 @@ def bundle(city_dir: Path) -> CityBundle:
     return load_city(city_dir)
 
 
+PG_URL = os.environ.get("CITYLIFELINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+"""The PostgreSQL server the tests use; each test gets a schema of its own in it."""
+
+
 @pytest.fixture
-def config(tmp_path: Path, city_dir: Path) -> Config:
-    """Settings on a fresh store file in a temporary directory."""
-    return Config.load(environ={}, db=str(tmp_path / "store.duckdb"), city=str(city_dir),
+def pg_url() -> Iterator[str]:
+    """A store URL on a fresh schema of the test PostgreSQL database (dropped afterwards).  Skips
+    when no server answers, except under CI."""
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        if CI:
+            raise
+        pytest.skip(f"no PostgreSQL at {PG_URL} ({e}); set CITYLIFELINE_TEST_POSTGRES")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
+    finally:  # connections a failed test left open go too
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                      (schema,))
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
+        admin.close()
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each kind: a DuckDB file, and a PostgreSQL schema (the same tests run on both)."""
+    if request.param == "embedded":
+        return str(tmp_path / "store.duckdb")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def config(store_location: str, city_dir: Path) -> Config:
+    """Settings on a fresh store (of each kind)."""
+    return Config.load(environ={}, db=store_location, city=str(city_dir),
                        correlate_radius_m=1000.0, memory_limit="512MB")
 
 

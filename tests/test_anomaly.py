@@ -21,7 +21,7 @@ from citylifeline.detect import AnomalyDetector
 from citylifeline.detect import anomaly_kernel as K
 from citylifeline.pipeline import Pipeline
 from citylifeline.settings import Config
-from citylifeline.store import EmbeddedStore
+from citylifeline.store import open_store
 
 T0 = 1_790_000_000_000
 MIN = 60_000
@@ -143,7 +143,7 @@ class Clock:
 
 
 def test_a_lone_sign_opens_nothing_and_is_kept(tmp_path: Path, bundle: CityBundle, config: Config) -> None:
-    pipe = Pipeline(bundle, EmbeddedStore(tmp_path / "sign.duckdb"), config, Clock())
+    pipe = Pipeline(bundle, open_store(config.db), config, Clock())
     s = pipe.registry.index["P-1"]
     v = daily_pressure(3, seed=4)
     ramp_up(v, 2 * DAY_MIN + 700, 70e3)
@@ -156,7 +156,7 @@ def test_a_lone_sign_opens_nothing_and_is_kept(tmp_path: Path, bundle: CityBundl
 
 def test_by_default_a_sign_is_evidence_on_the_rules_incident(tmp_path: Path, bundle: CityBundle,
                                                                config: Config) -> None:
-    pipe = Pipeline(bundle, EmbeddedStore(tmp_path / "ev.duckdb"), config, Clock())
+    pipe = Pipeline(bundle, open_store(config.db), config, Clock())
     s, s2 = pipe.registry.index["P-1"], pipe.registry.index["P-2"]
     v = daily_pressure(3, seed=6)
     v[2 * DAY_MIN + 700:] = 140e3  # a breach of level II on P-1 ...
@@ -173,9 +173,8 @@ def test_by_default_a_sign_is_evidence_on_the_rules_incident(tmp_path: Path, bun
 
 def test_false_alarm_feedback_in_the_pipeline_survives_a_restart(tmp_path: Path, bundle: CityBundle,
                                                                  config: Config) -> None:
-    db = tmp_path / "fa.duckdb"
     config = replace(config, anomaly_corroborate_sensors=2)  # AI signs may open incidents
-    pipe = Pipeline(bundle, EmbeddedStore(db), config, Clock())
+    pipe = Pipeline(bundle, open_store(config.db), config, Clock())
     s, s2 = pipe.registry.index["P-1"], pipe.registry.index["P-2"]
     v = daily_pressure(3, seed=4)
     ramp_up(v, 2 * DAY_MIN + 700, 70e3)
@@ -194,7 +193,7 @@ def test_false_alarm_feedback_in_the_pipeline_survives_a_restart(tmp_path: Path,
     learned = det.state["memory"][s].copy()
     assert learned.max() > 0
     pipe.store.close()
-    again = Pipeline(bundle, EmbeddedStore(db), config, Clock())
+    again = Pipeline(bundle, open_store(config.db), config, Clock())
     det2 = next(d for d in again.detectors if isinstance(d, AnomalyDetector))
     assert np.allclose(det2.state["memory"][s], learned)
     again.store.close()
@@ -202,7 +201,7 @@ def test_false_alarm_feedback_in_the_pipeline_survives_a_restart(tmp_path: Path,
 
 def test_an_asset_opens_at_most_its_hours_share_of_incidents(tmp_path: Path, bundle: CityBundle,
                                                              config: Config) -> None:
-    pipe = Pipeline(bundle, EmbeddedStore(tmp_path / "cap.duckdb"), config, Clock())
+    pipe = Pipeline(bundle, open_store(config.db), config, Clock())
     s = pipe.registry.index["P-1"]
     opened = []
     breach = np.array([300e3, 140e3, 140e3, 140e3, 140e3, 300e3, 300e3, 300e3]) + np.arange(8) * 10.0
@@ -242,7 +241,7 @@ def close_all(pipe: Pipeline) -> None:
 @pytest.mark.parametrize("review", [0.0, 3.0])
 def test_ai_review_keeps_a_usual_blue_breach_from_opening_an_incident(tmp_path: Path, bundle: CityBundle,
                                                                        config: Config, review: float) -> None:
-    pipe = Pipeline(bundle, EmbeddedStore(tmp_path / "review.duckdb"), replace(config, ai_review_deviations=review),
+    pipe = Pipeline(bundle, open_store(config.db), replace(config, ai_review_deviations=review),
                     Clock())
     s = pipe.registry.index["P-1"]
     v = morning_dip(10, seed=8)

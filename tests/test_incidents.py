@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from citylifeline.city import CityBundle
 from citylifeline.errors import IllegalTransition, ValidationError
 from citylifeline.pipeline import Pipeline
 from citylifeline.settings import Config
-from citylifeline.store import EmbeddedStore, IncidentFilter
+from citylifeline.store import IncidentFilter, open_store
 from citylifeline.warn.lifecycle import ACTIONS, STATES, allowed_actions, apply_action, escalations_due
 from citylifeline.warn.model import Incident
 
@@ -30,8 +30,10 @@ class Clock:
 
 
 @pytest.fixture
-def pipe(tmp_path: Path, bundle: CityBundle, config: Config) -> Pipeline:
-    return Pipeline(bundle, EmbeddedStore(tmp_path / "p.duckdb"), config, Clock())
+def pipe(bundle: CityBundle, config: Config) -> Iterator[Pipeline]:
+    p = Pipeline(bundle, open_store(config.db), config, Clock())
+    yield p
+    p.store.close()
 
 
 def feed(p: Pipeline, values: dict[str, np.ndarray], start_min: int = 0) -> None:

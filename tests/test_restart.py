@@ -19,15 +19,15 @@ from citylifeline.batch import ReadingBatch
 from citylifeline.city import CityBundle
 from citylifeline.pipeline import Pipeline
 from citylifeline.settings import Config
-from citylifeline.store import EmbeddedStore, IncidentFilter
+from citylifeline.store import IncidentFilter, open_store
 from tests.conftest import free_port
 
 NOW = time.time()
 
 
-def start_server(db: Path, city: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(db: str, city: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CITYLIFELINE_CORRELATE_RADIUS_M": "1000"}
-    proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--db", str(db), "--city", str(city),
+    proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--db", db, "--city", str(city),
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -55,8 +55,8 @@ def rows(minute0: int, n: int, value: float) -> list[dict[str, Any]]:
             for k in range(n) for s in ("P-1", "P-2")]
 
 
-def test_sigkill_loses_no_acknowledged_reading_or_incident(tmp_path: Path, city_dir: Path) -> None:
-    db, port = tmp_path / "k.duckdb", free_port()
+def test_sigkill_loses_no_acknowledged_reading_or_incident(store_location: str, city_dir: Path) -> None:
+    db, port = store_location, free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start_server(db, city_dir, port)
     acked = 0
@@ -97,17 +97,17 @@ def test_readings_committed_but_not_yet_detected_are_detected_after_a_crash(
     t = 1_790_000_000_000 + np.arange(30, dtype=np.int64) * 60_000
     v = np.where(np.arange(30) < 10, 300e3, 130e3) + (np.arange(30) % 4) * 10
     b = ReadingBatch.of(np.zeros(30), t, v)
-    store = EmbeddedStore(tmp_path / "c.duckdb")
+    store = open_store(config.db)
     p = Pipeline(bundle, store, config)
     p.append(b)  # acknowledged, then the process dies before detection
     store.close()
-    store = EmbeddedStore(tmp_path / "c.duckdb")
+    store = open_store(config.db)
     p = Pipeline(bundle, store, config)
     incs = store.incidents(IncidentFilter())
     assert len(incs) == 1 and incs[0].level == 3
     events = len(store.events(limit=1000))
     store.close()
-    store = EmbeddedStore(tmp_path / "c.duckdb")
+    store = open_store(config.db)
     Pipeline(bundle, store, config)  # recovering again applies nothing twice
     assert len(store.events(limit=1000)) == events
     assert store.incidents(IncidentFilter())[0].event_count == incs[0].event_count
@@ -119,14 +119,14 @@ def test_detection_after_a_crash_without_checkpoint_does_not_double_count(
     lazy = config.with_(checkpoint_interval_s=1e9)
     t = 1_790_000_000_000 + np.arange(60, dtype=np.int64) * 60_000
     v = np.where((np.arange(60) // 10) % 2 == 1, 130e3, 300e3) + (np.arange(60) % 4) * 10
-    store = EmbeddedStore(tmp_path / "d.duckdb")
+    store = open_store(config.db)
     p = Pipeline(bundle, store, lazy)
     for k in range(0, 60, 10):
         p.ingest(ReadingBatch.of(np.zeros(10), t[k:k + 10], v[k:k + 10]))
     before = [(e.sensor, e.t_ms, e.kind, e.active) for e in store.events(limit=1000)]
     inc = store.incidents(IncidentFilter())[0]
     store.close()  # no checkpoint was saved: a restart re-runs every commit
-    store = EmbeddedStore(tmp_path / "d.duckdb")
+    store = open_store(config.db)
     Pipeline(bundle, store, lazy)
     assert [(e.sensor, e.t_ms, e.kind, e.active) for e in store.events(limit=1000)] == before
     assert store.incidents(IncidentFilter()) == [inc]

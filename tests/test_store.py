@@ -1,9 +1,11 @@
-"""The embedded store: keyed readings, durable appends, warning records, checkpoints, one writer."""
+"""Both stores (embedded DuckDB, PostgreSQL): keyed readings, durable appends, warning records,
+checkpoints, one writer."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +14,19 @@ import pytest
 from citylifeline.batch import ReadingBatch
 from citylifeline.city import CityBundle
 from citylifeline.errors import StoreBusy
-from citylifeline.store import Checkpoint, DeadLetter, EmbeddedStore, IncidentFilter, WarnChanges
+from citylifeline.store import Checkpoint, DeadLetter, EmbeddedStore, IncidentFilter, Store, WarnChanges, open_store
+from citylifeline.store.postgres import PostgresStore
 from citylifeline.warn.model import Event, Incident, Ticket, TimelineEntry
 
 T0 = 1_790_000_000_000
 
 
 @pytest.fixture
-def store(tmp_path: Path, bundle: CityBundle) -> EmbeddedStore:
-    s = EmbeddedStore(tmp_path / "s.duckdb", memory_limit="256MB")
+def store(store_location: str, bundle: CityBundle) -> Iterator[Store]:
+    s = open_store(store_location, memory_limit="256MB")
     s.register_sensors(bundle.sensors)
-    return s
+    yield s
+    s.close()
 
 
 def batch(sensors: list[int], minutes: list[int], values: list[float] | None = None) -> ReadingBatch:
@@ -30,7 +34,7 @@ def batch(sensors: list[int], minutes: list[int], values: list[float] | None = N
     return ReadingBatch.of(sensors, [T0 + m * 60_000 for m in minutes], vals)
 
 
-def test_append_keeps_every_new_reading_and_ignores_redelivery(store: EmbeddedStore) -> None:
+def test_append_keeps_every_new_reading_and_ignores_redelivery(store: Store) -> None:
     b = batch([0, 1, 0, 1], [0, 0, 1, 1])
     r = store.append(b)
     assert (r.stored, r.duplicates, len(r.new)) == (4, 0, 4)
@@ -40,7 +44,7 @@ def test_append_keeps_every_new_reading_and_ignores_redelivery(store: EmbeddedSt
     assert store.last_t[:2].tolist() == [T0 + 60_000] * 2
 
 
-def test_late_and_shuffled_readings_are_stored_once_and_only_new_ones_detected(store: EmbeddedStore) -> None:
+def test_late_and_shuffled_readings_are_stored_once_and_only_new_ones_detected(store: Store) -> None:
     store.append(batch([0], [10]))
     mixed = batch([0, 0, 0, 0, 1, 1], [5, 12, 11, 12, 3, 3], [5.0, 12.0, 11.0, 99.0, 3.0, 3.0])
     r = store.append(mixed)
@@ -54,15 +58,15 @@ def test_late_and_shuffled_readings_are_stored_once_and_only_new_ones_detected(s
     assert store.append(mixed).stored == 0
 
 
-def test_readings_survive_reopening_and_replay_in_arrival_order(tmp_path: Path, bundle: CityBundle) -> None:
-    path = tmp_path / "r.duckdb"
-    s = EmbeddedStore(path)
+def test_readings_survive_reopening_and_replay_in_arrival_order(store_location: str, bundle: CityBundle) -> None:
+    path = store_location
+    s = open_store(path)
     s.register_sensors(bundle.sensors)
     s.append(batch([1, 0], [5, 5]))
     s.append(batch([0], [1]))  # late
     s.append(batch([0, 1], [6, 6]), [DeadLetter(source="test", reason="bad", field="x")])
     s.close()
-    s = EmbeddedStore(path)
+    s = open_store(path)
     assert s.count_readings() == 5
     assert s.last_t[:2].tolist() == [T0 + 6 * 60_000] * 2
     chunks = list(s.replay_batches(after_seq=0, chunk_rows=2))
@@ -73,15 +77,15 @@ def test_readings_survive_reopening_and_replay_in_arrival_order(tmp_path: Path, 
     s.close()
 
 
-def test_sensor_indices_never_change(tmp_path: Path, bundle: CityBundle) -> None:
-    path = tmp_path / "i.duckdb"
-    s = EmbeddedStore(path)
+def test_sensor_indices_never_change(store_location: str, bundle: CityBundle) -> None:
+    path = store_location
+    s = open_store(path)
     reg = s.register_sensors(bundle.sensors)
     s.close()
     from citylifeline.city.sensors import SensorRegistry
 
     reversed_specs = SensorRegistry(list(reversed(bundle.sensors.specs)))
-    s = EmbeddedStore(path)
+    s = open_store(path)
     again = s.register_sensors(reversed_specs)
     assert again.ids == reg.ids
     dropped = SensorRegistry(bundle.sensors.specs[1:])
@@ -90,7 +94,7 @@ def test_sensor_indices_never_change(tmp_path: Path, bundle: CityBundle) -> None
     s.close()
 
 
-def test_warning_records_and_checkpoint_round_trip(store: EmbeddedStore) -> None:
+def test_warning_records_and_checkpoint_round_trip(store: Store) -> None:
     inc = Incident(id=1, lifeline="water", level=3, state="new", title="t", t_first_ms=T0, t_last_ms=T0,
                    created_at_ms=5, updated_at_ms=5, x=1.0, y=2.0, sensors=["P-1"], assets=["water/junction/123"],
                    event_count=1)
@@ -125,3 +129,13 @@ def test_a_second_process_cannot_open_the_store_for_writing(tmp_path: Path) -> N
     assert out.returncode == 3, out.stderr
     assert "open in another process" in out.stdout and "--url" in out.stdout
     assert issubclass(StoreBusy, Exception)
+
+
+def test_a_second_writer_cannot_open_the_postgres_store(pg_url: str) -> None:
+    s = PostgresStore(pg_url)
+    try:
+        with pytest.raises(StoreBusy, match="has a writer already"):
+            PostgresStore(pg_url)
+    finally:
+        s.close()
+    PostgresStore(pg_url).close()  # free again once the writer has gone

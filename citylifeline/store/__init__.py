@@ -5,11 +5,12 @@ from .embedded import EmbeddedStore
 
 
 def open_store(location: str, memory_limit: str = "2GB") -> Store:
-    """The store at ``location``: a file path (or ':memory:') opens the embedded DuckDB store."""
+    """The store at ``location``: a ``postgresql://`` URI opens the PostgreSQL store, a file path
+    (or ':memory:') the embedded DuckDB store."""
     if location.startswith(("postgresql://", "postgres://")):
-        from ..errors import ConfigError
+        from .postgres import PostgresStore
 
-        raise ConfigError("the PostgreSQL store is not available yet; use a file path for the embedded store")
+        return PostgresStore(location)
     return EmbeddedStore(location, memory_limit=memory_limit)
 
 

@@ -16,7 +16,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple, fields
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,7 @@ from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from .base import Checkpoint, IncidentFilter, Store, WarnChanges
-
-_SQL_TYPE = {"int": "BIGINT", "int | None": "BIGINT", "float": "DOUBLE", "float | None": "DOUBLE", "str": "VARCHAR",
-             "bool": "BOOLEAN", "list[str]": "VARCHAR[]"}
-
-
-def _table_sql(name: str, record: type, key: str | None) -> str:
-    cols = [f"{f.name} {_SQL_TYPE[str(f.type)]}" + (" PRIMARY KEY" if f.name == key else "")
-            for f in fields(record)]
-    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
-
+from .records import DUCKDB_TYPES, columns, marks, table_sql
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS sensors (idx INTEGER PRIMARY KEY, id VARCHAR NOT NULL UNIQUE)",
@@ -47,18 +38,14 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS dead_letters (received_at_ms BIGINT, source VARCHAR, reason VARCHAR, "
     "field VARCHAR, sensor VARCHAR, t VARCHAR, value VARCHAR, unit VARCHAR, payload VARCHAR)",
     "CREATE TABLE IF NOT EXISTS checkpoints (seq BIGINT, saved_at_ms BIGINT, data BLOB)",
-    _table_sql("events", Event, "id"),
-    _table_sql("incidents", Incident, "id"),
-    _table_sql("timeline", TimelineEntry, None),
-    _table_sql("tickets", Ticket, "id"),
+    table_sql("events", Event, "id", DUCKDB_TYPES),
+    table_sql("incidents", Incident, "id", DUCKDB_TYPES),
+    table_sql("timeline", TimelineEntry, None, DUCKDB_TYPES),
+    table_sql("tickets", Ticket, "id", DUCKDB_TYPES),
     # files made before events had detail and cause
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS cause BIGINT",
 ]
-
-
-def _cols(record: type) -> str:
-    return ", ".join(f.name for f in fields(record))
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
@@ -66,10 +53,6 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
     finished before the connection runs anything else."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0] if rows else None
-
-
-def _marks(record: type) -> str:
-    return ", ".join("?" for _ in fields(record))
 
 
 class EmbeddedStore(Store):
@@ -210,16 +193,16 @@ class EmbeddedStore(Store):
         con.begin()
         try:
             if changes.events:
-                con.executemany(f"INSERT INTO events ({_cols(Event)}) VALUES ({_marks(Event)})",
+                con.executemany(f"INSERT INTO events ({columns(Event)}) VALUES ({marks(Event)})",
                                 [astuple(e) for e in changes.events])
             if changes.incidents:
-                con.executemany(f"INSERT OR REPLACE INTO incidents ({_cols(Incident)}) VALUES ({_marks(Incident)})",
+                con.executemany(f"INSERT OR REPLACE INTO incidents ({columns(Incident)}) VALUES ({marks(Incident)})",
                                 [astuple(i) for i in changes.incidents.values()])
             if changes.timeline:
-                con.executemany(f"INSERT INTO timeline VALUES ({_marks(TimelineEntry)})",
+                con.executemany(f"INSERT INTO timeline VALUES ({marks(TimelineEntry)})",
                                 [astuple(t) for t in changes.timeline])
             if changes.tickets:
-                con.executemany(f"INSERT OR REPLACE INTO tickets ({_cols(Ticket)}) VALUES ({_marks(Ticket)})",
+                con.executemany(f"INSERT OR REPLACE INTO tickets ({columns(Ticket)}) VALUES ({marks(Ticket)})",
                                 [astuple(t) for t in changes.tickets.values()])
             if checkpoint is not None:
                 con.execute("DELETE FROM checkpoints")
@@ -279,18 +262,18 @@ class EmbeddedStore(Store):
             where.append("t_last_ms >= ?")
             args.append(flt.since_ms)
         rows = self._reader().execute(
-            f"SELECT {_cols(Incident)} FROM incidents WHERE {' AND '.join(where)} "
+            f"SELECT {columns(Incident)} FROM incidents WHERE {' AND '.join(where)} "
             "ORDER BY level DESC, t_first_ms DESC, id DESC LIMIT ?", [*args, flt.limit]).fetchall()
         return [Incident(*r) for r in rows]
 
     def incident(self, incident_id: int) -> Incident | None:
         """See ``Store.incident``."""
-        row = _one(self._reader(), f"SELECT {_cols(Incident)} FROM incidents WHERE id = ?", [incident_id])
+        row = _one(self._reader(), f"SELECT {columns(Incident)} FROM incidents WHERE id = ?", [incident_id])
         return None if row is None else Incident(*row)
 
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
         """See ``Store.timeline``."""
-        rows = self._reader().execute(f"SELECT {_cols(TimelineEntry)} FROM timeline WHERE incident_id = ? "
+        rows = self._reader().execute(f"SELECT {columns(TimelineEntry)} FROM timeline WHERE incident_id = ? "
                                       "ORDER BY at_ms, rowid", [incident_id]).fetchall()
         return [TimelineEntry(*r) for r in rows]
 
@@ -305,14 +288,14 @@ class EmbeddedStore(Store):
         if since_ms is not None:
             where.append("t_ms >= ?")
             args.append(since_ms)
-        rows = self._reader().execute(f"SELECT {_cols(Event)} FROM events WHERE {' AND '.join(where)} "
+        rows = self._reader().execute(f"SELECT {columns(Event)} FROM events WHERE {' AND '.join(where)} "
                                       "ORDER BY t_ms DESC, id DESC LIMIT ?", [*args, limit]).fetchall()
         return [Event(*r) for r in rows]
 
     def tickets(self, state: str = "", limit: int = 500) -> list[Ticket]:
         """See ``Store.tickets``."""
         where, args = ("state = ?", [state]) if state else ("TRUE", [])
-        rows = self._reader().execute(f"SELECT {_cols(Ticket)} FROM tickets WHERE {where} "
+        rows = self._reader().execute(f"SELECT {columns(Ticket)} FROM tickets WHERE {where} "
                                       "ORDER BY state = 'open' DESC, t_opened_ms DESC LIMIT ?",
                                       [*args, limit]).fetchall()
         return [Ticket(*r) for r in rows]
