@@ -64,16 +64,26 @@ class Engine:
         self._listeners: list[Listener] = []
         self._thread = threading.Thread(target=self._run, name="citylifeline-writer", daemon=True)
         self._started = False
+        self.mqtt: Any = None  # MQTT ingestion, when mqtt_url is set (ingest.mqtt)
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the writer thread."""
+        """Start the writer thread, and MQTT ingestion if ``mqtt_url`` is set."""
         if not self._started:
             self._started = True
             self._thread.start()
+            if self.config.mqtt_url:
+                from .ingest.mqtt import MqttIngest
+
+                self.mqtt = MqttIngest(self)
+                self.mqtt.start()
 
     def stop(self) -> None:
-        """Finish queued jobs, checkpoint, and close the store."""
+        """Stop MQTT ingestion (committing what has arrived), finish queued jobs, checkpoint, and close
+        the store."""
+        if self.mqtt is not None:
+            self.mqtt.stop()
+            self.mqtt = None
         if self._started:
             self._jobs.put(None)
             self._thread.join()

@@ -25,7 +25,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", "citylifeline.duckdb",
-            "Store location: a file path for the embedded store (DuckDB, one file)."),
+            "Store location: a file path for the embedded store (DuckDB, one file), or a PostgreSQL URI "
+            "(postgresql://user@host:5432/dbname; add ?options=-csearch_path%3Dschema for a schema)."),
     Setting("city", "demo",
             "City bundle: a directory with city.yaml, or 'demo' for the bundled demo city."),
     Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
@@ -74,6 +75,19 @@ SETTINGS: tuple[Setting, ...] = (
             "kept as evidence, marked as suppressed, and open nothing (anti-flood)."),
     Setting("writer_queue_batches", 256,
             "Batches that may wait for the single writer before HTTP clients get 503 (back-pressure)."),
+    Setting("mqtt_url", "",
+            "MQTT broker to ingest readings from: mqtt://[user:password@]host:1883 (mqtts:// for TLS); empty: "
+            "no MQTT ingestion."),
+    Setting("mqtt_topic_prefix", "citylifeline/v1",
+            "Topics under which readings arrive: PREFIX/sensor/SENSOR_ID and PREFIX/gateway/GATEWAY_ID."),
+    Setting("mqtt_client_id", "citylifeline",
+            "The MQTT client id of the persistent session; keep it across restarts, or the broker forgets "
+            "what it holds for the platform."),
+    Setting("mqtt_flush_ms", 50.0,
+            "MQTT messages that arrive within this many milliseconds are validated and committed as one batch."),
+    Setting("mqtt_receive_maximum", 1000,
+            "Messages the broker may send before the platform acknowledges them (MQTT 5 receive maximum): "
+            "the bound on readings in flight."),
     Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
     Setting("map_tile_url", "",
             "Base map tiles for the dashboard, as an XYZ template served inside the operations network "
@@ -112,6 +126,11 @@ class Config:
     ai_review_deviations: float
     max_incidents_per_asset_hour: int
     writer_queue_batches: int
+    mqtt_url: str
+    mqtt_topic_prefix: str
+    mqtt_client_id: str
+    mqtt_flush_ms: float
+    mqtt_receive_maximum: int
     memory_limit: str
     map_tile_url: str
     map_tile_attribution: str

@@ -139,3 +139,10 @@ def test_a_second_writer_cannot_open_the_postgres_store(pg_url: str) -> None:
     finally:
         s.close()
     PostgresStore(pg_url).close()  # free again once the writer has gone
+
+
+def test_a_dead_letter_of_garbage_with_nul_bytes_is_kept(store: Store) -> None:
+    store.append(batch([0], [1]), [DeadLetter(source="mqtt:x", reason="not JSON", field="body",
+                                              payload="\x00\x01garbage\x00")])
+    kept = store.dead_letters()
+    assert store.count_readings() == 1 and kept[0]["payload"] == "\\x00\x01garbage\\x00"

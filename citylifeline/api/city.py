@@ -75,4 +75,5 @@ def status(request: Request) -> JSON:
         "readings": store.count_readings(), "active_incidents": len(active), "active_by_level": by_level,
         "open_tickets": len(store.tickets("open", 1_000_000)),
         "newest_reading_ms": int(store.last_t.max()) if len(store.last_t) else None,
+        "mqtt": None if engine.mqtt is None else engine.mqtt.status(),
     })

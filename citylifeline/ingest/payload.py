@@ -10,6 +10,7 @@ reading is refused on its own with a ``Rejection`` and the rest go on.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -17,7 +18,7 @@ import orjson
 from ..batch import ReadingBatch
 from ..errors import PayloadTooLarge, ValidationError
 from ..store.base import DeadLetter
-from .validate import Rejection, Validator, assemble, encode_units, json_field, merge_by_reading
+from .validate import FieldName, Rejection, Validator, assemble, encode_units, json_field, merge_by_reading
 
 FIELDS = ("sensor", "t", "value", "unit")
 EXAMPLE = '{"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]}'
@@ -35,14 +36,24 @@ class Parsed:
 
 def parse_readings(body: bytes, validator: Validator, max_readings: int, source: str = "http") -> Parsed:
     """Validate a JSON payload of readings (see the module docstring)."""
+    return validate_rows(readings_of(decode_json(body), max_readings), validator, source)
+
+
+def decode_json(body: bytes, example: str = EXAMPLE) -> object:
+    """The JSON document in ``body`` (NaN, Infinity and 1e400 included, so those can be refused by field);
+    if it is not JSON, the error shows ``example``."""
     try:
-        doc = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        try:  # the standard parser reads NaN, Infinity and 1e400, so those can be refused by field
-            doc = json.loads(body)
+        try:
+            return json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ValidationError(f"the body is not valid JSON ({e}); send {EXAMPLE}", field="body",
+            raise ValidationError(f"the body is not valid JSON ({e}); send {example}", field="body",
                                   value=body[:80].decode("utf-8", "replace")) from None
+
+
+def readings_of(doc: object, max_readings: int) -> list[object]:
+    """The ``readings`` list of a decoded payload, or ``ValidationError`` naming what is wrong."""
     if not isinstance(doc, dict) or "readings" not in doc:
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)}"
         raise ValidationError(f"the body must be an object with a 'readings' list (got {got}); send {EXAMPLE}",
@@ -55,34 +66,42 @@ def parse_readings(body: bytes, validator: Validator, max_readings: int, source:
     if len(rows) > max_readings:
         raise PayloadTooLarge(f"{len(rows)} readings in one request; the limit is {max_readings}: "
                               "split the batch into smaller requests", field="readings", value=len(rows))
+    return rows
+
+
+def validate_rows(rows: Sequence[object], validator: Validator, source: str | Sequence[str],
+                  field: FieldName = json_field) -> Parsed:
+    """Validate reading objects ``{"sensor", "t", "value", "unit"?}`` as one columnar batch; each bad one
+    becomes a rejection and a dead letter from ``source`` (one for all, or one per row), its field
+    named by ``field(row, column)``."""
     rejections: list[Rejection] = []
     good_rows = [isinstance(r, dict) for r in rows]
     for i, ok in enumerate(good_rows):
         if not ok:
-            rejections.append(Rejection(i, f"readings[{i}]", rows[i],
-                                        f"readings[{i}]: {rows[i]!r} is not an object; send "
-                                        '{"sensor": ..., "t": ..., "value": ...}'))
+            where = field(i, "").removesuffix(".")
+            rejections.append(Rejection(i, where, rows[i], f"{where}: {rows[i]!r} is not an object; send "
+                                                           '{"sensor": ..., "t": ..., "value": ...}'))
         else:
-            extra = set(rows[i]) - set(FIELDS)
+            extra = set(rows[i]) - set(FIELDS)  # type: ignore[call-overload]  # a dict, checked above
             if extra:
-                f = f"readings[{i}].{sorted(extra)[0]}"
+                f = field(i, sorted(extra)[0])
                 rejections.append(Rejection(i, f, sorted(extra)[0],
                                             f"{f}: unknown field; send only {', '.join(FIELDS)} (check the spelling)"))
     empty: dict[str, object] = {}
-    objs = [r if ok else empty for r, ok in zip(rows, good_rows, strict=True)]
+    objs: list[dict[str, object]] = [r if isinstance(r, dict) else empty for r in rows]
     sensors = [r.get("sensor") for r in objs]
     times = [r.get("t") for r in objs]
     values_raw = [r.get("value") for r in objs]
     units = [r.get("unit") for r in objs]
     per_reading: list[Rejection] = []
-    idx = validator.sensors(sensors, json_field, per_reading)
-    t_ms = validator.times(times, json_field, per_reading)
-    values = validator.values(values_raw, json_field, per_reading)
+    idx = validator.sensors(sensors, field, per_reading)
+    t_ms = validator.times(times, field, per_reading)
+    values = validator.values(values_raw, field, per_reading)
     if any(u is not None for u in units):
-        values = validator.units(idx, values, *encode_units(units), json_field, per_reading)
+        values = validator.units(idx, values, *encode_units(units), field, per_reading)
     rejected_rows = {r.index for r in rejections}
     rejections = merge_by_reading(rejections + [r for r in per_reading if r.index not in rejected_rows])
     batch, _ = assemble(idx, t_ms, values, rejections)
-    dead = [r.dead_letter(source, sensors[r.index], times[r.index], values_raw[r.index], units[r.index])
-            for r in rejections]
+    dead = [r.dead_letter(source if isinstance(source, str) else source[r.index], sensors[r.index],
+                          times[r.index], values_raw[r.index], units[r.index]) for r in rejections]
     return Parsed(batch, rejections, dead, len(rows))

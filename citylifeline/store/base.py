@@ -218,7 +218,14 @@ DEAD_LETTER_COLUMNS = ("received_at_ms", "source", "reason", "field", "sensor", 
 
 
 def dead_letter_rows(letters: Sequence[DeadLetter], source: str) -> list[tuple[Any, ...]]:
-    """Dead letters as rows of ``DEAD_LETTER_COLUMNS``, stamped now (payloads cut to 4 KiB)."""
+    """Dead letters as rows of ``DEAD_LETTER_COLUMNS``, stamped now, payloads cut to 4 KiB and NUL
+    characters written as ``\\x00`` (PostgreSQL's text cannot hold them: a garbage payload must not
+    make its own dead letter fail)."""
     now = int(time.time() * 1000)
-    return [(now, d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit, d.payload[:4096])
+    return [(now, *(_text(v) for v in (d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit,
+                                       d.payload[:4096])))
             for d in letters]
+
+
+def _text(v: str) -> str:
+    return v.replace("\x00", "\\x00") if "\x00" in v else v

@@ -1,0 +1,241 @@
+"""MQTT ingestion: QoS 1 on a persistent session; a message is acknowledged only once its readings
+are committed.
+
+**Topics** (``mqtt_topic_prefix``, default ``citylifeline/v1``), payloads JSON:
+
+- ``PREFIX/sensor/SENSOR_ID`` — one sensor's readings: ``{"t": …, "value": …, "unit": …}`` (unit
+  optional) or a list of such objects.
+- ``PREFIX/gateway/GATEWAY_ID`` — a gateway's batch, the same body as ``POST /api/v1/readings``:
+  ``{"readings": [{"sensor": …, "t": …, "value": …, "unit": …}, …]}``.
+
+``t`` and ``value`` are as over HTTP (ISO-8601 with an offset, or epoch seconds).  Another shape
+is one function in ``TOPIC_KINDS`` that turns (topic's last level, decoded payload) into reading
+objects.
+
+**Flow.**  paho's network thread queues each message.  The ingest thread takes what has arrived
+within ``mqtt_flush_ms``, validates it as one columnar batch, hands it to the engine's writer and,
+once the commit is done, sends the PUBACK of every message in it.  A message that is not JSON or of
+no known shape, and each bad reading, becomes a dead letter (stored in the same commit, with the
+reason) and is acknowledged: bad input never blocks the stream.  If the commit fails (the database
+is down) or the writer is full, nothing is acknowledged and the batch is retried with back-off; the
+broker sends no more than ``mqtt_receive_maximum`` unacknowledged messages, so nothing piles up.
+The session survives restarts (clean start off, a week's expiry): the broker keeps what arrives
+while the platform is down and re-sends what it never acknowledged; readings already committed are
+counted as duplicates by (sensor, time), never stored twice.  After a reconnect, messages of the
+old connection are not acknowledged (their packet ids may be reused); the broker re-sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..batch import ReadingBatch
+from ..errors import CityLifelineError, ConfigError, ValidationError
+from ..store.base import DeadLetter
+from .payload import EXAMPLE, Parsed, decode_json, readings_of, validate_rows
+
+log = logging.getLogger("citylifeline.mqtt")
+SESSION_EXPIRY_S = 7 * 86_400
+RETRY_S = (0.2, 10.0)  # back-off of a failed commit: first and longest wait
+SENSOR_EXAMPLE = '{"t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}'
+
+
+def _sensor_rows(sensor_id: str, doc: object, max_readings: int) -> list[object]:
+    items = doc if isinstance(doc, list) else [doc]
+    objs = [r for r in items if isinstance(r, dict)]
+    if not items or len(objs) < len(items):
+        raise ValidationError(f"a sensor topic takes an object or a non-empty list of objects; send {SENSOR_EXAMPLE}",
+                              field="payload", value=type(doc).__name__)
+    if len(items) > max_readings:
+        raise ValidationError(f"{len(items)} readings in one message; the limit is {max_readings}",
+                              field="payload", value=len(items))
+    return [{"sensor": sensor_id, **r} for r in objs]
+
+
+def _gateway_rows(gateway_id: str, doc: object, max_readings: int) -> list[object]:
+    return readings_of(doc, max_readings)
+
+
+TOPIC_KINDS: dict[str, Callable[[str, object, int], list[object]]] = {"sensor": _sensor_rows,
+                                                                       "gateway": _gateway_rows}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A received message: what to acknowledge (``mid`` on connection ``generation``) and its content."""
+
+    mid: int
+    qos: int
+    generation: int
+    topic: str
+    payload: bytes
+
+
+def parse_messages(messages: list[Message], prefix: str, validator: Any, max_readings: int) -> Parsed:
+    """The readings of ``messages`` as one validated batch; messages of no known shape as dead letters."""
+    rows: list[object] = []
+    sources: list[str] = []  # per reading: the topic it came on, and its place in its message
+    local: list[int] = []
+    letters: list[DeadLetter] = []
+    for m in messages:
+        source = f"mqtt:{m.topic}"
+        try:
+            under = m.topic[len(prefix) + 1:] if m.topic.startswith(prefix + "/") else ""
+            kind, _, name = under.partition("/")
+            if kind not in TOPIC_KINDS or not name or "/" in name:
+                raise ValidationError(f"topic {m.topic!r} is not one CityLifeline reads; publish to "
+                                      f"{prefix}/sensor/SENSOR_ID or {prefix}/gateway/GATEWAY_ID",
+                                      field="topic", value=m.topic)
+            got = TOPIC_KINDS[kind](name, decode_json(m.payload, SENSOR_EXAMPLE if kind == "sensor" else EXAMPLE),
+                                    max_readings)
+        except ValidationError as e:
+            letters.append(DeadLetter(source=source, reason=str(e), field=e.field,
+                                      payload=m.payload[:4096].decode("utf-8", "replace")))
+            continue
+        rows += got
+        sources += [source] * len(got)
+        local += range(len(got))
+    if not rows:
+        return Parsed(ReadingBatch.empty(), [], letters, 0)
+    parsed = validate_rows(rows, validator, sources, lambda i, col: f"{sources[i][5:]} readings[{local[i]}].{col}")
+    return Parsed(parsed.batch, parsed.rejections, letters + parsed.dead_letters, parsed.received)
+
+
+class MqttIngest:
+    """Readings from an MQTT broker into an ``Engine`` (see the module docstring)."""
+
+    def __init__(self, engine: Any, url: str | None = None) -> None:
+        cfg = engine.config
+        self.engine = engine
+        self.prefix = cfg.mqtt_topic_prefix.rstrip("/")
+        self.flush_s = cfg.mqtt_flush_ms / 1000
+        self.max_readings = cfg.max_batch_readings
+        self.client_id = cfg.mqtt_client_id
+        parts = urlsplit(url or cfg.mqtt_url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ConfigError(f"mqtt_url={url or cfg.mqtt_url!r} is not a broker address; "
+                              "use mqtt://[user:password@]host:1883 or mqtts://host:8883")
+        self.host, self.port = parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self._inbox: queue.Queue[Message] = queue.Queue()
+        self._generation = 0
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.acked = self.readings = self.dead_letters = 0
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.mqtt_client_id, protocol=mqtt.MQTTv5,
+                        manual_ack=True)
+        if parts.username:
+            c.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+        if parts.scheme == "mqtts":
+            c.tls_set()
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = cfg.mqtt_receive_maximum
+        self._props = props
+        self._client = c
+        self._thread = threading.Thread(target=self._run, name="citylifeline-mqtt", daemon=True)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect (in the background, retrying until the broker answers) and start ingesting."""
+        self._client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
+        self._client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit and acknowledge what has arrived, then disconnect (the session stays at the broker)."""
+        self._stop.set()
+        self._thread.join(timeout=60)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def status(self) -> dict[str, Any]:
+        """Whether the broker is connected, and what has been acknowledged to it."""
+        return {"broker": f"{self.host}:{self.port}", "connected": self.connected.is_set(),
+                "messages_acked": self.acked, "readings": self.readings, "dead_letters": self.dead_letters,
+                "waiting": self._inbox.qsize()}
+
+    # ---- paho callbacks (its network thread) -------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.warning("the MQTT broker %s:%s refused the connection: %s", self.host, self.port, reason)
+            return
+        self._generation += 1
+        client.subscribe(f"{self.prefix}/#", qos=1)
+        if self._generation > 1 and not flags.session_present:
+            log.error("the MQTT broker %s:%s had lost this platform's session (client id %s): readings published "
+                      "while it was disconnected are gone; give the broker persistence (mosquitto: persistence true)",
+                      self.host, self.port, self.client_id)
+        else:
+            log.info("MQTT connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT connection to %s:%s lost (%s); reconnecting", self.host, self.port, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.put(Message(msg.mid, msg.qos, self._generation, msg.topic, bytes(msg.payload)))
+
+    # ---- the ingest thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch:
+                self._commit(batch)
+            elif self._stop.is_set():
+                return
+
+    def _take(self) -> list[Message]:
+        """The messages that arrive within one flush interval of the first (at most ``max_readings``-worth)."""
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        out, size = [first], len(first.payload)
+        deadline = time.monotonic() + self.flush_s
+        while size < 64 * 1024 * 1024:  # 64 MiB of payloads at most in one commit
+            try:
+                m = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            out.append(m)
+            size += len(m.payload)
+        return out
+
+    def _commit(self, messages: list[Message]) -> None:
+        parsed = parse_messages(messages, self.prefix, self.engine.validator, self.max_readings)
+        wait = RETRY_S[0]
+        while True:
+            try:
+                result = self.engine.submit(parsed, source="mqtt").result()
+                break
+            except Exception as e:  # the writer is full or the store is down: ack nothing, retry
+                if self._stop.is_set() and wait >= RETRY_S[1]:
+                    log.error("MQTT batch of %d messages not committed at shutdown (%s); the broker re-sends it",
+                              len(messages), e)
+                    return
+                log.log(logging.WARNING if isinstance(e, CityLifelineError) else logging.ERROR,
+                        "MQTT batch of %d messages not committed (%s); retrying in %.1f s", len(messages), e, wait)
+                time.sleep(wait)
+                wait = min(2 * wait, RETRY_S[1])
+        for m in messages:
+            if m.generation == self._generation and m.qos > 0:
+                self._client.ack(m.mid, m.qos)
+                self.acked += 1
+        self.readings += result.stored + result.duplicates
+        self.dead_letters += len(parsed.dead_letters)
