@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         if server:
             sp.add_argument("--host", help=f"listen address (default {defaults['host'].default})")
             sp.add_argument("--port", type=int, help=f"TCP port (default {defaults['port'].default})")
+            sp.add_argument("--mqtt", dest="mqtt_url", help=defaults["mqtt_url"].help)
 
     sp = sub.add_parser("demo", help="serve the demo city with a live digital-twin feed (a burst and a stuck sensor)")
     common(sp, server=True)
@@ -119,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace, **extra: Any) -> Config:
     return Config.load(db=getattr(args, "db", None), city=getattr(args, "city", None),
-                       host=getattr(args, "host", None), port=getattr(args, "port", None), **extra)
+                       host=getattr(args, "host", None), port=getattr(args, "port", None),
+                       mqtt_url=getattr(args, "mqtt_url", None), **extra)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -22,7 +22,10 @@ def serve(config: Config) -> None:
     """Serve until interrupted; the engine checkpoints and closes the store on the way out."""
     engine, server = make_server(config)
     n = int(engine.registry.active.sum())
-    print(f"CityLifeline serving {engine.city.name}: {n} sensors, store {config.db}\n"
+    mqtt = f"\n  MQTT {config.mqtt_url.rpartition('@')[2]}: {config.mqtt_topic_prefix}/sensor/ID, " \
+           f"{config.mqtt_topic_prefix}/gateway/ID" if config.mqtt_url else ""
+    store = config.db if not config.db.startswith("postgres") else "PostgreSQL " + config.db.rpartition("@")[2]
+    print(f"CityLifeline serving {engine.city.name}: {n} sensors, store {store}{mqtt}\n"
           f"  http://{config.host}:{config.port}/        dashboard (the one map)\n"
           f"  http://{config.host}:{config.port}/docs    API (OpenAPI)", flush=True)
     server.run()

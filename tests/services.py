@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -74,18 +75,18 @@ class Broker:
 class Postgres:
     """A private PostgreSQL cluster on a free port (initdb as the postgres user), stoppable mid-test."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         need(PG_BIN / "initdb", "PostgreSQL's server programs")
         self.port = free_port()
-        self.dir = workdir / "pg"
-        workdir.mkdir(parents=True, exist_ok=True)
-        os.chmod(workdir, 0o777)
+        self.dir = Path(tempfile.mkdtemp(prefix="citylifeline-pg-"))  # outside pytest's 0700 tree: postgres owns it
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
         self._as_postgres([str(PG_BIN / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres", "--no-sync"])
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _as_postgres(self, cmd: list[str]) -> None:
+    def _as_postgres(self, cmd: list[str], check: bool = True) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + cmd, check=True, capture_output=True, timeout=120)
+        subprocess.run(prefix + cmd, check=check, capture_output=True, timeout=120)
 
     def start(self) -> None:
         self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-w", "-l", str(self.dir / "log"),
@@ -93,7 +94,12 @@ class Postgres:
 
     def stop(self) -> None:
         """A fast shutdown: open connections are cut, as in a restart or a failover."""
-        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-w", "-m", "fast", "stop"])
+        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-w", "-m", "fast", "stop"], check=False)
+
+    def remove(self) -> None:
+        """Stop the cluster and delete its files."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def publisher(host: str, port: int, client_id: str | None = None) -> mqtt.Client:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
@@ -87,7 +87,7 @@ class PostgresStore(Store):
         self.url = url
         self._con = self._connect()
         self._pool = ConnectionPool(url, min_size=1, max_size=READERS, kwargs={"autocommit": True}, open=True,
-                                    name="citylifeline-readers")
+                                    name="citylifeline-readers", check=ConnectionPool.check_connection, timeout=10)
         self._snapshot_at = time.monotonic()
         self._load_state()
 
@@ -106,6 +106,16 @@ class PostgresStore(Store):
             for ddl in SCHEMA:
                 con.execute(ddl)  # the statements are constants
         return con
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection for reading (checked first, so one cut by a database restart is replaced);
+        the database's errors come out as ``StoreError`` (HTTP 503: retry)."""
+        try:
+            with self._pool.connection() as con:
+                yield con
+        except (psycopg.Error, PoolTimeout) as e:
+            raise StoreError(f"the PostgreSQL store could not be read: {e}".strip()) from e
 
     def _writer(self) -> psycopg.Connection[Any]:
         """The writer connection; after a lost connection, a new one and the state reloaded from it
@@ -197,7 +207,7 @@ class PostgresStore(Store):
 
     def _missing(self, old: ReadingBatch) -> ReadingBatch:
         """See ``Store._missing``."""
-        with self._pool.connection() as con:
+        with self._reader() as con:
             found = con.execute(
                 "SELECT o.i FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) AS o(i, sensor, t_ms) "
                 "WHERE EXISTS (SELECT 1 FROM readings r WHERE r.sensor = o.sensor AND r.t_ms = o.t_ms "
@@ -216,7 +226,7 @@ class PostgresStore(Store):
 
     def _copy_out(self, query: str, rows_per_block: int = 1_000_000) -> Iterator[np.ndarray]:
         """The rows of ``query`` (selecting ``pgcopy.COLUMNS``, values built in: COPY takes no parameters)."""
-        with self._pool.connection() as con, con.cursor() as cur, \
+        with self._reader() as con, con.cursor() as cur, \
                 cur.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as cp:
             yield from pgcopy.decode(cp, rows_per_block)
 
@@ -237,7 +247,7 @@ class PostgresStore(Store):
 
     def count_readings(self) -> int:
         """See ``Store.count_readings``."""
-        with self._pool.connection() as con:
+        with self._reader() as con:
             return int(con.execute("SELECT count(*) FROM readings").fetchone()[0])  # type: ignore[index]
 
     def retain(self, before_ms: int) -> int:
@@ -285,7 +295,7 @@ class PostgresStore(Store):
             raise StoreError(f"could not save warnings: {e}".strip()) from e
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._pool.connection() as con:
+        with self._reader() as con:
             return con.execute(sql, params).fetchall()
 
     def known_events(self, events: Sequence[Event]) -> list[bool]:
@@ -371,7 +381,7 @@ class PostgresStore(Store):
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """See ``Store.dead_letters``."""
-        with self._pool.connection() as con, con.cursor(row_factory=dict_row) as cur:
+        with self._reader() as con, con.cursor(row_factory=dict_row) as cur:
             return cur.execute(f"SELECT {', '.join(DEAD_LETTER_COLUMNS)} FROM dead_letters "
                                "ORDER BY received_at_ms DESC LIMIT %s", [limit]).fetchall()
 
