@@ -32,6 +32,7 @@ log = logging.getLogger("citylifeline.engine")
 T = TypeVar("T")
 Listener = Callable[[dict[str, Any]], None]
 ESCALATION_CHECK_S = 5.0
+RETENTION_CHECK_S = 3600.0
 
 
 class Overloaded(CityLifelineError):
@@ -171,7 +172,7 @@ class Engine:
 
     # ---- the writer thread -------------------------------------------------------------------------
     def _run(self) -> None:
-        next_check = 0.0
+        next_check = next_retain = 0.0
         while True:
             try:
                 item = self._jobs.get(timeout=ESCALATION_CHECK_S)
@@ -180,6 +181,9 @@ class Engine:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + ESCALATION_CHECK_S
                 self._guard(self._escalate)
+            if self.config.retention_days > 0 and time.monotonic() >= next_retain:
+                next_retain = time.monotonic() + RETENTION_CHECK_S
+                self._guard(self.retain)
             if item is None:
                 return
             if item:
@@ -196,11 +200,22 @@ class Engine:
                     fut.set_result(result)
 
     @staticmethod
-    def _guard(fn: Callable[[], None]) -> None:
+    def _guard(fn: Callable[[], object]) -> None:
         try:
             fn()
-        except Exception:  # escalation must not kill the writer; it is retried at the next check
-            log.exception("escalation check failed")
+        except Exception:  # a periodic job must not kill the writer; it is retried at the next check
+            log.exception("%s failed", getattr(fn, "__name__", "a periodic job"))
+
+    def retain(self) -> int:
+        """Reduce readings older than ``retention_days`` before the newest one to hourly statistics (on
+        the writer thread, hourly); how many were reduced."""
+        newest = int(self.store.last_t.max()) if len(self.store.last_t) else -1
+        if newest < 0:
+            return 0
+        n = self.store.retain(newest - round(self.config.retention_days * 86_400_000))
+        if n:
+            log.info("reduced %d readings older than %s days to hourly statistics", n, self.config.retention_days)
+        return n
 
     def _escalate(self) -> None:
         self._publish(self.pipeline.escalate())

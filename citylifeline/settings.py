@@ -88,6 +88,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt_receive_maximum", 1000,
             "Messages the broker may send before the platform acknowledges them (MQTT 5 receive maximum): "
             "the bound on readings in flight."),
+    Setting("retention_days", 0.0,
+            "Raw readings are kept this many days (of data time before the newest reading), then reduced to hourly "
+            "statistics (n, min, max, mean; GET /api/v1/readings/hourly) once a day; 0 keeps every reading."),
     Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
     Setting("map_tile_url", "",
             "Base map tiles for the dashboard, as an XYZ template served inside the operations network "
@@ -131,6 +134,7 @@ class Config:
     mqtt_client_id: str
     mqtt_flush_ms: float
     mqtt_receive_maximum: int
+    retention_days: float
     memory_limit: str
     map_tile_url: str
     map_tile_attribution: str

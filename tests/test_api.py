@@ -224,3 +224,15 @@ def test_a_stuck_sensor_gets_a_ticket_that_maintenance_closes(client: TestClient
     assert r.status_code == 200 and r.json()["state"] == "closed" and "transmitter replaced" in r.json()["note"]
     assert client.post(f"/api/v1/tickets/{tid}/close", json={"actor": "maint Wu"}).status_code == 404
     assert client.get("/api/v1/tickets", params={"state": "open"}).json() == []
+
+
+def test_readings_past_retention_come_back_as_hourly_statistics(client: TestClient, engine: Engine) -> None:
+    assert post(client, readings(n=180, start=NOW - 3 * 86_400, value=0.3)).json()["stored"] == 180  # 3 days ago
+    post(client, readings(n=5, start=NOW - 600, value=0.3))
+    engine.config = engine.config.with_(retention_days=1.0)
+    engine.run(lambda: None).result(30)  # the writer's next turn runs the retention, due at once
+    assert engine.store.count_readings() == 5
+    body = client.get("/api/v1/readings/hourly", params={"sensor": "P-1"}).json()
+    assert body["unit"] == "Pa" and sum(body["n"]) == 180 and 3 <= len(body["hour_ms"]) <= 4
+    assert all(3.0e5 <= m <= 3.04e5 for m in body["mean"])  # 0.300-0.304 MPa
+    assert len(client.get("/api/v1/readings", params={"sensor": "P-1", "start": NOW - 4 * 86_400}).json()["t"]) == 5

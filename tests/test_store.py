@@ -146,3 +146,20 @@ def test_a_dead_letter_of_garbage_with_nul_bytes_is_kept(store: Store) -> None:
                                               payload="\x00\x01garbage\x00")])
     kept = store.dead_letters()
     assert store.count_readings() == 1 and kept[0]["payload"] == "\\x00\x01garbage\\x00"
+
+
+def test_old_days_are_reduced_to_hourly_statistics_and_late_readings_merge(store: Store) -> None:
+    day0 = (T0 // 86_400_000 + 1) * 86_400_000  # a UTC midnight
+    minutes = list(range(0, 3 * 1440, 30))  # three days, two readings an hour
+    store.append(ReadingBatch.of([0] * len(minutes), [day0 + m * 60_000 for m in minutes], [float(m) for m in minutes]))
+    assert store.retain(day0 + 2 * 86_400_000 + 5 * 3_600_000) == 2 * 48  # the two whole days before the cut
+    assert store.count_readings() == 48
+    h = store.hourly(0, 0, 2**62)
+    assert len(h["hour_ms"]) == 48 and h["hour_ms"][0] == day0 and set(h["n"].tolist()) == {2}
+    assert (h["min"][1], h["max"][1], h["mean"][1]) == (60.0, 90.0, 75.0)
+    assert store.readings(0, 0, 2**62).t_ms[0] == day0 + 2 * 86_400_000  # the third day is still raw
+    store.append(ReadingBatch.of([0], [day0 + 61 * 60_000], [300.0]))  # late, into an hour already reduced
+    assert store.retain(day0 + 2 * 86_400_000) == 1
+    h = store.hourly(0, day0 + 3_600_000, day0 + 2 * 3_600_000)
+    assert (h["n"][0], h["max"][0], h["mean"][0]) == (3, 300.0, 150.0)
+    assert store.retain(day0) == 0

@@ -108,6 +108,22 @@ def get_readings(request: Request, sensor: str = Query(..., description="sensor 
                            "t": b.t_ms.tolist(), "value": b.value.tolist()})
 
 
+@router.get("/readings/hourly", summary="One sensor's hourly statistics of readings older than retention_days",
+            responses={400: {"model": Error}, 404: {"model": Error}})
+def get_hourly(request: Request, sensor: str = Query(..., description="sensor id"),
+               start: str | None = Query(None, description="ISO-8601 or epoch s; default 30 days before end"),
+               end: str | None = Query(None, description="ISO-8601 or epoch s (exclusive); default now")) -> JSON:
+    """Per hour (start of the hour, epoch ms): how many readings, their min, max and mean, in the
+    canonical unit; hours whose readings are still kept raw are not here (see GET /readings)."""
+    engine = engine_of(request)
+    i = engine.registry.idx(sensor)
+    end_ms = time_param(end, "end", int(time.time() * 1000) + 1)
+    start_ms = time_param(start, "start", end_ms - 30 * 86_400_000)
+    h = engine.store.hourly(i, start_ms, end_ms)
+    return JSON({"sensor": sensor, "unit": get_kind(engine.registry.kind[i]).canonical,
+                 **{k: v.tolist() for k, v in h.items()}})
+
+
 @router.get("/readings/latest", summary="The newest reading of every sensor (or of the ones named)")
 def latest(request: Request, sensor: list[str] | None = Query(None)) -> JSON:
     """``[{sensor, t, value, unit}]`` for sensors that have reported, in their canonical units."""

@@ -158,6 +158,17 @@ class Store(ABC):
     def count_readings(self) -> int:
         """How many readings are stored."""
 
+    @abstractmethod
+    def retain(self, before_ms: int) -> int:
+        """Reduce the readings of the days wholly before ``before_ms`` (UTC) to hourly statistics
+        (``hourly``) and delete them; how many readings were deleted.  Statistics of an hour that
+        gets late readings after its day was reduced are merged, not replaced."""
+
+    @abstractmethod
+    def hourly(self, sensor: int, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
+        """One sensor's hourly statistics with start_ms <= hour_ms < end_ms, oldest first:
+        arrays ``hour_ms``, ``n``, ``min``, ``max``, ``mean``."""
+
     # ---- warning side -----------------------------------------------------------------------
     @abstractmethod
     def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
@@ -229,3 +240,27 @@ def dead_letter_rows(letters: Sequence[DeadLetter], source: str) -> list[tuple[A
 
 def _text(v: str) -> str:
     return v.replace("\x00", "\\x00") if "\x00" in v else v
+
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+HOURLY_COLUMNS = ("hour_ms", "n", "min", "max", "mean")
+HOURLY_MERGE = ("ON CONFLICT (sensor, hour_ms) DO UPDATE SET n = readings_hourly.n + EXCLUDED.n, "
+                "min = least(readings_hourly.min, EXCLUDED.min), max = greatest(readings_hourly.max, EXCLUDED.max), "
+                "mean = (readings_hourly.mean * readings_hourly.n + EXCLUDED.mean * EXCLUDED.n) "
+                "/ (readings_hourly.n + EXCLUDED.n)")
+"""How a day's hourly statistics join those already kept for the same hours (late readings)."""
+
+
+def hourly_select(table: str, where: str = "TRUE") -> str:
+    """The hourly statistics of ``table``'s readings (the same SQL in DuckDB and PostgreSQL: ``/`` of
+    integers is real division in DuckDB, hence the remainder)."""
+    return (f"SELECT sensor, t_ms - t_ms % {HOUR_MS} AS hour_ms, count(*), min(value), max(value), avg(value) "
+            f"FROM {table} WHERE {where} GROUP BY 1, 2")
+
+
+def hourly_arrays(rows: Sequence[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    """Rows of ``HOURLY_COLUMNS`` as arrays."""
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in HOURLY_COLUMNS]
+    return {name: np.asarray(c, dtype=np.int64 if name in ("hour_ms", "n") else np.float64)
+            for name, c in zip(HOURLY_COLUMNS, cols, strict=True)}

@@ -28,7 +28,17 @@ from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
-from .base import Checkpoint, IncidentFilter, Store, WarnChanges
+from .base import (
+    DAY_MS,
+    HOURLY_COLUMNS,
+    HOURLY_MERGE,
+    Checkpoint,
+    IncidentFilter,
+    Store,
+    WarnChanges,
+    hourly_arrays,
+    hourly_select,
+)
 from .records import DUCKDB_TYPES, columns, marks, table_sql
 
 SCHEMA = [
@@ -38,6 +48,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS dead_letters (received_at_ms BIGINT, source VARCHAR, reason VARCHAR, "
     "field VARCHAR, sensor VARCHAR, t VARCHAR, value VARCHAR, unit VARCHAR, payload VARCHAR)",
     "CREATE TABLE IF NOT EXISTS checkpoints (seq BIGINT, saved_at_ms BIGINT, data BLOB)",
+    "CREATE TABLE IF NOT EXISTS readings_hourly (sensor INTEGER NOT NULL, hour_ms BIGINT NOT NULL, n BIGINT NOT NULL, "
+    "min DOUBLE, max DOUBLE, mean DOUBLE, PRIMARY KEY (sensor, hour_ms))",
     table_sql("events", Event, "id", DUCKDB_TYPES),
     table_sql("incidents", Incident, "id", DUCKDB_TYPES),
     table_sql("timeline", TimelineEntry, None, DUCKDB_TYPES),
@@ -183,6 +195,30 @@ class EmbeddedStore(Store):
     def count_readings(self) -> int:
         """See ``Store.count_readings``."""
         return int(_one(self._reader(), "SELECT count(*) FROM readings")[0])
+
+    def retain(self, before_ms: int) -> int:
+        """See ``Store.retain``."""
+        cutoff = before_ms // DAY_MS * DAY_MS
+        con = self._con
+        con.begin()
+        try:
+            n = int(_one(con, "SELECT count(*) FROM readings WHERE t_ms < ?", [cutoff])[0])
+            if n:
+                con.execute(f"INSERT INTO readings_hourly (sensor, {', '.join(HOURLY_COLUMNS)}) "
+                            f"{hourly_select('readings', f't_ms < {int(cutoff)}')} {HOURLY_MERGE}")
+                con.execute("DELETE FROM readings WHERE t_ms < ?", [cutoff])
+            con.commit()
+        except Exception as e:
+            con.rollback()
+            raise StoreError(f"could not reduce old readings: {e}") from e
+        return n
+
+    def hourly(self, sensor: int, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
+        """See ``Store.hourly``."""
+        rows = self._reader().execute(f"SELECT {', '.join(HOURLY_COLUMNS)} FROM readings_hourly WHERE sensor = ? "
+                                      "AND hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms",
+                                      [sensor, start_ms, end_ms]).fetchall()
+        return hourly_arrays(rows)
 
     # ---- warning side ----------------------------------------------------------------------------
     def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:

@@ -36,11 +36,20 @@ from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from . import dedup, pgcopy
-from .base import DEAD_LETTER_COLUMNS, Checkpoint, IncidentFilter, Store, WarnChanges
+from .base import (
+    DAY_MS,
+    DEAD_LETTER_COLUMNS,
+    HOURLY_COLUMNS,
+    HOURLY_MERGE,
+    Checkpoint,
+    IncidentFilter,
+    Store,
+    WarnChanges,
+    hourly_arrays,
+    hourly_select,
+)
 from .records import POSTGRES_TYPES, columns, marks, table_sql
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 SNAPSHOT_S = 60.0
 READERS = 8
 _LOCK = "SELECT pg_try_advisory_lock(hashtext('citylifeline/' || current_database() || '/' || current_schema()))"
@@ -49,9 +58,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS readings (sensor INTEGER NOT NULL, t_ms BIGINT NOT NULL, "
     "value DOUBLE PRECISION NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (sensor, t_ms)) PARTITION BY RANGE (t_ms)",
     "CREATE INDEX IF NOT EXISTS readings_seq ON readings USING brin (seq)",
-    "CREATE TABLE IF NOT EXISTS readings_hourly (sensor INTEGER NOT NULL, hour_ms BIGINT NOT NULL, n INTEGER NOT NULL, "
-    "min DOUBLE PRECISION, max DOUBLE PRECISION, mean DOUBLE PRECISION, last DOUBLE PRECISION, "
-    "PRIMARY KEY (sensor, hour_ms))",
+    "CREATE TABLE IF NOT EXISTS readings_hourly (sensor INTEGER NOT NULL, hour_ms BIGINT NOT NULL, n BIGINT NOT NULL, "
+    "min DOUBLE PRECISION, max DOUBLE PRECISION, mean DOUBLE PRECISION, PRIMARY KEY (sensor, hour_ms))",
     "CREATE TABLE IF NOT EXISTS store_state (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), seq BIGINT NOT NULL, "
     "snapshot_seq BIGINT NOT NULL, last_t BYTEA, last_value BYTEA)",
     "INSERT INTO store_state (seq, snapshot_seq) VALUES (0, 0) ON CONFLICT DO NOTHING",
@@ -78,6 +86,11 @@ def _upsert(table: str, record: type) -> str:
 def partition_name(day: int) -> str:
     """The partition holding data day ``day`` (days since 1970-01-01 UTC)."""
     return "readings_" + datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y%m%d")
+
+
+def partition_day(name: str) -> int:
+    """The data day (days since 1970-01-01 UTC) of the partition ``name``."""
+    return int(datetime.strptime(name[len("readings_"):], "%Y%m%d").replace(tzinfo=UTC).timestamp()) // 86_400
 
 
 class PostgresStore(Store):
@@ -251,23 +264,28 @@ class PostgresStore(Store):
             return int(con.execute("SELECT count(*) FROM readings").fetchone()[0])  # type: ignore[index]
 
     def retain(self, before_ms: int) -> int:
-        """Reduce the days wholly before ``before_ms`` to hourly statistics and drop their readings;
-        how many readings were dropped.  The newest reading of every sensor is kept in ``last_*``."""
+        """See ``Store.retain``: each day's partition is reduced, then dropped, in its own transaction."""
         dropped = 0
-        con = self._writer()
-        for name in sorted(self._partitions):
-            day = int((datetime.strptime(name[len("readings_"):], "%Y%m%d").replace(tzinfo=UTC).timestamp()) // 86_400)
-            if (day + 1) * DAY_MS > before_ms:
-                continue
-            with con.transaction():
-                dropped += con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
-                con.execute(
-                    f"INSERT INTO readings_hourly SELECT sensor, t_ms / {HOUR_MS} * {HOUR_MS}, count(*), min(value), "
-                    f"max(value), avg(value), (array_agg(value ORDER BY t_ms DESC))[1] FROM {name} GROUP BY 1, 2 "
-                    "ON CONFLICT (sensor, hour_ms) DO NOTHING")
-                con.execute(f"DROP TABLE {name}")
-            self._partitions.discard(name)
+        try:
+            con = self._writer()
+            for name in sorted(self._partitions):
+                if (partition_day(name) + 1) * DAY_MS > before_ms:
+                    continue
+                with con.transaction():
+                    dropped += con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
+                    con.execute(f"INSERT INTO readings_hourly (sensor, {', '.join(HOURLY_COLUMNS)}) "
+                                f"{hourly_select(name)} {HOURLY_MERGE}")
+                    con.execute(f"DROP TABLE {name}")
+                self._partitions.discard(name)
+        except psycopg.Error as e:
+            raise StoreError(f"could not reduce old readings: {e}".strip()) from e
         return int(dropped)
+
+    def hourly(self, sensor: int, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
+        """See ``Store.hourly``."""
+        rows = self._rows(f"SELECT {', '.join(HOURLY_COLUMNS)} FROM readings_hourly WHERE sensor = %s "
+                          "AND hour_ms >= %s AND hour_ms < %s ORDER BY hour_ms", [sensor, start_ms, end_ms])
+        return hourly_arrays(rows)
 
     # ---- warning side ----------------------------------------------------------------------------
     def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
