@@ -20,7 +20,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 reading_like = st.fixed_dictionaries({}, optional={
     "sensor": st.sampled_from(["P-1", "P-2", "F-1", "nope", ""]) | json_values,
     "t": st.floats(NOW_S - 86400 * 400, NOW_S + 600) | st.sampled_from(["2026-01-01T00:00:00Z", "bad"]) | json_values,
-    "value": st.floats(-1e9, 1e9) | json_values,
+    "value": st.floats(-1e9, 1e9) | st.floats() | json_values,  # st.floats(): huge, NaN and infinite too
     "unit": st.sampled_from(["MPa", "kPa", "m3/h", "furlong"]) | json_values,
 })
 
@@ -61,3 +61,11 @@ def test_valid_readings_round_trip_exactly(bundle: CityBundle, rows: list[tuple[
     assert parsed.rejections == []
     got = list(zip(parsed.batch.sensor.tolist(), parsed.batch.t_ms.tolist(), parsed.batch.value.tolist(), strict=True))
     assert got == [(bundle.sensors.index[s], (t0 + dt) * 1000, v) for s, dt, v in rows]
+
+
+def test_a_value_that_overflows_in_its_unit_is_refused_not_lost(bundle: CityBundle) -> None:
+    body = json.dumps({"readings": [{"sensor": "P-1", "t": NOW_S - 60, "value": 1e308, "unit": "MPa"},
+                                    {"sensor": "P-2", "t": NOW_S - 60, "value": 0.3, "unit": "MPa"}]}).encode()
+    parsed = parse_readings(body, validator(bundle), 100)
+    assert len(parsed.batch) == 1 and [r.field for r in parsed.rejections] == ["readings[0].value"]
+    assert "1e+308 MPa" in parsed.rejections[0].message and "Pa" in parsed.rejections[0].message

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from .. import levels
-from ..errors import NotFound
+from ..city.model import LIFELINES
+from ..errors import NotFound, ValidationError
 from ..store.base import IncidentFilter
 from ..warn.lifecycle import ACTIVE_STATES, STATES, allowed_actions
 from .jsonresponse import JSON
@@ -32,6 +33,9 @@ def list_incidents(request: Request,
     bad = [s for s in states if s not in STATES]
     if bad:
         raise NotFound(f"state {bad[0]!r} does not exist; use {', '.join(STATES)}")
+    if lifeline and lifeline not in LIFELINES:
+        raise ValidationError(f"lifeline {lifeline!r} does not exist; use one of {', '.join(LIFELINES)}",
+                              field="lifeline", value=lifeline)
     flt = IncidentFilter(states=states, min_level=levels.from_roman(level) if level else 0,
                          lifeline=lifeline, limit=limit)
     engine = engine_of(request)
@@ -97,6 +101,9 @@ def list_events(request: Request, sensor: str | None = Query(None), incident: in
 def list_tickets(request: Request, state: str = Query("", description="open or closed; empty for all"),
                  limit: int = Query(500, ge=1, le=10_000)) -> JSON:
     """Stuck, silent, impossible and spiking sensors: work for maintenance, not the duty officer."""
+    if state not in ("", "open", "closed"):
+        raise ValidationError(f"state {state!r} is not a ticket state; use open or closed (or leave it out)",
+                              field="state", value=state)
     return JSON([t.to_dict() for t in engine_of(request).store.tickets(state, limit)])
 
 

@@ -169,7 +169,14 @@ class Validator:
             else:
                 factor[j], offset[j] = conv
         converted = values.copy()
-        converted[rows] = values[rows] * factor[which] + offset[which]
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted[rows] = values[rows] * factor[which] + offset[which]
+        overflow = rows[known[which] & np.isfinite(values[rows]) & ~np.isfinite(converted[rows])]
+        for i in overflow.tolist():
+            kind = KINDS[self.registry.kind[sensor[i]]]
+            f = name(i, "value")
+            out.append(Rejection(i, f, float(values[i]), f"{f}: {float(values[i])!r} {unit_names[unit_codes[i]]} is beyond "
+                                                          f"any number in {kind.canonical}; check the value and unit"))
         for i in rows[~known[which]].tolist():
             unit = unit_names[unit_codes[i]]
             kind = KINDS[self.registry.kind[sensor[i]]]

@@ -233,12 +233,13 @@ def dead_letter_rows(letters: Sequence[DeadLetter], source: str) -> list[tuple[A
     characters written as ``\\x00`` (PostgreSQL's text cannot hold them: a garbage payload must not
     make its own dead letter fail)."""
     now = int(time.time() * 1000)
-    return [(now, *(_text(v) for v in (d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit,
+    return [(now, *(nul_free(v) for v in (d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit,
                                        d.payload[:4096])))
             for d in letters]
 
 
-def _text(v: str) -> str:
+def nul_free(v: str) -> str:
+    """``v`` with NUL characters written as ``\\x00``: PostgreSQL's text cannot hold NUL."""
     return v.replace("\x00", "\\x00") if "\x00" in v else v
 
 

@@ -47,6 +47,7 @@ from .base import (
     WarnChanges,
     hourly_arrays,
     hourly_select,
+    nul_free,
 )
 from .records import POSTGRES_TYPES, columns, marks, table_sql
 
@@ -313,6 +314,9 @@ class PostgresStore(Store):
             raise StoreError(f"could not save warnings: {e}".strip()) from e
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query; text parameters with NUL (which PostgreSQL refuses) escaped as stored text is."""
+        params = [nul_free(p) if isinstance(p, str) else [nul_free(v) if isinstance(v, str) else v for v in p]
+                  if isinstance(p, list) else p for p in params]
         with self._reader() as con:
             return con.execute(sql, params).fetchall()
 

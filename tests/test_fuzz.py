@@ -1,0 +1,77 @@
+"""Fuzzing: the HTTP API from its own OpenAPI schema (schemathesis), and the MQTT message parser
+(hypothesis).  No input may give a 5xx or an exception; every message is either readings or a dead letter."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citylifeline.api import create_app
+from citylifeline.city import CityBundle
+from citylifeline.engine import Engine
+from citylifeline.ingest import Validator
+from citylifeline.ingest.mqtt import Message, parse_messages
+from citylifeline.settings import Config
+
+API_EXAMPLES = 750  # per operation: 14 operations take parameters, so over 10,000 requests per store
+
+
+def test_no_request_built_from_the_openapi_schema_gets_a_server_error(engine: Engine) -> None:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(engine, manage_engine=False))
+    calls: dict[str, int] = {}
+    for found in schema.get_all_operations():
+        operation = found.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=API_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def call(case: schemathesis.Case, label: str = operation.label) -> None:
+            response = case.call()
+            calls[label] = calls.get(label, 0) + 1
+            assert response.status_code < 500, (f"{case.method} {case.formatted_path} {case.query} -> "
+                                                f"{response.status_code}: {response.text[:300]}")
+
+        call()
+    assert len(calls) >= 20 and sum(calls.values()) >= 10_000, calls
+
+
+PREFIX = "city/v1"
+json_values = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=20),
+                           lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids,
+                                                                                      max_size=4), max_leaves=12)
+reading = st.fixed_dictionaries({"t": st.one_of(st.floats(1.7e9, 1.9e9), st.text(max_size=30), st.none()),
+                                 "value": st.one_of(st.floats(allow_infinity=True), st.text(max_size=5))},
+                                optional={"unit": st.sampled_from(["MPa", "kPa", "m", "bar", "", "furlong"]),
+                                              "sensor": st.sampled_from(["P-1", "P-2", "nope", ""])})
+payload = st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode()),
+                    reading.map(lambda r: json.dumps(r).encode()),
+                    st.lists(reading, max_size=5).map(lambda r: json.dumps({"readings": r}).encode()),
+                    st.lists(reading, max_size=5).map(lambda r: json.dumps(r).encode()))
+topic = st.one_of(st.sampled_from([f"{PREFIX}/sensor/P-1", f"{PREFIX}/sensor/P-3", f"{PREFIX}/gateway/g",
+                                   f"{PREFIX}/sensor/", f"{PREFIX}/x/y", "other/topic", PREFIX]),
+                  st.text(max_size=30).map(lambda t: f"{PREFIX}/{t}"))
+
+
+def test_every_mqtt_message_becomes_readings_or_a_dead_letter_never_an_exception(bundle: CityBundle) -> None:
+    check = Validator(bundle.sensors, Config.load(environ={}), lambda: int(time.time() * 1000))
+    runs = [0]
+
+    @given(st.lists(st.tuples(topic, payload), min_size=1, max_size=6))
+    @settings(max_examples=4_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def parse(messages: list[tuple[str, bytes]]) -> None:
+        parsed = parse_messages([Message(i, 1, 1, t, p) for i, (t, p) in enumerate(messages)], PREFIX,
+                                check, 1000)
+        runs[0] += 1
+        assert len(parsed.batch) + len(parsed.rejections) == parsed.received
+        topics = {f"mqtt:{t}" for t, _ in messages}
+        assert all(d.reason and d.source in topics for d in parsed.dead_letters)
+        whole = [d for d in parsed.dead_letters if d.field in ("topic", "body", "payload", "readings")]
+        assert len(whole) <= len(messages)
+        if parsed.received == 0:  # no message gave a reading: each was refused whole, with its reason
+            assert len(whole) == len(messages)
+
+    parse()
+    assert runs[0] >= 4_000
