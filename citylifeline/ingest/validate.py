@@ -175,8 +175,9 @@ class Validator:
         for i in overflow.tolist():
             kind = KINDS[self.registry.kind[sensor[i]]]
             f = name(i, "value")
-            out.append(Rejection(i, f, float(values[i]), f"{f}: {float(values[i])!r} {unit_names[unit_codes[i]]} is beyond "
-                                                          f"any number in {kind.canonical}; check the value and unit"))
+            given = f"{float(values[i])!r} {unit_names[unit_codes[i]]}"
+            out.append(Rejection(i, f, float(values[i]), f"{f}: {given} is beyond any number in {kind.canonical}; "
+                                                          "check the value and unit"))
         for i in rows[~known[which]].tolist():
             unit = unit_names[unit_codes[i]]
             kind = KINDS[self.registry.kind[sensor[i]]]
