@@ -90,7 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
             "the bound on readings in flight."),
     Setting("retention_days", 0.0,
             "Raw readings are kept this many days (of data time before the newest reading), then reduced to hourly "
-            "statistics (n, min, max, mean; GET /api/v1/readings/hourly) once a day; 0 keeps every reading."),
+            "statistics (n, min, max, mean; GET /api/v1/readings/hourly), checked hourly; 0 keeps every reading."),
     Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
     Setting("map_tile_url", "",
             "Base map tiles for the dashboard, as an XYZ template served inside the operations network "
