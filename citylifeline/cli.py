@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .auth.model import ROLES, new_token
 from .errors import CityLifelineError, ConfigError
 from .settings import SETTINGS, Config
 
@@ -62,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", help=".csv or .parquet files with columns sensor, t, value[, unit]")
     sp.add_argument("--timezone", help="time zone of times without a UTC offset, e.g. Asia/Shanghai")
     sp.add_argument("--url", help="send to a running server at this base URL instead of opening the store")
+    token_arg(sp)
     sp.set_defaults(run=_ingest)
 
     sp = sub.add_parser("replay", help="re-run the pipeline over stored or file data; write events and incidents")
@@ -85,7 +88,29 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--history", default="0s", help="place the scenario's start this long before now (e.g. 2h); "
                     "the past part is sent at once (or at --speed), the rest live")
     sp.add_argument("--speed", type=float, help="send the past part this many times faster than real time")
+    token_arg(sp)
     sp.set_defaults(run=_twin_feed)
+
+    sp = sub.add_parser("token", help="print a fresh random token (for the admin_token setting)")
+    sp.set_defaults(run=lambda args: print(new_token()))
+    cred = sub.add_parser("credential", help="credentials of a running server (needs the admin's token)"
+                          ).add_subparsers(required=True, metavar="CREDENTIAL-COMMAND")
+    sp = cred.add_parser("add", help="make a credential and print its token (shown only this once)")
+    sp.add_argument("name", help="a person's user name or a device's id")
+    sp.add_argument("--role", required=True, choices=ROLES)
+    sp.add_argument("--sensors", nargs="*", default=[], help="device: the sensor ids or patterns (GW17-*) it writes")
+    sp.add_argument("--lifelines", nargs="*", default=[], help="person: scope of lifelines (default all)")
+    sp.add_argument("--districts", nargs="*", default=[], help="person: scope of districts (default all)")
+    sp.add_argument("--rate", type=float, default=0.0, help="requests a second (default: the server's)")
+    sp.set_defaults(run=_credential_add)
+    sp = cred.add_parser("list", help="every credential, without tokens")
+    sp.set_defaults(run=_credential_list)
+    sp = cred.add_parser("revoke", help="revoke a credential by id")
+    sp.add_argument("id")
+    sp.set_defaults(run=_credential_revoke)
+    for sp in (cred.choices["add"], cred.choices["list"], cred.choices["revoke"]):
+        sp.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
+        token_arg(sp)
 
     bench = sub.add_parser("bench", help="benchmarks and scorers").add_subparsers(required=True, metavar="BENCH")
     sp = bench.add_parser("scenarios", help="score the platform's warnings against the twin's truth")
@@ -116,6 +141,43 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --generate: the year's first and last step")
     sp.set_defaults(run=_bench_leaks)
     return p
+
+
+def token_arg(sp: argparse.ArgumentParser) -> None:
+    """The --token option of commands that talk to a running server."""
+    sp.add_argument("--token", default=os.environ.get("CITYLIFELINE_TOKEN", ""),
+                    help="the credential to send with (default: $CITYLIFELINE_TOKEN)")
+
+
+def _api(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    import httpx
+
+    r = httpx.request(method, args.url.rstrip("/") + path, json=body, timeout=30,
+                      headers={"Authorization": f"Bearer {args.token}"} if args.token else {})
+    if r.status_code >= 400:
+        raise ConfigError(f"{method} {path}: HTTP {r.status_code}: {r.json().get('detail', r.text[:300])}")
+    return r.json()
+
+
+def _credential_add(args: argparse.Namespace) -> int:
+    c = _api(args, "POST", "/api/v1/credentials", {"name": args.name, "role": args.role, "sensors": args.sensors,
+                                                   "lifelines": args.lifelines, "districts": args.districts,
+                                                   "rate_per_s": args.rate})
+    print(f"{c['id']}  {c['name']}  {c['role']}\ntoken (shown only now): {c['token']}")
+    return 0
+
+
+def _credential_list(args: argparse.Namespace) -> int:
+    for c in _api(args, "GET", "/api/v1/credentials"):
+        scope = ", ".join(c["sensors"]) or f"{','.join(c['lifelines']) or 'all'} / {','.join(c['districts']) or 'all'}"
+        print(f"{c['id']:<16} {c['name']:<20} {c['role']:<9} {'active' if c['active'] else 'revoked':<8} {scope}")
+    return 0
+
+
+def _credential_revoke(args: argparse.Namespace) -> int:
+    c = _api(args, "DELETE", f"/api/v1/credentials/{args.id}")
+    print(f"revoked {c['id']} ({c['name']})")
+    return 0
 
 
 def _config(args: argparse.Namespace, **extra: Any) -> Config:
@@ -153,7 +215,7 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.url:
         from .ingest.post import post_files
 
-        sent = post_files(args.url, args.files, naive_tz=args.timezone, progress=_progress)
+        sent = post_files(args.url, args.files, naive_tz=args.timezone, progress=_progress, token=args.token)
         print(f"\nsent {sent.received:,} readings: {sent.stored:,} stored, {sent.duplicates:,} already stored, "
               f"{sent.rejected:,} refused")
         return 1 if sent.rejected else 0
@@ -232,7 +294,7 @@ def _twin_feed(args: argparse.Namespace) -> int:
     start = (now_ms - round(parse_duration(args.history, "--history") * 1000)) // 60_000 * 60_000
     run = simulate(scenario.shifted(start))
     print(f"simulated {len(run.readings):,} readings; feeding {args.url} …", flush=True)
-    stats = feed(run.readings, args.url, history_until_ms=now_ms, speed=args.speed)
+    stats = feed(run.readings, args.url, history_until_ms=now_ms, speed=args.speed, token=args.token)
     print(f"sent {stats.sent:,} readings in {stats.posts:,} requests ({stats.retries} retries)")
     return 0
 

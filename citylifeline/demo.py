@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from .auth.model import new_token
 from .server import make_server
 from .settings import Config
 from .twin.scenario import Scenario, load_scenario, parse_duration
@@ -33,17 +34,20 @@ def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, h
     db = Path(config.db)
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)  # a demo starts from scratch
+    if not config.admin_token:
+        config = config.with_(admin_token=new_token())
     engine, server = make_server(config)
     base = f"http://{config.host}:{config.port}"
     now_ms = int(time.time() * 1000)
     scn = load_scenario(scenario)
     scn = scn.shifted((now_ms - round(parse_duration(history, "history") * 1000)) // 60_000 * 60_000)
-    print(_banner(engine.city.name, int(engine.registry.active.sum()), base, scn, now_ms, engine.city.timezone),
-          flush=True)
+    print(_banner(engine.city.name, int(engine.registry.active.sum()), base, scn, now_ms, engine.city.timezone,
+                  config.admin_token), flush=True)
     stop = threading.Event()
     thread = None
     if feed:
-        thread = threading.Thread(target=_feed, args=(base, scn, stop), name="twin-feed", daemon=True)
+        thread = threading.Thread(target=_feed, args=(base, scn, stop, config.admin_token), name="twin-feed",
+                                  daemon=True)
         thread.start()
     try:
         server.run()
@@ -53,7 +57,7 @@ def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, h
             thread.join(timeout=10)
 
 
-def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: str) -> str:
+def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: str, token: str) -> str:
     zone = ZoneInfo(tz)
 
     def hhmm(offset_s: float) -> str:
@@ -70,14 +74,15 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
         f"CityLifeline demo — {city}: {sensors} sensors on water, drainage, gas, heating, bridges and the tunnel",
         f"  {base}/                  the dashboard: the one map, live incidents, overview, sensor health",
         f"  {base}/docs              the REST API (OpenAPI); WebSocket at {base.replace('http', 'ws')}/api/v1/ws",
+        f"  admin token (log in with it; API: 'Authorization: Bearer …'):  {token}",
         f"The twin plays the scenario '{scn.name}' ({scn.description.strip()})",
         "Already happened (on the platform within a minute):", *lines,
         "Still to come, live:", *soon,
         "Then every sensor keeps reporting at its own rate.  The store is fresh each run.  Ctrl-C stops.", ""])
 
 
-def _feed(base: str, scn: Scenario, stop: threading.Event) -> None:
-    from .twin.feed import feed
+def _feed(base: str, scn: Scenario, stop: threading.Event, token: str) -> None:
+    from .twin.feed import bearer, feed
     from .twin.runner import simulate
 
     try:
@@ -85,10 +90,10 @@ def _feed(base: str, scn: Scenario, stop: threading.Event) -> None:
         deadline = time.time() + 60
         while not stop.is_set() and time.time() < deadline:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/api/v1/status", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/api/v1/status", timeout=2, headers=bearer(token)).status_code == 200:
                     break
             stop.wait(0.2)
-        stats = feed(run.readings, base, history_until_ms=int(time.time() * 1000), stop=stop)
+        stats = feed(run.readings, base, history_until_ms=int(time.time() * 1000), stop=stop, token=token)
         log.info("twin feed finished: %d readings", stats.sent)
     except Exception:  # the server keeps running for the user even if the feed fails
         log.exception("the twin feed failed")

@@ -16,13 +16,26 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, TypeVar
 
+from .auth.access import Access
+from .auth.model import (
+    ADMIN_ID,
+    MIN_ADMIN_TOKEN_CHARS,
+    AuditEntry,
+    Credential,
+    check_credential,
+    new_id,
+    new_token,
+    token_hash,
+)
 from .city.bundle import CityBundle, load_city
-from .errors import CityLifelineError
+from .city.model import LIFELINES
+from .errors import CityLifelineError, ConfigError, NotFound, ValidationError
 from .ingest import Parsed, Validator
 from .pipeline import Pipeline, wall_ms
-from .settings import Config
+from .settings import SETTINGS, Config
 from .store import open_store
 from .store.base import AppendResult, WarnChanges
 from .warn.lifecycle import allowed_actions
@@ -46,6 +59,8 @@ class Engine:
 
     def __init__(self, config: Config, bundle: CityBundle | None = None,
                  clock: Callable[[], int] = wall_ms) -> None:
+        if config.admin_token:
+            check_admin_token(config.admin_token)
         self.config = config
         self.clock = clock
         self.bundle = bundle or load_city(config.city)
@@ -58,13 +73,16 @@ class Engine:
         self.registry = self.pipeline.registry
         self.city = self.bundle.city
         self.validator = Validator(self.registry, config, clock)
+        self.access = Access(self.store.credentials(), self.registry, config.rate_limit_per_s, config.session_hours)
+        if config.admin_token:
+            self._set_admin_token(config.admin_token)
         self._water: Any = None
         self._water_lock = threading.Lock()
         self._jobs: queue.Queue[Any] = queue.Queue(
             maxsize=config.writer_queue_batches)
         self._listeners: list[Listener] = []
         self._thread = threading.Thread(target=self._run, name="citylifeline-writer", daemon=True)
-        self._started = False
+        self._started = self._closed = False
         self.mqtt: Any = None  # MQTT ingestion, when mqtt_url is set (ingest.mqtt)
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -72,6 +90,13 @@ class Engine:
         """Start the writer thread, and MQTT ingestion if ``mqtt_url`` is set."""
         if not self._started:
             self._started = True
+            changed = {s.name: getattr(self.config, s.name) for s in SETTINGS
+                       if getattr(self.config, s.name) != s.default and s.name != "admin_token"}
+            if self.config.mqtt_url:
+                changed["mqtt_url"] = self.config.mqtt_url.rpartition("@")[2]  # no password in the log
+            self.store.save_warnings(WarnChanges(audit=[AuditEntry(
+                0, self.clock(), "platform", "", "", "server.start", "", "",
+                "settings other than the defaults: " + ", ".join(f"{k}={v}" for k, v in changed.items()))]))
             self._thread.start()
             if self.config.mqtt_url:
                 from .ingest.mqtt import MqttIngest
@@ -81,7 +106,10 @@ class Engine:
 
     def stop(self) -> None:
         """Stop MQTT ingestion (committing what has arrived), finish queued jobs, checkpoint, and close
-        the store."""
+        the store; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if self.mqtt is not None:
             self.mqtt.stop()
             self.mqtt = None
@@ -123,21 +151,80 @@ class Engine:
         return ack
 
     def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
-            source: str = "") -> Future[Incident]:
-        """Carry out a lifecycle action on an incident (on the writer thread)."""
+            source: str = "", who: Credential | None = None) -> Future[Incident]:
+        """Carry out a lifecycle action on an incident (on the writer thread); ``who`` is audited."""
         def job() -> Incident:
-            inc, changes = self.pipeline.act(incident_id, action, actor, assignee, text, source)
+            inc, changes = self.pipeline.act(incident_id, action, actor, assignee, text, source, *_cred(who))
             self._publish(changes)
             return inc
         return self.run(job)
 
-    def close_ticket(self, ticket_id: int, actor: str, note: str) -> Future[WarnChanges]:
+    def close_ticket(self, ticket_id: int, actor: str, note: str, source: str = "",
+                     who: Credential | None = None) -> Future[WarnChanges]:
         """Close a maintenance ticket by hand (on the writer thread)."""
         def job() -> WarnChanges:
-            changes = self.pipeline.close_ticket(ticket_id, actor, note)
+            changes = self.pipeline.close_ticket(ticket_id, actor, note, source, *_cred(who))
             self._publish(changes)
             return changes
         return self.run(job)
+
+    # ---- credentials and the audit log ------------------------------------------------------------
+    def create_credential(self, who: Credential, source: str, name: str, role: str, sensors: list[str],
+                          lifelines: list[str], districts: list[str],
+                          rate_per_s: float = 0.0) -> Future[tuple[Credential, str]]:
+        """Make a credential (on the writer thread); the future holds it and its token, shown only now."""
+        check_credential(name, role, sensors, lifelines, districts, rate_per_s, LIFELINES, self.districts())
+
+        def job() -> tuple[Credential, str]:
+            token = new_token()
+            cred = Credential(new_id(), name, role, token_hash(token), sensors, lifelines, districts, rate_per_s,
+                              self.clock(), who.name)
+            scope = (f"sensors {', '.join(sensors)}" if sensors else
+                     f"lifelines {', '.join(lifelines) or 'all'}; districts {', '.join(districts) or 'all'}")
+            self._save_credential(cred, who, source, "credential.create", f"{name}, {role}; {scope}")
+            return cred, token
+        return self.run(job)
+
+    def districts(self) -> list[str]:
+        """The city's districts: its district areas and those its sensors name."""
+        return sorted(set(self.city.districts) | set(self.registry.district) - {""})
+
+    def revoke_credential(self, who: Credential, source: str, cred_id: str) -> Future[Credential]:
+        """Revoke a credential (on the writer thread): its token and sessions stop working at once."""
+        def job() -> Credential:
+            cred = self.access.get(cred_id)
+            if cred is None or not cred.active:
+                raise NotFound(f"credential {cred_id!r} does not exist or is already revoked; "
+                               "GET /api/v1/credentials lists them")
+            if cred.id == ADMIN_ID:
+                raise ValidationError("the built-in admin is not revoked: change the admin_token setting and "
+                                      "restart instead", field="credential_id", value=cred_id)
+            cred = replace(cred, revoked_at_ms=self.clock())
+            self._save_credential(cred, who, source, "credential.revoke", cred.name)
+            return cred
+        return self.run(job)
+
+    def audit(self, who: Credential, source: str, action: str, target: str, detail: str = "") -> Future[None]:
+        """Record something a person did or was refused (on the writer thread)."""
+        entry = AuditEntry(0, self.clock(), who.name, who.id, who.role, action, target, source, detail)
+        return self.run(lambda: self.store.save_warnings(WarnChanges(audit=[entry])))
+
+    def _save_credential(self, cred: Credential, who: Credential, source: str, action: str, detail: str) -> None:
+        entry = AuditEntry(0, self.clock(), who.name, who.id, who.role, action, f"credential/{cred.id}", source,
+                           detail)
+        self.store.save_warnings(WarnChanges(credentials={cred.id: cred}, audit=[entry]))
+        self.access.put(cred)
+
+    def _set_admin_token(self, token: str) -> None:
+        """Make (or re-key) the built-in admin credential from the admin_token setting."""
+        old = self.access.get(ADMIN_ID)
+        if old is not None and old.token_sha256 == token_hash(token):
+            return
+        cred = Credential(ADMIN_ID, "admin", "admin", token_hash(token), created_at_ms=self.clock(),
+                          created_by="admin_token setting")
+        platform = Credential("", "platform", "", "")
+        self._save_credential(cred, platform, "", "credential.create" if old is None else "credential.rekey",
+                              "the built-in admin, from the admin_token setting")
 
     def incident_json(self, inc: Incident) -> dict[str, Any]:
         """An incident as the API and the WebSocket send it: with WGS84 ``lon``/``lat`` for maps
@@ -231,3 +318,15 @@ class Engine:
                     fn(m)
                 except Exception:  # a broken listener must not stop the writer
                     log.exception("listener failed")
+
+
+def _cred(who: Credential | None) -> tuple[str, str]:
+    """(credential id, role) for the audit log."""
+    return (who.id, who.role) if who is not None else ("", "")
+
+
+def check_admin_token(token: str) -> None:
+    """Refuse an admin_token too short to be safe."""
+    if len(token) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(f"admin_token has {len(token)} characters; use at least {MIN_ADMIN_TOKEN_CHARS} "
+                          "(`citylifeline token` prints a good one)")

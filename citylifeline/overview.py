@@ -57,12 +57,13 @@ def state_codes(engine: Engine) -> tuple[np.ndarray, np.ndarray]:
     return code, last_t
 
 
-def sensor_states(engine: Engine) -> dict[str, Any]:
-    """Every active sensor's state code, newest time and value, as index-aligned columns."""
+def sensor_states(engine: Engine, visible: np.ndarray | None = None) -> dict[str, Any]:
+    """Every active sensor's state code, newest time and value, as index-aligned columns (only the
+    sensors ``visible`` marks, where given)."""
     reg, pipe = engine.registry, engine.pipeline
     code, last_t = state_codes(engine)
     value = _padded(engine.store.last_value, len(reg), math.nan)
-    keep = np.flatnonzero(reg.active)
+    keep = np.flatnonzero(reg.active if visible is None else reg.active & visible)
     return {
         "now_ms": int(pipe.watermark_ms) if pipe.watermark_ms != NO_TIME else None,
         "legend": STATE_NAMES,

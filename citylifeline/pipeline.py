@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numba
 import numpy as np
 
+from .auth.model import AuditEntry
 from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
 from .detect import AnomalyDetector, default_detectors, impossible_mask
@@ -102,13 +103,17 @@ class Pipeline:
 
     # ---- people ----------------------------------------------------------------------------------
     def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
-            source: str = "") -> tuple[Incident, WarnChanges]:
-        """Carry out a lifecycle action and save it; the correlator's live copy is the one changed."""
+            source: str = "", credential: str = "", role: str = "") -> tuple[Incident, WarnChanges]:
+        """Carry out a lifecycle action and save it with its audit entry; the correlator's live copy is
+        the one changed."""
         inc = self.correlator.active.get(incident_id) or self.store.incident(incident_id)
         if inc is None:
             raise NotFound(f"incident {incident_id} does not exist")
         entry = apply_action(inc, action, actor, self.clock(), assignee=assignee, text=text, source=source)
-        changes = WarnChanges(incidents={inc.id: inc}, timeline=[entry])
+        audit = AuditEntry(0, entry.at_ms, entry.actor, credential, role, f"incident.{action}", f"incident/{inc.id}",
+                           source, f"{entry.from_state} → {entry.to_state}" + (f": {entry.detail}" if entry.detail
+                                                                               else ""))
+        changes = WarnChanges(incidents={inc.id: inc}, timeline=[entry], audit=[audit])
         learned = self._learn_false_alarm(inc) if action == "false_alarm" else 0
         self.save(changes, force_checkpoint=learned > 0)  # what was learned survives a restart
         return inc, changes
@@ -123,9 +128,13 @@ class Pipeline:
             anomaly.learn_false_alarm(e.sensor, e.detail)
         return len(events)
 
-    def close_ticket(self, ticket_id: int, actor: str, note: str) -> WarnChanges:
-        """Close an open maintenance ticket by hand, and save."""
-        changes = self.correlator.close_ticket(ticket_id, actor, note, self.clock())
+    def close_ticket(self, ticket_id: int, actor: str, note: str, source: str = "", credential: str = "",
+                     role: str = "") -> WarnChanges:
+        """Close an open maintenance ticket by hand, and save it with its audit entry."""
+        now = self.clock()
+        changes = self.correlator.close_ticket(ticket_id, actor, note, now)
+        changes.audit.append(AuditEntry(0, now, actor, credential, role, "ticket.close", f"ticket/{ticket_id}",
+                                        source, note))
         self.save(changes)
         return changes
 

@@ -6,6 +6,7 @@ import uvicorn
 
 from .api import create_app
 from .engine import Engine
+from .errors import ConfigError
 from .settings import Config
 
 
@@ -19,7 +20,11 @@ def make_server(config: Config, engine: Engine | None = None) -> tuple[Engine, u
 
 
 def serve(config: Config) -> None:
-    """Serve until interrupted; the engine checkpoints and closes the store on the way out."""
+    """Serve until interrupted; the engine checkpoints and closes the store on the way out.  Refuses to
+    start without the admin_token setting: a platform nobody can administer, or anybody can, is no use."""
+    if not config.admin_token:
+        raise ConfigError("serve needs an admin credential: set CITYLIFELINE_ADMIN_TOKEN (at least 20 characters; "
+                          "`citylifeline token` prints a good one) and keep it secret")
     engine, server = make_server(config)
     n = int(engine.registry.active.sum())
     mqtt = f"\n  MQTT {config.mqtt_url.rpartition('@')[2]}: {config.mqtt_topic_prefix}/sensor/ID, " \

@@ -91,6 +91,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_days", 0.0,
             "Raw readings are kept this many days (of data time before the newest reading), then reduced to hourly "
             "statistics (n, min, max, mean; GET /api/v1/readings/hourly), checked hourly; 0 keeps every reading."),
+    Setting("admin_token", "",
+            "The token of the built-in admin credential (at least 20 characters; `citylifeline token` makes one): "
+            "`serve` refuses to start without it, the demo makes one and prints it.  Other credentials are made "
+            "by an admin (POST /api/v1/credentials, `citylifeline credential add`)."),
+    Setting("rate_limit_per_s", 50.0,
+            "Requests a second each credential may make, in bursts of twice that (a credential may have its own "
+            "rate); more get HTTP 429 with Retry-After; 0 turns the limit off."),
+    Setting("session_hours", 12.0, "How long a dashboard login lasts (a restart of the server ends every login)."),
     Setting("memory_limit", "2GB", "Memory the embedded store may use for queries and caches."),
     Setting("map_tile_url", "",
             "Base map tiles for the dashboard, as an XYZ template served inside the operations network "
@@ -135,6 +143,9 @@ class Config:
     mqtt_flush_ms: float
     mqtt_receive_maximum: int
     retention_days: float
+    admin_token: str
+    rate_limit_per_s: float
+    session_hours: float
     memory_limit: str
     map_tile_url: str
     map_tile_attribution: str

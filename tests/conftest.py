@@ -16,14 +16,20 @@ from citylifeline.city import CityBundle, load_city
 from citylifeline.engine import Engine
 from citylifeline.settings import Config
 
-SENSORS_CSV = """id,kind,asset,name,interval_s,unit,low_IV,low_III,low_II,low_I,high_IV,high_III,high_II,high_I,hysteresis,min_duration_s,rate_per_min,rate_level
-P-1,pressure,water/junction/123,Pressure 123,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
-P-2,pressure,water/junction/125,Pressure 125,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
-P-3,pressure,water/junction/121,Pressure 121,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
-P-FAR,pressure,water/junction/10,Pressure far,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,,
-F-1,flow,water/pipe/20,Main flow,60,m3/h,,,,,500,600,700,800,10,120,,
-L-1,level,water/tank/1,Tank 1,60,m,1,0.8,0.6,0.4,,,,,0.05,300,,
+SENSORS_CSV = """id,kind,asset,district,name,interval_s,unit,low_IV,low_III,low_II,low_I,high_IV,high_III,high_II,high_I,hysteresis,min_duration_s,rate_per_min,rate_level
+P-1,pressure,water/junction/123,east,Pressure 123,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
+P-2,pressure,water/junction/125,east,Pressure 125,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
+P-3,pressure,water/junction/121,west,Pressure 121,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,0.05,III
+P-FAR,pressure,water/junction/10,west,Pressure far,60,MPa,0.25,0.20,0.15,0.10,,,,,0.005,120,,
+F-1,flow,water/pipe/20,,Main flow,60,m3/h,,,,,500,600,700,800,10,120,,
+L-1,level,water/tank/1,,Tank 1,60,m,1,0.8,0.6,0.4,,,,,0.05,300,,
 """
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+"""The admin credential of every test server (``serve`` refuses to start without one)."""
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+"""Headers that authenticate as that admin."""
+os.environ["CITYLIFELINE_ADMIN_TOKEN"] = ADMIN_TOKEN  # servers started as subprocesses inherit it
 
 CI = os.environ.get("CI") == "true"
 """Under CI nothing that needs a real service may be skipped."""
@@ -95,8 +101,8 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def config(store_location: str, city_dir: Path) -> Config:
     """Settings on a fresh store (of each kind)."""
-    return Config.load(environ={}, db=store_location, city=str(city_dir),
-                       correlate_radius_m=1000.0, memory_limit="512MB")
+    return Config.load(environ={}, db=store_location, city=str(city_dir), correlate_radius_m=1000.0,
+                       memory_limit="512MB", admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
 
 
 @pytest.fixture

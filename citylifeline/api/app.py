@@ -8,6 +8,7 @@ The interactive API documentation at ``/docs`` is served from files installed wi
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,9 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from .. import __version__
+from ..auth.model import RateLimited, Unauthorized
 from ..engine import Engine
 from ..errors import CityLifelineError, ValidationError
-from . import city, dashboard, incidents, readings, status_page, ws
+from . import auth, city, dashboard, incidents, readings, status_page, ws
 from .jsonresponse import JSON
 
 
@@ -54,6 +56,10 @@ def create_app(engine: Engine, manage_engine: bool = True) -> FastAPI:
         if isinstance(exc, ValidationError):
             body.update(field=exc.field, value=exc.value if _jsonable(exc.value) else repr(exc.value))
         headers = {"Retry-After": "1"} if exc.http_status == 503 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        elif isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
         return JSON(body, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -66,7 +72,7 @@ def create_app(engine: Engine, manage_engine: bool = True) -> FastAPI:
                                "errors": [{"field": ".".join(map(str, e.get("loc", ()))), "message": e.get("msg")}
                                           for e in exc.errors()[:20]]}, status_code=422)
 
-    for module in (readings, incidents, dashboard, city, ws, status_page):
+    for module in (auth, readings, incidents, dashboard, city, ws, status_page):
         app.include_router(module.router)
     dashboard.mount(app, engine.config.web_vendor_dir)
     return app

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from .. import levels
+from ..auth.model import Credential
 from ..city.geojson import layer_to_geojson
 from ..errors import NotFound
 from ..store.base import IncidentFilter
 from ..warn.lifecycle import ACTIVE_STATES
+from .auth import VIEWER, in_scope
 from .jsonresponse import JSON
 from .readings import engine_of
 from .schemas import Error
@@ -17,20 +19,22 @@ router = APIRouter(prefix="/api/v1", tags=["city"])
 
 
 @router.get("/sensors", summary="Every sensor with its kind, asset, position and thresholds")
-def sensors(request: Request, layer: str = Query("", description="only this lifeline")) -> JSON:
-    """Sensors in their canonical units; ``lon``/``lat`` in WGS84 for maps."""
+def sensors(request: Request, layer: str = Query("", description="only this lifeline"),
+            who: Credential = VIEWER) -> JSON:
+    """Sensors (in the credential's scope) in their canonical units; ``lon``/``lat`` in WGS84 for maps."""
     engine = engine_of(request)
-    reg = engine.registry
+    reg, mask = engine.registry, engine.access.sensor_mask(who)
     rows = [engine.sensor_json(i) for i in range(len(reg))
-            if reg.active[i] and (not layer or reg.layer[i] == layer)]
+            if reg.active[i] and mask[i] and (not layer or reg.layer[i] == layer)]
     return JSON(rows)
 
 
 @router.get("/sensors/{sensor_id}", summary="One sensor", responses={404: {"model": Error}})
-def sensor(request: Request, sensor_id: str) -> JSON:
+def sensor(request: Request, sensor_id: str, who: Credential = VIEWER) -> JSON:
     """One sensor, with its newest reading."""
     engine = engine_of(request)
     i = engine.registry.idx(sensor_id)
+    in_scope(who, bool(engine.access.sensor_mask(who)[i]), f"sensor {sensor_id}")
     d = engine.sensor_json(i)
     has = i < len(engine.store.last_t) and engine.store.last_t[i] >= 0
     d["latest"] = {"t": int(engine.store.last_t[i]), "value": float(engine.store.last_value[i])} if has else None
@@ -38,7 +42,7 @@ def sensor(request: Request, sensor_id: str) -> JSON:
 
 
 @router.get("/layers", summary="The city's layers and how many assets each has")
-def layers(request: Request) -> JSON:
+def layers(request: Request, _: Credential = VIEWER) -> JSON:
     """Layer names with asset counts and bounds (WGS84)."""
     city = engine_of(request).city
     out = []
@@ -51,7 +55,7 @@ def layers(request: Request) -> JSON:
 
 
 @router.get("/layers/{name}", summary="A layer as GeoJSON (WGS84)", responses={404: {"model": Error}})
-def layer_geojson(request: Request, name: str) -> JSON:
+def layer_geojson(request: Request, name: str, _: Credential = VIEWER) -> JSON:
     """Every asset of the layer as a GeoJSON feature with key, kind, name and properties."""
     engine = engine_of(request)
     if name not in engine.city.layers:
@@ -63,8 +67,9 @@ def layer_geojson(request: Request, name: str) -> JSON:
 
 
 @router.get("/status", summary="The platform at a glance")
-def status(request: Request) -> JSON:
-    """Sensors, readings, open incidents by level, open tickets, and the newest data time."""
+def status(request: Request, _: Credential = VIEWER) -> JSON:
+    """Sensors, readings, open incidents by level, open tickets, and the newest data time (of the whole
+    city, whatever the credential's scope)."""
     engine = engine_of(request)
     store = engine.store
     active = store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))

@@ -16,11 +16,13 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import levels, overview
+from ..auth.model import Credential
 from ..city.model import LIFELINES
 from ..errors import ConfigError
 from ..pipeline import wall_ms
 from ..units import KINDS
 from ..warn.lifecycle import ACTIONS, ACTIVE_STATES
+from .auth import VIEWER
 from .jsonresponse import JSON
 from .readings import engine_of
 
@@ -31,34 +33,35 @@ VENDOR = {"leaflet": "leaflet/dist", "uplot": "uplot/dist"}
 
 
 @router.get("/sensor-states", summary="Every sensor's state for the map, as columns")
-def sensor_states(request: Request) -> JSON:
-    """``sensor``, ``state``, ``t``, ``value`` aligned by position; ``state`` codes are in ``legend``
-    (0 normal, 1–4 warning severity IV–I, 5 fault, 6 offline)."""
-    return JSON(overview.sensor_states(engine_of(request)))
+def sensor_states(request: Request, who: Credential = VIEWER) -> JSON:
+    """``sensor``, ``state``, ``t``, ``value`` aligned by position, for the sensors in the credential's
+    scope; ``state`` codes are in ``legend`` (0 normal, 1–4 warning severity IV–I, 5 fault, 6 offline)."""
+    engine = engine_of(request)
+    return JSON(overview.sensor_states(engine, engine.access.sensor_mask(who)))
 
 
 @router.get("/overview", summary="The city at a glance: counts, response times, trend")
-def city_overview(request: Request) -> JSON:
+def city_overview(request: Request, _: Credential = VIEWER) -> JSON:
     """Active incidents by lifeline and level, sensors by state, incidents today, mean minutes to
-    acknowledge and to resolve, and new incidents per hour over the last day."""
+    acknowledge and to resolve, and new incidents per hour over the last day (the whole city)."""
     return JSON(overview.overview(engine_of(request), wall_ms()))
 
 
 @router.get("/sensor-health", summary="Sensors needing maintenance, worst first")
-def sensor_health(request: Request) -> JSON:
+def sensor_health(request: Request, _: Credential = VIEWER) -> JSON:
     """Open fault tickets, offline and never-reported sensors, low batteries and weak signals."""
     return JSON(overview.sensor_health(engine_of(request)))
 
 
 @router.get("/ui", summary="What the dashboard needs to draw the city")
-def ui(request: Request) -> JSON:
+def ui(request: Request, _: Credential = VIEWER) -> JSON:
     """City name, layers, level colours, lifecycle actions and the states still being handled,
     display units (display = (canonical − offset) / scale) and the optional base map."""
     engine = engine_of(request)
     cfg = engine.config
     return JSON({
         "city": engine.city.name, "timezone": engine.city.timezone, "lifelines": list(LIFELINES),
-        "layers": list(engine.city.layers),
+        "layers": list(engine.city.layers), "districts": engine.districts(),
         "levels": [{"severity": s, "roman": levels.roman(s), "colour": levels.COLOUR[s]} for s in (4, 3, 2, 1)],
         "actions": {a.name: {"needs": a.needs, "from": list(a.allowed_from)} for a in ACTIONS.values()},
         "active_states": list(ACTIVE_STATES),

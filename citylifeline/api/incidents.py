@@ -8,10 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from .. import levels
+from ..auth.model import Credential
 from ..city.model import LIFELINES
+from ..engine import Engine
 from ..errors import NotFound, ValidationError
 from ..store.base import IncidentFilter
 from ..warn.lifecycle import ACTIVE_STATES, STATES, allowed_actions
+from ..warn.model import Incident
+from .auth import OPERATOR, VIEWER, client_of, in_scope
 from .jsonresponse import JSON
 from .readings import engine_of
 from .schemas import ActionIn, Error, TicketCloseIn
@@ -27,8 +31,8 @@ def list_incidents(request: Request,
                    active: bool = Query(False, description="only incidents still being handled"),
                    level: str | None = Query(None, description="lowest level to include: I, II, III or IV"),
                    lifeline: str = Query("", description="water, drainage, gas, heating, bridge, tunnel"),
-                   limit: int = Query(200, ge=1, le=5000)) -> JSON:
-    """Incidents with their level, state, place and counts."""
+                   limit: int = Query(200, ge=1, le=5000), who: Credential = VIEWER) -> JSON:
+    """Incidents with their level, state, place and counts (in the credential's scope)."""
     states = tuple(state or ()) + (ACTIVE_STATES if active else ())
     bad = [s for s in states if s not in STATES]
     if bad:
@@ -39,20 +43,32 @@ def list_incidents(request: Request,
     flt = IncidentFilter(states=states, min_level=levels.from_roman(level) if level else 0,
                          lifeline=lifeline, limit=limit)
     engine = engine_of(request)
-    return JSON([engine.incident_json(i) for i in engine.store.incidents(flt)])
+    return JSON([engine.incident_json(i) for i in engine.store.incidents(flt) if sees(engine, who, i)])
+
+
+def sees(engine: Engine, who: Credential, inc: Incident) -> bool:
+    """Whether ``inc`` is in ``who``'s scope."""
+    return engine.access.sees_incident(who, inc.lifeline, inc.sensors)
+
+
+def scoped_incident(engine: Engine, who: Credential, incident_id: int) -> Incident:
+    """The incident, if it exists (404) and is in ``who``'s scope (403)."""
+    inc = engine.store.incident(incident_id)
+    if inc is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    in_scope(who, sees(engine, who, inc), f"incident {incident_id} ({inc.lifeline})")
+    return inc
 
 
 @router.get("/incidents/{incident_id}", summary="An incident with its evidence, timeline and nearby places",
             responses={404: {"model": Error}})
-def incident_detail(request: Request, incident_id: int) -> JSON:
+def incident_detail(request: Request, incident_id: int, who: Credential = VIEWER) -> JSON:
     """The incident, its events (the reasons in plain words), the readings around them for each
     sensor with its thresholds, the timeline (audit trail), the actions allowed now, and the
     places (hospitals, schools …) near it; for a water incident, ``water``: where the leak is (pipe,
     position, radius, confidence, candidates), the valves to close and who is left without water."""
     engine = engine_of(request)
-    inc = engine.store.incident(incident_id)
-    if inc is None:
-        raise NotFound(f"incident {incident_id} does not exist")
+    inc = scoped_incident(engine, who, incident_id)
     reg = engine.registry
     evidence = []
     for sid in inc.sensors:
@@ -78,45 +94,60 @@ def incident_detail(request: Request, incident_id: int) -> JSON:
 
 @router.post("/incidents/{incident_id}/actions", summary="Act on an incident (acknowledge, dispatch, …)",
              responses={400: {"model": Error}, 404: {"model": Error}, 409: {"model": Error}})
-async def act(request: Request, incident_id: int, body: ActionIn) -> JSON:
-    """Move the incident through its lifecycle; 409 names the actions allowed in its state."""
+async def act(request: Request, incident_id: int, body: ActionIn, who: Credential = OPERATOR) -> JSON:
+    """Move the incident through its lifecycle; 409 names the actions allowed in its state.  The
+    timeline names the credential (and ``actor``, the person at a shared console, where given)."""
     engine = engine_of(request)
-    source = request.client.host if request.client else ""
-    inc = await asyncio.wrap_future(engine.act(incident_id, body.action, body.actor, body.assignee, body.text,
-                                               source))
+    await run_in_threadpool(scoped_incident, engine, who, incident_id)
+    inc = await asyncio.wrap_future(engine.act(incident_id, body.action, actor_name(who, body.actor), body.assignee,
+                                               body.text, client_of(request), who))
     return JSON(engine.incident_json(inc))
 
 
 @router.get("/events", summary="Events, newest first")
 def list_events(request: Request, sensor: str | None = Query(None), incident: int | None = Query(None),
-                limit: int = Query(500, ge=1, le=10_000)) -> JSON:
-    """What the detectors saw, with the reason in words."""
+                limit: int = Query(500, ge=1, le=10_000), who: Credential = VIEWER) -> JSON:
+    """What the detectors saw, with the reason in words (on sensors in the credential's scope)."""
     engine = engine_of(request)
     idx = engine.registry.idx(sensor) if sensor else None
     rows = engine.store.events(incident_id=incident, sensor=idx, limit=limit)
-    return JSON([e.to_dict() for e in rows])
+    mask = engine.access.sensor_mask(who)
+    return JSON([e.to_dict() for e in rows if mask[e.sensor]])
+
+
+def actor_name(who: Credential, actor: str) -> str:
+    """The timeline's actor: the credential's name, with the person named at a shared console."""
+    actor = actor.strip()
+    return who.name if not actor or actor == who.name else f"{actor} ({who.name})"
 
 
 @router.get("/tickets", summary="Maintenance tickets for faulty sensors")
 def list_tickets(request: Request, state: str = Query("", description="open or closed; empty for all"),
-                 limit: int = Query(500, ge=1, le=10_000)) -> JSON:
+                 limit: int = Query(500, ge=1, le=10_000), who: Credential = VIEWER) -> JSON:
     """Stuck, silent, impossible and spiking sensors: work for maintenance, not the duty officer."""
     if state not in ("", "open", "closed"):
         raise ValidationError(f"state {state!r} is not a ticket state; use open or closed (or leave it out)",
                               field="state", value=state)
-    return JSON([t.to_dict() for t in engine_of(request).store.tickets(state, limit)])
+    mask = engine_of(request).access.sensor_mask(who)
+    return JSON([t.to_dict() for t in engine_of(request).store.tickets(state, limit) if mask[t.sensor]])
 
 
 @router.post("/tickets/{ticket_id}/close", summary="Close a maintenance ticket",
              responses={404: {"model": Error}})
-async def close_ticket(request: Request, ticket_id: int, body: TicketCloseIn) -> JSON:
+async def close_ticket(request: Request, ticket_id: int, body: TicketCloseIn, who: Credential = OPERATOR) -> JSON:
     """Close an open ticket once the sensor is repaired."""
-    ch = await asyncio.wrap_future(engine_of(request).close_ticket(ticket_id, body.actor, body.note))
+    engine = engine_of(request)
+    ticket = next((t for t in list(engine.pipeline.correlator.tickets.values()) if t.id == ticket_id), None)
+    if ticket is not None:
+        in_scope(who, bool(engine.access.sensor_mask(who)[ticket.sensor]), f"ticket {ticket_id}")
+    ch = await asyncio.wrap_future(engine.close_ticket(ticket_id, actor_name(who, body.actor), body.note,
+                                                       client_of(request), who))
     return JSON(next(t.to_dict() for t in ch.tickets.values()))
 
 
 @router.get("/dead-letters", summary="Refused readings and payloads, newest first")
-async def dead_letters(request: Request, limit: int = Query(100, ge=1, le=10_000)) -> JSON:
+async def dead_letters(request: Request, limit: int = Query(100, ge=1, le=10_000),
+                       _: Credential = OPERATOR) -> JSON:
     """Every refused reading with the reason, so nothing disappears silently."""
     rows = await run_in_threadpool(engine_of(request).store.dead_letters, limit)
     return JSON(rows)

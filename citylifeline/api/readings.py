@@ -9,6 +9,7 @@ import time
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from ..auth.model import Credential, Forbidden
 from ..batch import ReadingBatch
 from ..engine import Engine
 from ..errors import PayloadTooLarge, ValidationError
@@ -16,6 +17,7 @@ from ..ingest import Parsed, parse_readings
 from ..ingest.validate import NAIVE_TIME, parse_iso
 from ..store.base import DeadLetter
 from ..units import get_kind
+from .auth import DEVICE, VIEWER, client_of, in_scope
 from .jsonresponse import JSON
 from .schemas import READINGS_BODY_SCHEMA, Error, IngestResult, ReadingError, ReadingsOut
 
@@ -49,11 +51,11 @@ async def read_body(request: Request, limit: int) -> bytes:
                         400: {"model": Error}, 413: {"model": Error}, 503: {"model": Error}},
              openapi_extra={"requestBody": {"required": True,
                                             "content": {"application/json": {"schema": READINGS_BODY_SCHEMA}}}})
-async def post_readings(request: Request) -> JSON:
+async def post_readings(request: Request, who: Credential = DEVICE) -> JSON:
     """Validate and store readings; answers only after they are committed.  Re-sending a batch is
     harmless: readings already stored (same sensor and time) are counted as duplicates."""
     engine = engine_of(request)
-    source = f"http:{request.client.host if request.client else ''}"
+    source = f"http:{client_of(request)}" + (f":{who.name}" if who.role == "device" else "")
     body = b""
     try:
         body = await read_body(request, engine.config.max_payload_bytes)
@@ -63,6 +65,8 @@ async def post_readings(request: Request) -> JSON:
         letter = DeadLetter(source=source, reason=str(e), field=e.field, payload=body[:4096].decode("utf-8", "replace"))
         await asyncio.wrap_future(engine.submit(Parsed(ReadingBatch.empty(), [], [letter], 0), source))
         raise
+    if who.role == "device":
+        refuse_foreign(engine, who, parsed)
     result = await asyncio.wrap_future(engine.submit(parsed))
     out = IngestResult(received=parsed.received, stored=result.stored, duplicates=result.duplicates,
                        rejected=len(parsed.rejections))
@@ -72,6 +76,17 @@ async def post_readings(request: Request) -> JSON:
         out.errors = [ReadingError(**r.to_dict()) for r in parsed.rejections[:MAX_ERRORS_SHOWN]]  # type: ignore[arg-type]
         return JSON(out.model_dump(), status_code=422)
     return JSON(out.model_dump())
+
+
+def refuse_foreign(engine: Engine, who: Credential, parsed: Parsed) -> None:
+    """Refuse (403, storing nothing) a device's batch with readings for sensors that are not its own."""
+    mask = engine.access.sensor_mask(who)
+    foreign = ~mask[parsed.batch.sensor]
+    names = [engine.registry.ids[i] for i in parsed.batch.sensor[foreign][:1]]
+    names += [d.sensor for d in parsed.dead_letters if d.sensor in engine.registry.index and not who.writes(d.sensor)]
+    if names:
+        raise Forbidden(f"{who.name} may write readings only for its own sensors ({', '.join(who.sensors)}), not "
+                        f"{names[0]!r}; nothing of this batch was stored")
 
 
 def time_param(text: str | None, name: str, default_ms: int) -> int:
@@ -96,10 +111,11 @@ def time_param(text: str | None, name: str, default_ms: int) -> int:
 def get_readings(request: Request, sensor: str = Query(..., description="sensor id"),
                  start: str | None = Query(None, description="ISO-8601 or epoch s; default 24 h before end"),
                  end: str | None = Query(None, description="ISO-8601 or epoch s (exclusive); default now"),
-                 limit: int = Query(10_000, ge=1, le=1_000_000)) -> JSON:
+                 limit: int = Query(10_000, ge=1, le=1_000_000), who: Credential = VIEWER) -> JSON:
     """Readings of ``sensor`` with start <= t < end, oldest first, in the canonical unit."""
     engine = engine_of(request)
     i = engine.registry.idx(sensor)
+    in_scope(who, bool(engine.access.sensor_mask(who)[i]), f"sensor {sensor}")
     end_ms = time_param(end, "end", int(time.time() * 1000) + 1)
     start_ms = time_param(start, "start", end_ms - 24 * 3600 * 1000)
     b = engine.store.readings(i, start_ms, end_ms, limit)
@@ -112,11 +128,13 @@ def get_readings(request: Request, sensor: str = Query(..., description="sensor 
             responses={400: {"model": Error}, 404: {"model": Error}})
 def get_hourly(request: Request, sensor: str = Query(..., description="sensor id"),
                start: str | None = Query(None, description="ISO-8601 or epoch s; default 30 days before end"),
-               end: str | None = Query(None, description="ISO-8601 or epoch s (exclusive); default now")) -> JSON:
+               end: str | None = Query(None, description="ISO-8601 or epoch s (exclusive); default now"),
+               who: Credential = VIEWER) -> JSON:
     """Per hour (start of the hour, epoch ms): how many readings, their min, max and mean, in the
     canonical unit; hours whose readings are still kept raw are not here (see GET /readings)."""
     engine = engine_of(request)
     i = engine.registry.idx(sensor)
+    in_scope(who, bool(engine.access.sensor_mask(who)[i]), f"sensor {sensor}")
     end_ms = time_param(end, "end", int(time.time() * 1000) + 1)
     start_ms = time_param(start, "start", end_ms - 30 * 86_400_000)
     h = engine.store.hourly(i, start_ms, end_ms)
@@ -125,11 +143,12 @@ def get_hourly(request: Request, sensor: str = Query(..., description="sensor id
 
 
 @router.get("/readings/latest", summary="The newest reading of every sensor (or of the ones named)")
-def latest(request: Request, sensor: list[str] | None = Query(None)) -> JSON:
+def latest(request: Request, sensor: list[str] | None = Query(None), who: Credential = VIEWER) -> JSON:
     """``[{sensor, t, value, unit}]`` for sensors that have reported, in their canonical units."""
     engine = engine_of(request)
-    reg, store = engine.registry, engine.store
+    reg, store, mask = engine.registry, engine.store, engine.access.sensor_mask(who)
     idx = [reg.idx(s) for s in sensor] if sensor else range(min(len(reg), len(store.last_t)))
     rows = [{"sensor": reg.ids[i], "t": int(store.last_t[i]), "value": float(store.last_value[i]),
-             "unit": get_kind(reg.kind[i]).canonical} for i in idx if i < len(store.last_t) and store.last_t[i] >= 0]
+             "unit": get_kind(reg.kind[i]).canonical} for i in idx
+            if i < len(store.last_t) and store.last_t[i] >= 0 and mask[i]]
     return JSON(rows)

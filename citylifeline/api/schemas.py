@@ -68,7 +68,8 @@ class ActionIn(BaseModel):
     """A lifecycle action on an incident."""
 
     action: ActionName
-    actor: str = Field(min_length=1, max_length=100, description="who acts")
+    actor: str = Field("", max_length=100, description="the person acting at a shared console (the timeline "
+                       "names the credential, and this person beside it)")
     assignee: str = Field("", max_length=100, description="crew or person sent (dispatch)")
     text: str = Field("", max_length=4000, description="feedback (resolve), reason (false_alarm), comment")
 
@@ -76,7 +77,7 @@ class ActionIn(BaseModel):
 class TicketCloseIn(BaseModel):
     """Closing a maintenance ticket by hand."""
 
-    actor: str = Field(min_length=1, max_length=100)
+    actor: str = Field("", max_length=100, description="the person acting, beside the credential")
     note: str = Field("", max_length=4000)
 
 

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from .. import levels
+from ..auth.model import Credential
 from ..store.base import IncidentFilter
 from ..warn.describe import local_time
 from ..warn.lifecycle import ACTIVE_STATES
+from .auth import VIEWER
 from .readings import engine_of
 
 router = APIRouter()
@@ -22,7 +24,7 @@ REFRESH_S = 5
 
 
 @router.get("/plain", response_class=HTMLResponse, include_in_schema=False)
-def status_page(request: Request) -> HTMLResponse:
+def status_page(request: Request, _: Credential = VIEWER) -> HTMLResponse:
     """Open incidents and tickets, refreshed every few seconds."""
     engine = engine_of(request)
     store, tz = engine.store, engine.pipeline.tz

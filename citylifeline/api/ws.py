@@ -4,6 +4,8 @@ On connect a client gets ``{"type": "hello", "incidents": [...active...]}``; aft
 message per change: ``{"type": "incident", "incident": {...}}`` or ``{"type": "ticket", ...}``.
 The writer thread publishes; each client has a bounded queue, and a client too slow to keep up
 is disconnected (it reconnects and gets a fresh snapshot) rather than slowing the platform.
+The handshake needs a viewer's credential (the session cookie or a bearer token; refused with
+close code 1008 otherwise), and a client only gets what is in its credential's scope.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from ..errors import CityLifelineError
 from ..store.base import IncidentFilter
 from ..warn.lifecycle import ACTIVE_STATES
+from .auth import client_of, identify, token_of
 
 router = APIRouter()
 CLIENT_QUEUE = 1000
@@ -50,12 +54,25 @@ async def websocket(ws: WebSocket) -> None:
     """Push incident and ticket changes as they happen."""
     hub: Hub = ws.app.state.hub
     engine = ws.app.state.engine
+    try:
+        who = identify(engine, token_of(ws), client_of(ws), "viewer")
+    except CityLifelineError as e:
+        await ws.close(code=1008, reason=str(e)[:120])
+        return
+    mask = engine.access.sensor_mask(who)
+
+    def visible(m: dict[str, Any]) -> bool:
+        if m["type"] == "incident":
+            return bool(engine.access.sees_incident(who, m["incident"]["lifeline"], m["incident"]["sensors"]))
+        return m["type"] != "ticket" or bool(mask[m["ticket"]["sensor"]])
+
     await ws.accept()
     q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=CLIENT_QUEUE)
     hub.clients.add(q)
     try:
         active = engine.store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=5000))
-        hello = {"type": "hello", "incidents": [engine.incident_json(i) for i in active]}
+        hello = {"type": "hello", "incidents": [engine.incident_json(i) for i in active
+                                                if engine.access.sees_incident(who, i.lifeline, i.sensors)]}
         await ws.send_text(orjson.dumps(hello).decode())
         receiver = asyncio.create_task(_drain(ws))
         while True:
@@ -68,7 +85,8 @@ async def websocket(ws: WebSocket) -> None:
             if message is None:
                 await ws.close(code=1013, reason="too slow; reconnect")
                 return
-            await ws.send_text(orjson.dumps(message).decode())
+            if visible(message):
+                await ws.send_text(orjson.dumps(message).decode())
     except WebSocketDisconnect:
         return
     finally:

@@ -12,6 +12,7 @@ Example ``city.yaml``::
       places:
         geojson: places.geojson
     sensors: sensors.csv      # or a list of files
+    districts: districts.geojson  # optional: polygons with a 'name' (WGS84); each sensor's district
     sensor_defaults:           # per kind, for cells left empty in sensors.csv
       pressure: {interval_s: 60, unit: MPa, hysteresis: 0.005, min_duration_s: 120}
 
@@ -20,11 +21,17 @@ Example ``city.yaml``::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
+import shapely
 import yaml
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import ConfigError
 from .epanet import Georef, read_epanet
@@ -76,7 +83,27 @@ def load_city(source: str | Path) -> CityBundle:
     defaults = config.get("sensor_defaults") or {}
     for name in [files] if isinstance(files, str) else files:
         specs += load_sensors_csv(base / str(name), defaults, asset_layer, asset_xy)
+    if config.get("districts"):
+        city.districts = read_districts(base / str(config["districts"]), city)
+        specs = [s if s.district else replace(s, district=city.district_at(s.x, s.y)) for s in specs]
     return CityBundle(city, SensorRegistry(specs), path, config)
+
+
+def read_districts(path: Path, city: City) -> dict[str, BaseGeometry]:
+    """The district polygons of a GeoJSON file (WGS84, each feature with a ``name``), in the city CRS."""
+    try:
+        features = orjson.loads(path.read_bytes())["features"]
+        out = {}
+        for k, f in enumerate(features):
+            name = str((f.get("properties") or {}).get("name") or "").strip()
+            if not name:
+                raise ConfigError(f"{path}: feature {k} has no 'name' property; every district needs one")
+            area = shape(f["geometry"])
+            out[name] = shapely.transform(area, lambda xy: np.column_stack(city.from_wgs84(xy[:, 0], xy[:, 1])))
+        return out
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot read the districts ({type(e).__name__}: {e}); give a GeoJSON "
+                          "FeatureCollection of polygons with a 'name' property each") from None
 
 
 def _read_layer(name: str, spec: dict[str, Any], base: Path, city: City, where: str):  # type: ignore[no-untyped-def]

@@ -179,6 +179,7 @@ class City:
             raise CityModelError(f"city CRS {crs!r} is not projected; use one in metres such as EPSG:4548")
         self.timezone = timezone
         self.layers: dict[str, Layer] = {}
+        self.districts: dict[str, BaseGeometry] = {}  # name → area in the city CRS: people's scope of access
         self._to_wgs84 = pyproj.Transformer.from_crs(self.crs, 4326, always_xy=True)
         self._from_wgs84 = pyproj.Transformer.from_crs(4326, self.crs, always_xy=True)
 
@@ -221,6 +222,13 @@ class City:
             if d < math.inf or self.layers[a.layer].connected(a.key, b.key):
                 return d  # inf: connected, but farther than the cutoff along the pipes
         return float(a.geometry.distance(b.geometry))
+
+    def district_at(self, x: float, y: float) -> str:
+        """The name of the district containing (x, y), or '' (outside them all, or no position)."""
+        if math.isnan(x) or math.isnan(y):
+            return ""
+        point = shapely.Point(x, y)
+        return next((name for name, area in self.districts.items() if area.covers(point)), "")
 
     def to_wgs84(self, x: Any, y: Any) -> tuple[Any, Any]:
         """(lon, lat) of city coordinates (scalars or arrays)."""

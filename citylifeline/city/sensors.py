@@ -32,11 +32,12 @@ KIND_NAMES = tuple(KINDS)
 _LEVEL_COLS = [ROMAN[s] for s in SEVERITIES]  # IV, III, II, I
 HIGH_COLUMNS = [f"high_{r}" for r in _LEVEL_COLS]
 LOW_COLUMNS = [f"low_{r}" for r in _LEVEL_COLS]
-COLUMNS = ["id", "kind", "asset", "lifeline", "name", "x", "y", "interval_s", "unit", *HIGH_COLUMNS, *LOW_COLUMNS,
-           "hysteresis", "min_duration_s", "rate_per_min", "rate_level", "physical_min", "physical_max"]
+COLUMNS = ["id", "kind", "asset", "lifeline", "district", "name", "x", "y", "interval_s", "unit", *HIGH_COLUMNS,
+           *LOW_COLUMNS, "hysteresis", "min_duration_s", "rate_per_min", "rate_level", "physical_min", "physical_max"]
 """Columns of a sensors file; only id, kind and asset are required.  ``lifeline`` defaults to
 the asset's layer; set it where a sensor watches one lifeline from another's asset (a methane
-detector in a sewer manhole belongs to gas safety)."""
+detector in a sewer manhole belongs to gas safety).  ``district`` defaults to the city's district
+polygon the sensor stands in (``districts`` in city.yaml)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class SensorSpec:
     rate_level: int = 2
     physical_min: float = math.nan
     physical_max: float = math.nan
+    district: str = ""  # the district it is in (a scope of people's access); '' where the city has none
 
 
 class SensorRegistry:
@@ -79,6 +81,7 @@ class SensorRegistry:
         self.kind_code = np.array([KIND_NAMES.index(k) if k in KINDS else -1 for k in self.kind],
                                   dtype=np.int8)
         self.layer: list[str] = [s.layer for s in specs]
+        self.district: list[str] = [s.district for s in specs]
         self.asset: list[str] = [s.asset for s in specs]
         self.x: F64 = np.array([s.x for s in specs], dtype=np.float64)
         self.y: F64 = np.array([s.y for s in specs], dtype=np.float64)
@@ -140,7 +143,8 @@ class SensorRegistry:
 
         return {
             "id": s.id, "index": i, "name": s.name, "kind": s.kind, "layer": s.layer,
-            "asset": s.asset, "unit": k.canonical if k else "", "display_unit": k.display if k else "",
+            "district": s.district, "asset": s.asset, "unit": k.canonical if k else "",
+            "display_unit": k.display if k else "",
             "x": _finite_or_none(s.x), "y": _finite_or_none(s.y), "interval_s": s.interval_s,
             "high": levels(self.high), "low": levels(self.low), "active": bool(self.active[i]),
         }
@@ -233,7 +237,8 @@ def spec_from_row(row: Mapping[str, Any], defaults: Mapping[str, Mapping[str, An
     if lifeline not in LIFELINES:
         raise ConfigError(f"{where}: sensor {sid}: lifeline {lifeline!r} is not one of {', '.join(LIFELINES)}")
     return SensorSpec(
-        id=sid, kind=kind, asset=asset, layer=lifeline, name=str(merged.get("name", "")),
+        id=sid, kind=kind, asset=asset, layer=lifeline, district=str(merged.get("district", "")).strip(),
+        name=str(merged.get("name", "")),
         x=x, y=y, interval_s=interval_s, high=high, low=low,  # type: ignore[arg-type]
         hysteresis=delta("hysteresis", 0.0), min_duration_s=number("min_duration_s", 0.0),
         rate_per_s=rate_per_min / 60.0, rate_level=from_roman(rate_level_text),

@@ -31,11 +31,13 @@ class PostReport:
 
 
 def post_files(url: str, paths: Iterable[str | Path], naive_tz: str | None = None,
-               progress: Callable[[int, float], None] | None = None) -> PostReport:
-    """POST the readings of ``paths`` to ``url``/api/v1/readings in batches."""
+               progress: Callable[[int, float], None] | None = None, token: str = "") -> PostReport:
+    """POST the readings of ``paths`` to ``url``/api/v1/readings in batches, with a device's (or the
+    admin's) ``token``."""
     report = PostReport()
     start = time.perf_counter()
-    with httpx.Client(base_url=url.rstrip("/"), timeout=60) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers=headers) as client:
         for path in paths:
             for rows in _rows(Path(path), naive_tz):
                 for i in range(0, len(rows), BATCH):

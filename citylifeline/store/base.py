@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..auth.model import AuditEntry, Credential, link, verify_chain
 from ..batch import F64, I64, ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
@@ -51,15 +52,19 @@ class DeadLetter:
 
 @dataclass
 class WarnChanges:
-    """Everything one pipeline step changed on the warning side, saved in one transaction."""
+    """Everything one writer job changed beside readings — events, incidents, their timeline, tickets,
+    credentials and the audit entries of what people did — saved in one transaction."""
 
     events: list[Event] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
     tickets: dict[int, Ticket] = field(default_factory=dict)
+    credentials: dict[str, Credential] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.incidents or self.timeline or self.tickets)
+        return bool(self.events or self.incidents or self.timeline or self.tickets or self.credentials
+                    or self.audit)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Store(ABC):
     last_t: I64
     last_value: F64
     _seq: int
+    _audit_head: tuple[int, str] = (0, "")  # the newest audit entry's (seq, sha256)
 
     # ---- sensors and readings -------------------------------------------------------------
     @abstractmethod
@@ -170,10 +176,18 @@ class Store(ABC):
         arrays ``hour_ms``, ``n``, ``min``, ``max``, ``mean``."""
 
     # ---- warning side -----------------------------------------------------------------------
-    @abstractmethod
     def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
-        """Insert events and timeline entries, upsert incidents and tickets, and optionally
-        save a checkpoint — all in one transaction."""
+        """Insert events, timeline and audit entries (numbered and chained here), upsert incidents,
+        tickets and credentials, and optionally save a checkpoint — all in one transaction."""
+        if not changes and checkpoint is None:
+            return
+        head = link(changes.audit, *self._audit_head) if changes.audit else self._audit_head
+        self._save(changes, checkpoint)
+        self._audit_head = head
+
+    @abstractmethod
+    def _save(self, changes: WarnChanges, checkpoint: Checkpoint | None) -> None:
+        """Write ``save_warnings``' records in one transaction (``StoreError`` and nothing saved if it fails)."""
 
     @abstractmethod
     def known_events(self, events: Sequence[Event]) -> list[bool]:
@@ -219,6 +233,26 @@ class Store(ABC):
     @abstractmethod
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent dead letters."""
+
+    # ---- access ----------------------------------------------------------------------------------
+    @abstractmethod
+    def credentials(self) -> list[Credential]:
+        """Every credential, revoked ones too."""
+
+    @abstractmethod
+    def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,
+              newest_first: bool = True) -> list[AuditEntry]:
+        """Audit entries with after_seq < seq < before_seq, at most ``limit``."""
+
+    def verify_audit(self, chunk: int = 10_000) -> tuple[int, str]:
+        """Check the whole audit chain: (entries checked, '' or the first break found)."""
+        seq, prev = 0, ""
+        while True:
+            rows = self.audit(after_seq=seq, limit=chunk, newest_first=False)
+            problem = verify_chain(rows, seq, prev)
+            if problem or len(rows) < chunk:
+                return seq + len(rows), problem
+            seq, prev = rows[-1].seq, rows[-1].sha256
 
     @abstractmethod
     def close(self) -> None:

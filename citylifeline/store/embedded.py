@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..auth.model import AuditEntry, Credential
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
@@ -54,6 +55,8 @@ SCHEMA = [
     table_sql("incidents", Incident, "id", DUCKDB_TYPES),
     table_sql("timeline", TimelineEntry, None, DUCKDB_TYPES),
     table_sql("tickets", Ticket, "id", DUCKDB_TYPES),
+    table_sql("credentials", Credential, "id", DUCKDB_TYPES),
+    table_sql("audit", AuditEntry, "seq", DUCKDB_TYPES),  # appended to only; the hash chain shows any change
     # files made before events had detail and cause
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS cause BIGINT",
@@ -91,6 +94,8 @@ class EmbeddedStore(Store):
         self._sensor_ids: list[str] = [r[0] for r in self._con.execute(
             "SELECT id FROM sensors ORDER BY idx").fetchall()]
         self._load_last()
+        head = _one(self._con, "SELECT seq, sha256 FROM audit ORDER BY seq DESC LIMIT 1")
+        self._audit_head = (int(head[0]), str(head[1])) if head else (0, "")
 
     # ---- plumbing ------------------------------------------------------------------------------
     def _reader(self) -> duckdb.DuckDBPyConnection:
@@ -221,10 +226,8 @@ class EmbeddedStore(Store):
         return hourly_arrays(rows)
 
     # ---- warning side ----------------------------------------------------------------------------
-    def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
-        """See ``Store.save_warnings``."""
-        if not changes and checkpoint is None:
-            return
+    def _save(self, changes: WarnChanges, checkpoint: Checkpoint | None) -> None:
+        """See ``Store._save``."""
         con = self._con
         con.begin()
         try:
@@ -240,6 +243,12 @@ class EmbeddedStore(Store):
             if changes.tickets:
                 con.executemany(f"INSERT OR REPLACE INTO tickets ({columns(Ticket)}) VALUES ({marks(Ticket)})",
                                 [astuple(t) for t in changes.tickets.values()])
+            if changes.credentials:
+                con.executemany(f"INSERT OR REPLACE INTO credentials ({columns(Credential)}) "
+                                f"VALUES ({marks(Credential)})", [astuple(c) for c in changes.credentials.values()])
+            if changes.audit:
+                con.executemany(f"INSERT INTO audit ({columns(AuditEntry)}) VALUES ({marks(AuditEntry)})",
+                                [astuple(a) for a in changes.audit])
             if checkpoint is not None:
                 con.execute("DELETE FROM checkpoints")
                 con.execute("INSERT INTO checkpoints VALUES (?, ?, ?)",
@@ -341,6 +350,20 @@ class EmbeddedStore(Store):
         cur = self._reader().execute("SELECT * FROM dead_letters ORDER BY received_at_ms DESC LIMIT ?", [limit])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def credentials(self) -> list[Credential]:
+        """See ``Store.credentials``."""
+        rows = self._reader().execute(f"SELECT {columns(Credential)} FROM credentials ORDER BY id").fetchall()
+        return [Credential(*r) for r in rows]
+
+    def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,
+              newest_first: bool = True) -> list[AuditEntry]:
+        """See ``Store.audit``."""
+        rows = self._reader().execute(
+            f"SELECT {columns(AuditEntry)} FROM audit WHERE seq > ? AND seq < ? "
+            f"ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?",
+            [after_seq, before_seq if before_seq is not None else 2**62, limit]).fetchall()
+        return [AuditEntry(*r) for r in rows]
 
     def close(self) -> None:
         """See ``Store.close``."""

@@ -31,6 +31,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..auth.model import AuditEntry, Credential
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
@@ -75,6 +76,14 @@ SCHEMA = [
     "ALTER TABLE timeline ADD COLUMN IF NOT EXISTS n BIGSERIAL",  # the order entries were written in
     "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline (incident_id, at_ms, n)",
     table_sql("tickets", Ticket, "id", POSTGRES_TYPES),
+    table_sql("credentials", Credential, "id", POSTGRES_TYPES),
+    table_sql("audit", AuditEntry, "seq", POSTGRES_TYPES),
+    "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP; END $$",
+    "CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+    "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    "CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
 ]
 
 
@@ -159,6 +168,8 @@ class PostgresStore(Store):
         for _, batch in self.replay_batches(after_seq=int(snap_seq)):
             ok = batch.sensor < n
             dedup.advance(batch.take(ok) if not ok.all() else batch, self.last_t, self.last_value)
+        head = con.execute("SELECT seq, sha256 FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        self._audit_head = (int(head[0]), str(head[1])) if head else (0, "")
 
     def _snapshot(self, con: psycopg.Connection[Any]) -> None:
         """Save ``last_*`` as of commit ``_seq`` (during ``_write``, the commit before the one just
@@ -289,10 +300,8 @@ class PostgresStore(Store):
         return hourly_arrays(rows)
 
     # ---- warning side ----------------------------------------------------------------------------
-    def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
-        """See ``Store.save_warnings``."""
-        if not changes and checkpoint is None:
-            return
+    def _save(self, changes: WarnChanges, checkpoint: Checkpoint | None) -> None:
+        """See ``Store._save``."""
         try:
             con = self._writer()
             with con.transaction(), con.cursor() as cur:
@@ -306,6 +315,12 @@ class PostgresStore(Store):
                                     f"VALUES ({marks(TimelineEntry, '%s')})", [astuple(t) for t in changes.timeline])
                 if changes.tickets:
                     cur.executemany(_upsert("tickets", Ticket), [astuple(t) for t in changes.tickets.values()])
+                if changes.credentials:
+                    cur.executemany(_upsert("credentials", Credential),
+                                    [astuple(c) for c in changes.credentials.values()])
+                if changes.audit:
+                    cur.executemany(f"INSERT INTO audit ({columns(AuditEntry)}) VALUES ({marks(AuditEntry, '%s')})",
+                                    [astuple(a) for a in changes.audit])
                 if checkpoint is not None:
                     cur.execute("DELETE FROM checkpoints")
                     cur.execute("INSERT INTO checkpoints VALUES (%s, %s, %s)",
@@ -406,6 +421,18 @@ class PostgresStore(Store):
         with self._reader() as con, con.cursor(row_factory=dict_row) as cur:
             return cur.execute(f"SELECT {', '.join(DEAD_LETTER_COLUMNS)} FROM dead_letters "
                                "ORDER BY received_at_ms DESC LIMIT %s", [limit]).fetchall()
+
+    def credentials(self) -> list[Credential]:
+        """See ``Store.credentials``."""
+        return [Credential(*r) for r in self._rows(f"SELECT {columns(Credential)} FROM credentials ORDER BY id")]
+
+    def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,
+              newest_first: bool = True) -> list[AuditEntry]:
+        """See ``Store.audit``."""
+        rows = self._rows(f"SELECT {columns(AuditEntry)} FROM audit WHERE seq > %s AND seq < %s "
+                          f"ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT %s",
+                          [after_seq, before_seq if before_seq is not None else 2**62, limit])
+        return [AuditEntry(*r) for r in rows]
 
     def close(self) -> None:
         """See ``Store.close``."""

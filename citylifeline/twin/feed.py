@@ -58,13 +58,13 @@ class FeedStats:
 
 def feed(readings: Readings, url: str, history_until_ms: int | None = None, speed: float | None = None,
          batch_every_s: float = 1.0, stop: threading.Event | None = None, chunk: int = CHUNK,
-         max_backoff_s: float = 30.0) -> FeedStats:
+         max_backoff_s: float = 30.0, token: str = "") -> FeedStats:
     """POST ``readings`` to ``{url}/api/v1/readings`` in the order they are delivered.
 
     Readings delivered up to ``history_until_ms`` are the history: sent at once, or ``speed``
     times faster than they were delivered.  The rest go live, each when the wall clock reaches
     its delivery time, gathered into one request per ``batch_every_s``.  Returns when all are
-    sent or ``stop`` is set."""
+    sent or ``stop`` is set.  ``token``: a device's (or the admin's) credential."""
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed}")
     stop = stop or threading.Event()
@@ -73,7 +73,7 @@ def feed(readings: Readings, url: str, history_until_ms: int | None = None, spee
     due_ms, t_ms, sensor, value = send_ms[order], readings.t_ms[order], readings.sensor_id[order], readings.value[order]
     stats = FeedStats()
     n, i = len(t_ms), 0
-    with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60.0, headers=bearer(token)) as client:
 
         def send(first: int, end: int) -> bool:
             for k in range(first, end, chunk):
@@ -119,6 +119,11 @@ def _stopped(stats: FeedStats) -> FeedStats:
     stats.stopped = True
     log.info("feed stopped after %d readings", stats.sent)
     return stats
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of ``token`` (none for '')."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _post(client: httpx.Client, body: dict[str, Any], stop: threading.Event, stats: FeedStats,

@@ -128,8 +128,11 @@ function timeline(entries) {
 }
 
 function actionsPanel(inc) {
-  const actor = el("input", { id: "actor", value: localStorage.getItem("cl.actor") || "值班员 duty officer",
-    placeholder: t("action.actor") });
+  // a viewer may look, not act: the server refuses it anyway (403), so no buttons are offered
+  if (!["operator", "admin"].includes(window.cl.me?.role)) return null;
+  // the person at a shared console; the timeline names the logged-in credential beside them
+  const actor = el("input", { id: "actor", value: localStorage.getItem("cl.actor") || "",
+    placeholder: window.cl.me?.name || t("action.actor") });
   const assignee = el("input", { id: "assignee", placeholder: t("action.assignee") });
   const text = el("textarea", { id: "action-text", rows: 2, placeholder: t("action.text") });
   const buttons = inc.allowed_actions.map((name) => el("button", {

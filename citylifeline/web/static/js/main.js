@@ -45,7 +45,34 @@ function headerCounts() {
   ws.title = t(link.up ? "ws.live" : "ws.down");
 }
 
+// Who is logged in: the session cookie (HttpOnly, so only the server reads it); without one, the
+// login form, which exchanges a token for a session.
+async function logIn() {
+  let r = await fetch("/api/v1/session", { headers: { Accept: "application/json" } });
+  if (r.status === 401) {
+    const form = document.getElementById("login");
+    form.hidden = false;
+    applyI18n(form);
+    await new Promise((done) => form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const res = await fetch("/api/v1/session", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token: document.getElementById("login-token").value }) });
+      if (res.ok) { form.hidden = true; done(); } else {
+        document.getElementById("login-error").textContent = (await res.json().catch(() => ({}))).detail || res.status;
+      }
+    }));
+    r = await fetch("/api/v1/session", { headers: { Accept: "application/json" } });
+  }
+  const me = await r.json();
+  window.cl.me = me;
+  document.getElementById("who").textContent = `${me.name} · ${me.role}`;
+  const out = document.getElementById("logout");
+  out.hidden = false;
+  out.addEventListener("click", async () => { await fetch("/api/v1/session", { method: "DELETE" }); location.reload(); });
+}
+
 async function boot() {
+  await logIn();
   await loadUi();
   document.getElementById("city-name").textContent = ui.city;
   const langButton = document.getElementById("lang");
