@@ -201,13 +201,14 @@ class Store(ABC):
     def next_ids(self) -> dict[str, int]:
         """The next free id of events, incidents and tickets."""
 
-    @abstractmethod
     def active_incidents(self) -> list[Incident]:
         """Incidents not yet resolved, archived or marked false alarms."""
+        return self.incidents(IncidentFilter(states=("new", "acknowledged", "dispatched", "handling"),
+                                             limit=1_000_000))
 
-    @abstractmethod
     def open_tickets(self) -> list[Ticket]:
         """Maintenance tickets still open."""
+        return self.tickets(state="open", limit=1_000_000)
 
     @abstractmethod
     def incidents(self, flt: IncidentFilter) -> list[Incident]:
@@ -257,6 +258,34 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Flush and release the store."""
+
+
+def where_sql(terms: Sequence[tuple[str, Any]], mark: str) -> tuple[str, list[Any]]:
+    """A WHERE condition of ``(column and operator, value)`` terms joined by AND, with placeholder ``mark``
+    (a tuple value becomes ``IN (…)``; a term whose value is None or empty is left out), and its arguments."""
+    sql: list[str] = ["TRUE"]
+    args: list[Any] = []
+    for term, value in terms:
+        if value is None or value == ():
+            continue
+        if isinstance(value, tuple):
+            sql.append(f"{term} IN ({', '.join(mark for _ in value)})")
+            args.extend(value)
+        else:
+            sql.append(f"{term} {mark}")
+            args.append(value)
+    return " AND ".join(sql), args
+
+
+def incident_terms(flt: IncidentFilter) -> list[tuple[str, Any]]:
+    """``IncidentFilter`` as ``where_sql`` terms."""
+    return [("level >=", flt.min_level), ("state", tuple(flt.states)), ("lifeline =", flt.lifeline or None),
+            ("t_last_ms >=", flt.since_ms)]
+
+
+def event_terms(incident_id: int | None, sensor: int | None, since_ms: int | None) -> list[tuple[str, Any]]:
+    """``Store.events``' filter as ``where_sql`` terms."""
+    return [("incident_id =", incident_id), ("sensor =", sensor), ("t_ms >=", since_ms)]
 
 
 DEAD_LETTER_COLUMNS = ("received_at_ms", "source", "reason", "field", "sensor", "t", "value", "unit", "payload")

@@ -37,8 +37,11 @@ from .base import (
     IncidentFilter,
     Store,
     WarnChanges,
+    event_terms,
     hourly_arrays,
     hourly_select,
+    incident_terms,
+    where_sql,
 )
 from .records import DUCKDB_TYPES, columns, marks, table_sql
 
@@ -284,30 +287,11 @@ class EmbeddedStore(Store):
             out[table] = int(_one(self._con, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
         return out
 
-    def active_incidents(self) -> list[Incident]:
-        """See ``Store.active_incidents``."""
-        return self.incidents(IncidentFilter(states=("new", "acknowledged", "dispatched", "handling"),
-                                             limit=1_000_000))
-
-    def open_tickets(self) -> list[Ticket]:
-        """See ``Store.open_tickets``."""
-        return self.tickets(state="open", limit=1_000_000)
-
     def incidents(self, flt: IncidentFilter) -> list[Incident]:
         """See ``Store.incidents``."""
-        where: list[str] = ["level >= ?"]
-        args: list[Any] = [flt.min_level]
-        if flt.states:
-            where.append(f"state IN ({', '.join('?' for _ in flt.states)})")
-            args.extend(flt.states)
-        if flt.lifeline:
-            where.append("lifeline = ?")
-            args.append(flt.lifeline)
-        if flt.since_ms is not None:
-            where.append("t_last_ms >= ?")
-            args.append(flt.since_ms)
+        where, args = where_sql(incident_terms(flt), "?")
         rows = self._reader().execute(
-            f"SELECT {columns(Incident)} FROM incidents WHERE {' AND '.join(where)} "
+            f"SELECT {columns(Incident)} FROM incidents WHERE {where} "
             "ORDER BY level DESC, t_first_ms DESC, id DESC LIMIT ?", [*args, flt.limit]).fetchall()
         return [Incident(*r) for r in rows]
 
@@ -325,15 +309,8 @@ class EmbeddedStore(Store):
     def events(self, incident_id: int | None = None, sensor: int | None = None,
                since_ms: int | None = None, limit: int = 500) -> list[Event]:
         """See ``Store.events``."""
-        where, args = ["TRUE"], []
-        for col, val in (("incident_id", incident_id), ("sensor", sensor)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                args.append(val)
-        if since_ms is not None:
-            where.append("t_ms >= ?")
-            args.append(since_ms)
-        rows = self._reader().execute(f"SELECT {columns(Event)} FROM events WHERE {' AND '.join(where)} "
+        where, args = where_sql(event_terms(incident_id, sensor, since_ms), "?")
+        rows = self._reader().execute(f"SELECT {columns(Event)} FROM events WHERE {where} "
                                       "ORDER BY t_ms DESC, id DESC LIMIT ?", [*args, limit]).fetchall()
         return [Event(*r) for r in rows]
 

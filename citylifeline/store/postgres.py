@@ -46,9 +46,12 @@ from .base import (
     IncidentFilter,
     Store,
     WarnChanges,
+    event_terms,
     hourly_arrays,
     hourly_select,
+    incident_terms,
     nul_free,
+    where_sql,
 )
 from .records import POSTGRES_TYPES, columns, marks, table_sql
 
@@ -357,29 +360,10 @@ class PostgresStore(Store):
         return {table: int(self._rows(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0][0])
                 for table in ("events", "incidents", "tickets")}
 
-    def active_incidents(self) -> list[Incident]:
-        """See ``Store.active_incidents``."""
-        return self.incidents(IncidentFilter(states=("new", "acknowledged", "dispatched", "handling"),
-                                             limit=1_000_000))
-
-    def open_tickets(self) -> list[Ticket]:
-        """See ``Store.open_tickets``."""
-        return self.tickets(state="open", limit=1_000_000)
-
     def incidents(self, flt: IncidentFilter) -> list[Incident]:
         """See ``Store.incidents``."""
-        where: list[str] = ["level >= %s"]
-        args: list[Any] = [flt.min_level]
-        if flt.states:
-            where.append("state = ANY(%s)")
-            args.append(list(flt.states))
-        if flt.lifeline:
-            where.append("lifeline = %s")
-            args.append(flt.lifeline)
-        if flt.since_ms is not None:
-            where.append("t_last_ms >= %s")
-            args.append(flt.since_ms)
-        rows = self._rows(f"SELECT {columns(Incident)} FROM incidents WHERE {' AND '.join(where)} "
+        where, args = where_sql(incident_terms(flt), "%s")
+        rows = self._rows(f"SELECT {columns(Incident)} FROM incidents WHERE {where} "
                           "ORDER BY level DESC, t_first_ms DESC, id DESC LIMIT %s", [*args, flt.limit])
         return [Incident(*r) for r in rows]
 
@@ -397,15 +381,8 @@ class PostgresStore(Store):
     def events(self, incident_id: int | None = None, sensor: int | None = None,
                since_ms: int | None = None, limit: int = 500) -> list[Event]:
         """See ``Store.events``."""
-        where, args = ["TRUE"], []
-        for col, val in (("incident_id", incident_id), ("sensor", sensor)):
-            if val is not None:
-                where.append(f"{col} = %s")
-                args.append(val)
-        if since_ms is not None:
-            where.append("t_ms >= %s")
-            args.append(since_ms)
-        rows = self._rows(f"SELECT {columns(Event)} FROM events WHERE {' AND '.join(where)} "
+        where, args = where_sql(event_terms(incident_id, sensor, since_ms), "%s")
+        rows = self._rows(f"SELECT {columns(Event)} FROM events WHERE {where} "
                           "ORDER BY t_ms DESC, id DESC LIMIT %s", [*args, limit])
         return [Event(*r) for r in rows]
 
