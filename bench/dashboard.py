@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -35,8 +36,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from citylifeline.auth.model import new_token  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city import demo_city_path, load_city  # noqa: E402
+
+os.environ.setdefault("CITYLIFELINE_ADMIN_TOKEN", new_token())  # the servers started here inherit it
+os.environ["CITYLIFELINE_RATE_LIMIT_PER_S"] = "0"  # a benchmark measures throughput, not the limiter
+AUTH = {"Authorization": f"Bearer {os.environ['CITYLIFELINE_ADMIN_TOKEN']}"}
+HTTP = httpx.Client(headers=AUTH, timeout=600)
 from tests.conftest import free_port  # noqa: E402
 
 MARK = "<!-- bench/dashboard.py -->"
@@ -72,7 +79,7 @@ def feed(base: str, n_sensors: int, seed: int = 1) -> int:
     stuck = rng.random(n_sensors) < 0.005
     silent = rng.random(n_sensors) < 0.01
     sent = 0
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(headers=AUTH, timeout=60) as client:
         for m in range(HISTORY_MIN):
             t = now - 60 * (HISTORY_MIN - 1 - m)
             v = 0.30 + rng.normal(0, 0.003, n_sensors)
@@ -93,7 +100,7 @@ def serve(command: list[str], db: Path, port: int) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     for _ in range(120):
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/status").raise_for_status()
+            HTTP.get(f"http://127.0.0.1:{port}/api/v1/status").raise_for_status()
             return proc
         except httpx.HTTPError:
             time.sleep(0.5)
@@ -207,7 +214,7 @@ def run(n_sensors: int) -> dict[str, Any]:
         try:
             sent = feed(f"http://127.0.0.1:{ports[0]}", n_sensors)
             for _ in range(120):  # the demo's morning incidents
-                if len(httpx.get(f"http://127.0.0.1:{ports[1]}/api/v1/incidents?active=true").json()) >= 3:
+                if len(HTTP.get(f"http://127.0.0.1:{ports[1]}/api/v1/incidents?active=true").json()) >= 3:
                     break
                 time.sleep(1)
             with sync_playwright() as p:
@@ -216,6 +223,9 @@ def run(n_sensors: int) -> dict[str, Any]:
                 results: dict[str, Any] = {"readings_sent": sent}
                 for name, port in (("big", ports[0]), ("demo", ports[1])):
                     page = browser.new_page(viewport={"width": 1600, "height": 900})
+                    login = page.context.request.post(f"http://127.0.0.1:{port}/api/v1/session",
+                                                      data={"token": os.environ["CITYLIFELINE_ADMIN_TOKEN"]})
+                    assert login.ok, login.text()
                     results[name] = measure(page, f"http://127.0.0.1:{port}")
                     if name == "big":
                         results["peer"] = measure_peer(page)

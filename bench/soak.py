@@ -29,7 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import make_city  # noqa: E402
+from citylifeline.auth.model import new_token  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
+
+os.environ.setdefault("CITYLIFELINE_ADMIN_TOKEN", new_token())  # the servers started here inherit it
+os.environ["CITYLIFELINE_RATE_LIMIT_PER_S"] = "0"  # a benchmark measures throughput, not the limiter
+AUTH = {"Authorization": f"Bearer {os.environ['CITYLIFELINE_ADMIN_TOKEN']}"}
+HTTP = httpx.Client(headers=AUTH, timeout=600)
 
 MARK = "<!-- bench/soak.py -->"
 PLOT = ROOT / "docs" / "img" / "soak.png"
@@ -48,7 +54,7 @@ def start(db: Path, city: Path, port: int) -> subprocess.Popen[bytes]:
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(240):
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5).raise_for_status()
+            HTTP.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5).raise_for_status()
             return proc
         except httpx.HTTPError:
             time.sleep(0.5)
@@ -72,7 +78,7 @@ def run(n_sensors: int, minutes: float, batches: int, port: int = 8765) -> dict[
     next_sample = t_start
     k = 0
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        with httpx.Client(headers=AUTH, base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             while time.monotonic() - t_start < minutes * 60:
                 second = int(time.time())
                 for part in parts:
@@ -97,7 +103,7 @@ def run(n_sensors: int, minutes: float, batches: int, port: int = 8765) -> dict[
                 while int(time.time()) == second:  # one reading per sensor per data second
                     time.sleep(0.001)
         elapsed = time.monotonic() - t_start
-        stored = int(httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=600).json()["readings"])
+        stored = int(HTTP.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=600).json()["readings"])
     finally:
         proc.terminate()
         proc.wait(300)

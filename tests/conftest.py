@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -30,6 +31,9 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 """Headers that authenticate as that admin."""
 os.environ["CITYLIFELINE_ADMIN_TOKEN"] = ADMIN_TOKEN  # servers started as subprocesses inherit it
+os.environ["CITYLIFELINE_RATE_LIMIT_PER_S"] = "0"  # ... with no rate limit: the tests measure other things
+HTTP = httpx.Client(headers=AUTH, timeout=30)
+"""A client of the test servers, authenticated as the admin."""
 
 CI = os.environ.get("CI") == "true"
 """Under CI nothing that needs a real service may be skipped."""

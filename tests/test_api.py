@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 
 from citylifeline.api import create_app
 from citylifeline.engine import Engine
+from tests.conftest import AUTH
 
 NOW = time.time()
 
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(engine, manage_engine=False)) as c:
+    with TestClient(create_app(engine, manage_engine=False), headers=AUTH) as c:
         yield c
 
 
@@ -122,7 +123,7 @@ def test_oversize_payloads_are_refused_with_the_limit(engine: Engine) -> None:
     small = engine.config.with_(max_batch_readings=5, max_payload_bytes=2000)
     engine.config = small
     try:
-        with TestClient(create_app(engine, manage_engine=False)) as c:
+        with TestClient(create_app(engine, manage_engine=False), headers=AUTH) as c:
             r = post(c, readings(n=6, unit=None))
             assert r.status_code == 413 and "limit is 5" in r.json()["detail"]
             r = c.post("/api/v1/readings", content=b" " * 3000, headers={"content-type": "application/json"})
@@ -161,7 +162,7 @@ def test_incident_detail_and_lifecycle_over_http(client: TestClient) -> None:
         r = client.post(f"/api/v1/incidents/{iid}/actions", json={"actor": "zhang", **step})
         assert r.status_code == 200, r.text
     timeline = client.get(f"/api/v1/incidents/{iid}").json()["timeline"]
-    assert [t["action"] for t in timeline if t["actor"] == "zhang"] == [s["action"] for s in steps]
+    assert [t["action"] for t in timeline if t["actor"] == "zhang (admin)"] == [s["action"] for s in steps]
     assert timeline[-1]["to_state"] == "archived" and timeline[-1]["source"] == "testclient"
     r = client.post(f"/api/v1/incidents/{iid}/actions", json={"action": "bogus", "actor": "li"})
     assert r.status_code == 422 and "action" in r.json()["field"]

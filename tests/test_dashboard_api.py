@@ -16,10 +16,11 @@ from citylifeline.city import load_city
 from citylifeline.engine import Engine
 from citylifeline.errors import ConfigError
 from citylifeline.settings import Config
+from tests.conftest import ADMIN_TOKEN, AUTH
 
 NOW = time.time()
-DEVICE_CHANNELS = """P-FAR.battery,ratio,water/junction/10,battery of P-FAR,3600,%,,,,,,,,,,,,
-P-FAR.signal,signal,water/junction/10,signal of P-FAR,3600,dBm,,,,,,,,,,,,
+DEVICE_CHANNELS = """P-FAR.battery,ratio,water/junction/10,west,battery of P-FAR,3600,%,,,,,,,,,,,,
+P-FAR.signal,signal,water/junction/10,west,signal of P-FAR,3600,dBm,,,,,,,,,,,,
 """
 
 
@@ -30,7 +31,8 @@ def engine(tmp_path: Path, city_dir: Path) -> Iterator[Engine]:
     shutil.copytree(city_dir, d)
     with (d / "sensors.csv").open("a", encoding="utf-8") as f:
         f.write(DEVICE_CHANNELS)
-    cfg = Config.load(environ={}, db=str(tmp_path / "s.duckdb"), city=str(d), memory_limit="512MB")
+    cfg = Config.load(environ={}, db=str(tmp_path / "s.duckdb"), city=str(d), memory_limit="512MB",
+                      admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
     e = Engine(cfg, load_city(d))
     e.start()
     yield e
@@ -39,7 +41,7 @@ def engine(tmp_path: Path, city_dir: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(engine, manage_engine=False)) as c:
+    with TestClient(create_app(engine, manage_engine=False), headers=AUTH) as c:
         yield c
 
 
@@ -122,7 +124,7 @@ def test_ui_gives_display_units_and_the_optional_base_map(client: TestClient, en
     assert ui["active_states"] == ["new", "acknowledged", "dispatched", "handling"]
     tiled = engine.config.with_(map_tile_url="http://tiles.local/{z}/{x}/{y}.png")
     engine.config = tiled
-    with TestClient(create_app(engine, manage_engine=False)) as c2:
+    with TestClient(create_app(engine, manage_engine=False), headers=AUTH) as c2:
         assert c2.get("/api/v1/ui").json()["tiles"]["url"] == "http://tiles.local/{z}/{x}/{y}.png"
 
 
@@ -135,7 +137,7 @@ def test_the_page_says_how_to_install_missing_front_end_libraries(engine: Engine
     shutil.copytree(real, fake, ignore=shutil.ignore_patterns("node_modules"))
     dash.WEB = fake
     try:
-        with TestClient(create_app(engine, manage_engine=False)) as c:
+        with TestClient(create_app(engine, manage_engine=False), headers=AUTH) as c:
             r = c.get("/")
             assert r.status_code == 503 and "make setup" in r.text and "leaflet" in r.text
             assert c.get("/plain").status_code == 200  # the script-free page still works

@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from citylifeline.warn.lifecycle import ACTIVE_STATES
-from tests.conftest import CI, free_port
+from tests.conftest import ADMIN_TOKEN, CI, HTTP, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("CITYLIFELINE_ARTIFACTS", Path(__file__).parent.parent / "var" / "artifacts"))
@@ -51,7 +51,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while time.time() - started < 120:
             time.sleep(1)
             try:
-                live = httpx.get(f"{base}/api/v1/incidents", params={"active": True}).json()
+                live = HTTP.get(f"{base}/api/v1/incidents", params={"active": True}).json()
             except httpx.TransportError:
                 continue
             if {"water", "gas", "tunnel"} <= {i["lifeline"] for i in live}:
@@ -97,6 +97,7 @@ def open_page(browser: Any, demo: str) -> Iterator[Any]:
 
     def opener(path: str = "/#map") -> Watched:
         ctx = browser.new_context(viewport={"width": 1600, "height": 960}, locale="zh-CN")
+        assert ctx.request.post(f"{demo}/api/v1/session", data={"token": ADMIN_TOKEN}).ok  # the cookie, as a login
         w = Watched(ctx.new_page())
         w.page.goto(demo + path)
         w.page.wait_for_function("window.cl && window.cl.ready", timeout=30_000)
@@ -109,8 +110,29 @@ def open_page(browser: Any, demo: str) -> Iterator[Any]:
         w.page.context.close()
 
 
+def test_a_person_without_a_session_logs_in_with_a_token_and_then_sees_the_map(browser: Any, demo: str) -> None:
+    ctx = browser.new_context(viewport={"width": 1600, "height": 960}, locale="en-GB")
+    try:
+        page = ctx.new_page()
+        page.goto(demo + "/#map")
+        page.locator("#login").wait_for()
+        assert page.evaluate("window.cl.ready") is False and page.locator("#map .leaflet-pane").count() == 0
+        page.fill("#login-token", "cl_wrong" + "x" * 30)
+        page.locator("#login button[type=submit]").click()
+        page.locator("#login-error").filter(has_text="unknown").wait_for()
+        page.fill("#login-token", ADMIN_TOKEN)
+        page.locator("#login button[type=submit]").click()
+        page.wait_for_function("window.cl && window.cl.ready", timeout=30_000)
+        assert page.locator("#login").is_hidden() and "admin" in page.locator("#who").inner_text()
+        cookie = next(c for c in ctx.cookies() if c["name"] == "cl_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie") == ""  # the page's scripts cannot read the session
+    finally:
+        ctx.close()
+
+
 def active_incidents(demo: str) -> list[dict[str, Any]]:
-    return httpx.get(f"{demo}/api/v1/incidents", params={"active": True}).json()  # type: ignore[no-any-return]
+    return HTTP.get(f"{demo}/api/v1/incidents", params={"active": True}).json()  # type: ignore[no-any-return]
 
 
 def test_the_map_draws_every_layer_every_sensor_and_the_live_incidents(open_page: Any, demo: str) -> None:
@@ -120,12 +142,12 @@ def test_the_map_draws_every_layer_every_sensor_and_the_live_incidents(open_page
     for layer in (*LIFELINES, "places", "base"):
         assert drawn[layer] > 0, f"layer {layer} drew nothing"
         assert page.locator(f'#layer-list input[data-layer="{layer}"]').is_checked()
-    sensors = httpx.get(f"{demo}/api/v1/sensors").json()
+    sensors = HTTP.get(f"{demo}/api/v1/sensors").json()
     assert page.evaluate("cl.mapState.sensorLayer.n") == len(sensors) == 126
     page.wait_for_function("cl.mapState.stateFetches > 0")
     legend = {el.get_attribute("data-state"): int(el.locator("b").inner_text())
               for el in page.locator("#state-legend .legend-row").all()}
-    states = httpx.get(f"{demo}/api/v1/sensor-states").json()
+    states = HTTP.get(f"{demo}/api/v1/sensor-states").json()
     assert sum(legend.values()) == len(states["state"]) == 126
     assert legend["fault"] >= 1  # the frozen transmitter WP-03
     assert sum(legend[lv] for lv in ("I", "II", "III", "IV")) >= 1
@@ -206,7 +228,7 @@ def test_acknowledging_an_incident_reaches_another_screen_over_the_websocket(ope
     wall.page.locator(f'#board-list .board-item[data-id="{inc["id"]}"][data-state="acknowledged"]').wait_for(
         timeout=5_000)
     assert wall.page.evaluate("window.notReloaded") is True
-    assert httpx.get(f"{demo}/api/v1/incidents/{inc['id']}").json()["incident"]["state"] == "acknowledged"
+    assert HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}").json()["incident"]["state"] == "acknowledged"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-incident.png"))
     # dispatch needs an assignee; the timeline records who sent whom
@@ -231,7 +253,7 @@ def test_a_refused_action_says_why(open_page: Any, demo: str) -> None:
     # the browser logs the refusal (400) itself; that one is expected, nothing else
     assert [e for e in w.errors if "400" in e] and all("400" in e for e in w.errors)
     w.errors.clear()
-    assert httpx.get(f"{demo}/api/v1/incidents/{inc['id']}").json()["incident"]["state"] == inc["state"]
+    assert HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}").json()["incident"]["state"] == inc["state"]
     # with the reason it goes through, and the incident leaves the live board
     page.locator("#action-text").fill("维修队压力试验 pressure test by the repair crew")
     page.locator("button.action-false_alarm").click()
@@ -243,7 +265,7 @@ def test_a_refused_action_says_why(open_page: Any, demo: str) -> None:
 def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo: str) -> None:
     page = open_page("/#overview").page
     page.locator("#lifeline-matrix").wait_for()
-    o = httpx.get(f"{demo}/api/v1/overview").json()
+    o = HTTP.get(f"{demo}/api/v1/overview").json()
     assert page.locator(".card[data-kpi='ov.online'] .big").inner_text() == \
         f"{o['sensors']['online']} / {o['sensors']['total']}"
     for ll in LIFELINES:
@@ -252,17 +274,17 @@ def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo:
     assert page.locator("#trend canvas").count() >= 1
     page.locator("nav a[data-route='health']").click()
     page.locator("#health-table").wait_for()
-    health = httpx.get(f"{demo}/api/v1/sensor-health").json()
+    health = HTTP.get(f"{demo}/api/v1/sensor-health").json()
     assert page.locator("#health-table tbody tr").count() == len(health)
     row = page.locator("#health-table tr[data-sensor='WP-03']")
     assert row.count() == 1 and "problem-stuck" in row.inner_html()
 
 
 def test_the_incident_list_shows_live_ones_and_on_request_the_closed(open_page: Any, demo: str) -> None:
-    every = httpx.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
+    every = HTTP.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
     if all(i["state"] in ACTIVE_STATES for i in every):
         victim = next(i for i in every if "false_alarm" in i["allowed_actions"])
-        r = httpx.post(f"{demo}/api/v1/incidents/{victim['id']}/actions",
+        r = HTTP.post(f"{demo}/api/v1/incidents/{victim['id']}/actions",
                        json={"action": "false_alarm", "actor": "test", "text": "drill"})
         assert r.status_code == 200, r.text
     page = open_page("/#incidents").page
@@ -272,7 +294,7 @@ def test_the_incident_list_shows_live_ones_and_on_request_the_closed(open_page: 
     assert {int(r.get_attribute("data-id") or 0) for r in rows.all()} == {i["id"] for i in live}
     levels = [r.locator(".lv").inner_text() for r in rows.all()]
     assert levels == sorted(levels, key=["I", "II", "III", "IV"].index)  # highest level first
-    closed = [i["id"] for i in httpx.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
+    closed = [i["id"] for i in HTTP.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
               if i["state"] not in ACTIVE_STATES]
     page.locator("#show-closed").check()
     page.locator(f'#incident-table tbody tr.closed[data-id="{closed[0]}"]').wait_for()
@@ -299,7 +321,7 @@ def test_a_new_level_i_incident_sounds_the_alarm_when_sound_is_on(open_page: Any
     # the plant's supply at 110 °C for over three minutes: above the level I limit (102.3 °C, 180 s)
     now = time.time()
     rows = [{"sensor": "HTS-01", "t": now + 1 + 20 * k, "value": 110.0, "unit": "degC"} for k in range(11)]
-    assert httpx.post(f"{demo}/api/v1/readings", json={"readings": rows}).status_code == 200
+    assert HTTP.post(f"{demo}/api/v1/readings", json={"readings": rows}).status_code == 200
     loud.page.locator('#board-list .board-item[data-level="I"]', has_text="供热").wait_for(timeout=10_000)
     loud.page.wait_for_function("cl.sound.played >= 1", timeout=5_000)
     heating = [i for i in active_incidents(demo) if i["lifeline"] == "heating"]
@@ -312,7 +334,7 @@ def test_a_water_incident_shows_where_to_dig_which_valves_to_close_and_who_loses
     water = [i for i in active_incidents(demo) if i["lifeline"] == "water"]
     assert water, "the demo's burst main should have raised a water incident"
     inc = min(water, key=lambda i: i["t_first_ms"])  # the burst main, hours old (a newer one may still be waiting)
-    api = httpx.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()["water"]
+    api = HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()["water"]
     assert api["status"] == "placed"
     page = open_page(f"/#incident/{inc['id']}").page
     panel = page.locator(f"#water-panel[data-pipe='{api['localisation']['pipe']}']")

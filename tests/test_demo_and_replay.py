@@ -21,7 +21,7 @@ from citylifeline.settings import Config
 from citylifeline.store import EmbeddedStore, IncidentFilter
 from citylifeline.twin.runner import simulate
 from citylifeline.twin.scenario import scenario_from_dict
-from tests.conftest import free_port
+from tests.conftest import ADMIN_TOKEN, AUTH, HTTP, free_port
 
 
 def test_make_demo_shows_every_lifeline_within_a_minute(tmp_path: Path) -> None:
@@ -41,8 +41,8 @@ def test_make_demo_shows_every_lifeline_within_a_minute(tmp_path: Path) -> None:
         while time.time() - started < 120:
             time.sleep(2)
             try:
-                incidents = httpx.get(f"{base}/api/v1/incidents").json()
-                tickets = httpx.get(f"{base}/api/v1/tickets", params={"state": "open"}).json()
+                incidents = HTTP.get(f"{base}/api/v1/incidents").json()
+                tickets = HTTP.get(f"{base}/api/v1/tickets", params={"state": "open"}).json()
             except httpx.TransportError:
                 continue
             if expected <= {i["lifeline"] for i in incidents} and any(t["sensor_id"] == "WP-03" for t in tickets):
@@ -55,7 +55,7 @@ def test_make_demo_shows_every_lifeline_within_a_minute(tmp_path: Path) -> None:
         assert any({"GM-01", "GM-02"} & set(i["sensors"]) for i in gas)  # by No. 8 Middle School
         assert any(i["lifeline"] == "water" and "WP-16" in i["sensors"] for i in incidents)  # by Binhu Hospital
         assert not any("WP-03" in i["sensors"] for i in incidents)  # the frozen transmitter warns nobody
-        assert httpx.get(f"{base}/").status_code == 200
+        assert HTTP.get(f"{base}/").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -75,10 +75,11 @@ def test_replay_of_a_stored_morning_gives_the_live_incidents(tmp_path: Path) -> 
         "faults": [{"sensor": "WP-03", "type": "stuck", "start": "30min"}],
         "delivery": {"late_fraction": 0.01, "late_delay": "5min", "duplicate_fraction": 0.005}})
     run = simulate(scenario.shifted(start_ms), bundle).readings
-    config = Config.load(environ={}, db=str(tmp_path / "live.duckdb"), city="demo")
+    config = Config.load(environ={}, db=str(tmp_path / "live.duckdb"), city="demo",
+                         admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
     engine = Engine(config, bundle)
     minute = run.delivered_ms // 60_000
-    with TestClient(create_app(engine)) as client:  # live: what each minute delivered, as the loggers send it
+    with TestClient(create_app(engine), headers=AUTH) as client:  # live: each minute's delivery, as loggers send it
         for first, last in zip(*_runs(minute), strict=True):
             rows = [{"sensor": s, "t": t / 1000, "value": v} for s, t, v in
                     zip(run.sensor_id[first:last].tolist(), run.t_ms[first:last].tolist(),

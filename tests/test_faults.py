@@ -21,7 +21,7 @@ from citylifeline.engine import Engine
 from citylifeline.errors import StoreError
 from citylifeline.settings import Config
 from citylifeline.store import open_store
-from tests.conftest import free_port
+from tests.conftest import ADMIN_TOKEN, AUTH, HTTP, free_port
 from tests.services import SHARED_BROKER, Postgres, mqtt_names, publisher
 
 NOW = time.time()
@@ -64,7 +64,7 @@ def start_server(db: str, city: Path, port: int, prefix: str, client_id: str) ->
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            status = httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=2).json()
+            status = HTTP.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=2).json()
             if status["mqtt"]["connected"]:
                 return proc
         except (httpx.TransportError, KeyError, TypeError):
@@ -91,7 +91,7 @@ def test_sigkill_mid_stream_over_mqtt_and_http_loses_nothing_acknowledged(store_
     port = free_port()
     with mqtt_names() as (prefix, client_id):
         proc = start_server(store_location, city_dir, port, prefix, client_id)
-        http = HttpSender(lambda body: httpx.post(f"http://127.0.0.1:{port}/api/v1/readings",
+        http = HttpSender(lambda body: HTTP.post(f"http://127.0.0.1:{port}/api/v1/readings",
                                                   json={"readings": body}, timeout=10).status_code, 0.01)
         pub = publisher(*SHARED_BROKER)
         acked: set[int] = set()
@@ -131,20 +131,21 @@ def _stored(engine: Engine) -> int:
 
 def _count(port: int) -> int:
     try:
-        return int(httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5).json()["readings"])
+        return int(HTTP.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5).json()["readings"])
     except (httpx.TransportError, KeyError):
         return -1
 
 
 def test_the_database_stopped_and_started_mid_stream_loses_nothing_acknowledged(city_dir: Path) -> None:
-    config = Config.load(environ={}, city=str(city_dir), correlate_radius_m=1000.0)
+    config = Config.load(environ={}, city=str(city_dir), correlate_radius_m=1000.0,
+                         admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
     pg = Postgres()
     pg.start()
     try:
         with mqtt_names() as (prefix, client_id):
             engine = Engine(config.with_(db=pg.url, mqtt_url=f"mqtt://{SHARED_BROKER[0]}:{SHARED_BROKER[1]}",
                                          mqtt_topic_prefix=prefix, mqtt_client_id=client_id))
-            with TestClient(create_app(engine)) as client:
+            with TestClient(create_app(engine), headers=AUTH) as client:
                 assert engine.mqtt.connected.wait(15)
                 http = HttpSender(lambda body: client.post("/api/v1/readings", json={"readings": body}).status_code,
                                   0.01)

@@ -20,7 +20,7 @@ from citylifeline.city import CityBundle
 from citylifeline.pipeline import Pipeline
 from citylifeline.settings import Config
 from citylifeline.store import IncidentFilter, open_store
-from tests.conftest import free_port
+from tests.conftest import HTTP, free_port
 
 NOW = time.time()
 
@@ -32,7 +32,7 @@ def start_server(db: str, city: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=1).status_code == 200:
+            if HTTP.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=1).status_code == 200:
                 return proc
         except httpx.TransportError:
             time.sleep(0.2)
@@ -62,13 +62,13 @@ def test_sigkill_loses_no_acknowledged_reading_or_incident(store_location: str, 
     acked = 0
     try:
         for b in range(20):  # 20 acknowledged batches; P-1 and P-2 fall to level II from batch 10
-            r = httpx.post(f"{url}/api/v1/readings", json={"readings": rows(b * 3, 3, 0.3 if b < 10 else 0.13)})
+            r = HTTP.post(f"{url}/api/v1/readings", json={"readings": rows(b * 3, 3, 0.3 if b < 10 else 0.13)})
             assert r.status_code == 200
             acked += r.json()["stored"]
-        found = poll(lambda: httpx.get(f"{url}/api/v1/incidents").json())
+        found = poll(lambda: HTTP.get(f"{url}/api/v1/incidents").json())
         incident = found[0]
         assert incident["level"] == "II"
-        r = httpx.post(f"{url}/api/v1/incidents/{incident['id']}/actions",
+        r = HTTP.post(f"{url}/api/v1/incidents/{incident['id']}/actions",
                        json={"action": "acknowledge", "actor": "li"})
         assert r.status_code == 200
     finally:
@@ -76,17 +76,17 @@ def test_sigkill_loses_no_acknowledged_reading_or_incident(store_location: str, 
         proc.wait(30)
     proc = start_server(db, city_dir, port)
     try:
-        status = httpx.get(f"{url}/api/v1/status").json()
+        status = HTTP.get(f"{url}/api/v1/status").json()
         assert status["readings"] == acked == 120
-        after = httpx.get(f"{url}/api/v1/incidents/{incident['id']}").json()
+        after = HTTP.get(f"{url}/api/v1/incidents/{incident['id']}").json()
         assert after["incident"]["state"] == "acknowledged"
         assert after["incident"]["event_count"] == incident["event_count"]
         assert [t["action"] for t in after["timeline"]][-1] == "acknowledge"
-        r = httpx.post(f"{url}/api/v1/readings", json={"readings": rows(60, 5, 0.09)})  # now level I
+        r = HTTP.post(f"{url}/api/v1/readings", json={"readings": rows(60, 5, 0.09)})  # now level I
         assert r.status_code == 200
-        raised = poll(lambda: [i for i in httpx.get(f"{url}/api/v1/incidents").json() if i["level"] == "I"])
+        raised = poll(lambda: [i for i in HTTP.get(f"{url}/api/v1/incidents").json() if i["level"] == "I"])
         assert [i["id"] for i in raised] == [incident["id"]]  # the same incident, raised
-        assert len(httpx.get(f"{url}/api/v1/incidents").json()) == 1
+        assert len(HTTP.get(f"{url}/api/v1/incidents").json()) == 1
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)

@@ -16,6 +16,7 @@ from citylifeline.settings import Config
 from citylifeline.store.base import IncidentFilter
 from citylifeline.twin.runner import simulate
 from citylifeline.twin.scenario import scenario_from_dict
+from tests.conftest import ADMIN_TOKEN, AUTH
 
 BURST_AT = "W-N1011"  # by Binhu Hospital, as in the shipped burst scenario
 
@@ -27,7 +28,8 @@ def burst_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         "duration": "4h", "seed": 3, "start": "2026-03-24T04:00:00+08:00",
         "incidents": [{"type": "burst", "place": f"water/junction/{BURST_AT}", "start": "2h40min", "magnitude": 0.12}]})
     run = simulate(scenario, bundle).readings
-    config = Config.load(environ={}, db=str(tmp_path_factory.mktemp("burst") / "burst.duckdb"), city="demo")
+    config = Config.load(environ={}, db=str(tmp_path_factory.mktemp("burst") / "burst.duckdb"), city="demo",
+                         admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
     engine = Engine(config, bundle)
     order = np.argsort(run.delivered_ms, kind="stable")
     idx = np.array([engine.registry.idx(s) for s in run.sensor_id[order]])
@@ -72,7 +74,7 @@ def test_impact_counts_each_place_by_the_share_of_its_junctions_left_dry(burst_e
 
 def test_the_incident_detail_carries_the_analysis(burst_engine: Engine) -> None:
     inc = water_incident(burst_engine)
-    with TestClient(create_app(burst_engine)) as client:
+    with TestClient(create_app(burst_engine), headers=AUTH) as client:
         d = client.get(f"/api/v1/incidents/{inc.id}").json()
     assert d["water"]["status"] == "placed"
     assert {"pipe", "lon", "lat", "radius_m", "confidence", "candidates"} <= set(d["water"]["localisation"])
