@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -90,10 +91,8 @@ class Engine:
         """Start the writer thread, and MQTT ingestion if ``mqtt_url`` is set."""
         if not self._started:
             self._started = True
-            changed = {s.name: getattr(self.config, s.name) for s in SETTINGS
-                       if getattr(self.config, s.name) != s.default and s.name != "admin_token"}
-            if self.config.mqtt_url:
-                changed["mqtt_url"] = self.config.mqtt_url.rpartition("@")[2]  # no password in the log
+            changed = {s.name: re.sub(r"://[^@/]*@", "://***@", str(getattr(self.config, s.name)))  # no passwords
+                       for s in SETTINGS if getattr(self.config, s.name) != s.default and s.name != "admin_token"}
             self.store.save_warnings(WarnChanges(audit=[AuditEntry(
                 0, self.clock(), "platform", "", "", "server.start", "", "",
                 "settings other than the defaults: " + ", ".join(f"{k}={v}" for k, v in changed.items()))]))

@@ -128,6 +128,10 @@ def test_refused_actions_are_audited_and_allowed_ones_name_who_did_them(app_engi
     denied = next(e for e in log if e["action"] == "access.denied")
     assert denied["actor"] == "wang" and denied["target"] == f"POST /api/v1/incidents/{iid}/actions"
     assert {"server.start", "credential.create"} <= {e["action"] for e in log}
+    start = next(e for e in log if e["action"] == "server.start")
+    assert "rate_limit_per_s=0.0" in start["detail"] and ADMIN_TOKEN not in start["detail"]
+    if "postgresql://" in start["detail"]:
+        assert "postgresql://***@" in start["detail"]
     assert c.get("/api/v1/audit/verify", headers=AUTH).json() == {"entries": len(engine.store.audit(limit=10_000)),
                                                                   "intact": True, "problem": ""}
 
