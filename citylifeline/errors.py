@@ -9,7 +9,10 @@
     ├── StoreError               the store cannot be opened or written
     │   └── StoreBusy            another process holds the embedded store file
     ├── NotFound                 an incident, ticket or sensor that does not exist (HTTP 404)
-    └── IllegalTransition        a lifecycle action not allowed in the incident's state (HTTP 409)
+    ├── IllegalTransition        a lifecycle action not allowed in the incident's state (HTTP 409)
+    ├── Unauthorized             no credential, or an unknown or revoked one (HTTP 401)
+    ├── Forbidden                the credential's role or scope does not allow it (HTTP 403)
+    └── RateLimited              more requests than the credential's rate (HTTP 429, Retry-After)
 
 The library raises these; the CLI prints ``str(e)`` without a traceback and the API maps each
 to its HTTP status.  Readings rejected one by one inside an otherwise good batch are not
@@ -80,3 +83,25 @@ class IllegalTransition(CityLifelineError):
     """A lifecycle action that the incident's current state does not allow."""
 
     http_status = 409
+
+
+class Unauthorized(CityLifelineError):
+    """No credential, or one that is unknown or revoked (HTTP 401)."""
+
+    http_status = 401
+
+
+class Forbidden(CityLifelineError):
+    """The credential's role or scope does not allow this (HTTP 403)."""
+
+    http_status = 403
+
+
+class RateLimited(CityLifelineError):
+    """The credential has sent more requests than its rate allows (HTTP 429)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

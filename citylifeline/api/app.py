@@ -18,9 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from .. import __version__
-from ..auth.model import RateLimited, Unauthorized
 from ..engine import Engine
-from ..errors import CityLifelineError, ValidationError
+from ..errors import CityLifelineError, RateLimited, Unauthorized, ValidationError
 from . import auth, city, dashboard, incidents, readings, status_page, ws
 from .jsonresponse import JSON
 

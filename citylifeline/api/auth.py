@@ -18,8 +18,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from ..auth.model import ROLES, Credential, Forbidden, Unauthorized
+from ..auth.model import ROLES, Credential
 from ..engine import Engine
+from ..errors import Forbidden, Unauthorized
 from .jsonresponse import JSON
 from .schemas import Error
 

@@ -9,10 +9,10 @@ import time
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ..auth.model import Credential, Forbidden
+from ..auth.model import Credential
 from ..batch import ReadingBatch
 from ..engine import Engine
-from ..errors import PayloadTooLarge, ValidationError
+from ..errors import Forbidden, PayloadTooLarge, ValidationError
 from ..ingest import Parsed, parse_readings
 from ..ingest.validate import NAIVE_TIME, parse_iso
 from ..store.base import DeadLetter

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..city.sensors import SensorRegistry
-from .model import ADMIN_ID, Credential, RateLimited, Unauthorized, token_hash
+from ..errors import RateLimited, Unauthorized
+from .model import ADMIN_ID, Credential, token_hash
 
 SESSION_PREFIX = "cls_"
 FAILED_LOGINS_PER_MIN = 20

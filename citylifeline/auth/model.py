@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import CityLifelineError, ValidationError
+from ..errors import ValidationError
 
 ROLES = ("device", "viewer", "operator", "admin")
 RANK = {"device": 0, "viewer": 1, "operator": 2, "admin": 3}
@@ -38,28 +38,6 @@ TOKEN_PREFIX = "cl_"
 MIN_ADMIN_TOKEN_CHARS = 20
 ADMIN_ID = "admin"
 NAME = re.compile(r"^[\w.@-]{1,64}$")
-
-
-class Unauthorized(CityLifelineError):
-    """No credential, or one that is unknown or revoked (HTTP 401)."""
-
-    http_status = 401
-
-
-class Forbidden(CityLifelineError):
-    """The credential's role or scope does not allow this (HTTP 403)."""
-
-    http_status = 403
-
-
-class RateLimited(CityLifelineError):
-    """The credential has sent more requests than its rate allows (HTTP 429)."""
-
-    http_status = 429
-
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass
