@@ -205,12 +205,14 @@ class Engine:
 
     def audit(self, who: Credential, source: str, action: str, target: str, detail: str = "") -> Future[None]:
         """Record something a person did or was refused (on the writer thread)."""
-        entry = AuditEntry(0, self.clock(), who.name, who.id, who.role, action, target, source, detail)
+        entry = self._audit_entry(who, source, action, target, detail)
         return self.run(lambda: self.store.save_warnings(WarnChanges(audit=[entry])))
 
+    def _audit_entry(self, who: Credential, source: str, action: str, target: str, detail: str) -> AuditEntry:
+        return AuditEntry(0, self.clock(), who.name, who.id, who.role, action, target, source, detail)
+
     def _save_credential(self, cred: Credential, who: Credential, source: str, action: str, detail: str) -> None:
-        entry = AuditEntry(0, self.clock(), who.name, who.id, who.role, action, f"credential/{cred.id}", source,
-                           detail)
+        entry = self._audit_entry(who, source, action, f"credential/{cred.id}", detail)
         self.store.save_warnings(WarnChanges(credentials={cred.id: cred}, audit=[entry]))
         self.access.put(cred)
 

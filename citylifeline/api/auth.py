@@ -47,15 +47,26 @@ def token_of(request: HTTPConnection) -> str:
 
 def identify(engine: Engine, token: str, client: str, role: str) -> Credential:
     """The credential behind ``token`` if it may act as ``role``; counts the request against its rate."""
+    cred = authenticate(engine, token, client)
+    check_role(cred, role)
+    return cred
+
+
+def authenticate(engine: Engine, token: str, client: str) -> Credential:
+    """The credential behind ``token`` (401 if none), counted against its rate (429 past it)."""
     if not token:
         raise Unauthorized("no credential: send 'Authorization: Bearer TOKEN' (an admin makes tokens; the "
                            "admin's is the admin_token setting) or log in on the dashboard")
     cred = engine.access.authenticate(token, client)
     engine.access.throttle(cred)
+    return cred
+
+
+def check_role(cred: Credential, role: str) -> None:
+    """Refuse (403) a credential below ``role``."""
     if not cred.may(role):
         needs = "a device or an admin" if role == "device" else f"at least {role}"
         raise Forbidden(f"{cred.name} is a {cred.role}; this needs {needs} (roles: {', '.join(ROLES)})")
-    return cred
 
 
 def require(role: str) -> Any:
@@ -63,13 +74,13 @@ def require(role: str) -> Any:
     def dependency(request: Request, _b: HTTPAuthorizationCredentials | None = Security(bearer),
                    _c: str | None = Security(cookie)) -> Credential:
         engine: Engine = request.app.state.engine
+        cred = authenticate(engine, token_of(request), client_of(request))
         try:
-            cred = identify(engine, token_of(request), client_of(request), role)
+            check_role(cred, role)
         except Forbidden as e:
             if role in AUDITED:
-                who = engine.access.authenticate(token_of(request), client_of(request))
                 with contextlib.suppress(Exception):  # a full writer queue must not turn a 403 into a 503
-                    engine.audit(who, client_of(request), "access.denied", f"{request.method} {request.url.path}",
+                    engine.audit(cred, client_of(request), "access.denied", f"{request.method} {request.url.path}",
                                  str(e))
             raise
         request.state.credential = cred

@@ -21,6 +21,7 @@ import numpy as np
 from ..auth.model import AuditEntry, Credential, link, verify_chain
 from ..batch import F64, I64, ReadingBatch
 from ..city.sensors import SensorRegistry
+from ..warn.lifecycle import ACTIVE_STATES
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from . import dedup
 
@@ -203,8 +204,7 @@ class Store(ABC):
 
     def active_incidents(self) -> list[Incident]:
         """Incidents not yet resolved, archived or marked false alarms."""
-        return self.incidents(IncidentFilter(states=("new", "acknowledged", "dispatched", "handling"),
-                                             limit=1_000_000))
+        return self.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))
 
     def open_tickets(self) -> list[Ticket]:
         """Maintenance tickets still open."""
