@@ -1,11 +1,14 @@
-"""The running platform: one writer thread that owns the pipeline, and notifications out.
+"""The running platform: two writer threads that own the pipeline, and notifications out.
 
-Everything that writes — readings, incident actions, ticket closing, escalation — is a job on
-the writer's queue, so the store has exactly one writer and jobs never interleave.  A readings
-job resolves its future as soon as the readings are committed (that is when the HTTP client is
-acknowledged) and then runs detection.  Listeners (the WebSocket hub) are told of every
-incident and ticket that changed.  A full queue refuses new work (``Overloaded``) instead of
-buffering without bound.
+The store's two sides each have a thread and a bounded queue.  The **store thread** commits
+readings batches (and runs retention); the future of a batch resolves as soon as it is
+committed — that is when the HTTP or MQTT client is acknowledged — and its detection is then
+queued for the **writer thread**, which owns everything else that writes: detection, the
+correlator, incident actions, ticket closing, escalation, credentials and the audit log.  So one
+batch is committed while the one before it is detected, and jobs on either side never
+interleave.  Listeners (the WebSocket hub) are told of every incident and ticket that changed.
+A full queue refuses new work (``Overloaded``) instead of buffering without bound; when
+detection falls behind, the store thread waits for room, so its queue fills and refuses in turn.
 """
 
 from __future__ import annotations
@@ -79,10 +82,11 @@ class Engine:
             self._set_admin_token(config.admin_token)
         self._water: Any = None
         self._water_lock = threading.Lock()
-        self._jobs: queue.Queue[Any] = queue.Queue(
-            maxsize=config.writer_queue_batches)
+        self._jobs: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the writer thread's
+        self._appends: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the store thread's
         self._listeners: list[Listener] = []
         self._thread = threading.Thread(target=self._run, name="citylifeline-writer", daemon=True)
+        self._store_thread = threading.Thread(target=self._run_store, name="citylifeline-store", daemon=True)
         self._started = self._closed = False
         self.mqtt: Any = None  # MQTT ingestion, when mqtt_url is set (ingest.mqtt)
 
@@ -97,6 +101,7 @@ class Engine:
                 0, self.clock(), "platform", "", "", "server.start", "", "",
                 "settings other than the defaults: " + ", ".join(f"{k}={v}" for k, v in changed.items()))]))
             self._thread.start()
+            self._store_thread.start()
             if self.config.mqtt_url:
                 from .ingest.mqtt import MqttIngest
 
@@ -113,6 +118,8 @@ class Engine:
             self.mqtt.stop()
             self.mqtt = None
         if self._started:
+            self._appends.put(None)
+            self._store_thread.join()  # its last detections are queued for the writer before it ends
             self._jobs.put(None)
             self._thread.join()
             self._started = False
@@ -126,28 +133,21 @@ class Engine:
     # ---- jobs --------------------------------------------------------------------------------------
     def run(self, fn: Callable[[], T]) -> Future[T]:
         """Run ``fn`` on the writer thread; its result or exception arrives in the future."""
-        fut: Future[T] = Future()
-        try:
-            self._jobs.put_nowait((fn, fut))
-        except queue.Full:
-            raise Overloaded(f"the writer is busy ({self._jobs.maxsize} jobs queued); retry in a second") from None
-        return fut
+        return _queue(self._jobs, fn, "writer")
 
     def submit(self, parsed: Parsed, source: str = "http") -> Future[AppendResult]:
         """Store a validated batch; the future resolves once it is committed (detection follows)."""
-        ack: Future[AppendResult] = Future()
+        def job() -> AppendResult:
+            result = self.pipeline.append(parsed.batch, parsed.dead_letters, source)
+            self._jobs.put((lambda: self._publish(self.pipeline.detect(result)), Future()))  # waits for room
+            return result
+        return _queue(self._appends, job, "store")
 
-        def job() -> None:
-            try:
-                result = self.pipeline.append(parsed.batch, parsed.dead_letters, source)
-            except Exception as e:
-                ack.set_exception(e)
-                raise
-            ack.set_result(result)
-            self._publish(self.pipeline.detect(result))
-
-        self.run(job)
-        return ack
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Wait until every batch submitted before now is committed and detected."""
+        done: Future[None] = Future()
+        self._appends.put((lambda: self._jobs.put((lambda: None, done)), Future()), timeout=timeout_s)  # waits for room
+        done.result(timeout_s)
 
     def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
             source: str = "", who: Credential | None = None) -> Future[Incident]:
@@ -258,9 +258,9 @@ class Engine:
             d["lon"], d["lat"] = float(lon), float(lat)
         return d
 
-    # ---- the writer thread -------------------------------------------------------------------------
+    # ---- the two threads ---------------------------------------------------------------------------
     def _run(self) -> None:
-        next_check = next_retain = 0.0
+        next_check = 0.0
         while True:
             try:
                 item = self._jobs.get(timeout=ESCALATION_CHECK_S)
@@ -269,23 +269,25 @@ class Engine:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + ESCALATION_CHECK_S
                 self._guard(self._escalate)
+            if item is None:
+                return
+            if item:
+                _serve(*item)
+
+    def _run_store(self) -> None:
+        next_retain = 0.0
+        while True:
+            try:
+                item = self._appends.get(timeout=ESCALATION_CHECK_S)
+            except queue.Empty:
+                item = ()
             if self.config.retention_days > 0 and time.monotonic() >= next_retain:
                 next_retain = time.monotonic() + RETENTION_CHECK_S
                 self._guard(self.retain)
             if item is None:
                 return
             if item:
-                fn, fut = item
-                try:
-                    result = fn()
-                except Exception as e:  # the job's caller gets the error; the writer carries on
-                    if not fut.done():
-                        fut.set_exception(e)
-                    if not isinstance(e, CityLifelineError):
-                        log.exception("writer job failed")
-                    continue
-                if not fut.done():
-                    fut.set_result(result)
+                _serve(*item)
 
     @staticmethod
     def _guard(fn: Callable[[], object]) -> None:
@@ -296,7 +298,7 @@ class Engine:
 
     def retain(self) -> int:
         """Reduce readings older than ``retention_days`` before the newest one to hourly statistics (on
-        the writer thread, hourly); how many were reduced."""
+        the store thread, hourly); how many were reduced."""
         newest = int(self.store.last_t.max()) if len(self.store.last_t) else -1
         if newest < 0:
             return 0
@@ -319,6 +321,30 @@ class Engine:
                     fn(m)
                 except Exception:  # a broken listener must not stop the writer
                     log.exception("listener failed")
+
+
+def _queue(jobs: queue.Queue[Any], fn: Callable[[], T], thread: str) -> Future[T]:
+    """Queue ``fn`` for a thread; ``Overloaded`` when its queue is full."""
+    fut: Future[T] = Future()
+    try:
+        jobs.put_nowait((fn, fut))
+    except queue.Full:
+        raise Overloaded(f"the {thread} thread is busy ({jobs.maxsize} jobs queued); retry in a second") from None
+    return fut
+
+
+def _serve(fn: Callable[[], Any], fut: Future[Any]) -> None:
+    """Run a job; its caller gets the result or the error, and the thread carries on."""
+    try:
+        result = fn()
+    except Exception as e:
+        if not fut.done():
+            fut.set_exception(e)
+        if not isinstance(e, CityLifelineError):
+            log.exception("%s job failed", threading.current_thread().name)
+        return
+    if not fut.done():
+        fut.set_result(result)
 
 
 def _cred(who: Credential | None) -> tuple[str, str]:

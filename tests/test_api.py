@@ -231,7 +231,7 @@ def test_readings_past_retention_come_back_as_hourly_statistics(client: TestClie
     assert post(client, readings(n=180, start=NOW - 3 * 86_400, value=0.3)).json()["stored"] == 180  # 3 days ago
     post(client, readings(n=5, start=NOW - 600, value=0.3))
     engine.config = engine.config.with_(retention_days=1.0)
-    engine.run(lambda: None).result(30)  # the writer's next turn runs the retention, due at once
+    engine.flush(30)  # the store thread's next turn runs the retention, due at once
     assert engine.store.count_readings() == 5
     body = client.get("/api/v1/readings/hourly", params={"sensor": "P-1"}).json()
     assert body["unit"] == "Pa" and sum(body["n"]) == 180 and 3 <= len(body["hour_ms"]) <= 4

@@ -60,7 +60,7 @@ def feed(client: TestClient) -> None:
             *series("P-FAR.battery", [18], "%"), *series("P-FAR.signal", [-112], "dBm")]
     r = client.post("/api/v1/readings", json={"readings": rows})
     assert r.status_code == 200, r.text
-    client.app.state.engine.run(lambda: None).result(timeout=10)  # queued behind the detection  # type: ignore[attr-defined]
+    client.app.state.engine.flush(10)  # type: ignore[attr-defined]
 
 
 def states_by_sensor(client: TestClient) -> dict[str, int]:

@@ -78,9 +78,9 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
     out: list[Rejection] = []
     n = rb.num_rows
     sensor_col = rb.column(rb.schema.get_field_index("sensor"))
-    enc = pc.dictionary_encode(sensor_col.cast(pa.string()))
+    enc = sensor_col if pa.types.is_dictionary(sensor_col.type) else pc.dictionary_encode(sensor_col.cast(pa.string()))
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    by_code = np.append(v.registry.lookup(enc.dictionary.to_pylist()), -1).astype(np.int32)  # code -1: no id
+    by_code = np.append(v.registry.lookup_arrow(enc.dictionary), -1).astype(np.int32)  # code -1: no id
     idx = by_code[codes]
     if (idx < 0).any():
         bad = np.flatnonzero(idx < 0)

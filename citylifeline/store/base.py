@@ -102,7 +102,12 @@ class IncidentFilter:
 class Store(ABC):
     """Durable readings and warning records.  ``last_t``/``last_value`` hold, per sensor index,
     the newest stored reading (``last_t`` is -1 where there is none); ``_seq`` is the newest
-    commit's sequence number."""
+    commit's sequence number.
+
+    Two writers may run at once, one per side, each on its own connection: the readings side
+    (``register_sensors``, ``append``, ``retain``) and the warning side (``save_warnings``,
+    ``known_events``, ``load_checkpoint``, ``next_ids``).  The engine gives each side a thread, so
+    one batch is committed while the one before it is being detected."""
 
     last_t: I64
     last_value: F64

@@ -6,8 +6,9 @@ keyed by (sensor, time)), and one sensor's day comes back in milliseconds.  The 
 transactional tables (incidents, timeline, tickets) live in the same file, so one commit
 covers them.  See docs/benchmarks.md for the measurements.
 
-One process may open the file for writing; a second one gets ``StoreBusy``.  Writes go through
-one connection used by the writer thread; each reading thread gets its own cursor.
+One process may open the file for writing; a second one gets ``StoreBusy``.  Readings are
+written on one connection, warning records on a second (so the two sides of ``Store`` run at
+once: their tables never overlap); each reading thread gets its own cursor.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from .base import (
     incident_terms,
     where_sql,
 )
-from .records import DUCKDB_TYPES, columns, marks, table_sql
+from .records import DUCKDB_TYPES, arrow_table, columns, table_sql
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS sensors (idx INTEGER PRIMARY KEY, id VARCHAR NOT NULL UNIQUE)",
@@ -64,6 +65,16 @@ SCHEMA = [
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS cause BIGINT",
 ]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, record: type, rows: list[tuple[Any, ...]],
+            replace: bool = False) -> None:
+    """Insert (or, with ``replace``, upsert by primary key) ``rows`` of ``record`` in one statement."""
+    if rows:
+        con.register("_rows", arrow_table(record, rows))
+        con.execute(f"INSERT {'OR REPLACE ' if replace else ''}INTO {table} ({columns(record)}) "
+                    f"SELECT {columns(record)} FROM _rows")
+        con.unregister("_rows")
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
@@ -91,6 +102,7 @@ class EmbeddedStore(Store):
         for ddl in SCHEMA:
             self._con.execute(ddl)
         self._local = threading.local()
+        self._warn = self._con.cursor()  # the warning side's connection: saves run beside appends
         self._seq = int(_one(self._con, "SELECT coalesce(max(seq), 0) FROM readings")[0])
         self.last_t = np.full(0, -1, dtype=np.int64)
         self.last_value = np.full(0, np.nan, dtype=np.float64)
@@ -130,8 +142,10 @@ class EmbeddedStore(Store):
         new = reg.ids[len(self._sensor_ids):]
         if new:
             start = len(self._sensor_ids)
-            self._con.executemany("INSERT INTO sensors VALUES (?, ?)",
-                                  [(start + i, sid) for i, sid in enumerate(new)])
+            self._con.register("_new_sensors", pa.table({"idx": np.arange(start, start + len(new), dtype=np.int32),
+                                                         "id": pa.array(new, pa.string())}))
+            self._con.execute("INSERT INTO sensors SELECT * FROM _new_sensors")
+            self._con.unregister("_new_sensors")
             self._sensor_ids = list(reg.ids)
             grow = len(reg) - len(self.last_t)
             self.last_t = np.concatenate([self.last_t, np.full(grow, -1, np.int64)])
@@ -230,28 +244,16 @@ class EmbeddedStore(Store):
 
     # ---- warning side ----------------------------------------------------------------------------
     def _save(self, changes: WarnChanges, checkpoint: Checkpoint | None) -> None:
-        """See ``Store._save``."""
-        con = self._con
+        """See ``Store._save``; on the warning side's own connection, so it runs beside ``append``."""
+        con = self._warn
         con.begin()
         try:
-            if changes.events:
-                con.executemany(f"INSERT INTO events ({columns(Event)}) VALUES ({marks(Event)})",
-                                [astuple(e) for e in changes.events])
-            if changes.incidents:
-                con.executemany(f"INSERT OR REPLACE INTO incidents ({columns(Incident)}) VALUES ({marks(Incident)})",
-                                [astuple(i) for i in changes.incidents.values()])
-            if changes.timeline:
-                con.executemany(f"INSERT INTO timeline VALUES ({marks(TimelineEntry)})",
-                                [astuple(t) for t in changes.timeline])
-            if changes.tickets:
-                con.executemany(f"INSERT OR REPLACE INTO tickets ({columns(Ticket)}) VALUES ({marks(Ticket)})",
-                                [astuple(t) for t in changes.tickets.values()])
-            if changes.credentials:
-                con.executemany(f"INSERT OR REPLACE INTO credentials ({columns(Credential)}) "
-                                f"VALUES ({marks(Credential)})", [astuple(c) for c in changes.credentials.values()])
-            if changes.audit:
-                con.executemany(f"INSERT INTO audit ({columns(AuditEntry)}) VALUES ({marks(AuditEntry)})",
-                                [astuple(a) for a in changes.audit])
+            _insert(con, "events", Event, [astuple(e) for e in changes.events])
+            _insert(con, "incidents", Incident, [astuple(i) for i in changes.incidents.values()], replace=True)
+            _insert(con, "timeline", TimelineEntry, [astuple(t) for t in changes.timeline])
+            _insert(con, "tickets", Ticket, [astuple(t) for t in changes.tickets.values()], replace=True)
+            _insert(con, "credentials", Credential, [astuple(c) for c in changes.credentials.values()], replace=True)
+            _insert(con, "audit", AuditEntry, [astuple(a) for a in changes.audit])
             if checkpoint is not None:
                 con.execute("DELETE FROM checkpoints")
                 con.execute("INSERT INTO checkpoints VALUES (?, ?, ?)",
@@ -267,24 +269,24 @@ class EmbeddedStore(Store):
             return []
         keys = pa.table({"i": np.arange(len(events)), "sensor": [e.sensor for e in events],
                          "t_ms": [e.t_ms for e in events], "kind": [e.kind for e in events]})
-        self._con.register("_keys", keys)
-        found = self._con.execute(
+        self._warn.register("_keys", keys)
+        found = self._warn.execute(
             "SELECT k.i FROM _keys k SEMI JOIN events e ON e.sensor = k.sensor AND e.t_ms = k.t_ms "
             "AND e.kind = k.kind").fetchnumpy()["i"]
-        self._con.unregister("_keys")
+        self._warn.unregister("_keys")
         known = set(found.tolist())
         return [i in known for i in range(len(events))]
 
     def load_checkpoint(self) -> Checkpoint | None:
         """See ``Store.load_checkpoint``."""
-        row = _one(self._con, "SELECT seq, data FROM checkpoints ORDER BY seq DESC LIMIT 1")
+        row = _one(self._warn, "SELECT seq, data FROM checkpoints ORDER BY seq DESC LIMIT 1")
         return None if row is None else Checkpoint.from_bytes(int(row[0]), bytes(row[1]))
 
     def next_ids(self) -> dict[str, int]:
         """See ``Store.next_ids``."""
         out = {}
         for table in ("events", "incidents", "tickets"):
-            out[table] = int(_one(self._con, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
+            out[table] = int(_one(self._warn, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
         return out
 
     def incidents(self, flt: IncidentFilter) -> list[Incident]:
@@ -345,6 +347,7 @@ class EmbeddedStore(Store):
     def close(self) -> None:
         """See ``Store.close``."""
         try:
+            self._warn.close()
             self._con.execute("CHECKPOINT")
         finally:
             self._con.close()

@@ -5,7 +5,9 @@
   parent a BRIN index on the commit sequence number (commits arrive in order, so BRIN fits it
   in a few pages).  Replays come back by binary ``COPY`` too.
 - **One writer**: the writer connection holds an advisory lock on the database and schema; a
-  second writer gets ``StoreBusy``.  Readers borrow connections from a small pool.
+  second writer gets ``StoreBusy``.  Warning records are written on a second connection of the
+  same process (the two sides of ``Store`` run at once); readers borrow connections from a small
+  pool.
 - **Restart**: the newest commit number is kept in ``store_state`` in every commit; the
   per-sensor newest readings are snapshotted there at most every ``SNAPSHOT_S`` and brought up
   to date from the commits after the snapshot, so opening a store does not scan its readings.
@@ -112,6 +114,7 @@ class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self._con = self._connect()
+        self._wcon: psycopg.Connection[Any] | None = None  # the warning side's connection, opened when first used
         self._pool = ConnectionPool(url, min_size=1, max_size=READERS, kwargs={"autocommit": True}, open=True,
                                     name="citylifeline-readers", check=ConnectionPool.check_connection, timeout=10)
         self._snapshot_at = time.monotonic()
@@ -151,6 +154,17 @@ class PostgresStore(Store):
             self._con = self._connect()
             self._load_state()
         return self._con
+
+    def _warn_writer(self) -> psycopg.Connection[Any]:
+        """The warning side's connection (a new one after a lost connection)."""
+        if self._wcon is None or self._wcon.broken or self._wcon.closed:
+            if self._wcon is not None:
+                self._wcon.close()
+            try:
+                self._wcon = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except psycopg.Error as e:
+                raise StoreError(f"cannot connect to the PostgreSQL store {_safe(self.url)}: {e}".strip()) from None
+        return self._wcon
 
     def _load_state(self) -> None:
         con = self._con
@@ -193,8 +207,9 @@ class PostgresStore(Store):
         if new:
             start = len(self._sensor_ids)
             con = self._writer()
-            with con.transaction(), con.cursor() as cur:
-                cur.executemany("INSERT INTO sensors VALUES (%s, %s)", [(start + i, s) for i, s in enumerate(new)])
+            with con.transaction(), con.cursor() as cur, cur.copy("COPY sensors (idx, id) FROM STDIN") as cp:
+                for i, sid in enumerate(new):
+                    cp.write_row((start + i, sid))
             self._sensor_ids = list(reg.ids)
             grow = len(reg) - len(self.last_t)
             self.last_t = np.concatenate([self.last_t, np.full(grow, -1, np.int64)])
@@ -306,7 +321,7 @@ class PostgresStore(Store):
     def _save(self, changes: WarnChanges, checkpoint: Checkpoint | None) -> None:
         """See ``Store._save``."""
         try:
-            con = self._writer()
+            con = self._warn_writer()
             with con.transaction(), con.cursor() as cur:
                 if changes.events:
                     cur.executemany(f"INSERT INTO events ({columns(Event)}) VALUES ({marks(Event, '%s')})",
@@ -418,6 +433,8 @@ class PostgresStore(Store):
                 self._snapshot(self._con)
         finally:
             self._con.close()
+            if self._wcon is not None:
+                self._wcon.close()
             self._pool.close()
 
 
