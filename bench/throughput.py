@@ -68,7 +68,7 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
 
     from citylifeline.city import load_city
     from citylifeline.engine import Engine
-    from citylifeline.ingest.files import _validate
+    from citylifeline.ingest.files import validate_arrow
     from citylifeline.settings import Config
     from citylifeline.store import EmbeddedStore
 
@@ -89,10 +89,9 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
     engine = Engine(config, bundle)
     engine.start()
     validator = engine.validator
-    origin = Path("stream")
     r["rss_engine_bytes"] = rss_bytes() - rss0
     t = time.perf_counter()
-    acks = [engine.submit(_validate(rb, validator, origin, 0, None)) for rb in data]
+    acks = [engine.submit(validate_arrow(rb, validator, "stream", "bench")) for rb in data]
     stored = sum(a.result().stored for a in acks)
     engine.flush()  # the last batch detected
     r["e2e_s"] = time.perf_counter() - t
@@ -105,7 +104,7 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
     engine.stop()
 
     t = time.perf_counter()
-    parsed = [_validate(rb, validator, origin, 0, None).batch for rb in data]
+    parsed = [validate_arrow(rb, validator, "stream", "bench").batch for rb in data]
     r["validate_s"] = time.perf_counter() - t
 
     fresh = EmbeddedStore(work / "append.duckdb", memory_limit=config.memory_limit)

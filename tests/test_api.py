@@ -237,3 +237,40 @@ def test_readings_past_retention_come_back_as_hourly_statistics(client: TestClie
     assert body["unit"] == "Pa" and sum(body["n"]) == 180 and 3 <= len(body["hour_ms"]) <= 4
     assert all(3.0e5 <= m <= 3.04e5 for m in body["mean"])  # 0.300-0.304 MPa
     assert len(client.get("/api/v1/readings", params={"sensor": "P-1", "start": NOW - 4 * 86_400}).json()["t"]) == 5
+
+
+def arrow_body(columns: dict[str, Any]) -> bytes:
+    """An Arrow IPC stream of ``columns``, as a gateway writes it with pyarrow."""
+    import pyarrow as pa
+
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=2)  # several record batches in one stream
+    return bytes(sink.getvalue().to_pybytes())
+
+
+ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
+
+
+def test_readings_as_an_arrow_stream_are_validated_by_column_and_stored(client: TestClient) -> None:
+    body = arrow_body({"sensor": ["P-1", "P-2", "NOPE", "P-3"], "t": [NOW - 300, NOW - 300, NOW - 300, NOW - 240],
+                       "value": [0.3, float("nan"), 0.3, 30.5], "unit": ["MPa", "MPa", "MPa", "mH2O"]})
+    r = client.post("/api/v1/readings", content=body, headers=ARROW)
+    assert r.status_code == 422, r.text
+    out = r.json()
+    assert (out["received"], out["stored"], out["rejected"]) == (4, 2, 2)
+    fields = {e["field"]: e["message"] for e in out["errors"]}
+    assert set(fields) == {"arrow row 2: value", "arrow row 3: sensor"} and "NOPE" in fields["arrow row 3: sensor"]
+    latest = {row["sensor"]: row["value"] for row in client.get("/api/v1/readings/latest").json()}
+    assert latest["P-1"] == 300000.0 and latest["P-3"] == pytest.approx(30.5 * 9806.65)  # converted at the edge
+    letters = client.get("/api/v1/dead-letters").json()
+    assert {d["field"] for d in letters} >= {"arrow row 2: value", "arrow row 3: sensor"}
+
+
+def test_an_arrow_body_that_is_not_a_stream_or_lacks_a_column_is_refused_whole(client: TestClient) -> None:
+    r = client.post("/api/v1/readings", content=b'{"readings": []}', headers=ARROW)
+    assert r.status_code == 400 and r.json()["field"] == "body" and "Arrow IPC stream" in r.json()["detail"]
+    r = client.post("/api/v1/readings", content=arrow_body({"sensor": ["P-1"], "value": [0.3]}), headers=ARROW)
+    assert r.status_code == 400 and r.json()["field"] == "columns" and "['t']" in r.json()["detail"]
+    assert client.get("/api/v1/status").json()["readings"] == 0

@@ -60,6 +60,24 @@ def test_each_topic_shape_gives_readings_and_anything_else_a_dead_letter_naming_
     assert "object" in reasons[f"mqtt:{p}/sensor/P-1"].reason
 
 
+def test_a_gateway_may_send_an_arrow_stream_beside_json_and_a_broken_one_is_a_dead_letter(engine: Engine) -> None:
+    from tests.test_api import arrow_body
+
+    p = "city/v1"
+    stream = arrow_body({"sensor": ["P-1", "P-2", "NOPE"], "t": [NOW - 60] * 3, "value": [0.3, 0.31, 0.3],
+                         "unit": ["MPa"] * 3})
+    parsed = parse_messages([Message(1, 1, 1, f"{p}/gateway/g-7", stream),
+                             msg(f"{p}/gateway/g-8", gateway_body(1, ("P-3",))),
+                             Message(3, 1, 1, f"{p}/gateway/g-9", stream[:40])], p, engine.validator, 1000)
+    assert sorted(parsed.batch.sensor.tolist()) == sorted(engine.registry.index[s] for s in ("P-1", "P-2", "P-3"))
+    assert parsed.received == 4 and np.allclose(np.sort(parsed.batch.value), [3.0e5, 3.001e5, 3.1e5])
+    reasons = {d.source: d for d in parsed.dead_letters}
+    assert set(reasons) == {f"mqtt:{p}/gateway/g-7", f"mqtt:{p}/gateway/g-9"}
+    assert reasons[f"mqtt:{p}/gateway/g-7"].field == "arrow row 3: sensor" and "NOPE" in reasons[
+        f"mqtt:{p}/gateway/g-7"].reason
+    assert "not an Arrow IPC stream" in reasons[f"mqtt:{p}/gateway/g-9"].reason
+
+
 @pytest.fixture
 def mqtt_engine(config: Config) -> Iterator[tuple[Engine, str]]:
     """A started engine ingesting from the shared broker under a topic prefix of its own."""

@@ -1,6 +1,7 @@
-"""Readings from CSV and Parquet files, read in columnar chunks with pyarrow.
+"""Columnar readings: CSV and Parquet files read in chunks with pyarrow, and Arrow IPC streams (the
+fast body of ``POST /api/v1/readings`` and of MQTT gateway messages).
 
-Columns: ``sensor`` (id), ``t`` (ISO-8601 text, epoch seconds, or a Parquet timestamp),
+Columns: ``sensor`` (id), ``t`` (ISO-8601 text, epoch seconds, or an Arrow/Parquet timestamp),
 ``value`` (number) and optionally ``unit``.  Times without a UTC offset are refused unless a
 time zone is given (``citylifeline ingest --timezone Asia/Shanghai``).  Sensor ids and units are
 dictionary-encoded, so each distinct id or unit is looked up once per chunk, not once per row.
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..errors import ValidationError
+from ..errors import PayloadTooLarge, ValidationError
 from .payload import Parsed
 from .validate import (
     NAIVE_TIME,
@@ -30,6 +31,7 @@ from .validate import (
 )
 
 REQUIRED = ("sensor", "t", "value")
+ARROW_STREAM = "application/vnd.apache.arrow.stream"  # the media type of an Arrow IPC stream
 
 
 def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_000,
@@ -58,22 +60,43 @@ def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_00
     row0 = 0
     try:
         for rb in batches:
-            yield _validate(rb, validator, p, row0, naive_tz)
+            yield validate_arrow(rb, validator, p.name, f"file:{p.name}", row0, naive_tz)
             row0 += rb.num_rows
     except pa.ArrowInvalid as e:
         raise ValidationError(f"{p}: cannot read rows after row {row0}: {e}", field="path", value=str(p)) from None
 
 
-def _check_columns(names: list[str], p: Path) -> None:
+def parse_arrow_stream(body: bytes, validator: Validator, max_readings: int, source: str) -> Parsed:
+    """Validate readings sent as an Arrow IPC stream (``application/vnd.apache.arrow.stream``): the
+    columns of a readings file, any number of record batches; the body is refused whole if it is not
+    such a stream, lacks a column or holds more than ``max_readings``."""
+    try:
+        table = pa.ipc.open_stream(body).read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ValidationError(f"the body is not an Arrow IPC stream ({e}); send the columns sensor, t, value "
+                              "(and optionally unit) written with pyarrow.ipc.new_stream", field="body",
+                              value=body[:16].hex()) from None
+    _check_columns(table.schema.names, "the Arrow stream")
+    if table.num_rows > max_readings:
+        raise PayloadTooLarge(f"the stream holds {table.num_rows} readings; the limit is {max_readings}: "
+                              "split the batch", field="readings", value=table.num_rows)
+    return validate_arrow(table.combine_chunks().to_batches()[0] if table.num_rows else
+                          pa.RecordBatch.from_pylist([], table.schema), validator, "arrow", source)
+
+
+def _check_columns(names: list[str], where: object) -> None:
     missing = [c for c in REQUIRED if c not in names]
     if missing:
-        raise ValidationError(f"{p}: missing column(s) {missing}; a readings file has columns "
+        raise ValidationError(f"{where}: missing column(s) {missing}; readings have columns "
                               "sensor, t, value and optionally unit", field="columns", value=names)
 
 
-def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: str | None) -> Parsed:
+def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, row0: int = 0,
+                   naive_tz: str | None = None) -> Parsed:
+    """Validate a record batch of readings as whole columns; ``where`` names it in messages (a file's
+    name, say), ``source`` in dead letters."""
     def name(i: int, col: str) -> str:
-        return f"{p.name} row {row0 + i + 1}: {col}"
+        return f"{where} row {row0 + i + 1}: {col}"
 
     out: list[Rejection] = []
     n = rb.num_rows
@@ -88,12 +111,12 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
         found: list[Rejection] = []
         v.sensors(ids, lambda j, col: name(int(bad[j]), col), found)
         out.extend(Rejection(int(bad[r.index]), r.field, r.value, r.message) for r in found)
-    t_ms = _times(rb.column(rb.schema.get_field_index("t")), naive_tz, p)
+    t_ms = _times(rb.column(rb.schema.get_field_index("t")), naive_tz, where)
     values = rb.column(rb.schema.get_field_index("value"))
     try:
         vals = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise ValidationError(f"{p}: column value is not numeric ({values.type}); write numbers only",
+        raise ValidationError(f"{where}: column value is not numeric ({values.type}); write numbers only",
                               field="value", value=str(values.type)) from None
     raw_t = _Lazy(rb.column(rb.schema.get_field_index("t")))
     raw_v = _Lazy(values)
@@ -107,16 +130,16 @@ def _validate(rb: pa.RecordBatch, v: Validator, p: Path, row0: int, naive_tz: st
     rejections = merge_by_reading(out)
     batch, _ = assemble(idx, t_ms, vals, rejections)
     raw_unit = _Lazy(unit_col) if unit_col is not None else None
-    dead = [r.dead_letter(f"file:{p.name}", _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index],
+    dead = [r.dead_letter(source, _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index],
                           raw_unit[r.index] if raw_unit else None) for r in rejections]
     return Parsed(batch, rejections, dead, n)
 
 
-def _times(col: pa.Array, naive_tz: str | None, p: Path) -> np.ndarray:
+def _times(col: pa.Array, naive_tz: str | None, where: str) -> np.ndarray:
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             if naive_tz is None:
-                raise ValidationError(f"{p}: column t has times without a time zone; give one with "
+                raise ValidationError(f"{where}: column t has times without a time zone; give one with "
                                       "--timezone (e.g. Asia/Shanghai) or write UTC times", field="t",
                                       value=str(col.type))
             col = pc.assume_timezone(col, naive_tz, ambiguous="earliest", nonexistent="earliest")

@@ -6,7 +6,8 @@ are committed.
 - ``PREFIX/sensor/SENSOR_ID`` — one sensor's readings: ``{"t": …, "value": …, "unit": …}`` (unit
   optional) or a list of such objects.
 - ``PREFIX/gateway/GATEWAY_ID`` — a gateway's batch, the same body as ``POST /api/v1/readings``:
-  ``{"readings": [{"sensor": …, "t": …, "value": …, "unit": …}, …]}``.
+  ``{"readings": [{"sensor": …, "t": …, "value": …, "unit": …}, …]}``, or an Arrow IPC stream of the
+  columns sensor, t, value (and unit) — told apart by its first bytes; ten times cheaper to read.
 
 ``t`` and ``value`` are as over HTTP (ISO-8601 with an offset, or epoch seconds).  Another shape
 is one function in ``TOPIC_KINDS`` that turns (topic's last level, decoded payload) into reading
@@ -44,12 +45,14 @@ from paho.mqtt.properties import Properties
 from ..batch import ReadingBatch
 from ..errors import CityLifelineError, ConfigError, ValidationError
 from ..store.base import DeadLetter
+from .files import parse_arrow_stream
 from .payload import EXAMPLE, Parsed, decode_json, readings_of, validate_rows
 
 log = logging.getLogger("citylifeline.mqtt")
 SESSION_EXPIRY_S = 7 * 86_400
 RETRY_S = (0.2, 10.0)  # back-off of a failed commit: first and longest wait
 SENSOR_EXAMPLE = '{"t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}'
+ARROW_MAGIC = b"\xff\xff\xff\xff"  # an Arrow IPC stream's first message starts so; JSON never does
 
 
 def _sensor_rows(sensor_id: str, doc: object, max_readings: int) -> list[object]:
@@ -89,6 +92,7 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
     sources: list[str] = []  # per reading: the topic it came on, and its place in its message
     local: list[int] = []
     letters: list[DeadLetter] = []
+    columnar: list[Parsed] = []  # gateways' Arrow streams, each validated as columns
     for m in messages:
         source = f"mqtt:{m.topic}"
         try:
@@ -98,6 +102,9 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
                 raise ValidationError(f"topic {m.topic!r} is not one CityLifeline reads; publish to "
                                       f"{prefix}/sensor/SENSOR_ID or {prefix}/gateway/GATEWAY_ID",
                                       field="topic", value=m.topic)
+            if kind == "gateway" and m.payload.startswith(ARROW_MAGIC):
+                columnar.append(parse_arrow_stream(m.payload, validator, max_readings, source))
+                continue
             got = TOPIC_KINDS[kind](name, decode_json(m.payload, SENSOR_EXAMPLE if kind == "sensor" else EXAMPLE),
                                     max_readings)
         except ValidationError as e:
@@ -107,10 +114,11 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
         rows += got
         sources += [source] * len(got)
         local += range(len(got))
-    if not rows:
-        return Parsed(ReadingBatch.empty(), [], letters, 0)
-    parsed = validate_rows(rows, validator, sources, lambda i, col: f"{sources[i][5:]} readings[{local[i]}].{col}")
-    return Parsed(parsed.batch, parsed.rejections, letters + parsed.dead_letters, parsed.received)
+    if rows:
+        columnar.append(validate_rows(rows, validator, sources,
+                                      lambda i, col: f"{sources[i][5:]} readings[{local[i]}].{col}"))
+    return Parsed(ReadingBatch.concat([p.batch for p in columnar]), [r for p in columnar for r in p.rejections],
+                  letters + [d for p in columnar for d in p.dead_letters], sum(p.received for p in columnar))
 
 
 class MqttIngest:
