@@ -42,6 +42,17 @@ def rss_bytes() -> int:
     return 0
 
 
+def one_hz_city(d: Path, n_sensors: int) -> Path:
+    """``bench.ingest``'s city with its sensors reporting once a second (and no per-minute rate rule)."""
+    d.mkdir(parents=True)
+    make_city(d, n_sensors)
+    csv = (d / "sensors.csv").read_text(encoding="utf-8").splitlines()
+    (d / "sensors.csv").write_text("\n".join([csv[0].replace("rate_per_min", "interval_s")]
+                                             + [line.rsplit(",", 1)[0] + ",1" for line in csv[1:]]) + "\n",
+                                   encoding="utf-8")
+    return d
+
+
 def stream(n_sensors: int, seconds: int, seed: int = 0) -> list:  # type: ignore[type-arg]
     """``seconds`` Arrow record batches of one reading per sensor; 0.1 % of sensors drop to level II
     from the second half on (so detectors and the correlator have work)."""
@@ -72,12 +83,7 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
     from citylifeline.settings import Config
     from citylifeline.store import EmbeddedStore
 
-    city = make_city(work / "city", n_sensors) if (work / "city").mkdir() is None else None
-    assert city is not None
-    csv = (city / "sensors.csv").read_text(encoding="utf-8").splitlines()  # 1 Hz sensors
-    (city / "sensors.csv").write_text("\n".join([csv[0].replace("rate_per_min", "interval_s")]
-                                                + [line.rsplit(",", 1)[0] + ",1" for line in csv[1:]]) + "\n",
-                                      encoding="utf-8")
+    city = one_hz_city(work / "city", n_sensors)
     data = stream(n_sensors, seconds)
     n = n_sensors * seconds
     r: dict[str, float] = {"sensors": n_sensors, "seconds": seconds, "readings": n}

@@ -137,3 +137,17 @@ def test_the_demo_city_loads_whole() -> None:
     for key in ("drainage/junction/S-N1209", "tunnel/cable_well/C-N1209"):
         assert demo.city.distance_m(gas, demo.city.asset(key), cutoff_m=100.0) == pytest.approx(2.83, abs=0.05)
     assert demo.sensors.layer[demo.sensors.index["GM-01"]] == "gas"  # a methane detector in a sewer manhole
+
+
+def test_arrow_id_lookup_matches_the_dictionary_and_its_remembered_answers_cannot_be_spoiled(
+        bundle: CityBundle) -> None:
+    import pyarrow as pa
+
+    reg = bundle.sensors
+    ids = pa.array(["P-2", None, "NOPE", "P-1", "P-2"])
+    first = reg.lookup_arrow(ids)
+    assert first.tolist() == [reg.index["P-2"], -1, -1, reg.index["P-1"], reg.index["P-2"]]
+    first[:] = 99  # the caller's copy, not the remembered answer
+    again = reg.lookup_arrow(pa.array(["P-2", None, "NOPE", "P-1", "P-2"]))  # equal, not the same object
+    assert again.tolist() == [reg.index["P-2"], -1, -1, reg.index["P-1"], reg.index["P-2"]]
+    assert reg.lookup_arrow(pa.array(["P-1"])).tolist() == [reg.index["P-1"]]

