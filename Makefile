@@ -23,6 +23,8 @@ lint: $(STAMP)  ## ruff on everything, mypy on the library
 
 bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go to docs/benchmarks.md
 	$(BIN)/python bench/ingest.py --write-docs
+	$(BIN)/python bench/throughput.py --write-docs
+	$(BIN)/python bench/wire.py --write-docs
 	$(BIN)/python bench/twin.py --write-docs
 	$(BIN)/python bench/dashboard.py --write-docs
 	$(BIN)/python bench/nab.py --write-docs

