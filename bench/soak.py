@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ingest import make_city  # noqa: E402
 from citylifeline.auth.model import new_token  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
+from citylifeline.settings import Config  # noqa: E402
 
 os.environ.setdefault("CITYLIFELINE_ADMIN_TOKEN", new_token())  # the servers started here inherit it
 os.environ["CITYLIFELINE_RATE_LIMIT_PER_S"] = "0"  # a benchmark measures throughput, not the limiter
@@ -169,6 +170,7 @@ second process on loopback, into `citylifeline serve` on the embedded store with
 | request latency p50 / p99 | {r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms |
 | server memory at start / max | {r['rss_start_mb']:.0f} / {r['rss_max_mb']:.0f} MB |
 | memory growth over the second half | {r['rss_growth_mb_per_h_2nd_half']:+.0f} MB/h |
+| the store's `memory_limit` | {Config.load().memory_limit} |
 
 ![Soak: readings held per second and the server's memory](img/soak.png)
 """)
