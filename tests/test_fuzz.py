@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import time
 
+import pyarrow as pa
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +16,8 @@ from hypothesis import strategies as st
 from citylifeline.api import create_app
 from citylifeline.city import CityBundle
 from citylifeline.engine import Engine
-from citylifeline.ingest import Validator
+from citylifeline.errors import ValidationError
+from citylifeline.ingest import Validator, parse_arrow_stream
 from citylifeline.ingest.mqtt import Message, parse_messages
 from citylifeline.settings import Config
 from tests.conftest import AUTH
@@ -80,3 +84,55 @@ def test_every_mqtt_message_becomes_readings_or_a_dead_letter_never_an_exception
 
     parse()
     assert runs[0] >= 4_000
+
+
+def arrow_stream(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+GOOD_STREAM = arrow_stream(pa.table({"sensor": ["P-1", "P-2"], "t": [time.time() - 60] * 2, "value": [0.3, 0.31]}))
+pairs = st.one_of(*(st.lists(el, min_size=2, max_size=2) for el in (
+    st.text(max_size=4) | st.none(), st.floats() | st.none(), st.integers(-2**63, 2**63 - 1) | st.none(),
+    st.booleans(), st.lists(st.integers(0, 3), max_size=2), st.binary(max_size=3), st.datetimes(),
+    st.datetimes(timezones=st.just(datetime.UTC)),
+    st.dictionaries(st.sampled_from("ab"), st.integers(0, 3), min_size=1))))
+names = st.sampled_from(["sensor", "t", "value", "unit", "x"])
+columns = st.one_of(st.lists(st.tuples(names, pairs), min_size=1, max_size=5),  # any columns, or the three of
+                    st.tuples(pairs, pairs, pairs, st.lists(st.tuples(names, pairs), max_size=2)).map(  # any type
+                        lambda c: [("sensor", c[0]), ("t", c[1]), ("value", c[2]), *c[3]]))
+
+
+def stream_of(cols: list[tuple[str, list[object]]]) -> bytes:
+    return arrow_stream(pa.Table.from_arrays([pa.array(v) for _, v in cols], names=[c for c, _ in cols]))
+
+
+arrow_bodies = st.one_of(
+    st.binary(max_size=300), columns.map(stream_of),  # noise, and streams of any columns of any type
+    st.tuples(st.integers(0, len(GOOD_STREAM) - 1), st.binary(min_size=1, max_size=4)).map(  # a good stream, hit
+        lambda hit: GOOD_STREAM[:hit[0]] + hit[1] + GOOD_STREAM[hit[0] + len(hit[1]):]))
+
+
+def test_every_arrow_body_becomes_readings_or_a_validation_error(bundle: CityBundle) -> None:
+    """Bytes, streams of any columns, and good streams with bytes overwritten (bad offsets, names
+    and strings that are not UTF-8): each is parsed or refused with a ValidationError naming a field."""
+    check = Validator(bundle.sensors, Config.load(environ={}), lambda: int(time.time() * 1000))
+    outcomes = {"parsed": 0, "refused": 0}
+
+    @given(arrow_bodies)
+    @settings(max_examples=3_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def parse(body: bytes) -> None:
+        try:
+            parsed = parse_arrow_stream(body, check, 1000, "http")
+        except ValidationError as e:
+            assert e.field and str(e), body
+            outcomes["refused"] += 1
+            return
+        assert len(parsed.batch) + len(parsed.rejections) == parsed.received
+        outcomes["parsed"] += 1
+
+    parse()
+    assert len(parse_arrow_stream(GOOD_STREAM, check, 1000, "http").batch) == 2
+    assert outcomes["parsed"] >= 40 and outcomes["refused"] >= 1000, outcomes

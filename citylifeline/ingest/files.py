@@ -72,7 +72,8 @@ def parse_arrow_stream(body: bytes, validator: Validator, max_readings: int, sou
     such a stream, lacks a column or holds more than ``max_readings``."""
     try:
         table = pa.ipc.open_stream(body).read_all()
-    except (pa.ArrowInvalid, OSError) as e:
+        table.validate(full=True)  # offsets in bounds and strings UTF-8, before any value is read
+    except (pa.ArrowException, OSError, ValueError) as e:  # ValueError: a name that is not UTF-8
         raise ValidationError(f"the body is not an Arrow IPC stream ({e}); send the columns sensor, t, value "
                               "(and optionally unit) written with pyarrow.ipc.new_stream", field="body",
                               value=body[:16].hex()) from None
@@ -89,6 +90,35 @@ def _check_columns(names: list[str], where: object) -> None:
     if missing:
         raise ValidationError(f"{where}: missing column(s) {missing}; readings have columns "
                               "sensor, t, value and optionally unit", field="columns", value=names)
+    twice = sorted({c for c in names if c in (*REQUIRED, "unit") and names.count(c) > 1})
+    if twice:
+        raise ValidationError(f"{where}: column(s) {twice} appear more than once; write each once",
+                              field="columns", value=names)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+            or (pa.types.is_dictionary(t) and _is_text(t.value_type)))
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+COLUMN_TYPES = {  # column: (accepts its Arrow type, what to write instead)
+    "sensor": (_is_text, "text (string)"),
+    "t": (lambda t: pa.types.is_timestamp(t) or _is_number(t) or _is_text(t),
+          "a timestamp, epoch seconds or ISO-8601 text"),
+    "value": (lambda t: _is_number(t) or _is_text(t), "numbers"),
+    "unit": (_is_text, "text (string)"),
+}
+
+
+def _check_types(schema: pa.Schema, where: object) -> None:
+    for col, (accepts, instead) in COLUMN_TYPES.items():
+        if col in schema.names and not accepts(schema.field(col).type):
+            raise ValidationError(f"{where}: column {col} has type {schema.field(col).type}; write {instead}",
+                                  field=col, value=str(schema.field(col).type))
 
 
 def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, row0: int = 0,
@@ -98,6 +128,8 @@ def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, ro
     def name(i: int, col: str) -> str:
         return f"{where} row {row0 + i + 1}: {col}"
 
+    _check_columns(rb.schema.names, where)
+    _check_types(rb.schema, where)
     out: list[Rejection] = []
     n = rb.num_rows
     sensor_col = rb.column(rb.schema.get_field_index("sensor"))
@@ -114,7 +146,7 @@ def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, ro
     t_ms = _times(rb.column(rb.schema.get_field_index("t")), naive_tz, where)
     values = rb.column(rb.schema.get_field_index("value"))
     try:
-        vals = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        vals = values.cast(pa.float64(), safe=not _is_number(values.type)).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise ValidationError(f"{where}: column value is not numeric ({values.type}); write numbers only",
                               field="value", value=str(values.type)) from None
@@ -143,10 +175,10 @@ def _times(col: pa.Array, naive_tz: str | None, where: str) -> np.ndarray:
                                       "--timezone (e.g. Asia/Shanghai) or write UTC times", field="t",
                                       value=str(col.type))
             col = pc.assume_timezone(col, naive_tz, ambiguous="earliest", nonexistent="earliest")
-        ms = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        ms = col.cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64())
         return ms.fill_null(NAIVE_TIME - 1).to_numpy(zero_copy_only=False)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        return seconds_to_ms(col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
+        return seconds_to_ms(col.cast(pa.float64(), safe=False).fill_null(np.nan).to_numpy(zero_copy_only=False))
     text = col.cast(pa.string()).fill_null("").to_pylist()
     return parse_iso(text, naive_tz)
 
