@@ -56,7 +56,9 @@ class Pipeline:
     """Readings in, warning records out, over one store and one city."""
 
     def __init__(self, bundle: CityBundle, store: Store, config: Config,
-                 clock: Callable[[], int] = wall_ms) -> None:
+                 clock: Callable[[], int] = wall_ms, partition: tuple[int, int] = (0, 1)) -> None:
+        """``partition`` (k, n): this pipeline is district partition k of n (``cluster``); its incidents,
+        events and tickets are numbered so that the n partitions' ids never meet."""
         self.city = bundle.city
         self.store = store
         self.config = config
@@ -64,12 +66,12 @@ class Pipeline:
         self.tz = ZoneInfo(bundle.city.timezone)
         self.registry = store.register_sensors(bundle.sensors)
         self.detectors = default_detectors(self.registry, config)
-        self.correlator = Correlator(self.city, self.registry, config, store)
+        self.correlator = Correlator(self.city, self.registry, config, store, partition)
         self.detected_t = np.full(len(self.registry), NONE, dtype=np.int64)  # newest time given to detectors
         self.watermark_ms = NONE
         self.seq = 0
         self._last_checkpoint_ms = clock()
-        self.recover()
+        self.recovered_readings = self.recover()
 
     # ---- the two steps -------------------------------------------------------------------------
     def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
@@ -77,9 +79,11 @@ class Pipeline:
         """Store readings and dead letters durably; returns once committed."""
         return self.store.append(batch, dead_letters, source)
 
-    def detect(self, result: AppendResult) -> WarnChanges:
-        """Run the detectors over the new readings of an append and save what they found."""
-        changes = self._detect(result.new)
+    def detect(self, result: AppendResult, watermark_ms: int = NONE) -> WarnChanges:
+        """Run the detectors over the new readings of an append and save what they found;
+        ``watermark_ms``: the newest reading time of the whole city, when it is more than the
+        readings show (a partition's readings are only part of the city's: ``cluster``)."""
+        changes = self._detect(result.new, watermark_ms)
         if result.seq:
             self.seq = result.seq
         self.save(changes)
@@ -147,11 +151,11 @@ class Pipeline:
         return changes
 
     # ---- detection -----------------------------------------------------------------------------
-    def _detect(self, new: ReadingBatch) -> WarnChanges:
+    def _detect(self, new: ReadingBatch, watermark_ms: int = NONE) -> WarnChanges:
         if not len(new):
             return WarnChanges()
         _newer(new.sensor, new.t_ms, self.detected_t)
-        self.watermark_ms = max(self.watermark_ms, int(new.t_ms.max()))
+        self.watermark_ms = max(self.watermark_ms, int(new.t_ms.max()), watermark_ms)
         records = describe(self.run_detectors(new), self.registry, self.tz)
         return self.correlator.process(records, self.clock(), self.watermark_ms)
 

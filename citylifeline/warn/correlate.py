@@ -51,10 +51,18 @@ HOUR_MS = 3600 * 1000
 SPIKE_TICKET_QUIET_MS = 24 * HOUR_MS  # a spike ticket closes after a day without spikes
 
 
+def first_id(at_least: int, index: int, count: int) -> int:
+    """The smallest id ≥ ``at_least`` of partition ``index`` of ``count`` (ids k+1, k+1+n, k+1+2n, …)."""
+    if not 0 <= index < count:
+        raise ValueError(f"partition {index} of {count} does not exist")
+    return at_least + (index + 1 - at_least) % count
+
+
 class Correlator:
     """Holds the open incidents and tickets and applies events to them."""
 
-    def __init__(self, city: City, registry: SensorRegistry, config: Config, store: Store) -> None:
+    def __init__(self, city: City, registry: SensorRegistry, config: Config, store: Store,
+                 partition: tuple[int, int] = (0, 1)) -> None:
         self.city = city
         self.registry = registry
         self.window_ms = int(config.correlate_window_s * 1000)
@@ -67,7 +75,9 @@ class Correlator:
         self._signs: deque[Event] = deque()  # recent uncorroborated anomaly events
         self._ai_only: set[int] = set()  # incidents opened by anomalies that no rule warning has joined
         ids = store.next_ids()
-        self._next_event, self._next_incident, self._next_ticket = ids["events"], ids["incidents"], ids["tickets"]
+        index, self._id_step = partition[0], partition[1]  # partition k of n numbers k+1, k+1+n, … (ids unique city-wide)
+        self._next_event, self._next_incident, self._next_ticket = (
+            first_id(ids[t], index, self._id_step) for t in ("events", "incidents", "tickets"))
         self.active: dict[int, Incident] = {i.id: i for i in store.active_incidents()}
         self.tickets: dict[tuple[int, str], Ticket] = {(t.sensor, t.fault): t for t in store.open_tickets()}
         self._alarming: dict[int, dict[int, bool]] = {}  # incident → sensor → threshold warning in force
@@ -82,7 +92,7 @@ class Correlator:
         ch = WarnChanges()
         for e in events:
             e.id = self._next_event
-            self._next_event += 1
+            self._next_event += self._id_step
             if e.kind in FAULT_KINDS:
                 self._ticket(e, now_ms, ch)
             else:
@@ -204,7 +214,7 @@ class Correlator:
                        title=_title(e, self.registry, self.city), t_first_ms=e.t_ms, t_last_ms=e.t_ms,
                        created_at_ms=now_ms, updated_at_ms=now_ms, x=float(self.registry.x[s]),
                        y=float(self.registry.y[s]), sensors=[e.sensor_id], assets=[asset], event_count=1)
-        self._next_incident += 1
+        self._next_incident += self._id_step
         self.active[inc.id] = inc
         return inc
 
@@ -244,7 +254,7 @@ class Correlator:
                 t = Ticket(id=self._next_ticket, sensor=e.sensor, sensor_id=e.sensor_id, fault=e.kind, state="open",
                            t_opened_ms=e.t_ms, t_last_ms=e.t_ms, created_at_ms=now_ms, updated_at_ms=now_ms,
                            message=e.message)
-                self._next_ticket += 1
+                self._next_ticket += self._id_step
                 self.tickets[key] = t
             else:
                 t.event_count += 1

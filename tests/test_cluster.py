@@ -1,0 +1,228 @@
+"""The distributed mode: partitions of the city as Ray actors fed from NATS JetStream, over PostgreSQL.
+
+One twin morning (a burst main, a gas leak, a frozen transmitter, late and duplicated deliveries)
+is run once through the single-process pipeline and then on a local Ray cluster with 2 partition
+workers; the incidents and tickets must be the same.  Then again, with one worker killed while it
+works and restarted by Ray from its checkpoint.  The Ray cluster, the broker and the database are
+real (127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+import ray
+
+from citylifeline.batch import ReadingBatch
+from citylifeline.city.bundle import CityBundle, load_city
+from citylifeline.cluster import feed
+from citylifeline.cluster.plan import make_plan
+from citylifeline.errors import ConfigError
+from citylifeline.pipeline import Pipeline
+from citylifeline.settings import Config
+from citylifeline.store.base import IncidentFilter
+from citylifeline.store.embedded import EmbeddedStore
+from citylifeline.twin.runner import simulate
+from citylifeline.twin.scenario import scenario_from_dict
+from citylifeline.warn.correlate import first_id
+from tests.conftest import PG_URL
+
+NATS_URL = "nats://127.0.0.1:4222"
+INCIDENT_KEYS = ("lifeline", "level", "sensors", "assets", "t_first_ms", "t_last_ms", "event_count", "title",
+                 "cleared_t_ms")
+TICKET_KEYS = ("sensor_id", "fault", "state", "t_opened_ms", "t_closed_ms", "event_count")
+
+
+# ---- the plan (no services) ------------------------------------------------------------------------
+def test_units_are_dealt_evenly_and_never_split() -> None:
+    reg = load_city("demo").sensors
+    plan = make_plan(reg, 2)
+    part = plan.partition_of(reg)
+    sizes = np.bincount(part, minlength=2)
+    assert sizes.sum() == len(reg) and abs(int(sizes[0]) - int(sizes[1])) <= 0.25 * len(reg)
+    for lifeline in set(reg.layer):  # every sensor of a lifeline in one partition
+        assert len({int(p) for p, ll in zip(part, reg.layer, strict=True) if ll == lifeline}) == 1
+    by_both = make_plan(reg, 5, by="district+lifeline")
+    assert len(by_both.units) == len(set(zip(reg.district, reg.layer, strict=True)))
+    with pytest.raises(ConfigError, match="use 1 to 6 partitions"):
+        make_plan(reg, 7)
+    with pytest.raises(ConfigError, match="lifeline, district, district"):
+        make_plan(reg, 2, by="street")
+
+
+def test_partitions_number_their_records_apart() -> None:
+    for n in (1, 2, 3, 7):
+        seen: set[int] = set()
+        for k in range(n):
+            start = first_id(5, k, n)  # a store whose highest id is 4
+            ids = range(start, start + 10 * n, n)
+            assert start >= 5 and all((i - 1) % n == k for i in ids)
+            assert not seen & set(ids)
+            seen |= set(ids)
+
+
+def test_a_batch_is_routed_to_its_units_subjects_whole() -> None:
+    bundle = load_city("demo")
+    plan = make_plan(bundle.sensors, 2)
+    rng = np.random.default_rng(1)
+    n = 5000
+    batch = ReadingBatch.of(rng.integers(0, len(bundle.sensors), n), np.arange(n) * 1000 + 1_790_000_000_000,
+                            rng.normal(size=n))
+    messages = feed.Router(plan, bundle.sensors).split(batch, per_message=700)
+    got = []
+    for subject, body in messages:
+        import pyarrow as pa
+
+        t = pa.ipc.open_stream(body).read_all()
+        unit = int(subject.rsplit(".", 1)[1])
+        assert subject == plan.subject(unit) and len(t) <= 700
+        assert {bundle.sensors.layer[bundle.sensors.idx(s)] for s in t["sensor"].to_pylist()} == {plan.units[unit]}
+        got += list(zip(t["sensor"].to_pylist(), t["t"].cast("int64").to_pylist(), t["value"].to_pylist(),
+                        strict=True))
+    want = list(zip([bundle.sensors.ids[i] for i in batch.sensor], batch.t_ms.tolist(), batch.value.tolist(),
+                    strict=True))
+    assert sorted(got) == sorted(want)
+
+
+# ---- a twin morning, in one process and on Ray -------------------------------------------------
+@pytest.fixture(scope="module")
+def morning() -> tuple[CityBundle, list[ReadingBatch]]:
+    """The morning's deliveries, minute by minute, as batches of the demo city's sensor numbers."""
+    bundle = load_city("demo")
+    start_ms = int((time.time() - 86400) // 60 * 60_000)
+    scenario = scenario_from_dict({
+        "duration": "4h", "seed": 4, "start": "2026-03-24T03:00:00+08:00",
+        "incidents": [{"type": "burst", "place": "water/junction/W-N1011", "start": "2h", "magnitude": 0.12},
+                      {"type": "gas_leak", "place": "gas/junction/G-N1209", "start": "1h", "magnitude": 6.0}],
+        "faults": [{"sensor": "WP-03", "type": "stuck", "start": "30min"}],
+        "delivery": {"late_fraction": 0.01, "late_delay": "5min", "duplicate_fraction": 0.005}})
+    run = simulate(scenario.shifted(start_ms), bundle).readings
+    batch = ReadingBatch.of(bundle.sensors.lookup(run.sensor_id.tolist()), run.t_ms, run.value)
+    minute = run.delivered_ms // (10 * 60_000)  # ten minutes of deliveries at a time
+    cuts = [0, *(np.flatnonzero(np.diff(minute)) + 1).tolist(), len(minute)]
+    return bundle, [batch.slice(a, b) for a, b in itertools.pairwise(cuts)]
+
+
+def config() -> Config:
+    """No checkpoint during the run (but at the start): a restarted worker re-detects all it committed."""
+    return Config.load(environ={}, city="demo", rate_limit_per_s=0.0, checkpoint_interval_s=3600.0)
+
+
+@pytest.fixture(scope="module")
+def single(morning: tuple[CityBundle, list[ReadingBatch]], tmp_path_factory: pytest.TempPathFactory
+           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The single process's incidents and tickets."""
+    bundle, batches = morning
+    store = EmbeddedStore(str(tmp_path_factory.mktemp("single") / "one.duckdb"))
+    pipeline = Pipeline(bundle, store, config())
+    for b in batches:
+        pipeline.ingest(b)
+    incidents = [i.to_dict() for i in reversed(store.incidents(IncidentFilter(limit=10_000)))]
+    tickets = [t.to_dict() for t in store.tickets(limit=10_000)]
+    store.close()
+    assert {"water", "gas"} <= {i["lifeline"] for i in incidents} and "WP-03" in [t["sensor_id"] for t in tickets]
+    return incidents, tickets
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A private local Ray cluster of 2 CPUs for this module."""
+    from citylifeline.cluster.cluster import start_ray
+
+    start_ray("local", num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def cluster(morning: tuple[CityBundle, list[ReadingBatch]], local_ray: None) -> Iterator[Any]:
+    """2 partition workers on their own PostgreSQL schemas and JetStream stream (removed afterwards)."""
+    from citylifeline.cluster.cluster import Cluster
+
+    tag = f"t_{uuid.uuid4().hex[:10]}"
+    cl = Cluster(config(), 2, PG_URL, NATS_URL, morning[0], schema=tag, stream=tag.upper())
+    cl.plan = replace(cl.plan, prefix=f"{tag}.readings")
+    cl.router = feed.Router(cl.plan, morning[0].sensors)
+    try:
+        yield cl.start("local")
+    finally:
+        if cl.actors:
+            cl.stop()
+        _remove(cl.plan.store_schema(0), cl.plan.store_schema(1), stream=cl.stream)
+
+
+def _remove(*schemas: str, stream: str) -> None:
+    import asyncio
+
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        for s in schemas:
+            con.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")  # type: ignore[arg-type]
+
+    async def drop() -> None:
+        nc, js = await feed.connect(NATS_URL)
+        try:
+            await js.delete_stream(stream)
+        finally:
+            await nc.close()
+    asyncio.run(drop())
+
+
+def _same(got: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+          want: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+    def incidents(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(({k: i[k] for k in INCIDENT_KEYS} for i in found), key=lambda i: (i["t_first_ms"], i["title"]))
+
+    def tickets(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(({k: t[k] for k in TICKET_KEYS} for t in found),
+                      key=lambda t: (t["t_opened_ms"], t["sensor_id"], t["fault"]))
+
+    assert incidents(got[0]) == incidents(want[0])
+    assert tickets(got[1]) == tickets(want[1])
+
+
+def test_two_ray_workers_raise_the_same_incidents_as_one_process(
+        cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any) -> None:
+    for b in morning[1]:
+        cluster.publish(b)
+    status = cluster.drain()
+    assert sum(s["readings"] for s in status) + sum(s["duplicates"] for s in status) == \
+        sum(len(b) for b in morning[1])
+    assert all(s["sensors"] > 0 and s["dead_letters"] == 0 for s in status)
+    assert len({s["pid"] for s in status}) == 2  # two processes
+    incidents = cluster.incidents()
+    assert len({i["id"] for i in incidents}) == len(incidents)  # numbered apart
+    _same((incidents, cluster.tickets()), single)
+    # a person's action goes to the partition that owns the incident
+    water = next(i for i in incidents if i["lifeline"] == "water")
+    assert cluster.act(water["id"], "acknowledge", "duty officer")["state"] == "acknowledged"
+
+
+def test_a_worker_killed_mid_run_is_restarted_from_its_checkpoint_and_loses_nothing(
+        cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any) -> None:
+    batches = morning[1]
+    water = cluster.plan.partition_of_unit[cluster.plan.units.index("water")]
+    before = cluster.status()[water]
+    half = len(batches) // 2
+    for b in batches[:half]:
+        cluster.publish(b)
+    deadline = time.monotonic() + 60
+    while cluster.status()[water]["readings"] == 0:  # it has committed some of it
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    cluster.kill(water)  # while it works through what it was sent
+    for b in batches[half:]:
+        cluster.publish(b)
+    status = cluster.drain(timeout_s=180)
+    assert status[water]["pid"] != before["pid"]  # a new process
+    stored = sum(ray.get([a.stored.remote() for a in cluster.actors]))
+    assert stored == len({(int(s), int(t)) for b in batches for s, t in zip(b.sensor, b.t_ms, strict=True)})
+    assert status[water]["recovered_readings"] > 0  # committed before the kill, detected again after it
+    _same((cluster.incidents(), cluster.tickets()), single)
