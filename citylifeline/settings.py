@@ -88,6 +88,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt_receive_maximum", 1000,
             "Messages the broker may send before the platform acknowledges them (MQTT 5 receive maximum): "
             "the bound on readings in flight."),
+    Setting("nats_url", "nats://127.0.0.1:4222",
+            "The NATS JetStream server that feeds the distributed mode's partitions (`serve --cluster`)."),
+    Setting("cluster_partitions", 2,
+            "Partitions of the city in the distributed mode: one pipeline worker (a Ray actor) each."),
+    Setting("cluster_partition_by", "lifeline",
+            "What the distributed mode never splits: lifeline (incidents are exactly one process's), district, or "
+            "district+lifeline (a province whose districts are cities with networks of their own)."),
+    Setting("cluster_schema", "citylifeline",
+            "The distributed mode's PostgreSQL schemas are SCHEMA_p0, SCHEMA_p1, … in the database of `db`."),
     Setting("retention_days", 0.0,
             "Raw readings are kept this many days (of data time before the newest reading), then reduced to hourly "
             "statistics (n, min, max, mean; GET /api/v1/readings/hourly), checked hourly; 0 keeps every reading."),
@@ -146,6 +155,10 @@ class Config:
     mqtt_client_id: str
     mqtt_flush_ms: float
     mqtt_receive_maximum: int
+    nats_url: str
+    cluster_partitions: int
+    cluster_partition_by: str
+    cluster_schema: str
     retention_days: float
     admin_token: str
     rate_limit_per_s: float

@@ -59,7 +59,7 @@ class Cluster:
         from .worker import PartitionWorker
 
         start_ray(address, None if address != "local" else max(2, int(self.plan.n * cpus_per_partition)))
-        remote = ray.remote(PartitionWorker).options  # type: ignore[attr-defined]
+        remote = ray.remote(PartitionWorker).options
         self.actors = [remote(name=self.actor_name(k), get_if_exists=True, max_restarts=-1, max_task_retries=-1,
                               num_cpus=cpus_per_partition, lifetime="detached" if address != "local" else None
                               ).remote(str(self.config.city), self.config, self.plan, k, self.pg_url, self.nats_url,
@@ -90,13 +90,13 @@ class Cluster:
         """Wait until every partition has committed and detected all it was sent; their status."""
         import ray
 
-        return ray.get([a.drain.remote(timeout_s) for a in self.actors])  # type: ignore[no-any-return]
+        return ray.get([a.drain.remote(timeout_s) for a in self.actors])
 
     def status(self) -> list[dict[str, Any]]:
         """Each partition's status."""
         import ray
 
-        return ray.get([a.status.remote() for a in self.actors])  # type: ignore[no-any-return]
+        return ray.get([a.status.remote() for a in self.actors])
 
     def incidents(self) -> list[dict[str, Any]]:
         """Every incident of every partition, in order of first data time."""
@@ -117,7 +117,7 @@ class Cluster:
         import ray
 
         k = partition_of_incident(incident_id, self.plan.n)
-        return ray.get(self.actors[k].act.remote(incident_id, action, actor, **kw))  # type: ignore[no-any-return]
+        return ray.get(self.actors[k].act.remote(incident_id, action, actor, **kw))
 
     def kill(self, k: int) -> None:
         """Kill partition ``k``'s actor as a crash would (Ray restarts it): for drills and tests."""

@@ -42,6 +42,15 @@ ESCALATION_CHECK_S = 5.0
 FETCH_WAIT_S = 0.5
 
 
+def rss_bytes() -> int:
+    """This process's resident memory (0 where there is no /proc)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 def open_partition_store(pg_url: str, plan: Plan, k: int) -> PostgresStore:
     """Partition ``k``'s store: its schema in the shared database (made if missing)."""
     schema = plan.store_schema(k)
@@ -67,7 +76,9 @@ class PartitionWorker:
         self.validator = Validator(self.pipeline.registry, config, wall_ms)
         self.max_readings = config.max_batch_readings
         self.started_s = time.perf_counter() - began  # restore and re-detection included
-        self.counts = {"messages": 0, "readings": 0, "duplicates": 0, "dead_letters": 0, "commits": 0}
+        self.counts: dict[str, float] = dict.fromkeys(
+            ("messages", "readings", "duplicates", "dead_letters", "commits", "busy_s", "commit_s", "ack_s",
+             "detect_s", "first_commit_at", "last_commit_at"), 0)
         self._lock = threading.Lock()  # the pipeline: the consumer and people's actions take turns
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -84,7 +95,8 @@ class PartitionWorker:
         """Counts, the newest commit, live incidents, and the process (for a drill that kills it)."""
         with self._lock:
             active = len(self.pipeline.correlator.active)
-        return {"partition": self.k, "pid": os.getpid(), "seq": self.pipeline.seq, "active_incidents": active,
+        return {"partition": self.k, "pid": os.getpid(), "rss_bytes": rss_bytes(), "seq": self.pipeline.seq,
+                "active_incidents": active,
                 "sensors": len(self.pipeline.registry), "started_s": round(self.started_s, 3),
                 "recovered_readings": self.pipeline.recovered_readings, **self.counts}
 
@@ -162,6 +174,7 @@ class PartitionWorker:
             await nc.close()
 
     async def _commit(self, nc: Any, msgs: list[Any], watermark_ms: int) -> None:
+        began = time.time()
         batches: list[ReadingBatch] = []
         letters: list[DeadLetter] = []
         for m in msgs:
@@ -177,17 +190,25 @@ class PartitionWorker:
         with self._lock:
             result = self.pipeline.append(ReadingBatch.concat(batches) if batches else ReadingBatch.empty(),
                                           letters, "nats")
+        committed = time.time()
         for m in msgs:  # committed: now the broker may forget them
             await m.ack()
         await nc.flush()
+        acked = time.time()
         with self._lock:
             self.pipeline.detect(result, watermark_ms)
         c = self.counts
+        c["commit_s"] += committed - began
+        c["ack_s"] += acked - committed
+        c["detect_s"] += time.time() - acked
         c["messages"] += len(msgs)
         c["readings"] += result.stored
         c["duplicates"] += result.duplicates
         c["dead_letters"] += len(letters)
         c["commits"] += 1
+        c["busy_s"] += time.time() - began
+        c["first_commit_at"] = c["first_commit_at"] or began
+        c["last_commit_at"] = time.time()
 
 
 class Held:

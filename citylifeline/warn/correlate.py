@@ -75,7 +75,7 @@ class Correlator:
         self._signs: deque[Event] = deque()  # recent uncorroborated anomaly events
         self._ai_only: set[int] = set()  # incidents opened by anomalies that no rule warning has joined
         ids = store.next_ids()
-        index, self._id_step = partition[0], partition[1]  # partition k of n numbers k+1, k+1+n, … (ids unique city-wide)
+        index, self._id_step = partition  # partition k of n numbers k+1, k+1+n, …: ids unique city-wide
         self._next_event, self._next_incident, self._next_ticket = (
             first_id(ids[t], index, self._id_step) for t in ("events", "incidents", "tickets"))
         self.active: dict[int, Incident] = {i.id: i for i in store.active_incidents()}
