@@ -67,16 +67,13 @@ def drop(schemas: list[str], stream_name: str) -> None:
 
 def run_cluster(workers: int, city: Path, batches: list[Any]) -> dict[str, float]:
     from citylifeline.city import load_city
-    from citylifeline.cluster import feed
     from citylifeline.cluster.cluster import Cluster
     from citylifeline.settings import Config
 
     bundle = load_city(city)
     config = Config.load(environ={}, city=str(city), rate_limit_per_s=0, max_batch_readings=10_000_000)
-    tag = f"b_{uuid.uuid4().hex[:8]}"
-    cl = Cluster(config, workers, PG_URL, NATS_URL, bundle, schema=tag, stream=tag.upper(), by="district")
-    cl.plan = replace(cl.plan, prefix=f"{tag}.readings")
-    cl.router = feed.Router(cl.plan, bundle.sensors)
+    cl = Cluster(replace(config, db=PG_URL, nats_url=NATS_URL, cluster_partitions=workers,
+                         cluster_partition_by="district", cluster_schema=f"b_{uuid.uuid4().hex[:8]}"), bundle)
     n = sum(len(b) for b in batches)
     try:
         t = time.perf_counter()
@@ -89,7 +86,7 @@ def run_cluster(workers: int, city: Path, batches: list[Any]) -> dict[str, float
         status = cl.drain(timeout_s=1800)
         cl.stop()
     finally:
-        drop([cl.plan.store_schema(k) for k in range(workers)], cl.stream)
+        drop([cl.plan.store_schema(k) for k in range(workers)], cl.plan.stream)
     span = max(s["last_commit_at"] for s in status) - min(s["first_commit_at"] for s in status)
     assert sum(s["readings"] for s in status) == n, status
     return {"workers": workers, "readings": n, "publish_s": publish_s, "start_s": start_s, "span_s": span,

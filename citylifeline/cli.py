@@ -38,25 +38,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     defaults = {s.name: s for s in SETTINGS}
+
+    def doc(name: str) -> str:  # a setting's text as argparse help (which reads % as a format)
+        return defaults[name].help.replace("%", "%%")
     p = argparse.ArgumentParser(prog="citylifeline", description="Urban lifeline safety monitoring and early warning.")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     def common(sp: argparse.ArgumentParser, server: bool = False) -> None:
-        sp.add_argument("--db", help=defaults["db"].help + f" (default {defaults['db'].default})")
-        sp.add_argument("--city", help=defaults["city"].help + " (default demo)")
+        sp.add_argument("--db", help=doc("db") + f" (default {defaults['db'].default})")
+        sp.add_argument("--city", help=doc("city") + " (default demo)")
         if server:
             sp.add_argument("--host", help=f"listen address (default {defaults['host'].default})")
             sp.add_argument("--port", type=int, help=f"TCP port (default {defaults['port'].default})")
-            sp.add_argument("--mqtt", dest="mqtt_url", help=defaults["mqtt_url"].help)
+            sp.add_argument("--mqtt", dest="mqtt_url", help=doc("mqtt_url"))
 
     sp = sub.add_parser("demo", help="serve the demo city with a live digital-twin feed (a burst and a stuck sensor)")
     common(sp, server=True)
     sp.add_argument("--no-feed", action="store_true", help="serve only; no twin feed")
     sp.set_defaults(run=_demo)
 
-    sp = sub.add_parser("serve", help="serve the REST/WebSocket API over a city and a store")
+    def cluster_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--cluster", metavar="auto|local|ADDRESS",
+                        help="the distributed mode on Ray: 'local' starts a Ray cluster on this machine, 'auto' "
+                             "joins the one this machine belongs to, or a Ray address (ray://head:10001); db must "
+                             "be PostgreSQL")
+        sp.add_argument("--partitions", dest="cluster_partitions", type=int, help=doc("cluster_partitions"))
+        sp.add_argument("--partition-by", dest="cluster_partition_by", help=doc("cluster_partition_by"))
+        sp.add_argument("--nats", dest="nats_url", help=doc("nats_url"))
+
+    sp = sub.add_parser("serve", help="serve the REST/WebSocket API over a city and a store (or, with --cluster, "
+                                      "run the city's partitions on Ray)")
     common(sp, server=True)
+    cluster_args(sp)
     sp.set_defaults(run=_serve)
 
     sp = sub.add_parser("ingest", help="import CSV/Parquet readings through the pipeline (store, detect, warn)")
@@ -65,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--timezone", help="time zone of times without a UTC offset, e.g. Asia/Shanghai")
     sp.add_argument("--url", help="send to a running server at this base URL instead of opening the store")
     token_arg(sp)
+    cluster_args(sp)
     sp.set_defaults(run=_ingest)
 
     sp = sub.add_parser("replay", help="re-run the pipeline over stored or file data; write events and incidents")
@@ -181,12 +196,16 @@ def _credential_revoke(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace, **extra: Any) -> Config:
-    return Config.load(db=getattr(args, "db", None), city=getattr(args, "city", None),
-                       host=getattr(args, "host", None), port=getattr(args, "port", None),
-                       mqtt_url=getattr(args, "mqtt_url", None), **extra)
+    flags = ("db", "city", "host", "port", "mqtt_url", "nats_url", "cluster_partitions", "cluster_partition_by")
+    return Config.load(**{f: getattr(args, f, None) for f in flags}, **extra)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.cluster:
+        from .cluster.cluster import run_cluster
+
+        run_cluster(_config(args), args.cluster)
+        return 0
     from .server import serve
 
     serve(_config(args))
@@ -212,13 +231,22 @@ def _progress(n: int, seconds: float) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    if args.cluster:  # to the partitions' broker: the running cluster stores and detects
+        from .cluster.cluster import Cluster
+
+        sent = Cluster(_config(args)).publish_files(args.files, args.timezone, progress=_progress)
+        print(f"\npublished {sent.stored:,} of {sent.received:,} readings to the cluster's partitions in "
+              f"{sent.seconds:.1f} s; {sent.rejected:,} refused (kept as dead letters)")
+        for r in sent.first_rejections:
+            print(f"  refused: {r.message}")
+        return 1 if sent.rejected else 0
     if args.url:
         from .ingest.post import post_files
 
-        sent = post_files(args.url, args.files, naive_tz=args.timezone, progress=_progress, token=args.token)
-        print(f"\nsent {sent.received:,} readings: {sent.stored:,} stored, {sent.duplicates:,} already stored, "
-              f"{sent.rejected:,} refused")
-        return 1 if sent.rejected else 0
+        posted = post_files(args.url, args.files, naive_tz=args.timezone, progress=_progress, token=args.token)
+        print(f"\nsent {posted.received:,} readings: {posted.stored:,} stored, {posted.duplicates:,} already stored, "
+              f"{posted.rejected:,} refused")
+        return 1 if posted.rejected else 0
     from .city import load_city
     from .offline import ingest_files
     from .pipeline import Pipeline

@@ -10,14 +10,21 @@ real (127.0.0.1).
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import ray
 
@@ -79,8 +86,6 @@ def test_a_batch_is_routed_to_its_units_subjects_whole() -> None:
     messages = feed.Router(plan, bundle.sensors).split(batch, per_message=700)
     got = []
     for subject, body in messages:
-        import pyarrow as pa
-
         t = pa.ipc.open_stream(body).read_all()
         unit = int(subject.rsplit(".", 1)[1])
         assert subject == plan.subject(unit) and len(t) <= 700
@@ -147,16 +152,14 @@ def cluster(morning: tuple[CityBundle, list[ReadingBatch]], local_ray: None) -> 
     """2 partition workers on their own PostgreSQL schemas and JetStream stream (removed afterwards)."""
     from citylifeline.cluster.cluster import Cluster
 
-    tag = f"t_{uuid.uuid4().hex[:10]}"
-    cl = Cluster(config(), 2, PG_URL, NATS_URL, morning[0], schema=tag, stream=tag.upper())
-    cl.plan = replace(cl.plan, prefix=f"{tag}.readings")
-    cl.router = feed.Router(cl.plan, morning[0].sensors)
+    cl = Cluster(replace(config(), db=PG_URL, nats_url=NATS_URL, cluster_schema=f"t_{uuid.uuid4().hex[:10]}"),
+                 morning[0])
     try:
         yield cl.start("local")
     finally:
         if cl.actors:
             cl.stop()
-        _remove(cl.plan.store_schema(0), cl.plan.store_schema(1), stream=cl.stream)
+        _remove(cl.plan.store_schema(0), cl.plan.store_schema(1), stream=cl.plan.stream)
 
 
 def _remove(*schemas: str, stream: str) -> None:
@@ -226,3 +229,55 @@ def test_a_worker_killed_mid_run_is_restarted_from_its_checkpoint_and_loses_noth
     assert stored == len({(int(s), int(t)) for b in batches for s, t in zip(b.sensor, b.t_ms, strict=True)})
     assert status[water]["recovered_readings"] > 0  # committed before the kill, detected again after it
     _same((cluster.incidents(), cluster.tickets()), single)
+
+
+def test_files_ingested_into_the_cluster_give_the_same_incidents_and_refusals_are_kept(
+        cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any, tmp_path: Path) -> None:
+    """``citylifeline ingest --cluster``: validated at the edge, published, stored and detected by the
+    partitions; a refused row is kept as a dead letter by partition 0."""
+    bundle, batches = morning
+    ids = np.asarray(bundle.sensors.ids, dtype=object)
+    files = []
+    for j, b in enumerate(batches):  # one file per delivery, as a logger's uploads
+        t = pa.table({"sensor": ids[b.sensor].tolist(), "t": (b.t_ms / 1000).tolist(), "value": b.value})
+        if j == 0:
+            t = pa.concat_tables([t, pa.table({"sensor": ["NO-SUCH-1"], "t": [float(b.t_ms[0]) / 1000],
+                                               "value": [1.0]})])
+        files.append(tmp_path / f"{j:03d}.parquet")
+        pq.write_table(t, files[-1])
+    env = {**os.environ, "CITYLIFELINE_DB": PG_URL, "CITYLIFELINE_NATS_URL": NATS_URL,
+           "CITYLIFELINE_CLUSTER_SCHEMA": cluster.plan.schema, "CITYLIFELINE_CLUSTER_PARTITIONS": "2"}
+    out = subprocess.run([sys.executable, "-m", "citylifeline.cli", "ingest", "--cluster", "local",
+                          *map(str, files)], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr  # one row refused
+    assert "1 refused" in out.stdout and "NO-SUCH-1" in out.stdout
+    cluster.drain()
+    _same((cluster.incidents(), cluster.tickets()), single)
+    with psycopg.connect(PG_URL) as con:
+        letters = con.execute(f"SELECT sensor, reason FROM {cluster.plan.store_schema(0)}.dead_letters").fetchall()
+    assert [r[0] for r in letters] == ["NO-SUCH-1"] and "NO-SUCH-1" in letters[0][1]
+
+
+def test_serve_cluster_starts_the_partitions_on_ray_and_stops_them_on_interrupt() -> None:
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "CITYLIFELINE_DB": PG_URL, "CITYLIFELINE_NATS_URL": NATS_URL,
+           "CITYLIFELINE_CLUSTER_SCHEMA": schema}
+    proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--cluster", "local",
+                             "--partitions", "3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("started on Ray") or len(lines) > 200:
+                break
+        text = "".join(lines)
+        assert "3 partitions by lifeline" in text and "started on Ray (local)" in text, text
+        assert all(f"schema {schema}_p{k}" in text for k in range(3))
+        next(proc.stdout)  # the first status line: the workers answer
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _remove(*(f"{schema}_p{k}" for k in range(3)), stream=f"{schema.upper()}_READINGS")

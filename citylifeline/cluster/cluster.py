@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..batch import ReadingBatch
 from ..city.bundle import CityBundle, load_city
+from ..errors import ConfigError
+from ..ingest import Validator, read_file
+from ..offline import IngestReport
+from ..pipeline import wall_ms
 from ..settings import Config
+from ..store.base import DeadLetter
 from . import feed
-from .plan import STREAM, Plan, make_plan
+from .plan import Plan, make_plan
 
 ACTOR_NAMESPACE = "citylifeline"
 
@@ -41,14 +49,17 @@ def start_ray(address: str = "local", num_cpus: int | None = None) -> None:
 
 
 class Cluster:
-    """The partitions' actors for one city, its database and its broker."""
+    """The partitions' actors for one city (settings ``city``, ``db``: the shared PostgreSQL database,
+    ``nats_url``, ``cluster_partitions``, ``cluster_partition_by``, ``cluster_schema``)."""
 
-    def __init__(self, config: Config, partitions: int, pg_url: str, nats_url: str,
-                 bundle: CityBundle | None = None, schema: str = "citylifeline", stream: str = STREAM,
-                 by: str = "lifeline") -> None:
-        self.config, self.pg_url, self.nats_url, self.stream = config, pg_url, nats_url, stream
+    def __init__(self, config: Config, bundle: CityBundle | None = None) -> None:
+        if not config.db.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"the distributed mode shares a PostgreSQL database between its partitions; db is "
+                              f"{config.db!r}: give a postgresql:// URI (--db or CITYLIFELINE_DB)")
+        self.config, self.pg_url, self.nats_url = config, config.db, config.nats_url
         self.bundle = bundle or load_city(config.city)
-        self.plan: Plan = make_plan(self.bundle.sensors, partitions, schema, by)
+        self.plan: Plan = make_plan(self.bundle.sensors, config.cluster_partitions, config.cluster_schema,
+                                    config.cluster_partition_by)
         self.router = feed.Router(self.plan, self.bundle.sensors)
         self.actors: list[Any] = []
 
@@ -62,8 +73,7 @@ class Cluster:
         remote = ray.remote(PartitionWorker).options
         self.actors = [remote(name=self.actor_name(k), get_if_exists=True, max_restarts=-1, max_task_retries=-1,
                               num_cpus=cpus_per_partition, lifetime="detached" if address != "local" else None
-                              ).remote(str(self.config.city), self.config, self.plan, k, self.pg_url, self.nats_url,
-                                       self.stream)
+                              ).remote(str(self.config.city), self.config, self.plan, k, self.pg_url, self.nats_url)
                        for k in range(self.plan.n)]
         ray.get([a.status.remote() for a in self.actors])  # each has restored and subscribed
         return self
@@ -72,19 +82,41 @@ class Cluster:
         """Partition ``k``'s actor name in the Ray namespace ``citylifeline``."""
         return f"{self.plan.schema}-p{k}"
 
-    def publish(self, batch: ReadingBatch) -> int:
+    def publish(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = ()) -> int:
         """Publish readings of the whole city (sensor numbers of the city's registry) to their units'
-        subjects; returns once JetStream has stored them all (messages published)."""
+        subjects, and readings refused at the edge to partition 0; returns once JetStream has stored
+        them all (messages published)."""
         messages = self.router.split(batch)
+        if dead_letters:
+            messages.append(feed.dead_letter_message(self.plan, list(dead_letters)))
 
         async def go() -> int:
             nc, js = await feed.connect(self.nats_url)
             try:
-                await feed.ensure_stream(js, self.plan, self.stream)
-                return await feed.publish(js, messages, self.stream)
+                await feed.ensure_stream(js, self.plan)
+                return await feed.publish(js, messages, self.plan.stream)
             finally:
                 await nc.close()
         return asyncio.run(go())
+
+    def publish_files(self, paths: Sequence[str | Path], naive_tz: str | None = None,
+                      progress: Callable[[int, float], None] | None = None) -> IngestReport:
+        """Validate CSV/Parquet readings as ``ingest`` does and publish them (the partitions store and
+        detect them); the report counts what was published and refused."""
+        report = IngestReport()
+        validator = Validator(self.bundle.sensors, self.config, wall_ms)
+        start = time.perf_counter()
+        for path in paths:
+            for parsed in read_file(path, validator, naive_tz=naive_tz):
+                self.publish(parsed.batch, parsed.dead_letters)
+                report.received += parsed.received
+                report.stored += len(parsed.batch)
+                report.rejected += len(parsed.rejections)
+                report.first_rejections.extend(parsed.rejections[: max(0, 5 - len(report.first_rejections))])
+                if progress:
+                    progress(report.received, time.perf_counter() - start)
+        report.seconds = time.perf_counter() - start
+        return report
 
     def drain(self, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         """Wait until every partition has committed and detected all it was sent; their status."""
@@ -133,6 +165,34 @@ class Cluster:
         for a in self.actors:
             ray.kill(a, no_restart=True)
         self.actors = []
+
+
+def run_cluster(config: Config, address: str, status_every_s: float = 30.0) -> None:
+    """``serve --cluster``: start the partitions and report on them until interrupted; a local cluster's
+    workers are then stopped (checkpointed), a shared cluster's detached ones keep running."""
+    import ray
+
+    cl = Cluster(config)
+    plan = cl.plan
+    print(f"CityLifeline distributed mode for {cl.bundle.city.name}: {len(cl.bundle.sensors)} sensors in "
+          f"{plan.n} partitions by {plan.by}; feed {config.nats_url} stream {plan.stream}; store "
+          f"PostgreSQL {config.db.rpartition('@')[2]}", flush=True)
+    for k in range(plan.n):
+        units = [u for u, p in zip(plan.units, plan.partition_of_unit, strict=True) if p == k]
+        print(f"  p{k}: {', '.join(units)}  subjects {plan.filter_subject(k)}  schema {plan.store_schema(k)}")
+    cl.start(address)
+    print(f"started on Ray ({address}); publish with `citylifeline ingest --cluster {address} FILES`", flush=True)
+    try:
+        while True:
+            for s in cl.status():
+                print(f"  p{s['partition']}: {s['readings']:,.0f} readings, {s['active_incidents']} live incidents, "
+                      f"commit {s['seq']}, pid {s['pid']}", flush=True)
+            time.sleep(status_every_s)
+    except KeyboardInterrupt:
+        pass
+    if address == "local":
+        cl.stop()
+        ray.shutdown()
 
 
 def partition_of_incident(incident_id: int, partitions: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from dataclasses import fields
 from typing import Any
 
 import nats
@@ -25,7 +26,8 @@ from nats.js.errors import NotFoundError
 
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
-from .plan import STREAM, Plan
+from ..store.base import DeadLetter
+from .plan import Plan
 
 ACK_WAIT_S = 10.0  # a message handed to a partition that died is handed out again after this
 MESSAGE_READINGS = 10_000  # readings per message, at most: NATS refuses messages over 1 MB by default
@@ -92,30 +94,53 @@ def split(plan: Plan, ids: pa.Array, unit_of_sensor: np.ndarray, batch: ReadingB
     return out
 
 
+DEAD_LETTER_FIELDS = [f.name for f in fields(DeadLetter)]
+
+
+def dead_letter_message(plan: Plan, letters: list[DeadLetter]) -> tuple[str, bytes]:
+    """Dead letters of a gateway (readings it refused) as a message to partition 0, which stores them."""
+    table = pa.table({f: pa.array([str(getattr(d, f)) for d in letters], pa.string()) for f in DEAD_LETTER_FIELDS})
+    table = table.replace_schema_metadata({"kind": "dead_letters"})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return plan.subject(plan.partition_of_unit.index(0)), sink.getvalue().to_pybytes()
+
+
+def read_dead_letters(body: bytes) -> list[DeadLetter] | None:
+    """The dead letters of a ``dead_letter_message``; None for any other message."""
+    try:
+        reader = pa.ipc.open_stream(body)
+        if (reader.schema.metadata or {}).get(b"kind") != b"dead_letters":
+            return None
+        return [DeadLetter(**row) for row in reader.read_all().select(DEAD_LETTER_FIELDS).to_pylist()]
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 async def connect(url: str) -> tuple[Any, JetStreamContext]:
     """A NATS connection and its JetStream context."""
     nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
     return nc, nc.jetstream()
 
 
-async def ensure_stream(js: JetStreamContext, plan: Plan, stream: str = STREAM) -> None:
-    """Create the readings stream (on disk, a work queue) if it does not exist."""
+async def ensure_stream(js: JetStreamContext, plan: Plan) -> None:
+    """Create the plan's readings stream (on disk, a work queue) if it does not exist."""
     try:
-        await js.stream_info(stream)
+        await js.stream_info(plan.stream)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=stream, subjects=[f"{plan.prefix}.>"], storage=StorageType.FILE,
+        await js.add_stream(StreamConfig(name=plan.stream, subjects=[f"{plan.prefix}.>"], storage=StorageType.FILE,
                                          retention=RetentionPolicy.WORK_QUEUE, max_msg_size=64 << 20))
 
 
-async def publish(js: JetStreamContext, messages: list[tuple[str, bytes]], stream: str = STREAM,
-                  in_flight: int = 64) -> int:
+async def publish(js: JetStreamContext, messages: list[tuple[str, bytes]], stream: str, in_flight: int = 64) -> int:
     """Publish messages and wait until JetStream has stored each one; returns how many."""
     for i in range(0, len(messages), in_flight):
         await asyncio.gather(*(js.publish(s, m, stream=stream, timeout=30) for s, m in messages[i:i + in_flight]))
     return len(messages)
 
 
-async def fresh_consumer(js: JetStreamContext, plan: Plan, k: int, stream: str = STREAM) -> Any:
+async def fresh_consumer(js: JetStreamContext, plan: Plan, k: int) -> Any:
     """A pull subscription on partition ``k``'s consumer, made afresh: the messages its last holder
     fetched but did not acknowledge are handed out again at once and in stream order, before newer
     ones (a durable consumer would hold them back until ``ack_wait`` and then hand them out after
@@ -123,8 +148,8 @@ async def fresh_consumer(js: JetStreamContext, plan: Plan, k: int, stream: str =
     left of it is exactly what was not committed.  Only one worker may hold a partition: the
     partition store's writer lock fences a second."""
     with contextlib.suppress(NotFoundError):
-        await js.delete_consumer(stream, plan.consumer(k))
-    return await js.pull_subscribe(plan.filter_subject(k), durable=plan.consumer(k), stream=stream,
+        await js.delete_consumer(plan.stream, plan.consumer(k))
+    return await js.pull_subscribe(plan.filter_subject(k), durable=plan.consumer(k), stream=plan.stream,
                                    config=consumer_config(plan, k))
 
 

@@ -5,7 +5,8 @@ district, or both (``"district+lifeline"``): its sensors, their detector state a
 among them live in one partition.  Units are dealt to ``n`` partitions largest first, each to the
 partition with the fewest sensors so far, so the partitions are about even.  Every partition has
 
-- a **feed**: NATS JetStream subjects ``<prefix>.p<k>.<unit number>`` (one per unit, so a
+- a **feed**: NATS JetStream subjects ``<schema>.readings.p<k>.<unit number>`` in the stream
+  ``<SCHEMA>_READINGS`` (one per unit, so a
   gateway can publish a unit's readings knowing nothing more than the plan);
 - a **store**: its own PostgreSQL schema ``<schema>_p<k>`` in the shared database, a complete
   store with its own writer lock, checkpoints and audit chain;
@@ -32,9 +33,6 @@ from ..city.bundle import CityBundle
 from ..city.sensors import SensorRegistry
 from ..errors import ConfigError
 
-SUBJECT_PREFIX = "citylifeline.readings"
-STREAM = "CITYLIFELINE_READINGS"
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -45,7 +43,16 @@ class Plan:
     partition_of_unit: tuple[int, ...]
     n: int
     schema: str = "citylifeline"
-    prefix: str = SUBJECT_PREFIX
+
+    @property
+    def prefix(self) -> str:
+        """The subjects' prefix: ``<schema>.readings`` (clusters of two schemas share a broker apart)."""
+        return f"{self.schema}.readings"
+
+    @property
+    def stream(self) -> str:
+        """The JetStream stream that holds every partition's subjects."""
+        return f"{self.schema.upper()}_READINGS"
 
     def partition_of(self, registry: SensorRegistry) -> npt.NDArray[np.int16]:
         """The partition of each sensor of ``registry``."""

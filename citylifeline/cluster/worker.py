@@ -35,7 +35,7 @@ from ..store.base import DeadLetter, IncidentFilter
 from ..store.postgres import PostgresStore
 from . import feed
 from .feed import ACK_WAIT_S
-from .plan import STREAM, Plan, schema_url
+from .plan import Plan, schema_url
 
 log = logging.getLogger("citylifeline.cluster")
 ESCALATION_CHECK_S = 5.0
@@ -63,8 +63,8 @@ class PartitionWorker:
     """Partition ``k`` of ``plan``: a pipeline over its store, consuming its JetStream subjects."""
 
     def __init__(self, city: str, config: Config, plan: Plan, k: int, pg_url: str, nats_url: str,
-                 stream: str = STREAM, fetch_messages: int = 64) -> None:
-        self.plan, self.k, self.stream, self.fetch_messages = plan, k, stream, fetch_messages
+                 fetch_messages: int = 64) -> None:
+        self.plan, self.k, self.fetch_messages = plan, k, fetch_messages
         self.nats_url = nats_url
         began = time.perf_counter()
         self.store = open_partition_store(pg_url, plan, k)
@@ -150,8 +150,8 @@ class PartitionWorker:
     async def _consume(self) -> None:
         nc, js = await feed.connect(self.nats_url)
         try:
-            await feed.ensure_stream(js, self.plan, self.stream)
-            sub = await feed.fresh_consumer(js, self.plan, self.k, self.stream)
+            await feed.ensure_stream(js, self.plan)
+            sub = await feed.fresh_consumer(js, self.plan, self.k)
             self._ready.set()
             held = Held()
             next_escalation = time.monotonic() + ESCALATION_CHECK_S
@@ -179,6 +179,10 @@ class PartitionWorker:
         letters: list[DeadLetter] = []
         for m in msgs:
             source = f"nats:{m.subject}"
+            gateway_letters = feed.read_dead_letters(m.data)
+            if gateway_letters is not None:  # readings a gateway refused, to be kept
+                letters.extend(gateway_letters)
+                continue
             try:
                 parsed = parse_arrow_stream(m.data, self.validator, self.max_readings, source)
             except CityLifelineError as e:  # the whole message refused: kept as a dead letter
