@@ -67,8 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--partition-by", dest="cluster_partition_by", help=doc("cluster_partition_by"))
         sp.add_argument("--nats", dest="nats_url", help=doc("nats_url"))
 
-    sp = sub.add_parser("serve", help="serve the REST/WebSocket API over a city and a store (or, with --cluster, "
-                                      "run the city's partitions on Ray)")
+    sp = sub.add_parser("serve", help="serve the REST/WebSocket API and the dashboard over a city and a store "
+                                      "(or, with --cluster, over the city's partitions run on Ray)")
     common(sp, server=True)
     cluster_args(sp)
     sp.set_defaults(run=_serve)
@@ -202,9 +202,9 @@ def _config(args: argparse.Namespace, **extra: Any) -> Config:
 
 def _serve(args: argparse.Namespace) -> int:
     if args.cluster:
-        from .cluster.cluster import run_cluster
+        from .cluster.front import serve_cluster
 
-        run_cluster(_config(args), args.cluster)
+        serve_cluster(_config(args), args.cluster)
         return 0
     from .server import serve
 

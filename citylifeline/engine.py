@@ -38,10 +38,10 @@ from .city.bundle import CityBundle, load_city
 from .city.model import LIFELINES
 from .errors import CityLifelineError, ConfigError, NotFound, ValidationError
 from .ingest import Parsed, Validator
-from .pipeline import Pipeline, wall_ms
+from .pipeline import Lifelines, Pipeline, wall_ms
 from .settings import SETTINGS, Config
 from .store import open_store
-from .store.base import AppendResult, WarnChanges
+from .store.base import AppendResult, Store, WarnChanges
 from .warn.lifecycle import allowed_actions
 from .warn.model import Incident
 
@@ -61,16 +61,23 @@ class Overloaded(CityLifelineError):
 class Engine:
     """The pipeline behind a single writer thread, with escalation and change notifications."""
 
-    def __init__(self, config: Config, bundle: CityBundle | None = None,
-                 clock: Callable[[], int] = wall_ms) -> None:
+    check_every_s = ESCALATION_CHECK_S
+    """How often the writer thread escalates (and, at a cluster's front, looks for changes)."""
+
+    def __init__(self, config: Config, bundle: CityBundle | None = None, clock: Callable[[], int] = wall_ms,
+                 store: Store | None = None, lifelines: Callable[[CityBundle, Store], Lifelines] | None = None
+                 ) -> None:
+        """The pipeline over the ``db`` setting's store; or, for the distributed mode's front, over
+        ``store`` with what ``lifelines(bundle, store)`` makes in place of the pipeline."""
         if config.admin_token:
             check_admin_token(config.admin_token)
         self.config = config
         self.clock = clock
         self.bundle = bundle or load_city(config.city)
-        self.store = open_store(config.db, config.memory_limit)
+        self.store = store if store is not None else open_store(config.db, config.memory_limit)
         try:
-            self.pipeline = Pipeline(self.bundle, self.store, config, clock)
+            self.pipeline: Lifelines = (lifelines(self.bundle, self.store) if lifelines is not None
+                                        else Pipeline(self.bundle, self.store, config, clock))
         except Exception:
             self.store.close()
             raise
@@ -263,11 +270,11 @@ class Engine:
         next_check = 0.0
         while True:
             try:
-                item = self._jobs.get(timeout=ESCALATION_CHECK_S)
+                item = self._jobs.get(timeout=self.check_every_s)
             except queue.Empty:
                 item = ()
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + ESCALATION_CHECK_S
+                next_check = time.monotonic() + self.check_every_s
                 self._guard(self._escalate)
             if item is None:
                 return

@@ -45,11 +45,7 @@ def state_codes(engine: Engine) -> tuple[np.ndarray, np.ndarray]:
     """Every sensor's state code (by registry index) and newest reading time (-1: none)."""
     reg, store, pipe = engine.registry, engine.store, engine.pipeline
     n = len(reg)
-    code = np.zeros(n, dtype=np.int8)
-    threshold = next((d for d in pipe.detectors if d.name == "threshold"), None)
-    if threshold is not None:
-        lv = threshold.state["level"][:n]
-        code[: len(lv)] = lv
+    code = pipe.threshold_levels()
     faulty = [t.sensor for t in store.open_tickets() if t.fault != "no_data" and t.sensor < n]
     code[faulty] = FAULT
     last_t = _padded(store.last_t, n, -1)

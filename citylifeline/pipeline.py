@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import numba
@@ -23,6 +24,7 @@ import numpy as np
 from .auth.model import AuditEntry
 from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
+from .city.sensors import SensorRegistry
 from .detect import AnomalyDetector, default_detectors, impossible_mask
 from .detect.anomaly import review
 from .errors import NotFound
@@ -50,6 +52,32 @@ def _newer(sensor, t_ms, last_t):  # type: ignore[no-untyped-def]
 def wall_ms() -> int:
     """Milliseconds since the epoch, now."""
     return int(time.time() * 1000)
+
+
+class Lifelines(Protocol):
+    """What the engine runs: this module's ``Pipeline`` in one process, or the front of the
+    distributed mode (``cluster.front.ClusterPipeline``) whose partitions run the pipelines."""
+
+    registry: SensorRegistry
+    tz: ZoneInfo
+    watermark_ms: int
+
+    def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
+               source: str = "") -> AppendResult: ...
+
+    def detect(self, result: AppendResult, watermark_ms: int = NONE) -> WarnChanges: ...
+
+    def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
+            source: str = "", credential: str = "", role: str = "") -> tuple[Incident, WarnChanges]: ...
+
+    def close_ticket(self, ticket_id: int, actor: str, note: str, source: str = "", credential: str = "",
+                     role: str = "") -> WarnChanges: ...
+
+    def escalate(self) -> WarnChanges: ...
+
+    def threshold_levels(self) -> np.ndarray: ...
+
+    def close(self) -> None: ...
 
 
 class Pipeline:
@@ -149,6 +177,15 @@ class Pipeline:
         if changes:
             self.save(changes)
         return changes
+
+    def threshold_levels(self) -> np.ndarray:
+        """Each sensor's threshold level in force (a severity, 0 for none), by registry index."""
+        threshold = next((d for d in self.detectors if d.name == "threshold"), None)
+        levels = np.zeros(len(self.registry), dtype=np.int8)
+        if threshold is not None:
+            lv = threshold.state["level"][: len(levels)]
+            levels[: len(lv)] = lv
+        return levels
 
     # ---- detection -----------------------------------------------------------------------------
     def _detect(self, new: ReadingBatch, watermark_ms: int = NONE) -> WarnChanges:

@@ -20,17 +20,26 @@ def make_server(config: Config, engine: Engine | None = None) -> tuple[Engine, u
 
 
 def serve(config: Config) -> None:
-    """Serve until interrupted; the engine checkpoints and closes the store on the way out.  Refuses to
-    start without the admin_token setting: a platform nobody can administer, or anybody can, is no use."""
-    if not config.admin_token:
-        raise ConfigError("serve needs an admin credential: set CITYLIFELINE_ADMIN_TOKEN (at least 20 characters; "
-                          "`citylifeline token` prints a good one) and keep it secret")
+    """Serve until interrupted; the engine checkpoints and closes the store on the way out."""
+    require_admin(config)
     engine, server = make_server(config)
     n = int(engine.registry.active.sum())
     mqtt = f"\n  MQTT {config.mqtt_url.rpartition('@')[2]}: {config.mqtt_topic_prefix}/sensor/ID, " \
            f"{config.mqtt_topic_prefix}/gateway/ID" if config.mqtt_url else ""
     store = config.db if not config.db.startswith("postgres") else "PostgreSQL " + config.db.rpartition("@")[2]
-    print(f"CityLifeline serving {engine.city.name}: {n} sensors, store {store}{mqtt}\n"
-          f"  http://{config.host}:{config.port}/        dashboard (the one map)\n"
-          f"  http://{config.host}:{config.port}/docs    API (OpenAPI)", flush=True)
+    print(f"CityLifeline serving {engine.city.name}: {n} sensors, store {store}{mqtt}\n{addresses(config)}", flush=True)
     server.run()
+
+
+def require_admin(config: Config) -> None:
+    """Refuse to serve without the admin_token setting: a platform nobody can administer, or anybody
+    can, is no use."""
+    if not config.admin_token:
+        raise ConfigError("serve needs an admin credential: set CITYLIFELINE_ADMIN_TOKEN (at least 20 characters; "
+                          "`citylifeline token` prints a good one) and keep it secret")
+
+
+def addresses(config: Config) -> str:
+    """Where the dashboard and the API are."""
+    return (f"  http://{config.host}:{config.port}/        dashboard (the one map)\n"
+            f"  http://{config.host}:{config.port}/docs    API (OpenAPI)")

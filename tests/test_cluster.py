@@ -9,6 +9,7 @@ real (127.0.0.1).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -21,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import psycopg
 import pyarrow as pa
@@ -40,7 +42,7 @@ from citylifeline.store.embedded import EmbeddedStore
 from citylifeline.twin.runner import simulate
 from citylifeline.twin.scenario import scenario_from_dict
 from citylifeline.warn.correlate import first_id
-from tests.conftest import PG_URL
+from tests.conftest import ADMIN_TOKEN, AUTH, PG_URL, free_port
 
 NATS_URL = "nats://127.0.0.1:4222"
 INCIDENT_KEYS = ("lifeline", "level", "sensors", "assets", "t_first_ms", "t_last_ms", "event_count", "title",
@@ -152,14 +154,14 @@ def cluster(morning: tuple[CityBundle, list[ReadingBatch]], local_ray: None) -> 
     """2 partition workers on their own PostgreSQL schemas and JetStream stream (removed afterwards)."""
     from citylifeline.cluster.cluster import Cluster
 
-    cl = Cluster(replace(config(), db=PG_URL, nats_url=NATS_URL, cluster_schema=f"t_{uuid.uuid4().hex[:10]}"),
-                 morning[0])
+    cl = Cluster(replace(config(), db=PG_URL, nats_url=NATS_URL, cluster_schema=f"t_{uuid.uuid4().hex[:10]}",
+                         admin_token=ADMIN_TOKEN), morning[0])
     try:
         yield cl.start("local")
     finally:
         if cl.actors:
             cl.stop()
-        _remove(cl.plan.store_schema(0), cl.plan.store_schema(1), stream=cl.plan.stream)
+        _remove(cl.plan.store_schema(0), cl.plan.store_schema(1), f"{cl.plan.schema}_front", stream=cl.plan.stream)
 
 
 def _remove(*schemas: str, stream: str) -> None:
@@ -205,7 +207,7 @@ def test_two_ray_workers_raise_the_same_incidents_as_one_process(
     _same((incidents, cluster.tickets()), single)
     # a person's action goes to the partition that owns the incident
     water = next(i for i in incidents if i["lifeline"] == "water")
-    assert cluster.act(water["id"], "acknowledge", "duty officer")["state"] == "acknowledged"
+    assert cluster.act(water["id"], "acknowledge", "duty officer").state == "acknowledged"
 
 
 def test_a_worker_killed_mid_run_is_restarted_from_its_checkpoint_and_loses_nothing(
@@ -258,12 +260,130 @@ def test_files_ingested_into_the_cluster_give_the_same_incidents_and_refusals_ar
     assert [r[0] for r in letters] == ["NO-SUCH-1"] and "NO-SUCH-1" in letters[0][1]
 
 
-def test_serve_cluster_starts_the_partitions_on_ray_and_stops_them_on_interrupt() -> None:
-    schema = f"t_{uuid.uuid4().hex[:10]}"
+# ---- the front: the API, WebSocket and dashboard over the partitions --------------------------------
+def _arrow(bundle: CityBundle, b: ReadingBatch) -> bytes:
+    ids = np.asarray(bundle.sensors.ids, dtype=object)
+    table = pa.table({"sensor": ids[b.sensor].tolist(), "t": b.t_ms / 1000, "value": b.value})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class Listening:
+    """A WebSocket client's messages, gathered on a thread (so a missing message fails, not hangs)."""
+
+    def __init__(self, ws: Any) -> None:
+        import threading
+
+        self.ws, self.messages = ws, []  # type: ignore[var-annotated]
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        import anyio
+        from starlette.websockets import WebSocketDisconnect
+
+        with contextlib.suppress(WebSocketDisconnect, anyio.ClosedResourceError):  # the client has gone
+            while True:
+                self.messages.append(self.ws.receive_json())
+
+    def wait_for(self, found: Any, timeout_s: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while not found(self.messages):
+            assert time.monotonic() < deadline, f"not pushed within {timeout_s} s: {self.messages[-3:]}"
+            time.sleep(0.05)
+        return self.messages
+
+
+def test_the_api_websocket_and_map_over_a_cluster_show_what_the_partitions_found(
+        cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any) -> None:
+    """``serve --cluster``'s front: readings POSTed to it reach the partitions through the broker; the
+    incidents, tickets, evidence and sensor states it serves are theirs, pushed over the WebSocket;
+    an action goes to the partition that owns the incident."""
+    from fastapi.testclient import TestClient
+
+    from citylifeline.api import create_app
+    from citylifeline.cluster.front import front_engine
+
+    bundle, batches = morning
+    engine = front_engine(cluster)
+    reg = engine.registry
+    with TestClient(create_app(engine), headers=AUTH) as c, c.websocket_connect("/api/v1/ws") as ws:
+        hello = ws.receive_json()
+        assert hello == {"type": "hello", "incidents": []}
+        heard = Listening(ws)
+        for b in batches:  # a gateway's uploads, as Arrow streams
+            r = c.post("/api/v1/readings", content=_arrow(bundle, b),
+                       headers={"content-type": "application/vnd.apache.arrow.stream"})
+            assert r.status_code == 200 and r.json()["stored"] == len(b), r.text
+        r = c.post("/api/v1/readings", json={"readings": [{"sensor": "NO-SUCH-1", "t": time.time() - 60,
+                                                           "value": 1.0}]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("sensor")
+        cluster.drain()
+        want = {i["id"]: i for i in cluster.incidents()}
+        incidents = c.get("/api/v1/incidents", params={"limit": 5000}).json()
+        assert {i["id"] for i in incidents} == set(want)
+        tickets = c.get("/api/v1/tickets").json()
+        _same((incidents, tickets), single)
+        assert all(t["sensor"] == reg.idx(t["sensor_id"]) for t in tickets)  # the city's sensor numbers
+        pushed = heard.wait_for(lambda ms: {m["incident"]["id"] for m in ms if m["type"] == "incident"} >= set(want))
+        assert {m["ticket"]["sensor_id"] for m in pushed if m["type"] == "ticket"} >= {"WP-03"}
+
+        water = next(i for i in incidents if i["lifeline"] == "water")
+        detail = c.get(f"/api/v1/incidents/{water['id']}").json()
+        assert [e["sensor"]["id"] for e in detail["evidence"]] == water["sensors"]
+        assert all(len(e["t"]) > 10 for e in detail["evidence"])  # the readings around it, from its partition
+        assert detail["events"] and {e["sensor_id"] for e in detail["events"]} <= set(water["sensors"])
+        assert all(e["sensor"] == reg.idx(e["sensor_id"]) for e in detail["events"])
+        assert detail["timeline"][0]["incident_id"] == water["id"]
+
+        r = c.post(f"/api/v1/incidents/{water['id']}/actions", json={"action": "acknowledge", "actor": "Wang"})
+        assert r.status_code == 200 and r.json()["state"] == "acknowledged", r.text
+        assert cluster.read(None, "incident", water["id"])[cluster.plan.partition_of_unit[
+            cluster.plan.units.index("water")]].state == "acknowledged"  # saved by the partition that owns it
+        heard.wait_for(lambda ms: any(m["type"] == "incident" and m["incident"]["id"] == water["id"]
+                                      and m["incident"]["state"] == "acknowledged" for m in ms))
+        timeline = c.get(f"/api/v1/incidents/{water['id']}").json()["timeline"]
+        assert timeline[-1]["action"] == "acknowledge" and timeline[-1]["actor"] == "Wang (admin)"
+        assert c.post(f"/api/v1/incidents/{water['id']}/actions", json={"action": "archive"}).status_code == 409
+
+        deadline = time.monotonic() + 30  # the map: each sensor's state, from its partition's detectors
+        while True:
+            states = c.get("/api/v1/sensor-states").json()
+            by_id = dict(zip(states["sensor"], states["state"], strict=True))
+            if states["now_ms"] == max(int(b.t_ms.max()) for b in batches) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert states["now_ms"] == max(int(b.t_ms.max()) for b in batches)
+        assert len(by_id) == int(reg.active.sum()) and sum(t is not None for t in states["t"]) > 0.9 * len(by_id)
+        assert by_id["WP-03"] == 5  # fault: its ticket is open
+        held = {}  # the levels the partitions' threshold detectors hold
+        for k, actor in enumerate(cluster.actors):
+            view = ray.get(actor.view.remote(0, -1))
+            held |= {sid: int(v) for sid, v in zip(cluster.read(k, "sensor_ids")[0], view["levels"], strict=True) if v}
+        assert held and {sid: v for sid, v in by_id.items() if v in (1, 2, 3, 4)} == held
+        stuck = next(t for t in tickets if t["sensor_id"] == "WP-03" and t["state"] == "open")
+        r = c.post(f"/api/v1/tickets/{stuck['id']}/close", json={"note": "transmitter replaced"})
+        assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["sensor"] == reg.idx("WP-03")
+
+        status = c.get("/api/v1/status").json()
+        stored = sum(ray.get([a.stored.remote() for a in cluster.actors]))
+        assert status["readings"] == stored and status["active_incidents"] == sum(
+            1 for i in cluster.incidents() if i["state"] in ("new", "acknowledged", "dispatched", "handling"))
+        letters = c.get("/api/v1/dead-letters").json()
+        assert letters[0]["sensor"] == "NO-SUCH-1" and letters[0]["source"].startswith("http:")
+        assert "server.start" in [e["action"] for e in c.get("/api/v1/audit").json()]  # the front's own schema
+        assert c.get("/").status_code == 200  # the dashboard itself
+
+
+def test_serve_cluster_starts_the_partitions_on_ray_serves_the_api_and_stops_them_on_interrupt() -> None:
+    schema, port = f"t_{uuid.uuid4().hex[:10]}", free_port()
     env = {**os.environ, "CITYLIFELINE_DB": PG_URL, "CITYLIFELINE_NATS_URL": NATS_URL,
            "CITYLIFELINE_CLUSTER_SCHEMA": schema}
     proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--cluster", "local",
-                             "--partitions", "3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--partitions", "3", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
         lines = []
@@ -274,10 +394,22 @@ def test_serve_cluster_starts_the_partitions_on_ray_and_stops_them_on_interrupt(
         text = "".join(lines)
         assert "3 partitions by lifeline" in text and "started on Ray (local)" in text, text
         assert all(f"schema {schema}_p{k}" in text for k in range(3))
-        next(proc.stdout)  # the first status line: the workers answer
+        deadline = time.monotonic() + 60
+        while True:  # the front answers once uvicorn is up
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/status", headers=AUTH, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["sensors"] == len(load_city("demo").sensors), r.text
+        assert r.json()["readings"] == 0 and r.json()["active_incidents"] == 0
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
+        assert proc.wait(60) == 130  # interrupted, after stopping the workers: each checkpointed
+        with psycopg.connect(PG_URL) as con:
+            assert all(con.execute(f"SELECT count(*) FROM {schema}_p{k}.checkpoints").fetchone()[0] > 0  # type: ignore[index]
+                       for k in range(3))
     finally:
         if proc.poll() is None:
             proc.kill()
-        _remove(*(f"{schema}_p{k}" for k in range(3)), stream=f"{schema.upper()}_READINGS")
+        _remove(*(f"{schema}_p{k}" for k in range(3)), f"{schema}_front", stream=f"{schema.upper()}_READINGS")

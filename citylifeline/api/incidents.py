@@ -137,7 +137,7 @@ def list_tickets(request: Request, state: str = Query("", description="open or c
 async def close_ticket(request: Request, ticket_id: int, body: TicketCloseIn, who: Credential = OPERATOR) -> JSON:
     """Close an open ticket once the sensor is repaired."""
     engine = engine_of(request)
-    ticket = next((t for t in list(engine.pipeline.correlator.tickets.values()) if t.id == ticket_id), None)
+    ticket = next((t for t in engine.store.open_tickets() if t.id == ticket_id), None)
     if ticket is not None:
         in_scope(who, bool(engine.access.sensor_mask(who)[ticket.sensor]), f"ticket {ticket_id}")
     ch = await asyncio.wrap_future(engine.close_ticket(ticket_id, actor_name(who, body.actor), body.note,

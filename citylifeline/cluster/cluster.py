@@ -27,11 +27,13 @@ from ..ingest import Validator, read_file
 from ..offline import IngestReport
 from ..pipeline import wall_ms
 from ..settings import Config
-from ..store.base import DeadLetter
+from ..store.base import DeadLetter, WarnChanges
+from ..warn.model import Incident
 from . import feed
 from .plan import Plan, make_plan
 
 ACTOR_NAMESPACE = "citylifeline"
+READ_TIMEOUT_S = 60.0  # a partition being restarted answers once it has restored its checkpoint
 
 
 def start_ray(address: str = "local", num_cpus: int | None = None) -> None:
@@ -144,12 +146,26 @@ class Cluster:
         every = [t for part in ray.get([a.tickets.remote() for a in self.actors]) for t in part]
         return sorted(every, key=lambda t: (t["t_opened_ms"], t["id"]))
 
-    def act(self, incident_id: int, action: str, actor: str, **kw: str) -> dict[str, Any]:
+    def act(self, incident_id: int, action: str, actor: str, **kw: str) -> Incident:
         """A lifecycle action, on the partition that owns the incident (ids are striped by partition)."""
         import ray
 
-        k = partition_of_incident(incident_id, self.plan.n)
+        k = partition_of_record(incident_id, self.plan.n)
         return ray.get(self.actors[k].act.remote(incident_id, action, actor, **kw))
+
+    def close_ticket(self, ticket_id: int, actor: str, note: str, **kw: str) -> WarnChanges:
+        """Close a maintenance ticket, on the partition that owns it."""
+        import ray
+
+        k = partition_of_record(ticket_id, self.plan.n)
+        return ray.get(self.actors[k].close_ticket.remote(ticket_id, actor, note, **kw))
+
+    def read(self, k: int | None, name: str, *args: Any) -> list[Any]:
+        """A store read (``worker.READS``) of partition ``k``, or of every partition (``None``): their answers."""
+        import ray
+
+        actors = self.actors if k is None else [self.actors[k]]
+        return ray.get([a.read.remote(name, *args) for a in actors], timeout=READ_TIMEOUT_S)
 
     def kill(self, k: int) -> None:
         """Kill partition ``k``'s actor as a crash would (Ray restarts it): for drills and tests."""
@@ -167,34 +183,6 @@ class Cluster:
         self.actors = []
 
 
-def run_cluster(config: Config, address: str, status_every_s: float = 30.0) -> None:
-    """``serve --cluster``: start the partitions and report on them until interrupted; a local cluster's
-    workers are then stopped (checkpointed), a shared cluster's detached ones keep running."""
-    import ray
-
-    cl = Cluster(config)
-    plan = cl.plan
-    print(f"CityLifeline distributed mode for {cl.bundle.city.name}: {len(cl.bundle.sensors)} sensors in "
-          f"{plan.n} partitions by {plan.by}; feed {config.nats_url} stream {plan.stream}; store "
-          f"PostgreSQL {config.db.rpartition('@')[2]}", flush=True)
-    for k in range(plan.n):
-        units = [u for u, p in zip(plan.units, plan.partition_of_unit, strict=True) if p == k]
-        print(f"  p{k}: {', '.join(units)}  subjects {plan.filter_subject(k)}  schema {plan.store_schema(k)}")
-    cl.start(address)
-    print(f"started on Ray ({address}); publish with `citylifeline ingest --cluster {address} FILES`", flush=True)
-    try:
-        while True:
-            for s in cl.status():
-                print(f"  p{s['partition']}: {s['readings']:,.0f} readings, {s['active_incidents']} live incidents, "
-                      f"commit {s['seq']}, pid {s['pid']}", flush=True)
-            time.sleep(status_every_s)
-    except KeyboardInterrupt:
-        pass
-    if address == "local":
-        cl.stop()
-        ray.shutdown()
-
-
-def partition_of_incident(incident_id: int, partitions: int) -> int:
-    """The partition that numbered ``incident_id``."""
-    return (incident_id - 1) % partitions
+def partition_of_record(record_id: int, partitions: int) -> int:
+    """The partition that numbered ``record_id`` (an incident, ticket or event: ``warn.correlate.first_id``)."""
+    return (record_id - 1) % partitions

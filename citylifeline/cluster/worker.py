@@ -18,6 +18,8 @@ import logging
 import os
 import threading
 import time
+import uuid
+from collections import deque
 from typing import Any
 
 import nats.errors
@@ -31,8 +33,9 @@ from ..ingest import Validator
 from ..ingest.files import parse_arrow_stream
 from ..pipeline import Pipeline, wall_ms
 from ..settings import Config
-from ..store.base import DeadLetter, IncidentFilter
+from ..store.base import DeadLetter, IncidentFilter, WarnChanges
 from ..store.postgres import PostgresStore
+from ..warn.model import Incident
 from . import feed
 from .feed import ACK_WAIT_S
 from .plan import Plan, schema_url
@@ -40,6 +43,10 @@ from .plan import Plan, schema_url
 log = logging.getLogger("citylifeline.cluster")
 ESCALATION_CHECK_S = 5.0
 FETCH_WAIT_S = 0.5
+CHANGE_LOG = 10_000  # changed incidents and tickets kept for the front (``view``)
+READS = frozenset(("incidents", "incident", "timeline", "events", "tickets", "open_tickets", "dead_letters",
+                   "readings", "hourly", "sensor_ids", "count_readings"))
+"""The store's reads the front may ask a partition for (``read``)."""
 
 
 def rss_bytes() -> int:
@@ -82,6 +89,9 @@ class PartitionWorker:
         self._lock = threading.Lock()  # the pipeline: the consumer and people's actions take turns
         self._stop = threading.Event()
         self._ready = threading.Event()
+        self.epoch = uuid.uuid4().hex  # a new one after a restart: the front then takes a fresh snapshot
+        self._changes: deque[tuple[int, Any]] = deque(maxlen=CHANGE_LOG)  # (number, changed incident or ticket)
+        self._changed = 0  # changes numbered so far
         self._checks = 0  # broker checks begun
         self._drained_at_check = -1  # the last check that found nothing left for this partition
         self._error: BaseException | None = None
@@ -125,11 +135,47 @@ class PartitionWorker:
         return [t.to_dict() for t in self.store.tickets(limit=10_000)]
 
     def act(self, incident_id: int, action: str, actor: str, assignee: str = "", text: str = "",
-            source: str = "") -> dict[str, Any]:
-        """A lifecycle action on one of the partition's incidents."""
+            source: str = "", credential: str = "", role: str = "") -> Incident:
+        """A lifecycle action on one of the partition's incidents (``Pipeline.act``)."""
         with self._lock:
-            inc, _ = self.pipeline.act(incident_id, action, actor, assignee, text, source)
-        return inc.to_dict()
+            inc, changes = self.pipeline.act(incident_id, action, actor, assignee, text, source, credential, role)
+            self._note(changes)
+        return inc
+
+    def close_ticket(self, ticket_id: int, actor: str, note: str, source: str = "", credential: str = "",
+                     role: str = "") -> WarnChanges:
+        """Close one of the partition's maintenance tickets by hand (``Pipeline.close_ticket``)."""
+        with self._lock:
+            changes = self.pipeline.close_ticket(ticket_id, actor, note, source, credential, role)
+            self._note(changes)
+        return changes
+
+    def read(self, name: str, *args: Any) -> Any:
+        """One of the store's reads (``READS``), for the front; sensors are the partition's numbers."""
+        if name not in READS:
+            raise ValueError(f"{name!r} is not a read a partition answers; use one of {', '.join(sorted(READS))}")
+        return getattr(self.store, name)(*args)
+
+    def view(self, after: int, seen_seq: int) -> dict[str, Any]:
+        """For the front, every second: the incidents and tickets changed after change number ``after``
+        (``overflow`` if some of them are no longer kept), and — if detection has moved on since commit
+        ``seen_seq`` — each sensor's newest time and value and its threshold level."""
+        with self._lock:
+            changes = [c for n, c in self._changes if n > after]
+            out: dict[str, Any] = {
+                "epoch": self.epoch, "changed": self._changed, "changes": changes, "seq": self.pipeline.seq,
+                "overflow": bool(self._changes) and self._changes[0][0] > after + 1,
+                "watermark_ms": self.pipeline.watermark_ms}
+            if self.pipeline.seq != seen_seq:
+                out |= {"last_t": self.store.last_t.copy(), "last_value": self.store.last_value.copy(),
+                        "levels": self.pipeline.threshold_levels()}
+        return out
+
+    def _note(self, changes: WarnChanges) -> None:
+        """Keep what changed for the front (under the lock)."""
+        for record in [*changes.incidents.values(), *changes.tickets.values()]:
+            self._changed += 1
+            self._changes.append((self._changed, record))
 
     def stop(self) -> None:
         """Stop consuming (finishing the batch in hand), checkpoint and close the store."""
@@ -169,7 +215,7 @@ class PartitionWorker:
                 if time.monotonic() >= next_escalation:
                     next_escalation = time.monotonic() + ESCALATION_CHECK_S
                     with self._lock:
-                        self.pipeline.escalate()
+                        self._note(self.pipeline.escalate())
         finally:
             await nc.close()
 
@@ -200,7 +246,7 @@ class PartitionWorker:
         await nc.flush()
         acked = time.time()
         with self._lock:
-            self.pipeline.detect(result, watermark_ms)
+            self._note(self.pipeline.detect(result, watermark_ms))
         c = self.counts
         c["commit_s"] += committed - began
         c["ack_s"] += acked - committed
