@@ -26,6 +26,7 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/python bench/throughput.py --write-docs
 	$(BIN)/python bench/wire.py --write-docs
 	$(BIN)/python bench/cluster.py --write-docs
+	$(BIN)/python bench/cluster_front.py --write-docs
 	$(BIN)/python bench/twin.py --write-docs
 	$(BIN)/python bench/dashboard.py --write-docs
 	$(BIN)/python bench/nab.py --write-docs

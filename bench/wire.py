@@ -194,14 +194,20 @@ def serve(db: Path, city: Path, port: int, mqtt_port: int | None = None) -> subp
     proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--db", str(db), "--city", str(city),
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                             stderr=open(db.with_suffix(".log"), "wb"))  # noqa: SIM115
-    for _ in range(600):
+    return answering(proc, port, db.with_suffix(".log"))
+
+
+def answering(proc: subprocess.Popen[bytes], port: int, log: Path, within_s: float = 300) -> subprocess.Popen[bytes]:
+    """``proc`` once its API answers on ``port`` (killed, with its log's end in the error, if not)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             httpx.get(f"http://127.0.0.1:{port}/api/v1/status", headers=AUTH, timeout=5).raise_for_status()
             return proc
         except httpx.HTTPError:
             time.sleep(0.5)
     proc.kill()
-    raise RuntimeError(f"the server did not start: {db.with_suffix('.log').read_text()[-2000:]}")
+    raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
 
 
 def in_child(args: list[str]) -> dict[str, float]:

@@ -32,3 +32,13 @@ def test_architecture_names_every_module_and_only_real_ones() -> None:
     assert not missing, f"docs/architecture.md does not mention {missing}"
     for path in re.findall(r"citylifeline/[\w/]+\.py", doc):
         assert (ROOT / path).is_file(), f"docs/architecture.md names {path}, which does not exist"
+
+
+def test_a_benchmark_replaces_its_own_section_and_keeps_the_others_apart(tmp_path: Path) -> None:
+    from citylifeline.bench.report import replace_section
+
+    doc = tmp_path / "benchmarks.md"
+    replace_section("<!-- a -->", "<!-- a -->\n## A\nfirst\n", doc)
+    replace_section("<!-- b -->", "<!-- b -->\n## B\n", doc)
+    replace_section("<!-- a -->", "<!-- a -->\n## A\nsecond\n", doc)
+    assert doc.read_text(encoding="utf-8") == "# Benchmarks\n\n<!-- a -->\n## A\nsecond\n\n<!-- b -->\n## B\n"

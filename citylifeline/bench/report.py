@@ -38,7 +38,7 @@ def replace_section(marker: str, markdown: str, path: Path = DOCS) -> None:
     if marker in text:
         head, _, rest = text.partition(marker)
         nxt = rest.find("\n<!-- ", 1)
-        text = head + markdown + (rest[nxt + 1:] if nxt >= 0 else "")
+        text = head + markdown.rstrip("\n") + "\n" + ("\n" + rest[nxt + 1:] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + markdown
     path.write_text(text, encoding="utf-8")

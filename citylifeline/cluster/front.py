@@ -9,7 +9,7 @@
 - in place of the pipeline, a ``ClusterPipeline``: readings accepted over HTTP or MQTT are
   validated at the edge as always, then published to their units' subjects and acknowledged once
   JetStream has stored them (the partitions store, deduplicate and detect them); a person's action
-  goes to the partition that owns the incident or ticket; and every second (``check_every_s``) the
+  goes to the partition that owns the incident or ticket; and every ``FRONT_CHECK_S`` the
   writer thread asks each partition what changed — incidents and tickets for the WebSocket, each
   sensor's newest reading and threshold level for the map.
 
@@ -44,7 +44,7 @@ from . import feed
 from .cluster import Cluster, partition_of_record
 from .plan import schema_url
 
-FRONT_CHECK_S = 1.0
+FRONT_CHECK_S = 0.25
 PUBLISH_TIMEOUT_S = 30.0
 
 
@@ -212,7 +212,7 @@ class ClusterStore(Store):
 
 class ClusterPipeline:
     """In place of the pipeline at the front (``pipeline.Lifelines``): readings go to the broker,
-    actions to the owning partition, and ``escalate`` — every second on the writer thread — gathers
+    actions to the owning partition, and ``escalate`` — every ``FRONT_CHECK_S`` on the writer thread — gathers
     what the partitions changed."""
 
     def __init__(self, cluster: Cluster, store: ClusterStore, bundle: CityBundle) -> None:

@@ -42,7 +42,9 @@ from .plan import Plan, schema_url
 
 log = logging.getLogger("citylifeline.cluster")
 ESCALATION_CHECK_S = 5.0
-FETCH_WAIT_S = 0.5
+FETCH_WAIT_S = 0.1
+"""The longest a fetch waits for more messages once the first one came (nats-py waits to fill the
+batch): a bound on the latency the partition adds when readings trickle in."""
 CHANGE_LOG = 10_000  # changed incidents and tickets kept for the front (``view``)
 READS = frozenset(("incidents", "incident", "timeline", "events", "tickets", "open_tickets", "dead_letters",
                    "readings", "hourly", "sensor_ids", "count_readings"))
