@@ -306,10 +306,7 @@ class Engine:
     def retain(self) -> int:
         """Reduce readings older than ``retention_days`` before the newest one to hourly statistics (on
         the store thread, hourly); how many were reduced."""
-        newest = int(self.store.last_t.max()) if len(self.store.last_t) else -1
-        if newest < 0:
-            return 0
-        n = self.store.retain(newest - round(self.config.retention_days * 86_400_000))
+        n = self.store.retain_days(self.config.retention_days)
         if n:
             log.info("reduced %d readings older than %s days to hourly statistics", n, self.config.retention_days)
         return n

@@ -233,6 +233,34 @@ def test_a_worker_killed_mid_run_is_restarted_from_its_checkpoint_and_loses_noth
     _same((cluster.incidents(), cluster.tickets()), single)
 
 
+def test_partitions_reduce_readings_older_than_retention_days_to_hourly_statistics(
+        morning: tuple[CityBundle, list[ReadingBatch]], local_ray: None) -> None:
+    from citylifeline.cluster.cluster import Cluster
+
+    bundle, batches = morning
+    old = batches[0]
+    old = ReadingBatch.of(old.sensor, old.t_ms - 3 * 86_400_000, old.value)  # three days before the rest
+    cl = Cluster(replace(config(), db=PG_URL, nats_url=NATS_URL, cluster_schema=f"t_{uuid.uuid4().hex[:10]}",
+                         retention_days=1.0), bundle)
+    try:
+        cl.start("local")
+        cl.publish(ReadingBatch.concat([old, batches[0]]))
+        status = cl.drain()
+        distinct = len({(int(s), int(t)) for s, t in zip(old.sensor, old.t_ms, strict=True)})
+        assert sum(s["reduced_readings"] for s in status) == distinct
+        assert all(s["reduced_readings"] > 0 for s in status)  # each partition its own
+        assert sum(ray.get([a.stored.remote() for a in cl.actors])) == \
+            len({(int(s), int(t)) for s, t in zip(batches[0].sensor, batches[0].t_ms, strict=True)})
+        with psycopg.connect(PG_URL) as con:
+            hourly = [con.execute(f"SELECT sum(n) FROM {cl.plan.store_schema(k)}.readings_hourly").fetchone()[0]
+                      for k in range(cl.plan.n)]
+        assert sum(hourly) == distinct
+    finally:
+        if cl.actors:
+            cl.stop()
+        _remove(*(cl.plan.store_schema(k) for k in range(cl.plan.n)), stream=cl.plan.stream)
+
+
 def test_files_ingested_into_the_cluster_give_the_same_incidents_and_refusals_are_kept(
         cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any, tmp_path: Path) -> None:
     """``citylifeline ingest --cluster``: validated at the edge, published, stored and detected by the

@@ -28,7 +28,8 @@ import pyarrow as pa
 
 from ..batch import NO_TIME, ReadingBatch
 from ..city.bundle import load_city
-from ..errors import CityLifelineError
+from ..engine import RETENTION_CHECK_S
+from ..errors import CityLifelineError, StoreError
 from ..ingest import Validator
 from ..ingest.files import parse_arrow_stream
 from ..pipeline import Pipeline, wall_ms
@@ -84,10 +85,11 @@ class PartitionWorker:
             raise
         self.validator = Validator(self.pipeline.registry, config, wall_ms)
         self.max_readings = config.max_batch_readings
+        self.retention_days = config.retention_days
         self.started_s = time.perf_counter() - began  # restore and re-detection included
         self.counts: dict[str, float] = dict.fromkeys(
             ("messages", "readings", "duplicates", "dead_letters", "commits", "busy_s", "commit_s", "ack_s",
-             "detect_s", "first_commit_at", "last_commit_at"), 0)
+             "detect_s", "first_commit_at", "last_commit_at", "reduced_readings"), 0)
         self._lock = threading.Lock()  # the pipeline: the consumer and people's actions take turns
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -203,6 +205,7 @@ class PartitionWorker:
             self._ready.set()
             held = Held()
             next_escalation = time.monotonic() + ESCALATION_CHECK_S
+            next_retention = 0.0  # after the first commit, then hourly
             while not self._stop.is_set():
                 try:
                     for m in await sub.fetch(self.fetch_messages, timeout=FETCH_WAIT_S):
@@ -214,12 +217,28 @@ class PartitionWorker:
                         self._drained_at_check = check
                 for group, watermark_ms in held.ready(time.monotonic() - ACK_WAIT_S / 2):
                     await self._commit(nc, group, watermark_ms)
+                if self.retention_days > 0 and self.counts["commits"] and time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + RETENTION_CHECK_S
+                    self._retain()
                 if time.monotonic() >= next_escalation:
                     next_escalation = time.monotonic() + ESCALATION_CHECK_S
                     with self._lock:
                         self._note(self.pipeline.escalate())
         finally:
             await nc.close()
+
+    def _retain(self) -> None:
+        """Reduce the partition's readings older than ``retention_days`` to hourly statistics (as the
+        single process's store thread does); a failure is logged and retried at the next check."""
+        try:
+            n = self.store.retain_days(self.retention_days)
+        except StoreError:
+            log.exception("partition %s could not reduce its old readings", self.k)
+            return
+        self.counts["reduced_readings"] += n
+        if n:
+            log.info("partition %s reduced %d readings older than %s days to hourly statistics", self.k, n,
+                     self.retention_days)
 
     async def _commit(self, nc: Any, msgs: list[Any], watermark_ms: int) -> None:
         began = time.time()

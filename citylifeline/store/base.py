@@ -178,6 +178,12 @@ class Store(ABC):
         (``hourly``) and delete them; how many readings were deleted.  Statistics of an hour that
         gets late readings after its day was reduced are merged, not replaced."""
 
+    def retain_days(self, days: float) -> int:
+        """``retain`` what is older than ``days`` before the newest reading (the ``retention_days``
+        setting); how many readings were reduced (0 with nothing stored)."""
+        newest = int(self.last_t.max()) if len(self.last_t) else -1
+        return self.retain(newest - round(days * 86_400_000)) if newest >= 0 else 0
+
     @abstractmethod
     def hourly(self, sensor: int, start_ms: int, end_ms: int) -> dict[str, np.ndarray]:
         """One sensor's hourly statistics with start_ms <= hour_ms < end_ms, oldest first:
