@@ -132,8 +132,11 @@ def test_refused_actions_are_audited_and_allowed_ones_name_who_did_them(app_engi
     assert "rate_limit_per_s=0.0" in start["detail"] and ADMIN_TOKEN not in start["detail"]
     if "postgresql://" in start["detail"]:
         assert "postgresql://***@" in start["detail"]
-    assert c.get("/api/v1/audit/verify", headers=AUTH).json() == {"entries": len(engine.store.audit(limit=10_000)),
-                                                                  "intact": True, "problem": ""}
+    n = len(engine.store.audit(limit=10_000))
+    assert c.get("/api/v1/audit/verify", headers=AUTH).json() == {
+        "entries": n, "intact": True, "problem": "", "logs": [{"log": "", "entries": n, "intact": True, "problem": ""}]}
+    r = c.get("/api/v1/audit", params={"log": "p0"}, headers=AUTH)  # a partition's: only at a cluster's front
+    assert r.status_code == 404 and "log='p0'" in r.json()["detail"] and "the logs kept are ''" in r.json()["detail"]
 
 
 def test_a_device_writes_only_its_own_sensors_and_a_foreign_batch_stores_nothing(

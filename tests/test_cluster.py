@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,6 +44,7 @@ from citylifeline.twin.runner import simulate
 from citylifeline.twin.scenario import scenario_from_dict
 from citylifeline.warn.correlate import first_id
 from tests.conftest import ADMIN_TOKEN, AUTH, PG_URL, free_port
+from tests.services import SHARED_BROKER, mqtt_names, publisher
 
 NATS_URL = "nats://127.0.0.1:4222"
 INCIDENT_KEYS = ("lifeline", "level", "sensors", "assets", "t_first_ms", "t_last_ms", "event_count", "title",
@@ -328,14 +330,23 @@ def test_the_api_websocket_and_map_over_a_cluster_show_what_the_partitions_found
         cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any) -> None:
     """``serve --cluster``'s front: readings POSTed to it reach the partitions through the broker; the
     incidents, tickets, evidence and sensor states it serves are theirs, pushed over the WebSocket;
-    an action goes to the partition that owns the incident."""
+    an action goes to the partition that owns the incident; a gateway's MQTT message too."""
+    from citylifeline.cluster.front import front_engine
+
+    broker = f"mqtt://{SHARED_BROKER[0]}:{SHARED_BROKER[1]}"
+    with mqtt_names() as (prefix, client_id):
+        engine = front_engine(cluster, replace(cluster.config, mqtt_url=broker, mqtt_topic_prefix=prefix,
+                                               mqtt_client_id=client_id))
+        _front(engine, cluster, morning, single, prefix)
+
+
+def _front(engine: Any, cluster: Any, morning: tuple[CityBundle, list[ReadingBatch]], single: Any,
+           prefix: str) -> None:
     from fastapi.testclient import TestClient
 
     from citylifeline.api import create_app
-    from citylifeline.cluster.front import front_engine
 
     bundle, batches = morning
-    engine = front_engine(cluster)
     reg = engine.registry
     with TestClient(create_app(engine), headers=AUTH) as c, c.websocket_connect("/api/v1/ws") as ws:
         hello = ws.receive_json()
@@ -402,7 +413,43 @@ def test_the_api_websocket_and_map_over_a_cluster_show_what_the_partitions_found
         letters = c.get("/api/v1/dead-letters").json()
         assert letters[0]["sensor"] == "NO-SUCH-1" and letters[0]["source"].startswith("http:")
         assert "server.start" in [e["action"] for e in c.get("/api/v1/audit").json()]  # the front's own schema
+        water_log = f"p{cluster.plan.partition_of_unit[cluster.plan.units.index('water')]}"
+        acted = [e for e in c.get("/api/v1/audit", params={"log": water_log}).json()
+                 if e["action"] == "incident.acknowledge"]  # kept with the incident, by the partition
+        assert [(e["target"], e["actor"], e["role"]) for e in acted] == [
+            (f"incident/{water['id']}", "Wang (admin)", "admin")]
+        verified = c.get("/api/v1/audit/verify").json()
+        assert verified["intact"] and [x["log"] for x in verified["logs"]] == ["", "p0", "p1"]
+        assert all(x["intact"] for x in verified["logs"])
+        assert {x["log"]: x["entries"] for x in verified["logs"]}[water_log] >= len(acted)
+        assert verified["entries"] == sum(x["entries"] for x in verified["logs"])
+        assert "the logs kept are '', 'p0', 'p1'" in c.get("/api/v1/audit", params={"log": "p2"}).json()["detail"]
         assert c.get("/").status_code == 200  # the dashboard itself
+
+        # a gateway over MQTT: validated at the front, published, stored by each sensor's partition (a
+        # minute after the newest reading of each partition)
+        assert engine.mqtt.connected.wait(15), "the front did not connect to the broker"
+        last = ReadingBatch.concat(batches)
+        part = cluster.plan.partition_of(reg)[last.sensor]
+        on = [int(np.flatnonzero(part == k)[np.argmax(last.t_ms[part == k])]) for k in range(cluster.plan.n)]
+        body = {"readings": [{"sensor": reg.ids[int(last.sensor[i])], "t": float(last.t_ms[i]) / 1000 + 60,
+                              "value": float(last.value[i])} for i in on]}
+        pub = publisher(*SHARED_BROKER)
+        try:
+            pub.publish(f"{prefix}/gateway/g-1", orjson.dumps(body), qos=1).wait_for_publish(30)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+        deadline = time.monotonic() + 30
+        while engine.mqtt.status()["messages_acked"] < 1:
+            assert time.monotonic() < deadline, engine.mqtt.status()
+            time.sleep(0.05)
+        cluster.drain()
+        assert sum(ray.get([a.stored.remote() for a in cluster.actors])) == stored + len(on)
+        for i in on:
+            got = c.get("/api/v1/readings", params={"sensor": reg.ids[int(last.sensor[i])],
+                                                     "start": int(last.t_ms[i]) // 1000}).json()
+            assert (got["t"][-1], got["value"][-1]) == (int(last.t_ms[i]) + 60_000, float(last.value[i])), got
 
 
 def test_serve_cluster_starts_the_partitions_on_ray_serves_the_api_and_stops_them_on_interrupt() -> None:

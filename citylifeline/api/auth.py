@@ -175,15 +175,22 @@ async def revoke_credential(request: Request, credential_id: str, who: Credentia
 
 @router.get("/audit", summary="The audit log, newest first", responses={403: {"model": Error}})
 def audit_log(request: Request, before: int | None = Query(None, ge=1, description="only entries before this seq"),
-              limit: int = Query(200, ge=1, le=10_000), _: Credential = ADMIN) -> JSON:
+              limit: int = Query(200, ge=1, le=10_000),
+              log: str = Query("", max_length=12, description="which log: '' this server's own; at a cluster's "
+                               "front 'p0', 'p1', … a partition's (its incidents' and tickets' actions)"),
+              _: Credential = ADMIN) -> JSON:
     """Who (credential, role) did what to what, when and from where; each entry chained to the one before."""
-    entries = request.app.state.engine.store.audit(before_seq=before, limit=limit)
+    entries = request.app.state.engine.store.audit_of(log, before_seq=before, limit=limit)
     return JSON([e.to_dict() for e in entries])
 
 
 @router.get("/audit/verify", summary="Check that no audit entry was changed or removed",
             responses={403: {"model": Error}})
 def verify_audit(request: Request, _: Credential = ADMIN) -> JSON:
-    """Walks the hash chain from the first entry: ``{"entries": n, "intact": bool, "problem": ...}``."""
-    n, problem = request.app.state.engine.store.verify_audit()
-    return JSON({"entries": n, "intact": not problem, "problem": problem})
+    """Walks each log's hash chain from its first entry: ``{"entries": n, "intact": bool, "problem": ...,
+    "logs": [{"log", "entries", "intact", "problem"}, …]}`` (one log, ``""``, but at a cluster's front)."""
+    logs = [{"log": log, "entries": n, "intact": not problem, "problem": problem}
+            for log, n, problem in request.app.state.engine.store.verify_audit_logs()]
+    broken = [f"{x['log']}: {x['problem']}" if x["log"] else str(x["problem"]) for x in logs if x["problem"]]
+    return JSON({"entries": sum(int(x["entries"]) for x in logs), "intact": not broken,
+                 "problem": "; ".join(broken), "logs": logs})

@@ -48,12 +48,13 @@ FRONT_CHECK_S = 0.25
 PUBLISH_TIMEOUT_S = 30.0
 
 
-def front_engine(cluster: Cluster) -> Engine:
-    """An ``Engine`` over ``cluster``'s partitions (started), for ``api.create_app``."""
+def front_engine(cluster: Cluster, config: Config | None = None) -> Engine:
+    """An ``Engine`` over ``cluster``'s partitions (started), for ``api.create_app``; ``config``: the
+    front's own settings (its MQTT broker, say), the cluster's by default."""
     front = open_front_store(cluster)
     store = ClusterStore(cluster, front)
     try:
-        engine = Engine(cluster.config, cluster.bundle, store=store,
+        engine = Engine(config or cluster.config, cluster.bundle, store=store,
                         lifelines=lambda bundle, s: ClusterPipeline(cluster, store, bundle))
     except Exception:
         store.close()
@@ -205,6 +206,23 @@ class ClusterStore(Store):
 
     def verify_audit(self, chunk: int = 10_000) -> tuple[int, str]:
         return self.front.verify_audit(chunk)
+
+    def audit_logs(self) -> list[str]:
+        return ["", *(f"p{k}" for k in range(self.n))]
+
+    def audit_of(self, log: str, before_seq: int | None = None, limit: int = 500) -> list[Any]:
+        """The front's own log (``""``), or partition k's (``"pk"``: its incidents' and tickets' actions)."""
+        self._known_log(log)
+        if not log:
+            return self.front.audit(before_seq=before_seq, limit=limit)
+        return self.cluster.read(int(log[1:]), "audit", 0, before_seq, limit)[0]
+
+    def verify_audit_of(self, log: str) -> tuple[int, str]:
+        self._known_log(log)
+        if not log:
+            return self.front.verify_audit()
+        n, problem = self.cluster.read(int(log[1:]), "verify_audit")[0]
+        return int(n), str(problem)
 
     def close(self) -> None:
         self.front.close()

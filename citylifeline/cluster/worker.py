@@ -48,7 +48,7 @@ FETCH_WAIT_S = 0.1
 batch): a bound on the latency the partition adds when readings trickle in."""
 CHANGE_LOG = 10_000  # changed incidents and tickets kept for the front (``view``)
 READS = frozenset(("incidents", "incident", "timeline", "events", "tickets", "open_tickets", "dead_letters",
-                   "readings", "hourly", "sensor_ids", "count_readings"))
+                   "readings", "hourly", "sensor_ids", "count_readings", "audit", "verify_audit"))
 """The store's reads the front may ask a partition for (``read``)."""
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from ..auth.model import AuditEntry, Credential, link, verify_chain
 from ..batch import F64, I64, ReadingBatch
 from ..city.sensors import SensorRegistry
+from ..errors import NotFound
 from ..warn.lifecycle import ACTIVE_STATES
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from . import dedup
@@ -267,6 +268,30 @@ class Store(ABC):
             if problem or len(rows) < chunk:
                 return seq + len(rows), problem
             seq, prev = rows[-1].seq, rows[-1].sha256
+
+    def audit_logs(self) -> list[str]:
+        """The audit logs kept, each its own hash chain: this store's (``""``); a cluster's front adds
+        each partition's (``"p0"``, ``"p1"``, …), where its incidents' and tickets' actions are."""
+        return [""]
+
+    def audit_of(self, log: str, before_seq: int | None = None, limit: int = 500) -> list[AuditEntry]:
+        """Entries of audit log ``log`` (one of ``audit_logs``) with seq < before_seq, newest first."""
+        self._known_log(log)
+        return self.audit(before_seq=before_seq, limit=limit)
+
+    def verify_audit_of(self, log: str) -> tuple[int, str]:
+        """``verify_audit`` of audit log ``log``."""
+        self._known_log(log)
+        return self.verify_audit()
+
+    def verify_audit_logs(self) -> list[tuple[str, int, str]]:
+        """Every audit log checked: (log, entries checked, '' or the first break found)."""
+        return [(log, *self.verify_audit_of(log)) for log in self.audit_logs()]
+
+    def _known_log(self, log: str) -> None:
+        if log not in self.audit_logs():
+            kept = ", ".join(repr(x) for x in self.audit_logs())
+            raise NotFound(f"log={log!r}: there is no such audit log here; the logs kept are {kept}")
 
     @abstractmethod
     def close(self) -> None:
