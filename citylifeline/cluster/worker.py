@@ -161,9 +161,10 @@ class PartitionWorker:
         return getattr(self.store, name)(*args)
 
     def view(self, after: int, seen_seq: int) -> dict[str, Any]:
-        """For the front, every second: the incidents and tickets changed after change number ``after``
-        (``overflow`` if some of them are no longer kept), and — if detection has moved on since commit
-        ``seen_seq`` — each sensor's newest time and value and its threshold level."""
+        """For the front, at each of its polls (``front.FRONT_CHECK_S``): the incidents and tickets
+        changed after change number ``after`` (``overflow`` if some of them are no longer kept), and —
+        if detection has moved on since commit ``seen_seq`` — each sensor's newest time and value and
+        its threshold level."""
         with self._lock:
             changes = [c for n, c in self._changes if n > after]
             out: dict[str, Any] = {
