@@ -212,15 +212,15 @@ class ClusterStore(Store):
 
     def audit_of(self, log: str, before_seq: int | None = None, limit: int = 500) -> list[Any]:
         """The front's own log (``""``), or partition k's (``"pk"``: its incidents' and tickets' actions)."""
-        self._known_log(log)
         if not log:
-            return self.front.audit(before_seq=before_seq, limit=limit)
+            return super().audit_of(log, before_seq, limit)
+        self._known_log(log)
         return self.cluster.read(int(log[1:]), "audit", 0, before_seq, limit)[0]
 
     def verify_audit_of(self, log: str) -> tuple[int, str]:
-        self._known_log(log)
         if not log:
-            return self.front.verify_audit()
+            return super().verify_audit_of(log)
+        self._known_log(log)
         n, problem = self.cluster.read(int(log[1:]), "verify_audit")[0]
         return int(n), str(problem)
 
@@ -309,12 +309,11 @@ class ClusterPipeline:
                 else:
                     ticket = self.store._city(k, record)
                     out.tickets[ticket.id] = ticket
-            if "last_t" in v:
+            if "last_t" in v:  # one entry per sensor of the partition, in its numbering
                 city = self.store.to_city[k]
-                m = min(len(city), len(v["last_t"]))
-                self.store.last_t[city[:m]] = v["last_t"][:m]
-                self.store.last_value[city[:m]] = v["last_value"][:m]
-                self._levels[city[: len(v["levels"])]] = v["levels"][: len(city)]
+                self.store.last_t[city] = v["last_t"]
+                self.store.last_value[city] = v["last_value"]
+                self._levels[city] = v["levels"]
             self.watermark_ms = max(self.watermark_ms, int(v["watermark_ms"]))
             self._seen[k] = (v["epoch"], v["changed"], v["seq"])
         return out
