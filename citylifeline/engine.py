@@ -41,7 +41,8 @@ from .ingest import Parsed, Validator
 from .pipeline import Lifelines, Pipeline, wall_ms
 from .settings import SETTINGS, Config
 from .store import open_store
-from .store.base import AppendResult, Store, WarnChanges
+from .store.base import AppendResult, DeadLetters, Store, WarnChanges
+from .supervise import Supervised
 from .warn.lifecycle import allowed_actions
 from .warn.model import Incident
 
@@ -92,8 +93,8 @@ class Engine:
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the writer thread's
         self._appends: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the store thread's
         self._listeners: list[Listener] = []
-        self._thread = threading.Thread(target=self._run, name="citylifeline-writer", daemon=True)
-        self._store_thread = threading.Thread(target=self._run_store, name="citylifeline-store", daemon=True)
+        self._thread = Supervised("citylifeline-writer", self._run)
+        self._store_thread = Supervised("citylifeline-store", self._run_store)
         self._started = self._closed = False
         self.mqtt: Any = None  # MQTT ingestion, when mqtt_url is set (ingest.mqtt)
 
@@ -133,6 +134,11 @@ class Engine:
         self.pipeline.close()
         self.store.close()
 
+    def threads(self) -> dict[str, dict[str, Any]]:
+        """Each background thread's state: alive, restarts and the last error (for /api/v1/status)."""
+        supervised = [self._thread, self._store_thread] + ([] if self.mqtt is None else self.mqtt.threads)
+        return {t.name: t.status() for t in supervised}
+
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(message)`` (from the writer thread) for every changed incident or ticket."""
         self._listeners.append(fn)
@@ -143,9 +149,12 @@ class Engine:
         return _queue(self._jobs, fn, "writer")
 
     def submit(self, parsed: Parsed, source: str = "http") -> Future[AppendResult]:
-        """Store a validated batch; the future resolves once it is committed (detection follows)."""
+        """Store a validated batch; the future resolves once it is committed (detection follows).  Its dead
+        letters are made columns here, on the caller's thread, so the store thread only inserts them."""
+        letters = DeadLetters.of(parsed.dead_letters)
+
         def job() -> AppendResult:
-            result = self.pipeline.append(parsed.batch, parsed.dead_letters, source)
+            result = self.pipeline.append(parsed.batch, letters, source)
             self._jobs.put((lambda: self._publish(self.pipeline.detect(result)), Future()))  # waits for room
             return result
         return _queue(self._appends, job, "store")
@@ -347,6 +356,10 @@ def _serve(fn: Callable[[], Any], fut: Future[Any]) -> None:
         if not isinstance(e, CityLifelineError):
             log.exception("%s job failed", threading.current_thread().name)
         return
+    except BaseException as e:  # the thread's supervisor restarts it; the caller is not left waiting
+        if not fut.done():
+            fut.set_exception(e)
+        raise
     if not fut.done():
         fut.set_result(result)
 

@@ -274,3 +274,72 @@ def test_an_arrow_body_that_is_not_a_stream_or_lacks_a_column_is_refused_whole(c
     r = client.post("/api/v1/readings", content=arrow_body({"sensor": ["P-1"], "value": [0.3]}), headers=ARROW)
     assert r.status_code == 400 and r.json()["field"] == "columns" and "['t']" in r.json()["detail"]
     assert client.get("/api/v1/status").json()["readings"] == 0
+
+
+def compressed_body(columns: dict[str, Any], codec: str) -> bytes:
+    """An Arrow IPC stream of ``columns`` with its buffers compressed by ``codec`` (zstd or lz4)."""
+    import pyarrow as pa
+
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=codec)) as writer:
+        writer.write_table(table, max_chunksize=400)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4"])
+def test_a_compressed_arrow_body_is_stored_and_a_bomb_refused_before_it_unpacks(client: TestClient, engine: Engine,
+                                                                                codec: str) -> None:
+    import pyarrow as pa
+
+    n = 1000
+    ok = compressed_body({"sensor": ["P-1", "P-2"] * (n // 2), "t": [NOW - 36_000 + 60 * (k // 2) for k in range(n)],
+                          "value": [0.3] * n}, codec)
+    r = client.post("/api/v1/readings", content=ok, headers=ARROW)
+    assert r.status_code == 200 and r.json()["stored"] == n, r.text
+    # one reading beside 64 MB of zeros: a few KB on the wire, past the 51.2 MB an Arrow body may unpack to
+    bomb = compressed_body({"sensor": ["P-1"], "t": [NOW - 60], "value": [0.3],
+                            "note": pa.array([bytes(64 << 20)], pa.binary())}, codec)
+    assert len(bomb) < 300_000
+    r = client.post("/api/v1/readings", content=bomb, headers=ARROW)
+    assert r.status_code == 413 and r.json()["field"] == "body", r.text
+    unpacked = (64 << 20) + 8 + 3 + 8 + 8 + 8  # the note and its offsets; sensor's offsets and "P-1"; t; value
+    assert f"unpacks to {unpacked} bytes; the limit is 51200000" in r.json()["detail"]
+    assert "split the batch" in r.json()["detail"]
+    assert client.get("/api/v1/dead-letters").json()[0]["field"] == "body"  # kept, as any body refused whole
+    engine.config = engine.config.with_(max_batch_readings=999)
+    try:
+        r = client.post("/api/v1/readings", content=ok, headers=ARROW)
+        assert r.status_code == 413 and "holds 1000 readings; the limit is 999" in r.json()["detail"]
+    finally:
+        engine.config = engine.config.with_(max_batch_readings=200_000)
+    assert client.get("/api/v1/status").json()["readings"] == n
+
+
+def test_arrow_times_beyond_any_calendar_are_refused_one_by_one(client: TestClient) -> None:
+    import pyarrow as pa
+
+    now_ms = int(NOW * 1000)
+    t = pa.array([now_ms - 60_000, 2**62, -2**62, now_ms - 120_000], pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    body = compressed_body({"sensor": ["P-1", "P-2", "P-3", "F-1"], "t": t, "value": [0.3] * 4}, "zstd")
+    r = client.post("/api/v1/readings", content=body, headers=ARROW)
+    assert r.status_code == 422, r.text
+    out = r.json()
+    assert (out["stored"], out["rejected"]) == (2, 2)
+    assert [e["field"] for e in out["errors"]] == ["arrow row 2: t", "arrow row 3: t"]
+    assert "4611686018427387904 ms after 1970-01-01 (beyond the year 9999)" in out["errors"][0]["message"]
+    letters = {d["field"]: d for d in client.get("/api/v1/dead-letters").json()}
+    assert letters["arrow row 3: t"]["t"] == "-4611686018427387904 ms after 1970-01-01 (beyond the year 9999)"
+
+
+def test_a_large_batch_of_bad_readings_keeps_every_dead_letter_and_shows_the_first_errors(client: TestClient) -> None:
+    n = 20_000
+    rows = [{"sensor": f"X-{k}", "t": NOW - 60, "value": 0.3} for k in range(n)] + readings(n=2)
+    r = post(client, rows)
+    assert r.status_code == 422
+    out = r.json()
+    assert (out["received"], out["stored"], out["rejected"], len(out["errors"])) == (n + 2, 2, n, 100)
+    assert out["errors"][99]["field"] == "readings[99].sensor" and "'X-99' is not a registered sensor" in \
+        out["errors"][99]["message"]
+    letters = client.get("/api/v1/dead-letters", params={"limit": 10_000}).json()
+    assert len(letters) == 10_000 and all(d["reason"] and d["sensor"].startswith("X-") for d in letters)

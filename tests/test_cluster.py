@@ -101,6 +101,21 @@ def test_a_batch_is_routed_to_its_units_subjects_whole() -> None:
     assert sorted(got) == sorted(want)
 
 
+
+def test_refused_readings_travel_to_partition_0_as_columns_and_come_back_whole() -> None:
+    from citylifeline.store.base import DeadLetter, DeadLetters
+
+    bundle = load_city("demo")
+    plan = make_plan(bundle.sensors, 2)
+    letters = DeadLetters.build(3, source=["http:a", "", "mqtt:b"], reason=["r1", "r2", "r3\x00"], sensor="X-\ud800")
+    subject, body = feed.dead_letter_message(plan, DeadLetters.concat([letters, [DeadLetter("", "whole", "body")]]))
+    assert subject == plan.subject(plan.partition_of_unit.index(0))
+    back = feed.read_dead_letters(body)
+    assert isinstance(back, DeadLetters) and [d.reason for d in back] == ["r1", "r2", "r3\\x00", "whole"]
+    assert {d.sensor for d in back[:3]} == {"X-\\ud800"} and back.with_source("nats")[1].source == "nats"
+    assert feed.read_dead_letters(feed.encode(pa.array(["P-1"]), ReadingBatch.of([0], [0], [1.0]))) is None
+
+
 # ---- a twin morning, in one process and on Ray -------------------------------------------------
 @pytest.fixture(scope="module")
 def morning() -> tuple[CityBundle, list[ReadingBatch]]:

@@ -151,3 +151,38 @@ def test_replay_does_not_write_to_the_store_it_reads(tmp_path: Path, bundle: Cit
     result = replay(bundle, config, source=store)
     assert store.sensor_ids() == ["P-1", "P-2"] and result.report.received == 2
     store.close()
+
+
+@pytest.mark.parametrize("codec", [None, "lz4", "zstd"])
+def test_an_arrow_streams_readings_and_unpacked_size_are_read_without_unpacking_it(bundle: CityBundle,
+                                                                                  codec: str | None) -> None:
+    from citylifeline.errors import PayloadTooLarge
+    from citylifeline.ingest.arrow_size import stream_size
+    from citylifeline.ingest.files import parse_arrow_stream
+
+    def stream(table: pa.Table, chunk: int | None = None) -> bytes:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=codec)) as w:
+            w.write_table(table, max_chunksize=chunk)
+        return bytes(sink.getvalue().to_pybytes())
+
+    n = 5000
+    table = pa.table({"sensor": pa.array([f"S-{i % 50}" for i in range(n)]).dictionary_encode(),
+                      "t": np.arange(n, dtype=np.float64), "unit": [None if i % 3 else "MPa" for i in range(n)]})
+    for chunk in (None, 700):
+        body = stream(table, chunk)
+        back = pa.ipc.open_stream(body).read_all()
+        real = sum(b.size for c in back.columns for ch in c.chunks for b in ch.buffers() if b is not None) + \
+            back.column("sensor").chunk(0).dictionary.nbytes  # the dictionary is sent once
+        rows, size = stream_size(body)
+        assert rows == n and real <= size <= real + 64, (rows, size, real)
+    # one reading whose sensor id's dictionary unpacks to 8 MiB: refused by the size read from the metadata
+    check = Validator(bundle.sensors, Config.load(environ={}, max_payload_bytes=100_000), lambda: T0_S * 1000)
+    huge = pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()), pa.array(["P" * (8 << 20)]))
+    body = stream(pa.table({"sensor": huge, "t": [float(T0_S)], "value": [0.3]}))
+    with pytest.raises(PayloadTooLarge, match=r"unpacks to 83886\d\d bytes; the limit is 256000 \(256 bytes per "
+                                              r"reading for 1000 readings\): compress less or split the batch") as e:
+        parse_arrow_stream(body, check, 1000, "http")
+    assert e.value.field == "body"
+    with pytest.raises(PayloadTooLarge, match="holds 5000 readings; the limit is 4999: split the batch"):
+        parse_arrow_stream(stream(table), check, 4999, "http")

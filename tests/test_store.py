@@ -163,3 +163,54 @@ def test_old_days_are_reduced_to_hourly_statistics_and_late_readings_merge(store
     h = store.hourly(0, day0 + 3_600_000, day0 + 2 * 3_600_000)
     assert (h["n"][0], h["max"][0], h["mean"][0]) == (3, 300.0, 150.0)
     assert store.retain(day0) == 0
+
+
+def test_good_readings_and_dead_letters_with_lone_surrogates_and_nul_are_stored_together(
+        store: Store, bundle: CityBundle) -> None:
+    """Dead-letter text no store could hold as given — lone surrogates (no UTF-8 encodes them), NUL (PostgreSQL's
+    text refuses it), in every field — is made storable in one place, so the good readings of the batch and every
+    dead letter commit together, whether the letters come as columns (validation) or as a list made by hand."""
+    from citylifeline.ingest import Validator
+    from citylifeline.ingest.payload import validate_rows
+    from citylifeline.settings import Config
+    from citylifeline.store.base import DeadLetters
+
+    check = Validator(store.register_sensors(bundle.sensors), Config.load(environ={}), lambda: T0 + 86_400_000)
+    good = [{"sensor": "P-1", "t": T0 / 1000 + 60 * k, "value": 0.3} for k in range(3)]
+    bad = [{"sensor": "P-\ud800", "t": T0 / 1000, "value": 0.3},
+           {"sensor": "P-2", "t": "2026-09-21T10:00:00\udfff", "value": 0.3},
+           {"sensor": "P-2\x00", "t": T0 / 1000, "value": 0.3},
+           {"sensor": "P-3", "t": T0 / 1000, "value": "0.3\x00\ud83d"},
+           {"sensor": "P-3", "t": T0 / 1000, "value": 0.3, "unit": "MPa\x00\udc80"},
+           {"sensor": "P-1", "t": T0 / 1000, "value": 0.3, "n\ud800": 1}]
+    parsed = validate_rows([good[0], *bad[:3], good[1], *bad[3:], good[2]], check, "http:\ud800\x00")
+    assert isinstance(parsed.dead_letters, DeadLetters) and len(parsed.dead_letters) == len(bad)
+    r = store.append(parsed.batch, parsed.dead_letters)
+    by_hand = [DeadLetter(source="mqtt:a/\udc80", reason="not JSON \ud800", field="body\x00",
+                          payload="\x00\ud800" * 3000)]
+    store.append(ReadingBatch.empty(), by_hand)
+    assert r.stored == 3 and store.count_readings() == 3
+    kept = {d["field"]: d for d in store.dead_letters(100)}
+    assert len(kept) == len(bad) + 1
+    assert kept["readings[1].sensor"]["sensor"] == "P-\\ud800" and kept["readings[1].sensor"]["source"] == \
+        "http:\\ud800\\x00"
+    assert kept["readings[2].t"]["t"] == "2026-09-21T10:00:00\\udfff"
+    assert kept["readings[3].sensor"]["sensor"] == "P-2\\x00" and "did you mean 'P-2'" in \
+        kept["readings[3].sensor"]["reason"]
+    assert kept["readings[5].value"]["value"] == "0.3\\x00\\ud83d"
+    assert kept["readings[6].unit"]["unit"] == "MPa\\x00\\udc80" and "send one of" in kept["readings[6].unit"]["reason"]
+    assert "readings[7].n\\ud800" in kept
+    letter = kept["body\\x00"]
+    assert (letter["source"], letter["reason"]) == ("mqtt:a/\\udc80", "not JSON \\ud800")
+    assert len(letter["payload"]) == 4096 and letter["payload"].startswith("\\x00\\ud800\\x00")
+
+
+def test_dead_letters_as_columns_read_back_as_dead_letters() -> None:
+    from citylifeline.store.base import DeadLetters
+
+    letters = DeadLetters.build(3, source="x", reason=["a", "b", "c"], sensor=["P-1", "", "P\x00"])
+    assert len(letters) == 3 and letters[2] == DeadLetter(source="x", reason="c", sensor="P\\x00")
+    assert [d.reason for d in letters] == ["a", "b", "c"] and len(letters[1:]) == 2 and not DeadLetters.build(0)
+    both = DeadLetters.concat([letters, [DeadLetter("", "d")]]).with_source("http")
+    assert [d.source for d in both] == ["x", "x", "x", "http"]
+    assert DeadLetters.of(list(letters)).table(5).to_pylist() == letters.table(5).to_pylist()

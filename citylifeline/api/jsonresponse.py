@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -15,4 +16,12 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         """Serialize ``content``."""
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:  # text that is not valid Unicode (a lone surrogate): sent escaped
+            return json.dumps(content, default=_plain).encode()
+
+
+def _plain(v: Any) -> Any:
+    """NumPy values for ``json.dumps`` (the slow path of ``JSON.render``)."""
+    return v.tolist() if hasattr(v, "tolist") else str(v)

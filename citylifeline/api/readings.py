@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 
+import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -14,8 +14,8 @@ from ..batch import ReadingBatch
 from ..engine import Engine
 from ..errors import Forbidden, PayloadTooLarge, ValidationError
 from ..ingest import ARROW_STREAM, Parsed, parse_arrow_stream, parse_readings
-from ..ingest.validate import NAIVE_TIME, parse_iso
-from ..store.base import DeadLetter
+from ..ingest.validate import NAIVE_TIME, parse_iso, seconds_to_ms
+from ..store.base import DeadLetter, DeadLetters
 from ..units import get_kind
 from .auth import DEVICE, VIEWER, client_of, in_scope
 from .jsonresponse import JSON
@@ -90,7 +90,8 @@ def refuse_foreign(engine: Engine, who: Credential, parsed: Parsed) -> None:
     mask = engine.access.sensor_mask(who)
     foreign = ~mask[parsed.batch.sensor]
     names = [engine.registry.ids[i] for i in parsed.batch.sensor[foreign][:1]]
-    names += [d.sensor for d in parsed.dead_letters if d.sensor in engine.registry.index and not who.writes(d.sensor)]
+    refused = set(DeadLetters.of(parsed.dead_letters).column("sensor").unique().to_pylist())  # distinct ids only
+    names += sorted(s for s in refused if s in engine.registry.index and not who.writes(s))
     if names:
         raise Forbidden(f"{who.name} may write readings only for its own sensors ({', '.join(who.sensors)}), not "
                         f"{names[0]!r}; nothing of this batch was stored")
@@ -101,12 +102,9 @@ def time_param(text: str | None, name: str, default_ms: int) -> int:
     if text is None or text == "":
         return default_ms
     try:
-        secs = float(text)
-        if math.isfinite(secs):
-            return round(secs * 1000)
+        ms = int(seconds_to_ms(np.array([float(text)]))[0])  # BAD_TIME past ±1e13 s: refused below
     except ValueError:
-        pass
-    ms = int(parse_iso([text], None)[0])
+        ms = int(parse_iso([text], None)[0])
     if ms <= NAIVE_TIME:
         raise ValidationError(f"{name}={text!r} is not a time; use ISO-8601 with a UTC offset "
                               "(2026-11-23T10:00:00+08:00) or epoch seconds", field=name, value=text)

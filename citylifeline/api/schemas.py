@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from ..warn.lifecycle import ACTIONS
@@ -89,3 +90,7 @@ class ReadingsOut(BaseModel):
     display_unit: str
     t: list[int] = Field(description="epoch milliseconds")
     value: list[float]
+
+
+RecordId = Annotated[int, Path(ge=0, le=2**63 - 1, description="the record's number")]
+"""An incident's or ticket's number in a path: a 64-bit integer (a larger one is a 422, not a fault)."""

@@ -110,7 +110,7 @@ class SensorRegistry:
     def lookup(self, sensor_ids: Iterable[object]) -> I32:
         """Dense indices for many ids at once; -1 where an id is unknown or retired."""
         get = self.index.get
-        out = np.fromiter((get(s, -1) if isinstance(s, str) else -1 for s in sensor_ids), np.int32)
+        out = np.fromiter((get(s, -1) if type(s) is str else -1 for s in sensor_ids), np.int32)
         known = out >= 0
         out[known & ~self.active[np.maximum(out, 0)]] = -1
         return out
@@ -174,7 +174,7 @@ def _finite_or_none(v: float) -> float | None:
 def unknown_sensor_message(sensor_id: object, known: list[str]) -> str:
     """'… is not a registered sensor; did you mean …' with the fix."""
     hint = ""
-    if isinstance(sensor_id, str) and len(known) <= 20000:
+    if isinstance(sensor_id, str) and known and len(known) <= 20000:  # no fuzzy search over nothing
         same_case = [k for k in known if k.lower() == sensor_id.lower()]
         close = same_case or difflib.get_close_matches(sensor_id, known, n=1, cutoff=0.75)
         if close:

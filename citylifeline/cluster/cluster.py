@@ -90,7 +90,7 @@ class Cluster:
         them all (messages published)."""
         messages = self.router.split(batch)
         if dead_letters:
-            messages.append(feed.dead_letter_message(self.plan, list(dead_letters)))
+            messages.append(feed.dead_letter_message(self.plan, dead_letters))
 
         async def go() -> int:
             nc, js = await feed.connect(self.nats_url)

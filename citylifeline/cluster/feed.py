@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import fields
+from collections.abc import Sequence
 from typing import Any
 
 import nats
@@ -26,7 +26,7 @@ from nats.js.errors import NotFoundError
 
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
-from ..store.base import DeadLetter
+from ..store.base import DEAD_LETTER_TEXT, DeadLetter, DeadLetters
 from .plan import Plan
 
 ACK_WAIT_S = 10.0  # a message handed to a partition that died is handed out again after this
@@ -94,12 +94,12 @@ def split(plan: Plan, ids: pa.Array, unit_of_sensor: np.ndarray, batch: ReadingB
     return out
 
 
-DEAD_LETTER_FIELDS = [f.name for f in fields(DeadLetter)]
+DEAD_LETTER_FIELDS = list(DEAD_LETTER_TEXT)
 
 
-def dead_letter_message(plan: Plan, letters: list[DeadLetter]) -> tuple[str, bytes]:
+def dead_letter_message(plan: Plan, letters: Sequence[DeadLetter]) -> tuple[str, bytes]:
     """Dead letters of a gateway (readings it refused) as a message to partition 0, which stores them."""
-    table = pa.table({f: pa.array([str(getattr(d, f)) for d in letters], pa.string()) for f in DEAD_LETTER_FIELDS})
+    table = pa.table(DeadLetters.of(letters).columns)
     table = table.replace_schema_metadata({"kind": "dead_letters"})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as w:
@@ -107,13 +107,14 @@ def dead_letter_message(plan: Plan, letters: list[DeadLetter]) -> tuple[str, byt
     return plan.subject(plan.partition_of_unit.index(0)), sink.getvalue().to_pybytes()
 
 
-def read_dead_letters(body: bytes) -> list[DeadLetter] | None:
+def read_dead_letters(body: bytes) -> DeadLetters | None:
     """The dead letters of a ``dead_letter_message``; None for any other message."""
     try:
         reader = pa.ipc.open_stream(body)
         if (reader.schema.metadata or {}).get(b"kind") != b"dead_letters":
             return None
-        return [DeadLetter(**row) for row in reader.read_all().select(DEAD_LETTER_FIELDS).to_pylist()]
+        table = reader.read_all().select(DEAD_LETTER_FIELDS)
+        return DeadLetters.build(table.num_rows, **{f: table.column(f) for f in DEAD_LETTER_FIELDS})
     except (pa.ArrowException, OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
+import pyarrow as pa
 
 from ..batch import NO_TIME, ReadingBatch
 from ..city.bundle import CityBundle
@@ -36,7 +37,7 @@ from ..city.sensors import SensorRegistry
 from ..engine import Engine
 from ..errors import StoreError
 from ..settings import Config
-from ..store.base import AppendResult, Checkpoint, DeadLetter, IncidentFilter, Store, WarnChanges
+from ..store.base import AppendResult, Checkpoint, DeadLetter, DeadLetters, IncidentFilter, Store, WarnChanges
 from ..store.postgres import PostgresStore
 from ..warn.lifecycle import ACTIVE_STATES
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
@@ -130,7 +131,7 @@ class ClusterStore(Store):
     def _missing(self, old: ReadingBatch) -> ReadingBatch:
         raise StoreError("the front stores no readings: they are published to the partitions")
 
-    def _write(self, readings: ReadingBatch, seq: int, dead_letters: list[tuple[Any, ...]]) -> None:
+    def _write(self, readings: ReadingBatch, seq: int, dead_letters: pa.Table) -> None:
         raise StoreError("the front stores no readings: they are published to the partitions")
 
     def replay_batches(self, after_seq: int = 0, chunk_rows: int = 1_000_000) -> Iterator[tuple[int, ReadingBatch]]:
@@ -265,7 +266,7 @@ class ClusterPipeline:
             batch = ReadingBatch(self._to_router[batch.sensor].astype(np.int32), batch.t_ms, batch.value)
         messages = self.cluster.router.split(batch) if len(batch) else []
         if dead_letters:
-            letters = [d if d.source else replace(d, source=source) for d in dead_letters]
+            letters = DeadLetters.of(dead_letters).with_source(source)
             messages.append(feed.dead_letter_message(self.cluster.plan, letters))
         if messages:
             self._publish(feed.publish(self._js, messages, self.cluster.plan.stream))

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import nats.errors
@@ -34,7 +35,7 @@ from ..ingest import Validator
 from ..ingest.files import parse_arrow_stream
 from ..pipeline import Pipeline, wall_ms
 from ..settings import Config
-from ..store.base import DeadLetter, IncidentFilter, WarnChanges
+from ..store.base import DeadLetter, DeadLetters, IncidentFilter, WarnChanges
 from ..store.postgres import PostgresStore
 from ..warn.model import Incident
 from . import feed
@@ -244,24 +245,25 @@ class PartitionWorker:
     async def _commit(self, nc: Any, msgs: list[Any], watermark_ms: int) -> None:
         began = time.time()
         batches: list[ReadingBatch] = []
-        letters: list[DeadLetter] = []
+        letters: list[Sequence[DeadLetter]] = []  # whole columns of dead letters, joined once
         for m in msgs:
             source = f"nats:{m.subject}"
             gateway_letters = feed.read_dead_letters(m.data)
             if gateway_letters is not None:  # readings a gateway refused, to be kept
-                letters.extend(gateway_letters)
+                letters.append(gateway_letters)
                 continue
             try:
                 parsed = parse_arrow_stream(m.data, self.validator, self.max_readings, source)
             except CityLifelineError as e:  # the whole message refused: kept as a dead letter
-                letters.append(DeadLetter(source, str(e), getattr(e, "field", "") or "body",
-                                          payload=m.data[:256].hex()))
+                letters.append([DeadLetter(source, str(e), getattr(e, "field", "") or "body",
+                                           payload=m.data[:256].hex())])
                 continue
             batches.append(parsed.batch)
-            letters.extend(parsed.dead_letters)
+            letters.append(parsed.dead_letters)
+        dead = DeadLetters.concat(letters)
         with self._lock:
             result = self.pipeline.append(ReadingBatch.concat(batches) if batches else ReadingBatch.empty(),
-                                          letters, "nats")
+                                          dead, "nats")
         committed = time.time()
         for m in msgs:  # committed: now the broker may forget them
             await m.ack()
@@ -276,7 +278,7 @@ class PartitionWorker:
         c["messages"] += len(msgs)
         c["readings"] += result.stored
         c["duplicates"] += result.duplicates
-        c["dead_letters"] += len(letters)
+        c["dead_letters"] += len(dead)
         c["commits"] += 1
         c["busy_s"] += time.time() - began
         c["first_commit_at"] = c["first_commit_at"] or began

@@ -5,10 +5,15 @@ Columns: ``sensor`` (id), ``t`` (ISO-8601 text, epoch seconds, or an Arrow/Parqu
 ``value`` (number) and optionally ``unit``.  Times without a UTC offset are refused unless a
 time zone is given (``citylifeline ingest --timezone Asia/Shanghai``).  Sensor ids and units are
 dictionary-encoded, so each distinct id or unit is looked up once per chunk, not once per row.
+
+An Arrow stream may be compressed (LZ4 or ZSTD buffers): its size once unpacked is read from each
+message's metadata and bounded (``unpacked_limit``) before anything is decompressed, so a few
+kilobytes that would unpack to gigabytes are refused as cheaply as they arrived.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +24,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import PayloadTooLarge, ValidationError
+from ..store.base import DeadLetters
+from .arrow_size import stream_size
 from .payload import Parsed
 from .validate import (
+    BAD_TIME,
     NAIVE_TIME,
     Rejection,
     Validator,
@@ -32,6 +40,12 @@ from .validate import (
 
 REQUIRED = ("sensor", "t", "value")
 ARROW_STREAM = "application/vnd.apache.arrow.stream"  # the media type of an Arrow IPC stream
+UNPACKED_BYTES_PER_READING = 256
+"""How many bytes an Arrow stream may unpack to per reading it may hold.  A reading's columns take some
+30 to 100 bytes (t and value 8 each; sensor id and unit as text with 4-byte offsets, or dictionary codes);
+256 leaves room for long ids and an extra column or two.  With the default ``max_batch_readings``
+(200,000) a stream may unpack to 51 MB: about what the JSON path holds for a maximal body, and far below
+what a compressed body can claim (32 KB of ZSTD can unpack to gigabytes)."""
 
 
 def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_000,
@@ -66,23 +80,48 @@ def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_00
         raise ValidationError(f"{p}: cannot read rows after row {row0}: {e}", field="path", value=str(p)) from None
 
 
+def unpacked_limit(max_readings: int, max_body_bytes: int) -> int:
+    """The most bytes an Arrow stream may unpack to: ``UNPACKED_BYTES_PER_READING`` per reading it may hold,
+    and never less than the largest body accepted (so a stream sent uncompressed is never refused by it)."""
+    return max(max_readings * UNPACKED_BYTES_PER_READING, max_body_bytes)
+
+
 def parse_arrow_stream(body: bytes, validator: Validator, max_readings: int, source: str) -> Parsed:
     """Validate readings sent as an Arrow IPC stream (``application/vnd.apache.arrow.stream``): the
-    columns of a readings file, any number of record batches; the body is refused whole if it is not
-    such a stream, lacks a column or holds more than ``max_readings``."""
+    columns of a readings file, any number of record batches, buffers compressed or not; the body is
+    refused whole if it is not such a stream, lacks a column, holds more than ``max_readings`` or would
+    unpack to more than ``unpacked_limit`` bytes (those two checked before anything is decompressed)."""
+    try:
+        rows, size = stream_size(body)
+    except (pa.ArrowException, OSError, ValueError, struct.error) as e:
+        raise _not_a_stream(body, e) from None
+    if rows > max_readings:
+        raise PayloadTooLarge(f"the Arrow stream holds {rows} readings; the limit is {max_readings}: split the batch",
+                              field="body", value=rows)
+    limit = unpacked_limit(max_readings, validator.config.max_payload_bytes)
+    if size > limit:
+        raise PayloadTooLarge(f"the Arrow stream unpacks to {size} bytes; the limit is {limit} "
+                              f"({UNPACKED_BYTES_PER_READING} bytes per reading for {max_readings} readings): "
+                              "compress less or split the batch", field="body", value=size)
     try:
         table = pa.ipc.open_stream(body).read_all()
-        table.validate(full=True)  # offsets in bounds and strings UTF-8, before any value is read
+        names = table.schema.names
     except (pa.ArrowException, OSError, ValueError) as e:  # ValueError: a name that is not UTF-8
-        raise ValidationError(f"the body is not an Arrow IPC stream ({e}); send the columns sensor, t, value "
-                              "(and optionally unit) written with pyarrow.ipc.new_stream", field="body",
-                              value=body[:16].hex()) from None
-    _check_columns(table.schema.names, "the Arrow stream")
-    if table.num_rows > max_readings:
-        raise PayloadTooLarge(f"the stream holds {table.num_rows} readings; the limit is {max_readings}: "
-                              "split the batch", field="readings", value=table.num_rows)
+        raise _not_a_stream(body, e) from None
+    _check_columns(names, "the Arrow stream")
+    table = table.select([c for c in (*REQUIRED, "unit") if c in names])  # only the columns read
+    try:
+        table.validate(full=True)  # offsets in bounds and strings UTF-8, before any value is read
+    except (pa.ArrowException, ValueError) as e:
+        raise _not_a_stream(body, e) from None
     return validate_arrow(table.combine_chunks().to_batches()[0] if table.num_rows else
                           pa.RecordBatch.from_pylist([], table.schema), validator, "arrow", source)
+
+
+def _not_a_stream(body: bytes, e: Exception) -> ValidationError:
+    return ValidationError(f"the body is not an Arrow IPC stream ({e}); send the columns sensor, t, value "
+                           "(and optionally unit) written with pyarrow.ipc.new_stream", field="body",
+                           value=body[:16].hex())
 
 
 def _check_columns(names: list[str], where: object) -> None:
@@ -150,7 +189,8 @@ def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, ro
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise ValidationError(f"{where}: column value is not numeric ({values.type}); write numbers only",
                               field="value", value=str(values.type)) from None
-    raw_t = _Lazy(rb.column(rb.schema.get_field_index("t")))
+    t_col = rb.column(rb.schema.get_field_index("t"))
+    raw_t = _Lazy(t_col)
     raw_v = _Lazy(values)
     v.check_times(t_ms, raw_t, name, out)  # type: ignore[arg-type]
     v.check_values(vals, np.zeros(n, np.bool_), raw_v, name, out)  # type: ignore[arg-type]
@@ -161,14 +201,40 @@ def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, ro
         vals = v.units(idx, vals, codes, uenc.dictionary.to_pylist(), name, out)
     rejections = merge_by_reading(out)
     batch, _ = assemble(idx, t_ms, vals, rejections)
-    raw_unit = _Lazy(unit_col) if unit_col is not None else None
-    dead = [r.dead_letter(source, _Lazy(sensor_col)[r.index], raw_t[r.index], raw_v[r.index],
-                          raw_unit[r.index] if raw_unit else None) for r in rejections]
+    rows = pa.array([r.index for r in rejections], pa.int64())
+    raw = {"sensor": sensor_col, "t": t_col, "value": values, **({"unit": unit_col} if unit_col is not None else {})}
+    dead = DeadLetters.build(len(rejections), source=source, reason=[r.message for r in rejections],
+                             field=[r.field for r in rejections], **{k: _raw_text(c, rows) for k, c in raw.items()})
     return Parsed(batch, rejections, dead, n)
+
+
+def _raw_text(col: pa.Array, rows: pa.Array) -> pa.Array:
+    """The values of ``col`` at ``rows`` as text of at most 200 characters, for dead letters (a timestamp
+    beyond the years 1-9999 as its count of units since 1970)."""
+    part = col.take(rows)
+    if pa.types.is_timestamp(part.type):
+        beyond = pc.binary_join_element_wise(part.cast(pa.int64()).cast(pa.string()),
+                                             f" {part.type.unit} after 1970-01-01 (beyond the year 9999)", "")
+        return pc.if_else(pa.array(_in_datetime_range(part)), part.cast(pa.string()), beyond)
+    return pc.utf8_slice_codeunits(part.cast(pa.string()), 0, 200)
+
+
+_DATETIME_S = (-62_135_596_800, 253_402_300_799)  # the years 1 to 9999, the range of Python's datetime
+_PER_S = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _in_datetime_range(col: pa.Array) -> np.ndarray:
+    """Where the values of a timestamp column fall in the years 1-9999 (nulls too): beyond, no reading's
+    time is plausible, a cast to milliseconds may wrap around, and Python cannot show the value."""
+    per = _PER_S[col.type.unit]
+    lo, hi = max(_DATETIME_S[0] * per, -2**63), min(_DATETIME_S[1] * per, 2**63 - 1)
+    raw = col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    return (raw >= lo) & (raw <= hi)
 
 
 def _times(col: pa.Array, naive_tz: str | None, where: str) -> np.ndarray:
     if pa.types.is_timestamp(col.type):
+        in_range = _in_datetime_range(col)
         if col.type.tz is None:
             if naive_tz is None:
                 raise ValidationError(f"{where}: column t has times without a time zone; give one with "
@@ -176,7 +242,9 @@ def _times(col: pa.Array, naive_tz: str | None, where: str) -> np.ndarray:
                                       value=str(col.type))
             col = pc.assume_timezone(col, naive_tz, ambiguous="earliest", nonexistent="earliest")
         ms = col.cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64())
-        return ms.fill_null(NAIVE_TIME - 1).to_numpy(zero_copy_only=False)
+        out = ms.fill_null(NAIVE_TIME - 1).to_numpy(zero_copy_only=False).copy()
+        out[~in_range] = BAD_TIME  # refused as not a time, each on its own
+        return out
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         return seconds_to_ms(col.cast(pa.float64(), safe=False).fill_null(np.nan).to_numpy(zero_copy_only=False))
     text = col.cast(pa.string()).fill_null("").to_pylist()
@@ -190,4 +258,8 @@ class _Lazy:
         self.arr = arr
 
     def __getitem__(self, i: int) -> object:
-        return self.arr[int(i)].as_py()
+        value = self.arr[int(i)]
+        try:
+            return value.as_py()
+        except (OverflowError, ValueError):  # a timestamp Python's datetime cannot hold: as _raw_text shows it
+            return _raw_text(self.arr, pa.array([int(i)], pa.int64()))[0].as_py()

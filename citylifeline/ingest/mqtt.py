@@ -44,13 +44,17 @@ from paho.mqtt.properties import Properties
 
 from ..batch import ReadingBatch
 from ..errors import CityLifelineError, ConfigError, ValidationError
-from ..store.base import DeadLetter
+from ..store.base import DeadLetter, DeadLetters
+from ..supervise import Supervised
+from .decode import decode_json
 from .files import parse_arrow_stream
-from .payload import EXAMPLE, Parsed, decode_json, readings_of, validate_rows
+from .payload import EXAMPLE, Parsed, readings_of, validate_rows
 
 log = logging.getLogger("citylifeline.mqtt")
 SESSION_EXPIRY_S = 7 * 86_400
 RETRY_S = (0.2, 10.0)  # back-off of a failed commit: first and longest wait
+SPLIT_AFTER_TRIES = 4  # a batch failing this often is committed message by message
+POISON_TRIES = 3  # a message failing this often alone, while others commit, is a poison message
 SENSOR_EXAMPLE = '{"t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}'
 ARROW_MAGIC = b"\xff\xff\xff\xff"  # an Arrow IPC stream's first message starts so; JSON never does
 
@@ -87,7 +91,29 @@ class Message:
 
 
 def parse_messages(messages: list[Message], prefix: str, validator: Any, max_readings: int) -> Parsed:
-    """The readings of ``messages`` as one validated batch; messages of no known shape as dead letters."""
+    """The readings of ``messages`` as one validated batch; messages of no known shape as dead letters.
+
+    Never raises: a message that cannot be read for any reason is a dead letter, and if validating
+    the batch fails unexpectedly, the messages are validated one by one so that only the culprit is
+    dead-lettered (a poison message never blocks the stream)."""
+    try:
+        return _parse(messages, prefix, validator, max_readings)
+    except Exception:
+        if len(messages) == 1:
+            log.exception("MQTT message on %s could not be read; kept as a dead letter", messages[0].topic)
+            return Parsed(ReadingBatch.empty(), [], [_letter(messages[0], "the message could not be read "
+                                                                         "(a fault of the platform, logged)")], 0)
+    parts = [parse_messages([m], prefix, validator, max_readings) for m in messages]
+    return Parsed(ReadingBatch.concat([p.batch for p in parts]), [r for p in parts for r in p.rejections],
+                  DeadLetters.concat([p.dead_letters for p in parts]), sum(p.received for p in parts))
+
+
+def _letter(m: Message, reason: str, field: str = "payload") -> DeadLetter:
+    return DeadLetter(source=f"mqtt:{m.topic}", reason=reason, field=field,
+                      payload=m.payload[:4096].decode("utf-8", "replace"))
+
+
+def _parse(messages: list[Message], prefix: str, validator: Any, max_readings: int) -> Parsed:
     rows: list[object] = []
     sources: list[str] = []  # per reading: the topic it came on, and its place in its message
     local: list[int] = []
@@ -108,8 +134,7 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
             got = TOPIC_KINDS[kind](name, decode_json(m.payload, SENSOR_EXAMPLE if kind == "sensor" else EXAMPLE),
                                     max_readings)
         except ValidationError as e:
-            letters.append(DeadLetter(source=source, reason=str(e), field=e.field,
-                                      payload=m.payload[:4096].decode("utf-8", "replace")))
+            letters.append(_letter(m, str(e), e.field))
             continue
         rows += got
         sources += [source] * len(got)
@@ -118,7 +143,7 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
         columnar.append(validate_rows(rows, validator, sources,
                                       lambda i, col: f"{sources[i][5:]} readings[{local[i]}].{col}"))
     return Parsed(ReadingBatch.concat([p.batch for p in columnar]), [r for p in columnar for r in p.rejections],
-                  letters + [d for p in columnar for d in p.dead_letters], sum(p.received for p in columnar))
+                  DeadLetters.concat([letters, *(p.dead_letters for p in columnar)]), sum(p.received for p in columnar))
 
 
 class MqttIngest:
@@ -137,10 +162,11 @@ class MqttIngest:
                               "use mqtt://[user:password@]host:1883 or mqtts://host:8883")
         self.host, self.port = parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self._inbox: queue.Queue[Message] = queue.Queue()
+        self._held: list[Message] = []  # the batch being committed
         self._generation = 0
         self._stop = threading.Event()
         self.connected = threading.Event()
-        self.acked = self.readings = self.dead_letters = 0
+        self.acked = self.readings = self.dead_letters = self.poison = 0
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.mqtt_client_id, protocol=mqtt.MQTTv5,
                         manual_ack=True)
         if parts.username:
@@ -149,18 +175,21 @@ class MqttIngest:
             c.tls_set()
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
+        c.suppress_exceptions = True  # a callback's fault is logged by paho, never ends its network loop
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = cfg.mqtt_receive_maximum
         self._props = props
         self._client = c
-        self._thread = threading.Thread(target=self._run, name="citylifeline-mqtt", daemon=True)
+        self._network = Supervised("citylifeline-mqtt-network", self._network_loop)
+        self._thread = Supervised("citylifeline-mqtt", self._run)
+        self.threads = [self._network, self._thread]
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (in the background, retrying until the broker answers) and start ingesting."""
         self._client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
-        self._client.loop_start()
+        self._network.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -168,13 +197,16 @@ class MqttIngest:
         self._stop.set()
         self._thread.join(timeout=60)
         self._client.disconnect()
-        self._client.loop_stop()
+        self._network.join(timeout=10)
 
     def status(self) -> dict[str, Any]:
-        """Whether the broker is connected, and what has been acknowledged to it."""
-        return {"broker": f"{self.host}:{self.port}", "connected": self.connected.is_set(),
+        """Whether the broker is connected and both threads run (else ``connected`` is false), and what has
+        been acknowledged to it."""
+        return {"broker": f"{self.host}:{self.port}",
+                "connected": self.connected.is_set() and all(t.alive for t in self.threads),
                 "messages_acked": self.acked, "readings": self.readings, "dead_letters": self.dead_letters,
-                "waiting": self._inbox.qsize()}
+                "poison_messages": self.poison, "waiting": self._inbox.qsize(),
+                "threads": {t.name: t.status() for t in self.threads}}
 
     # ---- paho callbacks (its network thread) -------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -197,14 +229,22 @@ class MqttIngest:
             log.warning("MQTT connection to %s:%s lost (%s); reconnecting", self.host, self.port, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Message(msg.mid, msg.qos, self._generation, msg.topic, bytes(msg.payload)))
+        topic = bytes(msg._topic).decode("utf-8", "backslashreplace")  # msg.topic raises on bad UTF-8
+        self._inbox.put(Message(msg.mid, msg.qos, self._generation, topic, bytes(msg.payload)))
+
+    def _network_loop(self) -> None:
+        """paho's network loop (reconnecting by itself) until ``stop`` disconnects."""
+        while not self._stop.is_set():
+            self._client.loop_forever(retry_first_connection=True)
 
     # ---- the ingest thread -------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            batch = self._take()
+            batch, self._held = self._held or self._take(), []
             if batch:
+                self._held = batch  # if this loop dies, its supervisor starts it again on the same batch
                 self._commit(batch)
+                self._held = []
             elif self._stop.is_set():
                 return
 
@@ -226,24 +266,64 @@ class MqttIngest:
         return out
 
     def _commit(self, messages: list[Message]) -> None:
-        parsed = parse_messages(messages, self.prefix, self.engine.validator, self.max_readings)
-        wait = RETRY_S[0]
+        """Commit the messages' readings and dead letters, then acknowledge them.  If that keeps failing,
+        each message is tried alone; one that still fails alone while its own dead letter can be
+        committed is a poison message: kept as a dead letter naming the error, and acknowledged.
+        While the store is down nothing commits and nothing is acknowledged (tried again with
+        back-off); at shutdown the broker keeps what was not acknowledged and sends it again."""
+        if self._store(self._parse(messages), messages, tries=SPLIT_AFTER_TRIES):
+            return
+        pending, wait = list(messages), RETRY_S[0]
+        while pending and not self._stop.is_set():
+            m = pending[0]
+            if self._store(self._parse_one(m), [m], tries=POISON_TRIES) or self._store_poison(m):
+                pending, wait = pending[1:], RETRY_S[0]
+                if pending and self._store(self._parse(pending), pending, tries=1):
+                    return
+            else:  # not even its dead letter went in: the store is down
+                time.sleep(wait)
+                wait = min(2 * wait, RETRY_S[1])
+
+    def _parse_one(self, m: Message) -> Parsed:
+        return self._parse([m])
+
+    def _parse(self, messages: list[Message]) -> Parsed:
+        return parse_messages(messages, self.prefix, self.engine.validator, self.max_readings)
+
+    def _store(self, parsed: Parsed, messages: list[Message], tries: int | None) -> bool:
+        """Commit and acknowledge, retrying with back-off ``tries`` times (None: until it succeeds or
+        the platform stops); whether it was committed."""
+        wait, n = RETRY_S[0], 0
         while True:
             try:
                 result = self.engine.submit(parsed, source="mqtt").result()
                 break
             except Exception as e:  # the writer is full or the store is down: ack nothing, retry
-                if self._stop.is_set() and wait >= RETRY_S[1]:
-                    log.error("MQTT batch of %d messages not committed at shutdown (%s); the broker re-sends it",
-                              len(messages), e)
-                    return
+                n += 1
+                if (tries is not None and n >= tries) or (self._stop.is_set() and wait >= RETRY_S[1]):
+                    log.warning("MQTT batch of %d messages not committed after %d tries (%s)", len(messages), n, e)
+                    return False
                 log.log(logging.WARNING if isinstance(e, CityLifelineError) else logging.ERROR,
                         "MQTT batch of %d messages not committed (%s); retrying in %.1f s", len(messages), e, wait)
                 time.sleep(wait)
                 wait = min(2 * wait, RETRY_S[1])
+        self._ack(messages)
+        self.readings += result.stored + result.duplicates
+        self.dead_letters += len(parsed.dead_letters)
+        return True
+
+    def _store_poison(self, m: Message) -> bool:
+        """Keep ``m`` as a dead letter (text escaped) and acknowledge it; whether that was committed."""
+        letter = _letter(m, "the message could not be stored (a fault of the platform, logged); its text is kept "
+                            "here with unprintable characters escaped")
+        if not self._store(Parsed(ReadingBatch.empty(), [], [letter], 0), [m], tries=1):
+            return False
+        log.error("MQTT message on %s failed to commit alone and was kept as a dead letter", m.topic)
+        self.poison += 1
+        return True
+
+    def _ack(self, messages: list[Message]) -> None:
         for m in messages:
             if m.generation == self._generation and m.qos > 0:
                 self._client.ack(m.mid, m.qos)
                 self.acked += 1
-        self.readings += result.stored + result.duplicates
-        self.dead_letters += len(parsed.dead_letters)

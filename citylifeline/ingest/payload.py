@@ -9,16 +9,23 @@ reading is refused on its own with a ``Rejection`` and the rest go on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import orjson
 
 from ..batch import ReadingBatch
 from ..errors import PayloadTooLarge, ValidationError
 from ..store.base import DeadLetter
-from .validate import FieldName, Rejection, Validator, assemble, encode_units, json_field, merge_by_reading
+from .decode import decode_json, shown
+from .validate import (
+    FieldName,
+    Rejection,
+    Validator,
+    assemble,
+    dead_letters,
+    encode_units,
+    json_field,
+    merge_by_reading,
+)
 
 FIELDS = ("sensor", "t", "value", "unit")
 EXAMPLE = '{"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]}'
@@ -30,26 +37,13 @@ class Parsed:
 
     batch: ReadingBatch
     rejections: list[Rejection]
-    dead_letters: list[DeadLetter]
+    dead_letters: Sequence[DeadLetter]  # ``DeadLetters`` (columns) from validation; a list where made by hand
     received: int
 
 
 def parse_readings(body: bytes, validator: Validator, max_readings: int, source: str = "http") -> Parsed:
     """Validate a JSON payload of readings (see the module docstring)."""
-    return validate_rows(readings_of(decode_json(body), max_readings), validator, source)
-
-
-def decode_json(body: bytes, example: str = EXAMPLE) -> object:
-    """The JSON document in ``body`` (NaN, Infinity and 1e400 included, so those can be refused by field);
-    if it is not JSON, the error shows ``example``."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError(f"the body is not valid JSON ({e}); send {example}", field="body",
-                                  value=body[:80].decode("utf-8", "replace")) from None
+    return validate_rows(readings_of(decode_json(body, EXAMPLE), max_readings), validator, source)
 
 
 def readings_of(doc: object, max_readings: int) -> list[object]:
@@ -79,7 +73,7 @@ def validate_rows(rows: Sequence[object], validator: Validator, source: str | Se
     for i, ok in enumerate(good_rows):
         if not ok:
             where = field(i, "").removesuffix(".")
-            rejections.append(Rejection(i, where, rows[i], f"{where}: {rows[i]!r} is not an object; send "
+            rejections.append(Rejection(i, where, rows[i], f"{where}: {shown(rows[i])} is not an object; send "
                                                            '{"sensor": ..., "t": ..., "value": ...}'))
         else:
             extra = set(rows[i]) - set(FIELDS)  # type: ignore[call-overload]  # a dict, checked above
@@ -102,6 +96,5 @@ def validate_rows(rows: Sequence[object], validator: Validator, source: str | Se
     rejected_rows = {r.index for r in rejections}
     rejections = merge_by_reading(rejections + [r for r in per_reading if r.index not in rejected_rows])
     batch, _ = assemble(idx, t_ms, values, rejections)
-    dead = [r.dead_letter(source if isinstance(source, str) else source[r.index], sensors[r.index],
-                          times[r.index], values_raw[r.index], units[r.index]) for r in rejections]
+    dead = dead_letters(rejections, source, sensor=sensors, t=times, value=values_raw, unit=units)
     return Parsed(batch, rejections, dead, len(rows))

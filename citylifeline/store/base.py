@@ -14,9 +14,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, overload
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..auth.model import AuditEntry, Credential, link, verify_chain
 from ..batch import F64, I64, ReadingBatch
@@ -128,7 +131,8 @@ class Store(ABC):
 
     def append(self, batch: ReadingBatch, dead_letters: Sequence[DeadLetter] = (),
                source: str = "") -> AppendResult:
-        """Store the readings not yet stored and the dead letters, durably, in one transaction."""
+        """Store the readings not yet stored and the dead letters (best as ``DeadLetters``: a list of
+        ``DeadLetter`` is turned into columns here), durably, in one transaction."""
         duplicates = 0
         if dedup.all_new_in_order(batch, self.last_t):
             to_store = new = batch
@@ -140,10 +144,11 @@ class Store(ABC):
             missing = self._missing(old) if len(old) else old
             duplicates += len(old) - len(missing)
             to_store = ReadingBatch.concat([missing, new]) if len(missing) else new
-        if not len(to_store) and not dead_letters:
+        letters = DeadLetters.of(dead_letters)
+        if not len(to_store) and not len(letters):
             return AppendResult(new, 0, duplicates, 0)
         seq = self._seq + 1
-        self._write(to_store, seq, dead_letter_rows(dead_letters, source))
+        self._write(to_store, seq, dead_letter_table(letters, source))
         if len(to_store):
             self._seq = seq
         dedup.advance(to_store, self.last_t, self.last_value)
@@ -154,9 +159,10 @@ class Store(ABC):
         """The rows of ``old`` whose (sensor, time) is not stored yet."""
 
     @abstractmethod
-    def _write(self, readings: ReadingBatch, seq: int, dead_letters: list[tuple[Any, ...]]) -> None:
-        """Commit ``readings`` under sequence number ``seq`` and the dead-letter rows, in one transaction
-        (raise ``StoreError`` and store nothing if that fails)."""
+    def _write(self, readings: ReadingBatch, seq: int, dead_letters: pa.Table) -> None:
+        """Commit ``readings`` under sequence number ``seq`` and the dead letters (a table of
+        ``DEAD_LETTER_COLUMNS``, maybe empty), in one transaction (raise ``StoreError`` and store nothing
+        if that fails)."""
 
     @abstractmethod
     def readings(self, sensor: int, start_ms: int, end_ms: int, limit: int = 100_000) -> ReadingBatch:
@@ -326,22 +332,142 @@ def event_terms(incident_id: int | None, sensor: int | None, since_ms: int | Non
     return [("incident_id =", incident_id), ("sensor =", sensor), ("t_ms >=", since_ms)]
 
 
-DEAD_LETTER_COLUMNS = ("received_at_ms", "source", "reason", "field", "sensor", "t", "value", "unit", "payload")
+DEAD_LETTER_TEXT = ("source", "reason", "field", "sensor", "t", "value", "unit", "payload")  # DeadLetter's fields
+DEAD_LETTER_COLUMNS = ("received_at_ms", *DEAD_LETTER_TEXT)
+PAYLOAD_CHARS = 4096  # a dead letter keeps this much of a refused payload
 
 
-def dead_letter_rows(letters: Sequence[DeadLetter], source: str) -> list[tuple[Any, ...]]:
-    """Dead letters as rows of ``DEAD_LETTER_COLUMNS``, stamped now, payloads cut to 4 KiB and NUL
-    characters written as ``\\x00`` (PostgreSQL's text cannot hold them: a garbage payload must not
-    make its own dead letter fail)."""
-    now = int(time.time() * 1000)
-    return [(now, *(nul_free(v) for v in (d.source or source, d.reason, d.field, d.sensor, d.t, d.value, d.unit,
-                                       d.payload[:4096])))
-            for d in letters]
-
-
-def nul_free(v: str) -> str:
-    """``v`` with NUL characters written as ``\\x00``: PostgreSQL's text cannot hold NUL."""
+def storable(v: str) -> str:
+    """``v`` as text every store can hold: lone surrogates (``'\\ud800'``, which no UTF-8 can encode) written
+    as ``\\ud800`` and NUL characters (which PostgreSQL's text cannot hold) as ``\\x00``.  The one place where
+    dead-letter text (and text compared with it, ``PostgresStore._rows``) is made safe: a garbage payload must
+    never make its own dead letter, and so the good readings committed with it, fail."""
+    v = unicode_safe(v)
     return v.replace("\x00", "\\x00") if "\x00" in v else v
+
+
+def unicode_safe(v: str) -> str:
+    """``v`` with lone surrogates escaped (``\\ud800``), so it can be encoded as UTF-8."""
+    try:
+        v.encode("utf-8")
+        return v
+    except UnicodeEncodeError:
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def storable_column(values: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.StringArray:
+    """``values`` (text; an Arrow array is cast to text) as an Arrow string array of ``storable`` text, nulls
+    empty.  ``storable`` runs only when a value needs it (Arrow refuses a lone surrogate; a NUL is found by
+    one scan of the column), so clean text costs one copy and no Python per value."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        arr = values.cast(pa.string())  # Arrow text is UTF-8 already: no surrogates
+    else:
+        try:
+            arr = pa.array(values, pa.string())
+        except UnicodeEncodeError:
+            return pa.array([storable(v) if v else "" for v in values], pa.string())
+    if arr.null_count:
+        arr = arr.fill_null("")
+    if len(arr) and pc.any(pc.match_substring(arr, "\x00")).as_py():
+        return pa.array([storable(v) for v in arr.to_pylist()], pa.string())
+    return arr
+
+
+class DeadLetters(Sequence[DeadLetter]):
+    """Dead letters as columns: one Arrow string array of storable text per field of ``DeadLetter``, all
+    of one length.  Validation builds a batch's dead letters this way, so storing 150,000 of them is one
+    Arrow insert (DuckDB) or one binary COPY (PostgreSQL) instead of 150,000 objects and INSERTs; it is
+    still a sequence of ``DeadLetter`` for code that reads a few (made on demand)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: dict[str, pa.StringArray]) -> None:
+        """Columns as made by ``build``; use ``build`` or ``of``."""
+        self.columns = columns
+
+    @classmethod
+    def build(cls, n: int, **text: str | Sequence[str] | pa.Array | pa.ChunkedArray) -> DeadLetters:
+        """``n`` dead letters from ``DeadLetter``'s fields given as columns (lists of text or Arrow arrays; a
+        ``str`` is every letter's; a field not given is empty), made storable (``storable_column``) and
+        payloads cut to ``PAYLOAD_CHARS``."""
+        unknown = set(text) - set(DEAD_LETTER_TEXT)
+        if unknown:
+            raise TypeError(f"DeadLetters.build: no field(s) {sorted(unknown)}; the fields are {DEAD_LETTER_TEXT}")
+        cols: dict[str, pa.StringArray] = {}
+        for name in DEAD_LETTER_TEXT:
+            v = text.get(name, "")
+            if isinstance(v, str):
+                col = pa.repeat(pa.scalar(storable(v)), n)
+            else:
+                if len(v) != n:
+                    raise ValueError(f"DeadLetters.build: {name} has {len(v)} values for {n} dead letters")
+                col = storable_column(v)
+            if name == "payload" and n and pc.max(pc.utf8_length(col)).as_py() > PAYLOAD_CHARS:
+                col = pc.utf8_slice_codeunits(col, 0, PAYLOAD_CHARS)
+            cols[name] = col
+        return cls(cols)
+
+    @classmethod
+    def of(cls, letters: Sequence[DeadLetter]) -> DeadLetters:
+        """``letters`` as columns (themselves when they are ``DeadLetters`` already)."""
+        if isinstance(letters, DeadLetters):
+            return letters
+        return cls.build(len(letters), **{f: list(map(attrgetter(f), letters)) for f in DEAD_LETTER_TEXT})
+
+    @classmethod
+    def concat(cls, parts: Sequence[Sequence[DeadLetter]]) -> DeadLetters:
+        """The dead letters of ``parts`` (``DeadLetters`` or lists of ``DeadLetter``), in order."""
+        cols = [cls.of(p) for p in parts]
+        if len(cols) == 1:
+            return cols[0]
+        if not cols:
+            return cls.build(0)
+        return cls({f: pa.concat_arrays([c.columns[f] for c in cols]) for f in DEAD_LETTER_TEXT})
+
+    def with_source(self, source: str) -> DeadLetters:
+        """These dead letters with ``source`` where theirs is empty."""
+        col = self.columns["source"]
+        if not source or not len(col) or not pc.any(pc.equal(col, "")).as_py():
+            return self
+        return DeadLetters({**self.columns, "source": pc.if_else(pc.equal(col, ""), storable(source), col)})
+
+    def column(self, name: str) -> pa.StringArray:
+        """One field of every letter."""
+        return self.columns[name]
+
+    def table(self, received_at_ms: int) -> pa.Table:
+        """Rows of ``DEAD_LETTER_COLUMNS``, all received at ``received_at_ms``."""
+        return pa.table({"received_at_ms": pa.array(np.full(len(self), received_at_ms, np.int64)), **self.columns})
+
+    def __len__(self) -> int:
+        return len(self.columns["reason"])
+
+    @overload
+    def __getitem__(self, i: int) -> DeadLetter: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> DeadLetters: ...
+
+    def __getitem__(self, i: int | slice) -> DeadLetter | DeadLetters:
+        if isinstance(i, slice):
+            return DeadLetters({f: c[i] for f, c in self.columns.items()})
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"dead letter {i} of {len(self)}")
+        return DeadLetter(**{f: self.columns[f][i].as_py() for f in DEAD_LETTER_TEXT})
+
+    def __iter__(self) -> Iterator[DeadLetter]:
+        return (DeadLetter(*row) for row in zip(*(self.columns[f].to_pylist() for f in DEAD_LETTER_TEXT),
+                                                strict=True))
+
+    def __repr__(self) -> str:
+        return f"DeadLetters({len(self)})"
+
+
+def dead_letter_table(letters: Sequence[DeadLetter], source: str) -> pa.Table:
+    """Dead letters as a table of ``DEAD_LETTER_COLUMNS``, stamped now, with ``source`` where theirs is empty."""
+    return DeadLetters.of(letters).with_source(source).table(int(time.time() * 1000))
 
 
 DAY_MS = 86_400_000

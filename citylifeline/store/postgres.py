@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import pyarrow as pa
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -52,7 +53,7 @@ from .base import (
     hourly_arrays,
     hourly_select,
     incident_terms,
-    nul_free,
+    storable,
     where_sql,
 )
 from .records import POSTGRES_TYPES, columns, marks, table_sql
@@ -216,7 +217,7 @@ class PostgresStore(Store):
             self.last_value = np.concatenate([self.last_value, np.full(grow, np.nan)])
         return reg
 
-    def _write(self, readings: ReadingBatch, seq: int, dead_letters: list[tuple[Any, ...]]) -> None:
+    def _write(self, readings: ReadingBatch, seq: int, dead_letters: pa.Table) -> None:
         """See ``Store._write``."""
         made: list[str] = []
         try:
@@ -227,9 +228,11 @@ class PostgresStore(Store):
                     with cur.copy(f"COPY readings ({pgcopy.COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
                         cp.write(pgcopy.encode(readings, seq))
                     cur.execute("UPDATE store_state SET seq = %s", (seq,))
-                if dead_letters:
-                    cur.executemany(f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) "
-                                    f"VALUES ({', '.join(['%s'] * len(DEAD_LETTER_COLUMNS))})", dead_letters)
+                if dead_letters.num_rows:  # one binary COPY built from the columns, as readings
+                    with cur.copy(f"COPY dead_letters ({', '.join(dead_letters.column_names)}) "
+                                  "FROM STDIN (FORMAT BINARY)") as cp:
+                        for piece in pgcopy.encode_table(dead_letters):
+                            cp.write(memoryview(piece))
         except psycopg.Error as e:
             raise StoreError(f"could not store {len(readings)} readings: {e}".strip()) from e
         self._partitions.update(made)
@@ -347,8 +350,9 @@ class PostgresStore(Store):
             raise StoreError(f"could not save warnings: {e}".strip()) from e
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """The rows of a query; text parameters with NUL (which PostgreSQL refuses) escaped as stored text is."""
-        params = [nul_free(p) if isinstance(p, str) else [nul_free(v) if isinstance(v, str) else v for v in p]
+        """The rows of a query; text parameters made ``storable`` as stored text is (PostgreSQL refuses NUL, and
+        no UTF-8 holds a lone surrogate)."""
+        params = [storable(p) if isinstance(p, str) else [storable(v) if isinstance(v, str) else v for v in p]
                   if isinstance(p, list) else p for p in params]
         with self._reader() as con:
             return con.execute(sql, params).fetchall()
