@@ -11,12 +11,15 @@ A sensor's *state* is one code, the worst that applies:
 
 Everything here reads the store and the detector state; nothing changes them.  The arrays are
 read from the API threads while the writer thread updates them: a screen may be one batch behind.
+Each view takes the sensors (``visible``) and incidents (``sees``) of a credential's scope, and
+counts nothing outside them.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,22 +83,36 @@ def offline_mask(engine: Engine, last_t: np.ndarray) -> np.ndarray:
     return silent
 
 
-def overview(engine: Engine, now_ms: int) -> dict[str, Any]:
+def reporting(engine: Engine, visible: np.ndarray) -> int:
+    """How many of the sensors ``visible`` marks have reported."""
+    n = min(len(visible), len(engine.store.last_t))
+    return int(((engine.store.last_t[:n] >= 0) & visible[:n]).sum())
+
+
+def overview(engine: Engine, now_ms: int, visible: np.ndarray | None = None,
+             sees: Callable[[Incident], bool] | None = None, lifelines: tuple[str, ...] = LIFELINES
+             ) -> dict[str, Any]:
     """Counts by lifeline and level, sensors by state, incidents created today (wall clock, city
-    time) with their mean response times, and the trend over the last day of data time."""
+    time) with their mean response times, and the trend over the last day of data time — of the
+    sensors ``visible`` marks, the incidents ``sees`` admits and the ``lifelines`` given (where given)."""
     store = engine.store
-    active = store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))
-    by_lifeline = {ll: {levels.roman(s): 0 for s in (4, 3, 2, 1)} for ll in LIFELINES}
+
+    def seen(incidents: list[Incident]) -> list[Incident]:
+        return incidents if sees is None else [i for i in incidents if sees(i)]
+
+    active = seen(store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000)))
+    by_lifeline = {ll: {levels.roman(s): 0 for s in (4, 3, 2, 1)} for ll in lifelines}
     for inc in active:
         by_lifeline.setdefault(inc.lifeline, {levels.roman(s): 0 for s in (4, 3, 2, 1)})
         by_lifeline[inc.lifeline][levels.roman(inc.level)] += 1
-    codes = state_codes(engine)[0][engine.registry.active]
+    shown = engine.registry.active if visible is None else engine.registry.active & visible
+    codes = state_codes(engine)[0][shown]
     counted = Counter(codes.tolist())
     total = len(codes)
     midnight_ms = day_start_ms(now_ms, engine.city.timezone)
     trend_end = _trend_end(engine, now_ms)  # data time: a replay of last year has last year's trend
-    recent = store.incidents(IncidentFilter(since_ms=min(midnight_ms, trend_end - TREND_HOURS * 3_600_000),
-                                            limit=1_000_000))
+    recent = seen(store.incidents(IncidentFilter(since_ms=min(midnight_ms, trend_end - TREND_HOURS * 3_600_000),
+                                                 limit=1_000_000)))
     today = [i for i in recent if i.created_at_ms >= midnight_ms]
     return {
         "city": engine.city.name, "now_ms": now_ms, "timezone": engine.city.timezone,
@@ -138,8 +155,9 @@ def _trend_end(engine: Engine, now_ms: int) -> int:
     return int(wm) if wm != NO_TIME else now_ms
 
 
-def sensor_health(engine: Engine) -> list[dict[str, Any]]:
-    """Sensors needing maintenance — open tickets, offline, low battery or weak signal — worst first."""
+def sensor_health(engine: Engine, visible: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Sensors needing maintenance — open tickets, offline, low battery or weak signal — worst first
+    (of the sensors ``visible`` marks, where given)."""
     reg, store, pipe = engine.registry, engine.store, engine.pipeline
     n = len(reg)
     last_t = _padded(store.last_t, n, -1)
@@ -150,7 +168,7 @@ def sensor_health(engine: Engine) -> list[dict[str, Any]]:
         tickets.setdefault(t.sensor, []).append({"id": t.id, "fault": t.fault, "since_ms": t.t_opened_ms,
                                                  "message": t.message})
     rows: list[dict[str, Any]] = []
-    for i in map(int, np.flatnonzero(reg.active)):
+    for i in map(int, np.flatnonzero(reg.active if visible is None else reg.active & visible)):
         sid = reg.ids[i]
         if sid.endswith((BATTERY_SUFFIX, SIGNAL_SUFFIX)):
             continue

@@ -11,11 +11,18 @@ from .settings import Config
 
 
 def make_server(config: Config, engine: Engine | None = None) -> tuple[Engine, uvicorn.Server]:
-    """An engine and a uvicorn server for it (not started)."""
+    """An engine and a uvicorn server for it (not started).
+
+    uvicorn would believe X-Forwarded-For from 127.0.0.1 by default (and from FORWARDED_ALLOW_IPS):
+    any local process could then choose the address the audit log records and escape the per-address
+    wrong-token limit.  Here the headers are read only from the ``trusted_proxies`` setting's
+    addresses, and not at all when it is empty."""
+    proxies = config.trusted_proxy_list()  # a wrong entry is refused before anything starts
     engine = engine or Engine(config)
     app = create_app(engine)
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
-                                           access_log=False, ws_ping_interval=20))
+                                           access_log=False, ws_ping_interval=20, proxy_headers=bool(proxies),
+                                           forwarded_allow_ips=proxies))
     return engine, server
 
 

@@ -7,6 +7,7 @@ lists them all, and a test checks that it does.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -107,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_s", 50.0,
             "Requests a second each credential may make, in bursts of twice that (a credential may have its own "
             "rate); more get HTTP 429 with Retry-After; 0 turns the limit off."),
+    Setting("trusted_proxies", "",
+            "Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed, as a comma-separated "
+            "list of addresses or CIDR networks (10.0.0.5,10.1.0.0/16); empty: none, so the address the audit log "
+            "records and the wrong-token limit counts is always the connection's own.  List only proxies that "
+            "overwrite those headers: a client connecting from a listed address can claim any address."),
     Setting("session_hours", 12.0, "How long a dashboard login lasts (a restart of the server ends every login)."),
     Setting("memory_limit", "2GB",
             "Memory the embedded store may use for queries and caches.  DuckDB keeps the blocks it writes "
@@ -162,6 +168,7 @@ class Config:
     retention_days: float
     admin_token: str
     rate_limit_per_s: float
+    trusted_proxies: str
     session_hours: float
     memory_limit: str
     map_tile_url: str
@@ -203,6 +210,21 @@ class Config:
         except ValueError:
             raise ConfigError(f"escalate_after_s={self.escalate_after_s!r}: not numbers") from None
         return {4: secs[0], 3: secs[1], 2: secs[2], 1: secs[3]}
+
+    def trusted_proxy_list(self) -> list[str]:
+        """The ``trusted_proxies`` setting as a list of networks (a single address is a /32 or /128)."""
+        out = []
+        for part in (p.strip() for p in str(self.trusted_proxies).split(",")):
+            if not part:
+                continue
+            try:
+                out.append(str(ipaddress.ip_network(part, strict=False)))
+            except ValueError:
+                raise ConfigError(
+                    f"trusted_proxies={self.trusted_proxies!r}: {part!r} is not an IP address or CIDR network; list "
+                    "the reverse proxies' addresses or networks, comma-separated (10.0.0.5,10.1.0.0/16), or leave "
+                    "it empty to trust none") from None
+        return out
 
 
 def markdown() -> str:

@@ -1,14 +1,21 @@
-"""Access: every endpoint refuses no credential, a wrong one and a role too low; devices write only
-their own sensors; scopes; tokens hashed at rest; the audit log; rate limits; secure defaults."""
+"""Access: every route the app serves, in one table, answers each role as it should and nothing
+outside its scope; devices write only their own sensors; scopes; tokens hashed at rest; the audit
+log, with every refusal; rate limits; forwarded addresses believed only from trusted proxies;
+secure defaults."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -16,23 +23,16 @@ from starlette.websockets import WebSocketDisconnect
 
 from citylifeline.api import create_app
 from citylifeline.auth.model import RANK
+from citylifeline.city import load_city
+from citylifeline.city.model import LIFELINES
 from citylifeline.cli import main
 from citylifeline.engine import Engine
 from citylifeline.errors import ConfigError
 from citylifeline.server import serve
 from citylifeline.settings import Config
-from tests.conftest import ADMIN_TOKEN, AUTH
+from tests.conftest import ADMIN_TOKEN, AUTH, free_port
 
 NOW = time.time()
-PUBLIC = {("POST", "/api/v1/session"), ("DELETE", "/api/v1/session")}
-NEEDS = {("POST", "/api/v1/readings"): "device",
-         ("POST", "/api/v1/incidents/{incident_id}/actions"): "operator",
-         ("POST", "/api/v1/tickets/{ticket_id}/close"): "operator",
-         ("GET", "/api/v1/dead-letters"): "operator",
-         ("GET", "/api/v1/credentials"): "admin", ("POST", "/api/v1/credentials"): "admin",
-         ("DELETE", "/api/v1/credentials/{credential_id}"): "admin",
-         ("GET", "/api/v1/audit"): "admin", ("GET", "/api/v1/audit/verify"): "admin"}
-"""What each endpoint needs beyond 'viewer' (every other API endpoint is a viewer's)."""
 
 
 @pytest.fixture
@@ -65,48 +65,6 @@ def incident_on(c: TestClient, sensor: str) -> int:
             return int(found[0]["id"])
         time.sleep(0.05)
     raise AssertionError(f"no incident on {sensor}")
-
-
-def api_routes(c: TestClient) -> list[tuple[str, str]]:
-    """Every operation of the OpenAPI document (itself public), and the plain status page."""
-    routes = [(m.upper(), path) for path, ops in c.get("/openapi.json").json()["paths"].items() for m in ops]
-    assert len(routes) >= 25 and ("POST", "/api/v1/readings") in routes
-    return [*sorted(routes), ("GET", "/plain")]
-
-
-def test_every_endpoint_refuses_no_credential_a_wrong_one_and_a_lower_role(app_engine: tuple[TestClient,
-                                                                                             Engine]) -> None:
-    c, _ = app_engine
-    tokens = {role: make(c, f"{role}-1", role, **({"sensors": ["P-*"]} if role == "device" else {}))
-              for role in ("device", "viewer", "operator")} | {"admin": ADMIN_TOKEN}
-    checked = 0
-    for method, path in api_routes(c):
-        if (method, path) in PUBLIC:
-            continue
-        url = path.replace("{incident_id}", "1").replace("{ticket_id}", "1").replace("{credential_id}", "c_1") \
-            .replace("{sensor_id}", "P-1").replace("{name}", "water")
-        needs = NEEDS.get((method, path), "viewer")
-        for headers, want in (({}, 401), (bearer("cl_" + "x" * 40), 401), (bearer(ADMIN_TOKEN + "x"), 401)):
-            r = c.request(method, url, headers=headers, json={})
-            assert r.status_code == want, (method, url, headers, r.status_code, r.text)
-            assert "detail" in r.json()
-        for role, token in tokens.items():
-            allowed = (role in ("device", "admin")) if needs == "device" else (
-                role != "device" and RANK[role] >= RANK[needs])
-            r = c.request(method, url, headers=bearer(token), json={})
-            if allowed:
-                assert r.status_code not in (401, 403), (method, url, role, r.text)
-            else:
-                assert r.status_code == 403, (method, url, role, r.status_code, r.text)
-                assert role in r.json()["detail"] or "scope" in r.json()["detail"]
-            checked += 1
-    assert checked >= 25 * 4
-    with pytest.raises(WebSocketDisconnect), c.websocket_connect("/api/v1/ws") as ws:
-        ws.receive_text()
-    with pytest.raises(WebSocketDisconnect), c.websocket_connect("/api/v1/ws", headers=bearer(tokens["device"])) as ws:
-        ws.receive_text()
-    with c.websocket_connect("/api/v1/ws", headers=bearer(tokens["viewer"])) as ws:
-        assert '"hello"' in ws.receive_text()
 
 
 def test_refused_actions_are_audited_and_allowed_ones_name_who_did_them(app_engine: tuple[TestClient, Engine]) -> None:
@@ -267,3 +225,489 @@ def test_serve_refuses_to_start_without_an_admin_token(monkeypatch: pytest.Monke
     assert "admin credential" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="at least 20"):
         Engine(config.with_(admin_token="short-token")).stop()
+
+
+# ---- the access table: every route the app serves × every role × scope ---------------------------------
+#
+# The routes are read from the app itself, so a route added without a row here fails the test.  One
+# engine on the demo city (water and gas, districts binbei and binnan) serves the whole table: three
+# incidents (gas in each district, water in binbei), tickets on sensors of both lifelines and
+# districts, and dead letters of both and of no sensor.  Each role asks each route; a route naming an
+# incident, ticket or sensor is asked for one in the role's scope and for one outside it.  What a
+# scoped role is answered must be what the admin is answered, less what lies outside its scope, and no
+# sensor of another lifeline or district may be named anywhere in it.
+
+Item = tuple[str, str, str, tuple[str, ...]]
+"""(kind, key, lifeline, sensors): an incident, ticket, sensor, event or dead letter in an answer."""
+WRONG_TOKEN = ADMIN_TOKEN + "x"
+ROLES: dict[str, dict[str, Any] | None] = {
+    "none": None, "wrong": None,
+    "device": {"role": "device", "sensors": ["GP-05"]},
+    "viewer_gas": {"role": "viewer", "lifelines": ["gas"]},
+    "viewer_binbei": {"role": "viewer", "districts": ["binbei"]},
+    "operator": {"role": "operator"},
+    "operator_binnan": {"role": "operator", "districts": ["binnan"]},
+    "admin": None,
+}
+"""The credentials asking: none, a wrong token, and one of each role (two with a scope of a lifeline or
+a district, one operator with a district)."""
+CANDIDATES = {"sensor": ["GP-05", "WP-12", "GP-02"], "incident": ["GP-01", "WP-10", "GP-02"],
+              "ticket": ["WP-11", "GP-01", "WP-10", "GP-04", "GP-02"]}
+"""Where a route names an object: the first of these (incidents and tickets by their sensor) in the
+role's scope, and the first outside it."""
+
+
+@dataclass
+class Table:
+    """The one engine and client of the table, the credentials' tokens, and what the admin sees."""
+
+    c: TestClient
+    engine: Engine
+    tokens: dict[str, str]
+    throwaway: list[str]
+    incidents: dict[str, Item] = field(default_factory=dict)
+    tickets: dict[str, Item] = field(default_factory=dict)
+    seq: int = 0
+
+    def get(self, url: str) -> Any:
+        r = self.c.get(url, headers=AUTH)
+        assert r.status_code == 200, (url, r.text)
+        return r.json()
+
+    def refresh(self) -> None:
+        self.incidents = {k[1]: k for k in incident_items(self.get("/api/v1/incidents"))}
+        self.tickets = {k[1]: k for k in ticket_items(self.get("/api/v1/tickets"))}
+
+    def sensor(self, sid: str) -> Item:
+        reg = self.engine.registry
+        return ("sensor", sid, reg.layer[reg.index[sid]] if sid in reg.index else "", (sid,))
+
+    def visible(self, role: str, item: Item) -> bool:
+        """Whether ``item`` is in the scope of ``role`` (as README's scopes say, checked here on their own)."""
+        cred = ROLES[role] or {}
+        if cred.get("role") == "device":
+            return item[0] == "sensor" and item[1] in cred["sensors"]
+        lifelines, districts = cred.get("lifelines", []), cred.get("districts", [])
+        reg = self.engine.registry
+        return ((not lifelines or item[2] in lifelines)
+                and (not districts or any(s in reg.index and reg.district[reg.index[s]] in districts
+                                          for s in item[3])))
+
+    def pick(self, kind: str, role: str, inside: bool) -> str | None:
+        """An object of ``kind`` in (or outside) the role's scope, if there is one; tickets only open ones."""
+        if kind == "credential":
+            return (self.throwaway.pop() if role == "admin" else "c_000000000000") if inside else None
+        self.refresh()
+        for sid in CANDIDATES[kind]:
+            key, item = sid, self.sensor(sid)
+            if kind != "sensor":
+                found = [i[1] for i in (self.incidents if kind == "incident" else self.tickets).values()
+                         if i[3] == (sid,) and (kind == "incident" or i[2] == "open")]
+                if not found:
+                    continue
+                key = found[0]
+                item = (kind, key, item[2], (sid,))
+            if self.visible(role, item) == inside or (inside and not allowed(role, "viewer")
+                                                      and kind != "sensor"):
+                return key
+        return None
+
+    def out_of_scope(self, role: str) -> re.Pattern[str] | None:
+        """Any sensor id outside the role's scope, as a whole word."""
+        if not (ROLES[role] or {}).get("lifelines") and not (ROLES[role] or {}).get("districts"):
+            return None
+        ids = [s for s in self.engine.registry.ids if not self.visible(role, self.sensor(s))]
+        return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])")
+
+
+def incident_items(rows: list[dict[str, Any]]) -> set[Item]:
+    return {("incident", str(i["id"]), i["lifeline"], tuple(i["sensors"])) for i in rows}
+
+
+def ticket_items(rows: list[dict[str, Any]]) -> set[Item]:
+    # the lifeline is filled in by the table (a ticket names only its sensor); its state rides in the third place
+    return {("ticket", str(t["id"]), t["state"], (t["sensor_id"],)) for t in rows}
+
+
+def sensor_items(t: Table, ids: list[str]) -> set[Item]:
+    return {t.sensor(s) for s in ids}
+
+
+def items_of(t: Table, kind: str, rows: Any) -> set[Item]:
+    """The incidents, tickets, sensors, events or dead letters in an answer (the part scope decides)."""
+    if kind == "incidents":
+        return incident_items(rows)
+    if kind == "tickets":
+        return {("ticket", k[1], t.sensor(k[3][0])[2], k[3]) for k in ticket_items(rows)}
+    if kind == "sensors":
+        return sensor_items(t, [r["id"] if "id" in r else r["sensor"] for r in rows])
+    if kind == "states":
+        return sensor_items(t, rows["sensor"])
+    if kind == "events":
+        return {("event", str(e["id"]), t.sensor(e["sensor_id"])[2], (e["sensor_id"],)) for e in rows}
+    if kind == "letters":
+        return {("letter", f"{r['sensor']} {r['t']} {r['reason']}", t.sensor(r["sensor"])[2],
+                 (r["sensor"],) if r["sensor"] in t.engine.registry.index else ()) for r in rows}
+    if kind == "health":
+        return sensor_items(t, [r["sensor"] for r in rows]) | {
+            ("ticket", str(k["id"]), t.sensor(r["sensor"])[2], (r["sensor"],)) for r in rows for k in r["tickets"]}
+    if kind == "plain":
+        t.refresh()
+        return ({t.incidents[i] for i in re.findall(r"href='/api/v1/incidents/(\d+)'", rows)}
+                | sensor_items(t, [s for s in t.engine.registry.ids if re.search(rf"<td>{re.escape(s)}</td>", rows)]))
+    if kind == "hello":
+        return incident_items(rows["incidents"])
+    raise AssertionError(kind)
+
+
+def check_status(t: Table, role: str, body: dict[str, Any]) -> None:
+    active = [i for i in incident_items(t.get("/api/v1/incidents?active=true")) if t.visible(role, i)]
+    tickets = [k for k in items_of(t, "tickets", t.get("/api/v1/tickets?state=open")) if t.visible(role, k)]
+    reg = t.engine.registry
+    sensors = [s for i, s in enumerate(reg.ids) if reg.active[i] and t.visible(role, t.sensor(s))]
+    assert (body["active_incidents"], body["open_tickets"], body["sensors"]) == (len(active), len(tickets),
+                                                                               len(sensors)), (role, body)
+    assert sum(body["active_by_level"].values()) == len(active)
+
+
+def check_overview(t: Table, role: str, body: dict[str, Any]) -> None:
+    active = [i for i in incident_items(t.get("/api/v1/incidents?active=true")) if t.visible(role, i)]
+    reg = t.engine.registry
+    sensors = [s for i, s in enumerate(reg.ids) if reg.active[i] and t.visible(role, t.sensor(s))]
+    assert body["active_total"] == len(active) == sum(n for ll in body["active_by_lifeline"].values()
+                                                      for n in ll.values()), (role, body)
+    assert set(body["active_by_lifeline"]) == set((ROLES[role] or {}).get("lifelines") or LIFELINES)
+    assert body["sensors"]["total"] == len(sensors)
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a route needs and how the table asks it."""
+
+    needs: str
+    """public (anyone), login (the token in the body), device, viewer, operator or admin."""
+    url: str = ""
+    """What to ask ('' the route's own path); ``{}`` is the object named (of ``target``'s kind)."""
+    target: str = ""
+    """incident, ticket, sensor or credential: the kind of object named."""
+    body: Callable[[str], Any] | None = None
+    """The JSON body, given the object named."""
+    ok: int = 200
+    items: str = ""
+    """The kind of things in the answer (see ``items_of``), compared with the admin's in scope."""
+    check: Callable[[Table, str, Any], None] | None = None
+    optional: bool = False
+    """Served only when installed (the npm libraries)."""
+
+
+def readings_for(sensor: str) -> dict[str, Any]:
+    return {"readings": [{"sensor": sensor, "t": NOW - 3300, "value": 0.3, "unit": "MPa"}]}
+
+
+ACCESS_TABLE: dict[tuple[str, str], Route] = {
+    ("GET", "/"): Route("public"),  # the dashboard's page: it logs in itself
+    ("MOUNT", "/static"): Route("public", "/static/app.css"),
+    ("MOUNT", "/vendor/leaflet"): Route("public", "/vendor/leaflet/leaflet.js", optional=True),
+    ("MOUNT", "/vendor/uplot"): Route("public", "/vendor/uplot/uPlot.iife.min.js", optional=True),
+    ("GET", "/docs"): Route("public"),
+    ("GET", "/docs/oauth2-redirect"): Route("public"),
+    ("GET", "/redoc"): Route("public"),
+    ("GET", "/openapi.json"): Route("public"),
+    ("MOUNT", "/static-offline-docs"): Route("public", "/static-offline-docs/swagger-ui.css"),
+    ("POST", "/api/v1/session"): Route("login"),
+    ("GET", "/api/v1/session"): Route("viewer"),
+    ("DELETE", "/api/v1/session"): Route("public"),
+    ("GET", "/api/v1/credentials"): Route("admin"),
+    ("POST", "/api/v1/credentials"): Route("admin", ok=201, body=lambda _: {"name": f"new-{time.monotonic_ns()}",
+                                                                             "role": "viewer"}),
+    ("DELETE", "/api/v1/credentials/{credential_id}"): Route("admin", "/api/v1/credentials/{}", "credential"),
+    ("GET", "/api/v1/audit"): Route("admin"),
+    ("GET", "/api/v1/audit/verify"): Route("admin"),
+    ("POST", "/api/v1/readings"): Route("device", target="sensor", body=readings_for),
+    ("GET", "/api/v1/readings"): Route("viewer", "/api/v1/readings?sensor={}", "sensor"),
+    ("GET", "/api/v1/readings/hourly"): Route("viewer", "/api/v1/readings/hourly?sensor={}", "sensor"),
+    ("GET", "/api/v1/readings/latest"): Route("viewer", items="sensors"),
+    ("GET", "/api/v1/incidents"): Route("viewer", items="incidents"),
+    ("GET", "/api/v1/incidents/{incident_id}"): Route("viewer", "/api/v1/incidents/{}", "incident"),
+    ("POST", "/api/v1/incidents/{incident_id}/actions"): Route(
+        "operator", "/api/v1/incidents/{}/actions", "incident", lambda _: {"action": "comment", "text": "seen"}),
+    ("GET", "/api/v1/events"): Route("viewer", items="events"),
+    ("GET", "/api/v1/tickets"): Route("viewer", items="tickets"),
+    ("POST", "/api/v1/tickets/{ticket_id}/close"): Route("operator", "/api/v1/tickets/{}/close", "ticket",
+                                                         lambda _: {"note": "repaired"}),
+    ("GET", "/api/v1/dead-letters"): Route("operator", items="letters"),
+    ("GET", "/api/v1/sensor-states"): Route("viewer", items="states"),
+    ("GET", "/api/v1/overview"): Route("viewer", check=check_overview),
+    ("GET", "/api/v1/sensor-health"): Route("viewer", items="health"),
+    ("GET", "/api/v1/ui"): Route("viewer"),
+    ("GET", "/api/v1/sensors"): Route("viewer", items="sensors"),
+    ("GET", "/api/v1/sensors/{sensor_id}"): Route("viewer", "/api/v1/sensors/{}", "sensor"),
+    ("GET", "/api/v1/layers"): Route("viewer"),
+    ("GET", "/api/v1/layers/{name}"): Route("viewer", "/api/v1/layers/gas"),  # the city's map: no scope
+    ("GET", "/api/v1/status"): Route("viewer", check=check_status),
+    ("WS", "/api/v1/ws"): Route("viewer", items="hello"),
+    ("GET", "/plain"): Route("viewer", items="plain"),
+}
+"""Every route the app serves, what it needs, and how to ask it."""
+
+
+def served_routes(app: Any) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers: its API routes, WebSocket and mounted directories."""
+    from fastapi.routing import iter_route_contexts  # included routers, flattened (app.routes nests them)
+
+    out = []
+    for r in iter_route_contexts(app.routes):
+        kind = type(r.original_route).__name__
+        if kind == "Mount":
+            out.append(("MOUNT", str(r.path)))
+        elif "WebSocket" in kind:
+            out.append(("WS", str(r.path)))
+        else:
+            out += [(m, str(r.path)) for m in sorted(r.methods or ()) if m != "HEAD"]
+    assert ("POST", "/api/v1/readings") in out and ("WS", "/api/v1/ws") in out
+    return out
+
+
+def allowed(role: str, needs: str) -> bool:
+    if needs == "public":
+        return True
+    if role in ("none", "wrong"):
+        return False
+    r = (ROLES[role] or {"role": "admin"})["role"]
+    needs = "viewer" if needs == "login" else needs
+    return r in ("device", "admin") if needs == "device" else r != "device" and RANK[r] >= RANK[needs]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Table]:
+    """The demo city on one store, with incidents, tickets and dead letters of two lifelines and districts."""
+    config = Config.load(environ={}, db=str(tmp_path_factory.mktemp("table") / "store.duckdb"), city="demo",
+                         memory_limit="512MB", admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
+    engine = Engine(config, load_city("demo"))
+    engine.start()
+    try:
+        with TestClient(create_app(engine, manage_engine=False)) as c:
+            body = (rows("GP-01", 10, 0.3) + rows("GP-01", 10, 0.45, NOW - 3000)  # gas, binbei: level I
+                    + rows("GP-02", 10, 0.3) + rows("GP-02", 10, 0.45, NOW - 3000)  # gas, binnan
+                    + rows("WP-10", 10, 0.3) + rows("WP-10", 10, 0.1, NOW - 3000))  # water, binbei
+            for sid in ("WP-11", "GP-04"):  # stuck: water in binbei, gas in binnan
+                body += [{"sensor": sid, "t": NOW - 3600 + 60 * k, "value": 0.3 + 0.001 * min(k, 5), "unit": "MPa"}
+                         for k in range(30)]
+            body += [{"sensor": s, "t": NOW - 3000, "value": 0.3, "unit": "furlong"} for s in ("WP-12", "GP-02")]
+            r = c.post("/api/v1/readings", json={"readings": body}, headers=AUTH)
+            assert r.status_code == 422 and r.json()["rejected"] == 2, r.text
+            r = c.post("/api/v1/readings", content=b"{not json", headers=AUTH | {"Content-Type": "application/json"})
+            assert r.status_code == 400  # a dead letter of no sensor
+            engine.flush(60)
+            tokens = {role: make(c, f"t-{role}", **spec) for role, spec in ROLES.items() if spec}
+            tokens |= {"admin": ADMIN_TOKEN, "wrong": WRONG_TOKEN}
+            throwaway = [c.post("/api/v1/credentials", json={"name": "spare", "role": "viewer"},
+                                headers=AUTH).json()["id"] for _ in range(2)]
+            t = Table(c, engine, tokens, throwaway)
+            t.refresh()
+            assert sorted(i[3][0] for i in t.incidents.values()) == ["GP-01", "GP-02", "WP-10"]
+            assert {"WP-11", "GP-04"} <= {k[3][0] for k in t.tickets.values()}
+            yield t
+    finally:
+        engine.stop()
+
+
+def ask(t: Table, method: str, url: str, role: str, route: Route, target: str | None) -> tuple[int, Any, str]:
+    """(status, JSON or text, text) of one request as ``role``; a WebSocket refused is 1008."""
+    token = t.tokens.get(role)
+    headers = bearer(token) if token and route.needs != "login" else {}
+    if method == "WS":
+        try:
+            with t.c.websocket_connect(url, headers=headers) as ws:
+                text = ws.receive_text()
+                return 200, json.loads(text), text
+        except WebSocketDisconnect as e:
+            return e.code, None, e.reason
+    body = route.body(target or "") if route.body else None
+    if route.needs == "login":
+        body = {"token": token or WRONG_TOKEN}
+    r = t.c.request(method if method != "MOUNT" else "GET", url, headers=headers, json=body)
+    t.c.cookies.clear()  # a login's session cookie must not speak for the next role
+    try:
+        data = r.json()
+    except ValueError:
+        data = r.text
+    return r.status_code, data, r.text
+
+
+def test_every_route_answers_each_role_within_its_scope(table: Table) -> None:
+    t = table
+    served = served_routes(t.c.app)
+    missing = [k for k in served if k not in ACCESS_TABLE]
+    assert not missing, (f"route {missing[0]} is not in the access table (tests/test_access.py ACCESS_TABLE): "
+                         "add it with its expected behaviour")
+    stale = [k for k, r in ACCESS_TABLE.items() if k not in served and not r.optional]
+    assert not stale, f"the access table has {stale[0]}, which the app no longer serves: remove it"
+    start_seq = t.engine.store.audit(limit=1)[0].seq
+    refusals: list[tuple[str, str, str]] = []  # (actor, action, target) the audit log must hold
+    asked = 0
+    for (method, path), route in ACCESS_TABLE.items():
+        if (method, path) not in served:
+            continue
+        for role in ROLES:
+            scoped = allowed(role, route.needs) and role not in ("operator", "admin")
+            for inside in (True, False) if route.target and scoped else (True,):
+                target = t.pick(route.target, role, inside) if route.target else None
+                if route.target and target is None:
+                    assert not inside, (method, path, role, "the table has nothing to name here")
+                    continue
+                url = (route.url or path).replace("{}", target or "")
+                status, data, text = ask(t, method, url, role, route, target)
+                asked += 1
+                where = (method, url, role, status, text[:300])
+                target_of = f"{'WEBSOCKET' if method == 'WS' else method} {url.split('?')[0]}"
+                if not allowed(role, route.needs):
+                    want = 401 if role in ("none", "wrong") else 403
+                    assert status == (1008 if method == "WS" else want), where
+                    if method != "WS":
+                        assert want == 401 or (ROLES[role] or {})["role"] in data["detail"], where
+                    refusals.append(("" if want == 401 else f"t-{role}",
+                                     "access.unauthenticated" if want == 401 else "access.denied", target_of))
+                    continue
+                if not inside:  # a role allowed here, asking for something outside its scope
+                    assert status == 403, where
+                    assert "outside the scope" in data["detail"] or "only for its own sensors" in data["detail"], where
+                    refusals.append((f"t-{role}", "access.denied", target_of))
+                    continue
+                assert status == route.ok, where
+                pattern = t.out_of_scope(role) if role != "device" else None
+                leak = pattern.search(text) if pattern is not None else None
+                assert leak is None, f"{method} {url} shows {role} {leak.group(0) if leak else ''}, outside its scope"
+                if route.items:
+                    _, everything, _ = ask(t, method, url, "admin", route, target)
+                    want_items = {i for i in items_of(t, route.items, everything) if t.visible(role, i)}
+                    assert items_of(t, route.items, data) == want_items, where
+                    if role.startswith(("viewer", "operator_")) and route.items in ("incidents", "tickets", "hello"):
+                        assert want_items, (where, "the table should have something in this scope")
+                if route.check is not None:
+                    route.check(t, role, data)
+    assert asked > len(served) * len(ROLES)
+    t.engine.run(lambda: None).result(30)  # the refusals' audit entries are written
+    logged = [(e.actor, e.action, e.target) for e in t.engine.store.audit(after_seq=start_seq, limit=100_000)
+              if e.action.startswith("access.")]
+    assert Counter(logged) == Counter(refusals)
+    assert all(e.source == "testclient" for e in t.engine.store.audit(after_seq=start_seq, limit=100_000)
+               if e.action.startswith("access."))
+
+
+def refusals_since(engine: Engine, seq: int) -> list[Any]:
+    engine.run(lambda: None).result(30)  # refusals are audited without waiting for the writer
+    return [e for e in engine.store.audit(after_seq=seq, limit=10_000, newest_first=False)
+            if e.action.startswith("access.")]
+
+
+def test_every_refusal_is_audited_with_the_credential_the_route_and_the_address(
+        app_engine: tuple[TestClient, Engine]) -> None:
+    c, engine = app_engine
+    west = make(c, "west-duty", "operator", districts=["west"])
+    gw = make(c, "gw-east", "device", sensors=["P-1"])
+    slow = make(c, "slow", "viewer", rate_per_s=1)
+    iid = incident_on(c, "P-1")  # east
+    stuck = [{"sensor": "P-2", "t": NOW - 3600 + 60 * k, "value": 0.3, "unit": "MPa"} for k in range(30)]
+    assert c.post("/api/v1/readings", json={"readings": stuck}, headers=AUTH).status_code == 200
+    engine.flush(30)
+    ticket = next(t for t in c.get("/api/v1/tickets", headers=AUTH).json() if t["sensor_id"] == "P-2")
+    seq = engine.store.audit(limit=1)[0].seq
+    asked = [
+        (c.post(f"/api/v1/incidents/{iid}/actions", json={"action": "acknowledge"}, headers=bearer(west)), 403),
+        (c.post(f"/api/v1/tickets/{ticket['id']}/close", json={"note": "x"}, headers=bearer(west)), 403),
+        (c.post("/api/v1/readings", json={"readings": rows("P-3", 1, 0.3)}, headers=bearer(gw)), 403),
+        (c.post("/api/v1/session", json={"token": "cl_" + "y" * 40}), 401),
+        (c.get("/api/v1/incidents"), 401),
+        (c.get("/api/v1/incidents", headers=bearer(gw)), 403),
+    ]
+    assert [r.status_code for r, _ in asked] == [want for _, want in asked], [r.text for r, _ in asked]
+    codes = [c.get("/api/v1/session", headers=bearer(slow)).status_code for _ in range(4)]
+    assert codes.count(429) >= 1  # a burst of two, then refused
+    with pytest.raises(WebSocketDisconnect), c.websocket_connect("/api/v1/ws", headers=bearer(gw)) as ws:
+        ws.receive_text()
+    got = [(e.actor, e.role, e.action, e.target, e.source) for e in refusals_since(engine, seq)]
+    assert got == [
+        ("west-duty", "operator", "access.denied", f"POST /api/v1/incidents/{iid}/actions", "testclient"),
+        ("west-duty", "operator", "access.denied", f"POST /api/v1/tickets/{ticket['id']}/close", "testclient"),
+        ("gw-east", "device", "access.denied", "POST /api/v1/readings", "testclient"),
+        ("", "", "access.unauthenticated", "POST /api/v1/session", "testclient"),
+        ("", "", "access.unauthenticated", "GET /api/v1/incidents", "testclient"),
+        ("gw-east", "device", "access.denied", "GET /api/v1/incidents", "testclient"),
+        *[("slow", "viewer", "access.rate_limited", "GET /api/v1/session", "testclient")] * codes.count(429),
+        ("gw-east", "device", "access.denied", "WEBSOCKET /api/v1/ws", "testclient"),
+    ]
+    details = [e.detail for e in refusals_since(engine, seq)]
+    assert details[0].startswith("403: ") and "outside the scope of west-duty" in details[0]
+    assert "not 'P-3'" in details[2] and details[3].startswith("401: the token is unknown")
+    assert "cl_" + "y" * 40 not in "".join(details)  # a wrong token is never written down
+    assert c.get("/api/v1/audit/verify", headers=AUTH).json()["intact"]
+
+
+def test_a_flood_of_refusals_is_audited_in_a_count_not_entry_by_entry(app_engine: tuple[TestClient, Engine]) -> None:
+    c, engine = app_engine
+    engine.access.refusals_audited_per_min = 3  # as with any rate_limit_per_s > 0 (60 a minute)
+    seq = engine.store.audit(limit=1)[0].seq
+    assert [c.get("/api/v1/status").status_code for _ in range(5)] == [401] * 5
+    assert len(refusals_since(engine, seq)) == 3  # the other two are counted
+    engine.access._refusals["testclient"].at -= 60  # a minute later
+    assert c.get("/api/v1/status").status_code == 401
+    last = refusals_since(engine, seq)[-1]
+    assert len(refusals_since(engine, seq)) == 4
+    assert "and 2 earlier refusal(s) from testclient not logged one by one: more than 3 a minute" in last.detail
+
+
+def serving(config: Config) -> Any:
+    """A real server (uvicorn on a free port) over ``config``, as a context manager giving (engine, base URL)."""
+    import contextlib
+    import threading
+
+    from citylifeline.server import make_server
+
+    @contextlib.contextmanager
+    def run() -> Iterator[tuple[Engine, str]]:
+        port = free_port()
+        engine, server = make_server(config.with_(port=port))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                assert thread.is_alive(), "the server did not start"
+                time.sleep(0.05)
+            yield engine, f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+    return run()
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path: Path, city_dir: Path) -> None:
+    config = Config.load(environ={}, db=str(tmp_path / "store.duckdb"), city=str(city_dir), admin_token=ADMIN_TOKEN,
+                         rate_limit_per_s=0.0, memory_limit="512MB")
+    spoof = {"X-Forwarded-For": "1.2.3.4"}
+    with serving(config) as (engine, base):  # the default: no proxy is trusted, not even 127.0.0.1
+        seq = engine.store.audit(limit=1)[0].seq
+        r = httpx.get(f"{base}/api/v1/status", headers=bearer("cl_" + "z" * 40) | spoof, timeout=30)
+        assert r.status_code == 401
+        assert [e.source for e in refusals_since(engine, seq)] == ["127.0.0.1"]
+        engine.access.failed_per_min = 3  # as with any rate_limit_per_s > 0 (20 a minute)
+        codes = [httpx.get(f"{base}/api/v1/status", timeout=30,
+                           headers=bearer("cl_" + "z" * 40) | {"X-Forwarded-For": f"1.2.3.{k}"}) for k in range(5)]
+        assert [r.status_code for r in codes] == [401, 401, 401, 429, 429]  # one address, whatever it claims
+        assert "too many wrong tokens from 127.0.0.1" in codes[-1].json()["detail"]
+        assert {e.source for e in refusals_since(engine, seq)} == {"127.0.0.1"}
+    with serving(config.with_(trusted_proxies="127.0.0.1, 10.0.0.0/8")) as (engine, base):  # behind a proxy
+        seq = engine.store.audit(limit=1)[0].seq
+        assert httpx.get(f"{base}/api/v1/status", headers=spoof, timeout=30).status_code == 401
+        assert [e.source for e in refusals_since(engine, seq)] == ["1.2.3.4"]
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(config: Config) -> None:
+    from citylifeline.server import make_server
+
+    assert Config.load(environ={}).trusted_proxies == ""
+    assert config.with_(trusted_proxies=" 10.0.0.5, 10.1.2.0/24,::1 ").trusted_proxy_list() == [
+        "10.0.0.5/32", "10.1.2.0/24", "::1/128"]
+    for wrong in ("*", "proxy.local", "10.0.0.300"):
+        with pytest.raises(ConfigError, match=rf"trusted_proxies=.*{re.escape(wrong)!s}.*not an IP address or CIDR"):
+            make_server(config.with_(trusted_proxies=f"10.0.0.1,{wrong}"))

@@ -20,7 +20,7 @@ from fastapi_offline import FastAPIOffline
 from .. import __version__
 from ..engine import Engine
 from ..errors import CityLifelineError, RateLimited, Unauthorized, ValidationError
-from . import auth, city, dashboard, incidents, readings, status_page, ws
+from . import auth, bodyguard, city, dashboard, incidents, readings, status_page, ws
 from .jsonresponse import JSON
 
 
@@ -59,6 +59,7 @@ def create_app(engine: Engine, manage_engine: bool = True) -> FastAPI:
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         elif isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": "Bearer"}
+        auth.audit_refusal(request, exc)  # every 401, 403 and 429 is audited, here
         return JSON(body, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -73,6 +74,7 @@ def create_app(engine: Engine, manage_engine: bool = True) -> FastAPI:
 
     for module in (auth, readings, incidents, dashboard, city, ws, status_page):
         app.include_router(module.router)
+    bodyguard.install(app, engine.config.max_payload_bytes)
     dashboard.mount(app, engine.config.web_vendor_dir)
     return app
 

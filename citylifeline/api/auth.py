@@ -4,7 +4,10 @@ Every endpoint but the dashboard's files, ``/docs`` and ``POST /api/v1/session``
 ``Authorization: Bearer TOKEN``, or the ``cl_session`` cookie that logging in sets (HttpOnly,
 SameSite=Strict, so no other site's page can use it; writes take JSON bodies, which a cross-site
 form cannot send).  Each request is counted against its credential's rate.  A credential whose
-role is too low gets 403, and that refusal is audited when it tried to act.
+role or scope is too narrow gets 403.  Every refusal — 401, 403 and 429, of the API and of the
+WebSocket — is written to the audit log in one place, ``audit_refusal`` (the app's exception
+handler and the WebSocket call it), naming the credential when it is known, the route and the
+client's address.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from starlette.requests import HTTPConnection
 
 from ..auth.model import ROLES, Credential
 from ..engine import Engine
-from ..errors import Forbidden, Unauthorized
+from ..errors import CityLifelineError, Forbidden, RateLimited, Unauthorized
 from .jsonresponse import JSON
 from .schemas import Error
 
@@ -28,13 +31,42 @@ router = APIRouter(prefix="/api/v1", tags=["access"])
 SESSION_COOKIE = "cl_session"
 bearer = HTTPBearer(auto_error=False, description="a credential's token (cl_…) or the admin_token")
 cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="a dashboard session (POST /api/v1/session)")
-AUDITED = ("operator", "admin")
-"""Refusals of these roles' endpoints are written to the audit log (they were attempts to act)."""
+REFUSED = {Unauthorized: "access.unauthenticated", Forbidden: "access.denied", RateLimited: "access.rate_limited"}
+"""The audit log's action for each kind of refusal (401, 403, 429)."""
+NOBODY = Credential("", "", "", "")
+"""Who a refusal names when no credential was recognised."""
+MAX_TARGET_CHARS = 300
 
 
 def client_of(request: HTTPConnection) -> str:
-    """The client's address, for the audit log."""
+    """The client's address, for the audit log and the wrong-token limit: the peer of the connection,
+    or — only when that peer is one of the ``trusted_proxies`` — the address it forwarded (uvicorn's
+    proxy headers, see ``server.make_server``).  Never read X-Forwarded-For here."""
     return request.client.host if request.client else ""
+
+
+def audit_refusal(conn: HTTPConnection, exc: CityLifelineError) -> None:
+    """Write a refusal (401, 403 or 429) to the audit log: the credential if it was recognised, the
+    route and the client's address.  Never raises, and never waits for the writer: a full writer
+    queue must not turn a refusal into a 503.  Past ``refusals_audited_per_min`` a minute from one
+    address, refusals are counted into its next entry instead (see ``Access.refusal_to_audit``)."""
+    action = next((a for kind, a in REFUSED.items() if isinstance(exc, kind)), None)
+    engine: Engine | None = getattr(conn.app.state, "engine", None)
+    if action is None or engine is None:
+        return
+    client = client_of(conn)
+    with contextlib.suppress(Exception):
+        unlogged = engine.access.refusal_to_audit(client)
+        if unlogged is None:
+            return
+        detail = f"{exc.http_status}: {exc}"
+        if unlogged:
+            detail += (f" (and {unlogged} earlier refusal(s) from {client} not logged one by one: more than "
+                       f"{engine.access.refusals_audited_per_min:g} a minute)")
+        method = conn.scope.get("method") or conn.scope["type"].upper()  # WEBSOCKET for the WebSocket
+        path = "".join(ch if ch.isprintable() else "?" for ch in conn.url.path[:MAX_TARGET_CHARS])
+        who: Credential = getattr(conn.state, "credential", None) or NOBODY
+        engine.audit(who, client, action, f"{method} {path}", detail)
 
 
 def token_of(request: HTTPConnection) -> str:
@@ -45,19 +77,21 @@ def token_of(request: HTTPConnection) -> str:
     return request.cookies.get(SESSION_COOKIE, "")
 
 
-def identify(engine: Engine, token: str, client: str, role: str) -> Credential:
+def identify(engine: Engine, token: str, conn: HTTPConnection, role: str) -> Credential:
     """The credential behind ``token`` if it may act as ``role``; counts the request against its rate."""
-    cred = authenticate(engine, token, client)
+    cred = authenticate(engine, token, conn)
     check_role(cred, role)
     return cred
 
 
-def authenticate(engine: Engine, token: str, client: str) -> Credential:
-    """The credential behind ``token`` (401 if none), counted against its rate (429 past it)."""
+def authenticate(engine: Engine, token: str, conn: HTTPConnection) -> Credential:
+    """The credential behind ``token`` (401 if none), counted against its rate (429 past it).  From
+    here on ``conn.state.credential`` names it, so that a refusal of this request is audited as its."""
     if not token:
         raise Unauthorized("no credential: send 'Authorization: Bearer TOKEN' (an admin makes tokens; the "
                            "admin's is the admin_token setting) or log in on the dashboard")
-    cred = engine.access.authenticate(token, client)
+    cred = engine.access.authenticate(token, client_of(conn))
+    conn.state.credential = cred
     engine.access.throttle(cred)
     return cred
 
@@ -73,18 +107,7 @@ def require(role: str) -> Any:
     """A dependency giving the request's credential, refusing those below ``role``."""
     def dependency(request: Request, _b: HTTPAuthorizationCredentials | None = Security(bearer),
                    _c: str | None = Security(cookie)) -> Credential:
-        engine: Engine = request.app.state.engine
-        cred = authenticate(engine, token_of(request), client_of(request))
-        try:
-            check_role(cred, role)
-        except Forbidden as e:
-            if role in AUDITED:
-                with contextlib.suppress(Exception):  # a full writer queue must not turn a 403 into a 503
-                    engine.audit(cred, client_of(request), "access.denied", f"{request.method} {request.url.path}",
-                                 str(e))
-            raise
-        request.state.credential = cred
-        return cred
+        return identify(request.app.state.engine, token_of(request), request, role)
     return Depends(dependency)
 
 
@@ -126,7 +149,7 @@ def _me(cred: Credential) -> dict[str, Any]:
 async def login(request: Request, body: LoginIn, response: Response) -> dict[str, Any]:
     """Check the token and set the ``cl_session`` cookie (HttpOnly, SameSite=Strict) for ``session_hours``."""
     engine: Engine = request.app.state.engine
-    cred = identify(engine, body.token, client_of(request), "viewer")
+    cred = identify(engine, body.token, request, "viewer")
     await asyncio.wrap_future(engine.audit(cred, client_of(request), "session.login", f"credential/{cred.id}"))
     response.set_cookie(SESSION_COOKIE, engine.access.login(cred), max_age=int(engine.access.session_s),
                         httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")

@@ -67,18 +67,23 @@ def layer_geojson(request: Request, name: str, _: Credential = VIEWER) -> JSON:
 
 
 @router.get("/status", summary="The platform at a glance")
-def status(request: Request, _: Credential = VIEWER) -> JSON:
-    """Sensors, readings, open incidents by level, open tickets, and the newest data time (of the whole
-    city, whatever the credential's scope)."""
+def status(request: Request, who: Credential = VIEWER) -> JSON:
+    """Sensors, open incidents by level, open tickets and the newest data time, of the credential's
+    scope; and the platform's own state: readings stored (in all), MQTT ingestion and its threads."""
     engine = engine_of(request)
     store = engine.store
-    active = store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))
+    mask = engine.access.sensor_mask(who)
+    active = [i for i in store.incidents(IncidentFilter(states=ACTIVE_STATES, limit=1_000_000))
+              if engine.access.sees_incident(who, i.lifeline, i.sensors)]
     by_level = {levels.roman(s): sum(1 for i in active if i.level == s) for s in (4, 3, 2, 1)}
-    reporting = int((store.last_t >= 0).sum())
+    n = min(len(mask), len(store.last_t))
+    last_t = store.last_t[:n][mask[:n]]  # of the sensors in scope
     return JSON({
-        "city": engine.city.name, "sensors": int(engine.registry.active.sum()), "sensors_reporting": reporting,
+        "city": engine.city.name, "sensors": int((engine.registry.active & mask).sum()),
+        "sensors_reporting": int((last_t >= 0).sum()),
         "readings": store.count_readings(), "active_incidents": len(active), "active_by_level": by_level,
-        "open_tickets": len(store.tickets("open", 1_000_000)),
-        "newest_reading_ms": int(store.last_t.max()) if len(store.last_t) else None,
+        "open_tickets": sum(1 for t in store.open_tickets() if mask[t.sensor]),
+        "newest_reading_ms": int(last_t.max()) if len(last_t) else None,
         "mqtt": None if engine.mqtt is None else engine.mqtt.status(),
+        "threads": engine.threads(),
     })

@@ -41,16 +41,22 @@ def sensor_states(request: Request, who: Credential = VIEWER) -> JSON:
 
 
 @router.get("/overview", summary="The city at a glance: counts, response times, trend")
-def city_overview(request: Request, _: Credential = VIEWER) -> JSON:
+def city_overview(request: Request, who: Credential = VIEWER) -> JSON:
     """Active incidents by lifeline and level, sensors by state, incidents today, mean minutes to
-    acknowledge and to resolve, and new incidents per hour over the last day (the whole city)."""
-    return JSON(overview.overview(engine_of(request), wall_ms()))
+    acknowledge and to resolve, and new incidents per hour over the last day (of the credential's
+    scope: its lifelines, its sensors and its incidents)."""
+    engine = engine_of(request)
+    return JSON(overview.overview(engine, wall_ms(), engine.access.sensor_mask(who),
+                                  lambda i: engine.access.sees_incident(who, i.lifeline, i.sensors),
+                                  tuple(ll for ll in LIFELINES if not who.lifelines or ll in who.lifelines)))
 
 
 @router.get("/sensor-health", summary="Sensors needing maintenance, worst first")
-def sensor_health(request: Request, _: Credential = VIEWER) -> JSON:
-    """Open fault tickets, offline and never-reported sensors, low batteries and weak signals."""
-    return JSON(overview.sensor_health(engine_of(request)))
+def sensor_health(request: Request, who: Credential = VIEWER) -> JSON:
+    """Open fault tickets, offline and never-reported sensors, low batteries and weak signals (of the
+    sensors in the credential's scope)."""
+    engine = engine_of(request)
+    return JSON(overview.sensor_health(engine, engine.access.sensor_mask(who)))
 
 
 @router.get("/ui", summary="What the dashboard needs to draw the city")

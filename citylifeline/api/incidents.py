@@ -18,7 +18,7 @@ from ..warn.model import Incident
 from .auth import OPERATOR, VIEWER, client_of, in_scope
 from .jsonresponse import JSON
 from .readings import engine_of
-from .schemas import ActionIn, Error, TicketCloseIn
+from .schemas import ActionIn, Error, RecordId, TicketCloseIn
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 EVIDENCE_MARGIN_MS = 30 * 60 * 1000  # readings shown before the first and after the last event
@@ -62,17 +62,21 @@ def scoped_incident(engine: Engine, who: Credential, incident_id: int) -> Incide
 
 @router.get("/incidents/{incident_id}", summary="An incident with its evidence, timeline and nearby places",
             responses={404: {"model": Error}})
-def incident_detail(request: Request, incident_id: int, who: Credential = VIEWER) -> JSON:
+def incident_detail(request: Request, incident_id: RecordId, who: Credential = VIEWER) -> JSON:
     """The incident, its events (the reasons in plain words), the readings around them for each
     sensor with its thresholds, the timeline (audit trail), the actions allowed now, and the
     places (hospitals, schools …) near it; for a water incident, ``water``: where the leak is (pipe,
-    position, radius, confidence, candidates), the valves to close and who is left without water."""
+    position, radius, confidence, candidates), the valves to close and who is left without water.
+    An incident spanning districts is in scope when one of them is; its events and evidence are then
+    those of the sensors in scope."""
     engine = engine_of(request)
     inc = scoped_incident(engine, who, incident_id)
-    reg = engine.registry
+    reg, mask = engine.registry, engine.access.sensor_mask(who)
     evidence = []
     for sid in inc.sensors:
         i = reg.index[sid]
+        if not mask[i]:
+            continue
         b = engine.store.readings(i, inc.t_first_ms - EVIDENCE_MARGIN_MS, inc.t_last_ms + EVIDENCE_MARGIN_MS, 5000)
         evidence.append({"sensor": engine.sensor_json(i), "t": b.t_ms.tolist(), "value": b.value.tolist()})
     places = []
@@ -83,7 +87,8 @@ def incident_detail(request: Request, incident_id: int, who: Credential = VIEWER
                        "lon": float(lon), "lat": float(lat)})
     return JSON({
         "incident": engine.incident_json(inc),
-        "events": [e.to_dict() for e in reversed(engine.store.events(incident_id=incident_id, limit=2000))],
+        "events": [e.to_dict() for e in reversed(engine.store.events(incident_id=incident_id, limit=2000))
+                   if mask[e.sensor]],
         "timeline": [t.to_dict() for t in engine.store.timeline(incident_id)],
         "allowed_actions": allowed_actions(inc.state),
         "evidence": evidence,
@@ -94,7 +99,7 @@ def incident_detail(request: Request, incident_id: int, who: Credential = VIEWER
 
 @router.post("/incidents/{incident_id}/actions", summary="Act on an incident (acknowledge, dispatch, …)",
              responses={400: {"model": Error}, 404: {"model": Error}, 409: {"model": Error}})
-async def act(request: Request, incident_id: int, body: ActionIn, who: Credential = OPERATOR) -> JSON:
+async def act(request: Request, incident_id: RecordId, body: ActionIn, who: Credential = OPERATOR) -> JSON:
     """Move the incident through its lifecycle; 409 names the actions allowed in its state.  The
     timeline names the credential (and ``actor``, the person at a shared console, where given)."""
     engine = engine_of(request)
@@ -134,7 +139,7 @@ def list_tickets(request: Request, state: str = Query("", description="open or c
 
 @router.post("/tickets/{ticket_id}/close", summary="Close a maintenance ticket",
              responses={404: {"model": Error}})
-async def close_ticket(request: Request, ticket_id: int, body: TicketCloseIn, who: Credential = OPERATOR) -> JSON:
+async def close_ticket(request: Request, ticket_id: RecordId, body: TicketCloseIn, who: Credential = OPERATOR) -> JSON:
     """Close an open ticket once the sensor is repaired."""
     engine = engine_of(request)
     ticket = next((t for t in engine.store.open_tickets() if t.id == ticket_id), None)
@@ -147,7 +152,13 @@ async def close_ticket(request: Request, ticket_id: int, body: TicketCloseIn, wh
 
 @router.get("/dead-letters", summary="Refused readings and payloads, newest first")
 async def dead_letters(request: Request, limit: int = Query(100, ge=1, le=10_000),
-                       _: Credential = OPERATOR) -> JSON:
-    """Every refused reading with the reason, so nothing disappears silently."""
-    rows = await run_in_threadpool(engine_of(request).store.dead_letters, limit)
+                       who: Credential = OPERATOR) -> JSON:
+    """Every refused reading with the reason, so nothing disappears silently.  A credential with a
+    scope gets those of its sensors only (a refused payload that names no known sensor is the whole
+    city's: an operator without a scope, or an admin, sees it)."""
+    engine = engine_of(request)
+    rows = await run_in_threadpool(engine.store.dead_letters, limit)
+    if who.lifelines or who.districts:
+        mask, index = engine.access.sensor_mask(who), engine.registry.index
+        rows = [r for r in rows if r.get("sensor") in index and mask[index[r["sensor"]]]]
     return JSON(rows)

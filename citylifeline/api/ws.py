@@ -5,7 +5,8 @@ message per change: ``{"type": "incident", "incident": {...}}`` or ``{"type": "t
 The writer thread publishes; each client has a bounded queue, and a client too slow to keep up
 is disconnected (it reconnects and gets a fresh snapshot) rather than slowing the platform.
 The handshake needs a viewer's credential (the session cookie or a bearer token; refused with
-close code 1008 otherwise), and a client only gets what is in its credential's scope.
+close code 1008 otherwise; the refusal is audited like the API's), and a client only gets what is
+in its credential's scope.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from ..errors import CityLifelineError
 from ..store.base import IncidentFilter
 from ..warn.lifecycle import ACTIVE_STATES
-from .auth import client_of, identify, token_of
+from .auth import audit_refusal, identify, token_of
 
 router = APIRouter()
 CLIENT_QUEUE = 1000
@@ -55,8 +56,9 @@ async def websocket(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.hub
     engine = ws.app.state.engine
     try:
-        who = identify(engine, token_of(ws), client_of(ws), "viewer")
+        who = identify(engine, token_of(ws), ws, "viewer")
     except CityLifelineError as e:
+        audit_refusal(ws, e)
         await ws.close(code=1008, reason=str(e)[:120])
         return
     mask = engine.access.sensor_mask(who)

@@ -5,6 +5,9 @@ one SHA-256 and a dictionary lookup.  A browser logs in once with its token and 
 (a second random secret, also kept only as a hash, in memory: a restart logs everyone out).
 Each credential has a token bucket of ``rate_per_s`` requests a second (bursts of twice that);
 wrong tokens are limited per client address (both limits are off when the platform's rate is 0).
+Every refusal (401, 403, 429) is audited, at most ``REFUSALS_AUDITED_PER_MIN`` a minute one by one
+per client address (so a flood of refused requests cannot fill the writer's queue); past that
+they are counted, and the count goes into the address's next entry.
 Changes to credentials are saved by the engine's writer and then ``put`` here.
 """
 
@@ -24,6 +27,9 @@ from .model import ADMIN_ID, Credential, token_hash
 SESSION_PREFIX = "cls_"
 FAILED_LOGINS_PER_MIN = 20
 """Attempts with a wrong token allowed per client address a minute before it gets 429."""
+REFUSALS_AUDITED_PER_MIN = 60
+"""Refusals written to the audit log one by one per client address a minute (bursts of as many);
+more are counted into the address's next entry."""
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Access:
         self.registry = registry
         self.default_rate_per_s = default_rate_per_s
         self.failed_per_min = FAILED_LOGINS_PER_MIN if default_rate_per_s > 0 else 0.0
+        self.refusals_audited_per_min = REFUSALS_AUDITED_PER_MIN if default_rate_per_s > 0 else 0.0
         self.session_s = session_hours * 3600
         self._lock = threading.Lock()
         self._by_id: dict[str, Credential] = {}
@@ -47,6 +54,8 @@ class Access:
         self._sessions: dict[str, tuple[str, float]] = {}  # hash of the session secret → (credential id, expiry)
         self._buckets: dict[str, _Bucket] = {}
         self._failures: dict[str, _Bucket] = {}
+        self._refusals: dict[str, _Bucket] = {}
+        self._unlogged: dict[str, int] = {}  # client address → refusals counted but not yet in the audit log
         self._masks: dict[str, np.ndarray] = {}
         for c in credentials:
             self.put(c)
@@ -97,6 +106,18 @@ class Access:
         per_min = self.failed_per_min
         if per_min > 0 and not self._take(self._failures, client, per_min / 60.0, per_min):
             raise RateLimited(f"too many wrong tokens from {client}; wait a minute", 60.0)
+
+    def refusal_to_audit(self, client: str) -> int | None:
+        """Whether a refusal of a request from ``client`` is written to the audit log now: ``None`` when
+        the address is past ``refusals_audited_per_min`` (the refusal is counted instead), else how many
+        of its refusals were counted since its last entry (to be named in this one)."""
+        per_min = self.refusals_audited_per_min
+        if per_min > 0 and not self._take(self._refusals, client, per_min / 60.0, per_min):
+            with self._lock:
+                self._unlogged[client] = self._unlogged.get(client, 0) + 1
+            return None
+        with self._lock:
+            return self._unlogged.pop(client, 0)
 
     def login(self, cred: Credential) -> str:
         """A new browser session for ``cred``: its secret (set as a cookie, never stored)."""
