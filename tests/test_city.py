@@ -12,9 +12,7 @@ import shapely
 from citylifeline.city import City, CityBundle, Georef, layer_to_geojson, load_city, read_epanet, read_geojson
 from citylifeline.city.sensors import load_sensors_csv
 from citylifeline.errors import CityModelError, ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = next((p for p in (ROOT.parent / "shared", Path("/work/shared")) if (p / "bench").is_dir()), None)
+from tests.conftest import ltown_inp
 
 
 def test_net3_imports_with_every_element_and_real_lengths() -> None:
@@ -31,10 +29,8 @@ def test_net3_imports_with_every_element_and_real_lengths() -> None:
     assert j.props["elevation_m"] == pytest.approx(layer.model.get_node("123").elevation)
 
 
-@pytest.mark.skipif(SHARED is None, reason="the shared benchmark data (../shared/bench) is not beside this checkout")
 def test_l_town_imports_in_metres() -> None:
-    assert SHARED is not None
-    layer = read_epanet(SHARED / "bench" / "ltown" / "L-TOWN.inp")
+    layer = read_epanet(ltown_inp())  # as the epyt package ships it
     assert sum(a.kind == "junction" for a in layer.assets.values()) == 782
     assert sum(a.kind == "pipe" for a in layer.assets.values()) == 905
     xmin, ymin, xmax, ymax = layer.bounds()

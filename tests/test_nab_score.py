@@ -10,7 +10,6 @@ import pytest
 from citylifeline.bench.nab import MAX_TP, PROFILES, NabFile, best_threshold, corpus_score, load_corpus, score_file
 from tests.conftest import shared_bench
 
-NAB = shared_bench() / "nab"
 STD = PROFILES["standard"]
 
 
@@ -61,7 +60,8 @@ def test_one_threshold_for_the_corpus_beats_firing_everywhere() -> None:
 
 
 def test_the_shared_corpus_loads_with_its_windows() -> None:
-    files = load_corpus(NAB / "data", NAB / "combined_windows.json")
+    nab = shared_bench() / "nab"
+    files = load_corpus(nab / "data", nab / "combined_windows.json")
     assert len(files) == 24 and sum(len(f.windows) for f in files) == 39
     perfect = {f.path: np.isin(np.arange(len(f.t_ms)), [w[0] for w in f.windows]) for f in files}
     for name, profile in PROFILES.items():
