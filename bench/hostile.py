@@ -29,13 +29,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from citylifeline.auth.model import new_token  # noqa: E402
+from bench.wire import AUTH, answering  # noqa: E402  (the admin token of the servers started here)
 from citylifeline.bench import hostile  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 
 MARK = "<!-- bench/hostile.py -->"
-TOKEN = new_token()
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SENSORS = ["P-1", "P-2", "P-3"]
 BROKER = ("127.0.0.1", 1883)
 
@@ -49,20 +47,12 @@ def start(workdir: Path, port: int, prefix: str) -> subprocess.Popen[bytes]:
     city = workdir / "city"
     shutil.copytree(TEST_CITY, city)
     (city / "sensors.csv").write_text(SENSORS_CSV, encoding="utf-8")
-    env = {**os.environ, "CITYLIFELINE_ADMIN_TOKEN": TOKEN, "CITYLIFELINE_RATE_LIMIT_PER_S": "0",
-           "CITYLIFELINE_MQTT_URL": f"mqtt://{BROKER[0]}:{BROKER[1]}", "CITYLIFELINE_MQTT_TOPIC_PREFIX": prefix,
-           "CITYLIFELINE_MQTT_CLIENT_ID": f"hostile-{prefix.rsplit('/', 1)[-1]}"}
+    env = {**os.environ, "CITYLIFELINE_RATE_LIMIT_PER_S": "0", "CITYLIFELINE_MQTT_URL": f"mqtt://{BROKER[0]}:{BROKER[1]}",
+           "CITYLIFELINE_MQTT_TOPIC_PREFIX": prefix, "CITYLIFELINE_MQTT_CLIENT_ID": f"hostile-{prefix.rsplit('/', 1)[-1]}"}
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115 — the server writes it while it runs
     proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--db", str(workdir / "h.duckdb"),
                              "--city", str(city), "--port", str(port)], env=env, stdout=log, stderr=log)
-    for _ in range(240):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/status", headers=AUTH, timeout=5).raise_for_status()
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"the server did not start; see {workdir / 'serve.log'}")
+    return answering(proc, port, workdir / "serve.log")
 
 
 def stored(client: httpx.Client, good: hostile.Good) -> int:

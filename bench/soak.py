@@ -49,8 +49,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start(db: Path, city: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CITYLIFELINE_MAX_BATCH_READINGS": "1000000", "CITYLIFELINE_MAX_PAYLOAD_BYTES": str(2**28)}
+def start(db: Path, city: Path, port: int, memory_limit: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CITYLIFELINE_MAX_BATCH_READINGS": "1000000", "CITYLIFELINE_MAX_PAYLOAD_BYTES": str(2**28),
+           "CITYLIFELINE_MEMORY_LIMIT": memory_limit}
     proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "serve", "--db", str(db), "--city", str(city),
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(240):
@@ -63,14 +64,14 @@ def start(db: Path, city: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start")
 
 
-def run(n_sensors: int, minutes: float, batches: int, port: int = 8765) -> dict[str, object]:
+def run(n_sensors: int, minutes: float, batches: int, memory_limit: str, port: int = 8765) -> dict[str, object]:
     d = Path(tempfile.mkdtemp(prefix="citylifeline-soak-"))
     make_city(d, n_sensors)
     csv = (d / "sensors.csv").read_text(encoding="utf-8").splitlines()  # 1 Hz sensors: no per-minute rate rule
     (d / "sensors.csv").write_text("\n".join([csv[0].replace("rate_per_min", "interval_s")]
                                              + [line.rsplit(",", 1)[0] + ",1" for line in csv[1:]]) + "\n",
                                    encoding="utf-8")
-    proc = start(d / "soak.duckdb", d, port)
+    proc = start(d / "soak.duckdb", d, port, memory_limit)
     ids = [f"S-{i:06d}" for i in range(n_sensors)]
     parts = np.array_split(np.arange(n_sensors), batches)
     rng = np.random.default_rng(0)
@@ -147,9 +148,11 @@ def main() -> None:
     ap.add_argument("--sensors", type=int, default=100_000)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--batches", type=int, default=4, help="requests per second")
+    ap.add_argument("--memory-limit", default=Config.load().memory_limit,
+                    help="the store's memory_limit (DuckDB's cache of written blocks grows up to it)")
     ap.add_argument("--write-docs", action="store_true")
     a = ap.parse_args()
-    r = run(a.sensors, a.minutes, a.batches)
+    r = run(a.sensors, a.minutes, a.batches, a.memory_limit)
     print({k: v for k, v in r.items() if k != "samples"})
     if a.write_docs:
         plot(r)
@@ -157,7 +160,8 @@ def main() -> None:
         replace_section(MARK, f"""{MARK}
 ## Soak: a steady stream over HTTP
 
-`{bench_command(True)}` (`python bench/soak.py --sensors {a.sensors} --minutes {a.minutes:g} --batches {a.batches}`)
+`{bench_command(True)}` (`python bench/soak.py --sensors {a.sensors} --minutes {a.minutes:g} --batches {a.batches} \
+--memory-limit {a.memory_limit}`)
 on {machine()}, {date}: {a.sensors:,} sensors each reporting once a second, {a.batches} requests a second from a
 second process on loopback, into `citylifeline serve` on the embedded store with every detector on.
 
@@ -170,7 +174,7 @@ second process on loopback, into `citylifeline serve` on the embedded store with
 | request latency p50 / p99 | {r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms |
 | server memory at start / max | {r['rss_start_mb']:.0f} / {r['rss_max_mb']:.0f} MB |
 | memory growth over the second half | {r['rss_growth_mb_per_h_2nd_half']:+.0f} MB/h |
-| the store's `memory_limit` | {Config.load().memory_limit} |
+| the store's `memory_limit` | {a.memory_limit} |
 
 ![Soak: readings held per second and the server's memory](img/soak.png)
 """)
