@@ -33,7 +33,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
     Setting("port", 8000, "TCP port of the HTTP server."),
     Setting("max_payload_bytes", 16 * 1024 * 1024,
-            "Largest HTTP request body accepted on POST /api/v1/readings, in bytes."),
+            "Largest body of readings accepted, in bytes: a POST /api/v1/readings request or an MQTT message."),
     Setting("max_batch_readings", 200_000, "Most readings accepted in one HTTP request."),
     Setting("max_clock_skew_s", 300.0,
             "Readings time-stamped more than this many seconds in the future are refused."),

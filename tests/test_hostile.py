@@ -14,9 +14,13 @@ from fastapi.testclient import TestClient
 
 from citylifeline.api import create_app
 from citylifeline.bench import hostile
+from citylifeline.city import CityBundle
 from citylifeline.engine import Engine
 from citylifeline.errors import ValidationError
+from citylifeline.ingest import Validator
 from citylifeline.ingest.decode import InvalidText, check_document, decode_json, shown
+from citylifeline.ingest.mqtt import Message, parse_messages
+from citylifeline.settings import Config
 from citylifeline.store.base import unicode_safe
 from citylifeline.supervise import Supervised
 from tests.conftest import AUTH
@@ -133,3 +137,15 @@ def test_lone_surrogates_and_huge_numbers_are_refused_by_field_and_the_rest_deco
         check_document({"k": [1, 2**65]})
     assert unicode_safe("a\ud800b") == "a\\ud800b" and unicode_safe("plain") == "plain"
     assert len(shown([[[[[[[[1]]]]]]]])) < 40 and len(shown("x" * 10_000)) < 100
+
+
+def test_an_mqtt_message_larger_than_max_payload_bytes_is_a_dead_letter_as_over_http(bundle: CityBundle) -> None:
+    check = Validator(bundle.sensors, Config.load(environ={}, max_payload_bytes=1_000), lambda: int(time.time() * 1000))
+    good = hostile.Good(SENSORS, time.time() - 600)
+    small = ('{"readings": [' + ", ".join(good.rows(3)) + "]}").encode()
+    large = ('{"readings": [' + ", ".join(good.rows(30)) + "]}").encode()
+    parsed = parse_messages([Message(1, 1, 1, "p/gateway/a", small), Message(2, 1, 1, "p/gateway/b", large)], "p",
+                            check, 1000)
+    assert len(parsed.batch) == 3 and len(parsed.dead_letters) == 1
+    letter = parsed.dead_letters[0]
+    assert letter.field == "payload" and letter.source == "mqtt:p/gateway/b" and "the limit is 1000" in letter.reason

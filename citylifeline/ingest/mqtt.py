@@ -43,7 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..batch import ReadingBatch
-from ..errors import CityLifelineError, ConfigError, ValidationError
+from ..errors import CityLifelineError, ConfigError, PayloadTooLarge, ValidationError
 from ..store.base import DeadLetter, DeadLetters
 from ..supervise import Supervised
 from .decode import decode_json
@@ -128,6 +128,10 @@ def _parse(messages: list[Message], prefix: str, validator: Any, max_readings: i
                 raise ValidationError(f"topic {m.topic!r} is not one CityLifeline reads; publish to "
                                       f"{prefix}/sensor/SENSOR_ID or {prefix}/gateway/GATEWAY_ID",
                                       field="topic", value=m.topic)
+            if len(m.payload) > validator.config.max_payload_bytes:  # as over HTTP
+                raise PayloadTooLarge(f"the message has {len(m.payload)} bytes; the limit is "
+                                      f"{validator.config.max_payload_bytes}: split the batch", field="payload",
+                                      value=len(m.payload))
             if kind == "gateway" and m.payload.startswith(ARROW_MAGIC):
                 columnar.append(parse_arrow_stream(m.payload, validator, max_readings, source))
                 continue
