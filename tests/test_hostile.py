@@ -149,3 +149,17 @@ def test_an_mqtt_message_larger_than_max_payload_bytes_is_a_dead_letter_as_over_
     assert len(parsed.batch) == 3 and len(parsed.dead_letters) == 1
     letter = parsed.dead_letters[0]
     assert letter.field == "payload" and letter.source == "mqtt:p/gateway/b" and "the limit is 1000" in letter.reason
+
+
+def test_a_huge_id_or_key_is_refused_without_being_copied_into_messages_or_answers(engine: Engine) -> None:
+    good = hostile.Good(SENSORS, time.time() - 600)
+    huge = "S" * 5_000_000
+    body = ('{"readings": [' + good.rows(1)[0] + f', {{"sensor": "{huge}", "t": 1796000000, "value": 1}}'
+            f', {{"sensor": "P-1", "t": 1796000000, "value": 1, "{huge}": 2}}]}}').encode()
+    with TestClient(create_app(engine, manage_engine=False)) as client:
+        r = client.post("/api/v1/readings", content=body, headers=AUTH)
+    assert r.status_code == 422 and r.json()["stored"] == 1 and len(r.content) < 5_000, len(r.content)
+    assert "(5,000,000 characters)" in r.json()["errors"][0]["message"]
+    engine.flush()
+    letters = engine.store.dead_letters(10)
+    assert len(letters) == 2 and all(len(d["reason"]) < 1_000 and len(d["field"]) < 200 for d in letters)

@@ -171,15 +171,22 @@ def _finite_or_none(v: float) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
+MAX_ID_CHARS = 100
+"""Longer ids are shown cut and never fuzzy-searched: no real sensor id is that long, and a hostile one of
+50 MB must not be copied into its message or searched against every id."""
+
+
 def unknown_sensor_message(sensor_id: object, known: list[str]) -> str:
     """'… is not a registered sensor; did you mean …' with the fix."""
     hint = ""
-    if isinstance(sensor_id, str) and known and len(known) <= 20000:  # no fuzzy search over nothing
-        same_case = [k for k in known if k.lower() == sensor_id.lower()]
-        close = same_case or difflib.get_close_matches(sensor_id, known, n=1, cutoff=0.75)
+    if isinstance(sensor_id, str) and known and len(known) <= 20000 and len(sensor_id) <= MAX_ID_CHARS:
+        same_case = [k for k in known if k.lower() == sensor_id.lower()]  # no fuzzy search over nothing,
+        close = same_case or difflib.get_close_matches(sensor_id, known, n=1, cutoff=0.75)  # nor of a megabyte
         if close:
             hint = f" (did you mean {close[0]!r}?)"
-    return (f"{sensor_id!r} is not a registered sensor{hint}; register it in the city's "
+    shown = repr(sensor_id) if not isinstance(sensor_id, str) or len(sensor_id) <= MAX_ID_CHARS else \
+        f"{sensor_id[:40]!r}… ({len(sensor_id):,} characters)"
+    return (f"{shown} is not a registered sensor{hint}; register it in the city's "
             "sensors file or check the id's spelling")
 
 

@@ -78,8 +78,9 @@ def validate_rows(rows: Sequence[object], validator: Validator, source: str | Se
         else:
             extra = set(rows[i]) - set(FIELDS)  # type: ignore[call-overload]  # a dict, checked above
             if extra:
-                f = field(i, sorted(extra)[0])
-                rejections.append(Rejection(i, f, sorted(extra)[0],
+                key = min(extra)
+                f = field(i, key if len(key) <= 80 else f"{key[:60]}…")  # a key of a megabyte is not copied
+                rejections.append(Rejection(i, f, key,
                                             f"{f}: unknown field; send only {', '.join(FIELDS)} (check the spelling)"))
     empty: dict[str, object] = {}
     objs: list[dict[str, object]] = [r if isinstance(r, dict) else empty for r in rows]

@@ -40,7 +40,11 @@ class Rejection:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        v = self.value if isinstance(self.value, str | int | float | bool) or self.value is None else shown(self.value)
+        v = self.value
+        if isinstance(v, str) and len(v) > 200:
+            v = f"{v[:200]}… ({len(v):,} characters)"
+        elif not (isinstance(v, str | int | float | bool) or v is None):
+            v = shown(v)
         return {"index": self.index, "field": self.field, "value": v, "message": self.message}
 
 
