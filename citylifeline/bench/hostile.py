@@ -195,10 +195,12 @@ def other_requests(rng: np.random.Generator, sensor: str) -> Iterator[Request]:
         yield Request("encoding", "GET" if "close" not in path else "POST", path, b"{}" if "close" in path else None)
 
 
-def mqtt_messages(rng: np.random.Generator, prefix: str, good: Good) -> Iterator[tuple[str, str, bytes, int]]:
-    """(class, topic, payload, good readings inside) for MQTT: gateway and sensor topics."""
+def mqtt_messages(rng: np.random.Generator, prefix: str, good: Good,
+                  arrow: bool = True) -> Iterator[tuple[str, str, bytes, int]]:
+    """(class, topic, payload, good readings inside) for MQTT: gateway and sensor topics (Arrow streams
+    among them with ``arrow``)."""
     sensor = good.sensors[0]
-    for case in reading_bodies(rng, good, 4 * 1024 * 1024):
+    for case in reading_bodies(rng, good, 4 * 1024 * 1024, arrow):
         yield case.cls, f"{prefix}/gateway/g-{case.cls}", case.body, case.good
     t = '"2026-11-23T10:00:00+08:00"'
     for cls, bad in bad_readings(rng, sensor):
