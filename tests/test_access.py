@@ -30,7 +30,7 @@ from citylifeline.engine import Engine
 from citylifeline.errors import ConfigError
 from citylifeline.server import serve
 from citylifeline.settings import Config
-from tests.conftest import ADMIN_TOKEN, AUTH, free_port
+from tests.conftest import ADMIN_TOKEN, AUTH, serving
 
 NOW = time.time()
 
@@ -655,30 +655,6 @@ def test_a_flood_of_refusals_is_audited_in_a_count_not_entry_by_entry(app_engine
     last = refusals_since(engine, seq)[-1]
     assert len(refusals_since(engine, seq)) == 4
     assert "and 2 earlier refusal(s) from testclient not logged one by one: more than 3 a minute" in last.detail
-
-
-def serving(config: Config) -> Any:
-    """A real server (uvicorn on a free port) over ``config``, as a context manager giving (engine, base URL)."""
-    import contextlib
-    import threading
-
-    from citylifeline.server import make_server
-
-    @contextlib.contextmanager
-    def run() -> Iterator[tuple[Engine, str]]:
-        port = free_port()
-        engine, server = make_server(config.with_(port=port))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            while not server.started:
-                assert thread.is_alive(), "the server did not start"
-                time.sleep(0.05)
-            yield engine, f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(10)
-    return run()
 
 
 def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path: Path, city_dir: Path) -> None:

@@ -110,34 +110,23 @@ def test_cli_errors_are_one_line_with_the_fix(tmp_path: Path, city_dir: Path) ->
 
 def test_cli_ingest_url_sends_a_file_to_a_running_server(tmp_path: Path, config: Config, bundle: CityBundle,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    import threading
     import time
 
-    from citylifeline.server import make_server
-    from tests.conftest import ADMIN_TOKEN, free_port
+    from tests.conftest import ADMIN_TOKEN, serving
 
-    port = free_port()
-    engine, server = make_server(config.with_(port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serving(config) as (engine, base):
         now = int(time.time())
         lines = ["sensor,t,value,unit"] + [f"P-1,{now - 600 + 60 * k},{0.3 + 0.001 * k},MPa" for k in range(10)]
         lines.append(f"P-1,{now - 30},0.3,furlong")
         (tmp_path / "r.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        code = main(["ingest", "--url", f"http://127.0.0.1:{port}", "--token", ADMIN_TOKEN, str(tmp_path / "r.csv")])
+        code = main(["ingest", "--url", base, "--token", ADMIN_TOKEN, str(tmp_path / "r.csv")])
         assert code == 1  # one reading refused
         assert "sent 11 readings: 10 stored, 0 already stored, 1 refused" in capsys.readouterr().out
-        again = ["ingest", "--url", f"http://127.0.0.1:{port}", "--token", ADMIN_TOKEN, str(tmp_path / "r.csv")]
+        again = ["ingest", "--url", base, "--token", ADMIN_TOKEN, str(tmp_path / "r.csv")]
         assert main(again) == 1
         assert "0 stored, 10 already stored" in capsys.readouterr().out
         assert engine.store.count_readings() == 10
         assert engine.store.readings(0, (now - 600) * 1000, (now + 1) * 1000).value[-1] == pytest.approx(309e3)
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_replay_does_not_write_to_the_store_it_reads(tmp_path: Path, bundle: CityBundle, config: Config) -> None:
