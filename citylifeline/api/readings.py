@@ -15,7 +15,7 @@ from ..engine import Engine
 from ..errors import Forbidden, PayloadTooLarge, ValidationError
 from ..ingest import ARROW_STREAM, Parsed, parse_arrow_stream, parse_readings
 from ..ingest.validate import NAIVE_TIME, parse_iso, seconds_to_ms
-from ..store.base import DeadLetter, DeadLetters
+from ..store.base import PAYLOAD_CHARS, DeadLetter, DeadLetters
 from ..units import get_kind
 from .auth import DEVICE, VIEWER, client_of, in_scope
 from .jsonresponse import JSON
@@ -69,7 +69,8 @@ async def post_readings(request: Request, who: Credential = DEVICE) -> JSON:
         parsed = await run_in_threadpool(parse_arrow_stream if arrow else parse_readings, body, engine.validator,
                                          engine.config.max_batch_readings, source)
     except ValidationError as e:  # refused whole: kept as a dead letter before the client hears of it
-        letter = DeadLetter(source=source, reason=str(e), field=e.field, payload=body[:4096].decode("utf-8", "replace"))
+        letter = DeadLetter(source=source, reason=str(e), field=e.field,
+                            payload=body[:PAYLOAD_CHARS].decode("utf-8", "replace"))
         await asyncio.wrap_future(engine.submit(Parsed(ReadingBatch.empty(), [], [letter], 0), source))
         raise
     if who.role == "device":

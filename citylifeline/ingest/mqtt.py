@@ -44,7 +44,7 @@ from paho.mqtt.properties import Properties
 
 from ..batch import ReadingBatch
 from ..errors import CityLifelineError, ConfigError, PayloadTooLarge, ValidationError
-from ..store.base import DeadLetter, DeadLetters
+from ..store.base import PAYLOAD_CHARS, DeadLetter, DeadLetters
 from ..supervise import Supervised
 from .decode import decode_json
 from .files import parse_arrow_stream
@@ -110,7 +110,7 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
 
 def _letter(m: Message, reason: str, field: str = "payload") -> DeadLetter:
     return DeadLetter(source=f"mqtt:{m.topic}", reason=reason, field=field,
-                      payload=m.payload[:4096].decode("utf-8", "replace"))
+                      payload=m.payload[:PAYLOAD_CHARS].decode("utf-8", "replace"))
 
 
 def _parse(messages: list[Message], prefix: str, validator: Any, max_readings: int) -> Parsed:
