@@ -52,10 +52,15 @@ SHARED_MISSING = ("needs the shared benchmark data (../shared/bench beside the c
 
 def shared_bench() -> Path:
     """The shared benchmark data (NAB, L-Town's sensors and leaks), read in place:
-    ``CITYLIFELINE_SHARED_BENCH``, else ``../shared/bench`` beside the project.  Without it the
-    calling test (or, at import, its whole module) is skipped with the reason; under CI that is an
+    ``CITYLIFELINE_SHARED_BENCH``, else ``../shared/bench`` beside the project, else the workplace's
+    ``/work/shared/bench`` (a clone made in a temporary folder has no ``..``/shared).  Set
+    ``CITYLIFELINE_SHARED_BENCH`` empty to have none, as a person's fresh clone has none.  Without it
+    the calling test (or, at import, its whole module) is skipped with the reason; under CI that is an
     error: CI has the data and its tests must run."""
-    for d in (os.environ.get("CITYLIFELINE_SHARED_BENCH"), Path(__file__).resolve().parents[2] / "shared" / "bench"):
+    given = os.environ.get("CITYLIFELINE_SHARED_BENCH")
+    places = [given] if given is not None else [Path(__file__).resolve().parents[2] / "shared" / "bench",
+                                                "/work/shared/bench"]
+    for d in places:
         if d and Path(d).is_dir():
             return Path(d)
     if CI:
