@@ -61,6 +61,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     _kind("methane", "1", "%LEL",
           {"%vol": (1e-2, 0.0), "ppm": (1e-6, 0.0), "%LEL": (METHANE_LEL_FRACTION / 100, 0.0)},
           0.0, 1.0, "methane volume fraction in an underground space"),
+    _kind("ethane", "1", "ppm", {"ppm": (1e-6, 0.0), "ppb": (1e-9, 0.0), "%vol": (1e-2, 0.0)},
+          0.0, 1.0, "ethane volume fraction in an underground space (laser detector): pipeline gas carries "
+          "ethane, sewer biogas none"),
     _kind("gas_fraction", "1", "%vol", {"%vol": (1e-2, 0.0), "ppm": (1e-6, 0.0)},
           0.0, 1.0, "volume fraction of O2, CO or H2S in a tunnel or well"),
     _kind("humidity", "1", "%", {"%": (1e-2, 0.0)}, 0.0, 1.0, "relative humidity"),

@@ -24,8 +24,8 @@ from .base import Detector, event_buffers, events_from_kernel
 NONE = NO_TIME
 GOOD_READINGS_TO_CLEAR = 10  # an impossible-value ticket closes after this many sane readings in a row
 SPIKE_WARMUP = 10  # readings needed before the typical step size is trusted
-STUCK_EXEMPT_KINDS = ("rainfall", "ratio", "methane", "gas_fraction")  # legitimately sit at 0 for days
-SPIKE_MIN_STEP = {"methane": 5e-4, "gas_fraction": 1e-3, "humidity": 0.01, "rainfall": 1e-3 / 3600}
+STUCK_EXEMPT_KINDS = ("rainfall", "ratio", "methane", "ethane", "gas_fraction")  # legitimately sit at 0 for days
+SPIKE_MIN_STEP = {"methane": 5e-4, "ethane": 5e-6, "gas_fraction": 1e-3, "humidity": 0.01, "rainfall": 1e-3 / 3600}
 """The smallest typical step a spike is measured against, per kind (canonical units: 1 %LEL,
 0.1 %vol, 1 %RH, 1 mm/h).  A detector in clean air reads a flat zero with the odd blip of
 noise; without this floor its typical step shrinks to nothing and every blip looks like a spike."""

@@ -1,37 +1,35 @@
-"""The gas twin: pandapipes drives network pressures and the regulator's flow; a soil-migration
-model drives methane in the underground spaces next to the mains.
+"""The gas twin: pandapipes drives network pressures and the regulator's flow; ``gas_methane``
+drives methane (and ethane) in the underground spaces next to the mains.
 
 Network.  The city's gas layer becomes a pandapipes net (methane; the regulator an external
-grid at its outlet pressure; each junction a sink with its ``demand_m3h``), solved every
-``SOLVE_STEP_S`` with the load following the cooking day (``DAILY``) and the cold (+3 % per
-°C below 15 °C); readings in between are interpolated.  A ``gas_leak`` adds a sink of its
-magnitude (standard m³/h, growing over ``growth``) at its junction or pipe.
+grid; each junction a sink with its ``demand_m3h``), solved every ``SOLVE_STEP_S`` with the
+load following the cooking day (``DAILY``) and the cold (+3 % per °C below 15 °C); readings in
+between are interpolated.  The regulator's outlet follows the load within ±``SCHEDULE_SHARE``
+(time-of-day pressure scheduling, 分时调压: higher at the meal peaks, lower at night, which
+keeps the far ends supplied and leaks small at night).  A ``gas_leak`` adds a sink of its
+magnitude (standard m³/h, growing over ``growth``) at its junction, or on a pipe ``at_m``
+metres from the pipe's start (default: the middle) drawing from the nearer end; its flow
+follows the absolute pressure there (choked flow, ``gas_methane`` [S4]).
 
-Methane (volume fraction; 1 %LEL = 0.0005) in a sewer manhole or cable well at distance d from
-a leak.  Gas from a medium-pressure main travels through the trench backfill at about
-``MIGRATION_M_H`` (preferential paths make it faster than through undisturbed soil) and thins
-with distance as exp(−d/``DECAY_M``); the space fills towards that level with a time constant
-(``FILL_S``: a vented manhole lid breathes, a sealed cable well holds gas) and up to
-``GAIN_PER_M3H`` × leak rate at the pipe: a 5 m³/h leak 3 m away gives ~50 %LEL in a cable
-well within a few hours and nothing 150 m away.  Sewer biogas, which is not a leak: every
-manhole holds a little methane from sewage (``BIOGAS_LEL`` %LEL, different in each manhole),
-steady, more when warm (+6 % per °C, compounding) and with the sewage flow; cable wells hold none.
+Spaces.  A methane detector in a sewer manhole (``drainage/junction/…``) or a cable well
+(``tunnel/cable_well/…``) reads biogas plus what the leaks put there (``gas_methane``); an
+``ethane`` detector reads the leaks' ethane only.  A sensor is expected to see a leak when the
+leak raises it by ``SEEN_LEL`` %LEL.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 import weakref
-import zlib
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..batch import F64, I64
 from ..city.model import Layer
-from ..units import METHANE_LEL_FRACTION
+from . import gas_methane as gm
 from .base import Signals, TwinContext, moved
 from .realism import noise_sigma
 from .scenario import Incident
@@ -40,16 +38,10 @@ SOLVE_STEP_S = 900
 DAILY = (0.35, 0.3, 0.3, 0.3, 0.4, 0.9, 1.8, 1.7, 1.0, 0.8, 1.2, 1.9,
          1.6, 0.8, 0.6, 0.6, 0.9, 1.9, 2.1, 1.4, 1.0, 0.8, 0.6, 0.45)
 DENSITY_KG_M3 = 0.72  # methane at standard conditions
-MIGRATION_M_H = 10.0
-DECAY_M = 12.0
-GAIN_PER_M3H = 0.0063  # volume fraction per m³/h of leak at the pipe, before distance and venting
-FILL_S = {"cable_well": 7200.0, "junction": 1800.0}
-VENTING = {"cable_well": 1.0, "junction": 0.6}
-MAX_FRACTION = 0.15
-BIOGAS_LEL = 2.0
-BIOGAS_PER_C = 0.06  # methanogenesis: +6 % per °C, compounding (about ×1.8 per 10 °C)
-LEL = METHANE_LEL_FRACTION / 100  # 1 %LEL as a volume fraction
-SEEN_LEL = 5.0  # a detector 'sees' a leak that raises it by this much
+ATMOSPHERE_BAR = 1.01325
+SCHEDULE_SHARE = 0.02
+SEEN_LEL = 2.0  # a detector 'sees' a leak that raises it by this much (four times its noise)
+SPACE_KINDS = {"drainage/junction": "sewer", "tunnel/cable_well": "cable_well"}
 
 
 def _load_factor(hours: F64, temp_c: F64) -> F64:
@@ -68,13 +60,14 @@ class GasTwin:
         began = time.perf_counter()
         layer = ctx.bundle.city.layers["gas"]
         hydraulic = [s for s in ctx.sensors if s.kind in ("pressure", "flow")]
-        methane = [s for s in ctx.sensors if s.kind == "methane"]
+        detectors = [s for s in ctx.sensors if s.kind in ("methane", "ethane")]
         series: dict[str, tuple[I64, F64]] = {}
         truth_moved: dict[str, set[str]] = {i.id: set() for i in ctx.incidents}
-        if hydraulic:
-            grid_t = np.arange(0.0, ctx.scenario.duration_s + SOLVE_STEP_S, SOLVE_STEP_S)
-            with_leaks = self._solve(ctx, layer, hydraulic, grid_t, ctx.incidents)
-            without = self._solve(ctx, layer, hydraulic, grid_t, []) if ctx.incidents else with_leaks
+        grid_t = np.arange(0.0, ctx.scenario.duration_s + SOLVE_STEP_S, SOLVE_STEP_S)
+        leak_bar = np.zeros((len(grid_t), len(ctx.incidents)))
+        if hydraulic or ctx.incidents:
+            with_leaks, leak_bar = self._solve(ctx, layer, hydraulic, grid_t, ctx.incidents)
+            without = self._solve(ctx, layer, hydraulic, grid_t, [])[0] if ctx.incidents else with_leaks
             for j, s in enumerate(hydraulic):
                 t = ctx.times(s)
                 off = ctx.offsets_s(t)
@@ -85,35 +78,59 @@ class GasTwin:
                     on = off >= inc.start_s
                     if moved(v[on], base[on], noise_sigma(s.kind, base[on])):
                         truth_moved[inc.id].add(s.id)
-        for s in methane:
-            t = ctx.times(s)
-            kind = s.asset.split("/")[1]
-            x, y = ctx.bundle.city.asset(s.asset).xy
-            bio = self._biogas(ctx, s.asset, kind, t)
-            leak = np.zeros(len(t))
-            for inc in ctx.incidents:
-                rise = self._leak_methane(ctx, inc, kind, math.dist((x, y), _place_xy(ctx, inc)), t)
-                if rise.max() > SEEN_LEL * LEL:
-                    truth_moved[inc.id].add(s.id)
-                leak += rise
-            series[s.id] = (t, np.minimum(bio + leak, MAX_FRACTION))
-        truth = [ctx.truth_for(inc, sorted(truth_moved[inc.id]), f"{inc.magnitude:g} m³/h gas leak")
-                 for inc in ctx.incidents]
+        if detectors:
+            self._spaces(ctx, detectors, grid_t, leak_bar, series, truth_moved)
+        truth = [replace(ctx.truth_for(inc, sorted(truth_moved[inc.id]), f"{inc.magnitude:g} m³/h gas leak"),
+                         x=leak_xy(ctx, inc)[0], y=leak_xy(ctx, inc)[1]) for inc in ctx.incidents]
         return Signals.from_series(series, truth, time.perf_counter() - began)
 
     @staticmethod
-    def _solve(ctx: TwinContext, layer: Layer, sensors: list[Any], grid_t: F64, leaks: list[Incident]) -> F64:
-        """Sensor values (canonical) at each grid time."""
+    def _spaces(ctx: TwinContext, detectors: list[Any], grid_t: F64, leak_bar: F64,
+                series: dict[str, tuple[I64, F64]], truth_moved: dict[str, set[str]]) -> None:
+        """Methane and ethane in the spaces on a ``gm.STEP_S`` grid, sampled at each detector's times."""
+        city = ctx.bundle.city
+        spaces = [gm.Space(s.asset, space_kind(s.asset), *city.asset(s.asset).xy) for s in detectors]
+        t_s = np.arange(0.0, ctx.scenario.duration_s + gm.STEP_S, gm.STEP_S)
+        hours = ctx.start_hour + t_s / 3600
+        weather = ctx.scenario.weather
+        air, rain = weather.temperature_c(t_s, ctx.start_hour), weather.rain_mm_h(t_s)
+        leaks = []
+        for k, inc in enumerate(ctx.incidents):
+            p_abs = np.interp(t_s, grid_t, leak_bar[:, k]) + ATMOSPHERE_BAR
+            flow = inc.magnitude * inc.size(t_s) * p_abs / p_abs.mean()
+            leaks.append(gm.Leak(*leak_xy(ctx, inc), flow))
+        bio = gm.biogas(spaces, hours, air, rain, ctx.rng)
+        lid = gm.lid_breathing(ctx.rng, len(t_s), len(spaces))
+        by_leak = [gm.leak_gas(spaces, [leak], hours, rain, ctx.rng) for leak in leaks]
+        leak_total = np.sum(by_leak, axis=0) if by_leak else np.zeros_like(bio)
+        methane = np.minimum((bio + leak_total) * lid, gm.MAX_FRACTION)
+        for j, s in enumerate(detectors):
+            t = ctx.times(s)
+            row = ctx.grid_index(t, gm.STEP_S, len(t_s))
+            value = methane[row, j] if s.kind == "methane" else leak_total[row, j] * lid[row, j] * gm.ETHANE_RATIO
+            series[s.id] = (t, value)
+            for inc, rise in zip(ctx.incidents, by_leak, strict=True):
+                if s.kind == "methane" and rise[:, j].max() > SEEN_LEL * gm.LEL:
+                    truth_moved[inc.id].add(s.id)
+
+    @staticmethod
+    def _solve(ctx: TwinContext, layer: Layer, sensors: list[Any], grid_t: F64,
+               leaks: list[Incident]) -> tuple[F64, F64]:
+        """Sensor values (canonical) at each grid time, and the gauge pressure (bar) at each leak."""
         net, idx, sinks, base = _network(layer)
         import pandapipes as pp
 
         hours = ctx.start_hour + grid_t / 3600
         factor = _load_factor(hours, ctx.scenario.weather.temperature_c(grid_t, ctx.start_hour))
-        leak_junctions = [idx[_leak_junction(layer, inc.place)] for inc in leaks]
+        leak_junctions = [idx[_leak_junction(layer, inc)] for inc in leaks]
         leak_sinks = [pp.create_sink(net, junction=j, mdot_kg_per_s=0.0) for j in leak_junctions]
+        outlet = net.ext_grid["p_bar"].to_numpy().copy()
+        schedule = 1 + SCHEDULE_SHARE * np.clip(factor / factor.mean() - 1, -1, 1)
         out = np.empty((len(grid_t), len(sensors)))
+        at_leaks = np.zeros((len(grid_t), len(leaks)))
         for k, t_s in enumerate(grid_t):
             net.sink.loc[sinks, "mdot_kg_per_s"] = base * factor[k]
+            net.ext_grid["p_bar"] = outlet * schedule[k]
             for sink, inc in zip(leak_sinks, leaks, strict=True):
                 net.sink.at[sink, "mdot_kg_per_s"] = float(inc.size(np.array([t_s]))[0]) * inc.magnitude \
                     * DENSITY_KG_M3 / 3600
@@ -127,47 +144,35 @@ class GasTwin:
                 else:
                     out[k, j] = float(net.res_pipe.at[int(net.pipe.index[net.pipe.name == name][0]),
                                                      "mdot_from_kg_per_s"]) / DENSITY_KG_M3
-        return out
-
-    @staticmethod
-    def _leak_methane(ctx: TwinContext, inc: Incident, kind: str, distance_m: float, t: I64) -> F64:
-        """Methane a leak adds in a space ``distance_m`` away (first-order filling, vectorised)."""
-        off = ctx.offsets_s(t)
-        arrival = inc.start_s + distance_m / MIGRATION_M_H * 3600
-        source = GAIN_PER_M3H * inc.magnitude * math.exp(-distance_m / DECAY_M) * VENTING.get(kind, 1.0)
-        if source < 1e-6:
-            return np.zeros(len(t))
-        size = inc.size(off - (arrival - inc.start_s))
-        driving = source * size
-        dt = np.diff(off, prepend=off[0])
-        alpha = 1 - np.exp(-dt / FILL_S.get(kind, 3600.0))
-        out = np.empty(len(t))
-        c = 0.0
-        for k in range(len(t)):  # a short recursion per sensor: the spaces are few
-            c += alpha[k] * (driving[k] - c)
-            out[k] = c
-        return out
-
-    @staticmethod
-    def _biogas(ctx: TwinContext, asset: str, kind: str, t: I64) -> F64:
-        if kind != "junction":
-            return np.zeros(len(t))
-        own = 0.5 + (zlib.crc32(asset.encode()) % 1000) / 1000  # each manhole its own sewage
-        temp = ctx.air_temperature_c(t)
-        hours = ctx.start_hour + ctx.offsets_s(t) / 3600
-        flow = 0.7 + 0.3 * np.asarray(DAILY)[(np.floor(hours) % 24).astype(int)] / np.mean(DAILY)
-        return BIOGAS_LEL * LEL * own * np.exp(BIOGAS_PER_C * (temp - 20)) * flow
+            for j, junction in enumerate(leak_junctions):
+                at_leaks[k, j] = float(net.res_junction.at[junction, "p_bar"])
+        return out, at_leaks
 
 
-def _place_xy(ctx: TwinContext, inc: Incident) -> tuple[float, float]:
-    return ctx.bundle.city.asset(inc.place).xy
+def space_kind(asset: str) -> str:
+    """'sewer' or 'cable_well' (or the asset's own kind) for a detector's space."""
+    layer, kind = asset.split("/")[:2]
+    return SPACE_KINDS.get(f"{layer}/{kind}", kind)
 
 
-def _leak_junction(layer: Layer, place: str) -> str:
-    """The junction a leak at a junction or pipe drains from."""
-    a = layer.assets[place]
-    name = a.props.get("start", a.key) if a.kind == "pipe" else a.key
-    return str(layer.assets[name].name)
+def leak_xy(ctx: TwinContext, inc: Incident) -> tuple[float, float]:
+    """Where gas escapes: the junction, or the point ``at_m`` metres along the pipe (default its middle)."""
+    a = ctx.bundle.city.asset(inc.place)
+    if a.kind != "pipe":
+        return a.xy
+    at = float(inc.params.get("at_m", a.geometry.length / 2))
+    p = a.geometry.interpolate(min(max(at, 0.0), a.geometry.length))
+    return float(p.x), float(p.y)
+
+
+def _leak_junction(layer: Layer, inc: Incident) -> str:
+    """The junction a leak at a junction or pipe drains from (for a pipe, the nearer end)."""
+    a = layer.assets[inc.place]
+    if a.kind != "pipe":
+        return str(a.name)
+    at = float(inc.params.get("at_m", a.geometry.length / 2))
+    end = a.props["start"] if at <= a.geometry.length / 2 else a.props["end"]
+    return str(layer.assets[end].name)
 
 
 _NETS: weakref.WeakKeyDictionary[Layer, Any] = weakref.WeakKeyDictionary()  # one build per loaded layer

@@ -42,6 +42,7 @@ NOISE: dict[str, Noise] = {
     "level": Noise(0.003, 0.0, 0.001),  # radar or pressure level gauge: 3 mm
     "temperature": Noise(0.1, 0.0, 0.01),
     "methane": Noise(2.5e-4, 0.02, 5e-5),  # catalytic/IR detector: 0.5 %LEL
+    "ethane": Noise(5e-8, 0.02, 1e-8),  # open-path/TDLAS ethane: 0.05 ppm
     "gas_fraction": Noise(5e-4, 0.0, 1e-4),  # O2 cell: 0.05 %vol
     "humidity": Noise(0.01, 0.0, 0.001),
     "strain": Noise(2e-6, 0.0, 1e-7),  # vibrating-wire gauge: 2 µε
@@ -57,7 +58,7 @@ NOISE: dict[str, Noise] = {
 SPAN_NOISE = 10.0
 """The smallest 'normal range' a fault is scaled by, in noise floors."""
 
-NON_NEGATIVE = ("methane", "gas_fraction", "humidity", "rainfall", "ratio", "acceleration", "frequency")
+NON_NEGATIVE = ("methane", "ethane", "gas_fraction", "humidity", "rainfall", "ratio", "acceleration", "frequency")
 """Kinds whose devices never report below zero (the electronics clamp the noise; the bridges'
 acceleration sensors report an RMS per minute, the SHM gateway an identified frequency)."""
 
