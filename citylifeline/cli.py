@@ -155,6 +155,16 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--period", nargs=2, default=["2019-01-01 00:00", "2019-12-31 23:55"], metavar=("START", "END"),
                     help="with --generate: the year's first and last step")
     sp.set_defaults(run=_bench_leaks)
+    sp = bench.add_parser("gas", help="the gas analyst against generated leaks and leak-free summers, with the "
+                                      "methane threshold rules as the peer")
+    sp.add_argument("--seeds", nargs="*", type=int, default=[11, 12], help="case seeds (default: the scoring ones)")
+    sp.add_argument("--leaks", type=int, default=30, help="leaks of 1–10 m³/h per seed and sensor layout")
+    sp.add_argument("--summers", type=int, default=3, help="leak-free summer scenarios per seed")
+    sp.add_argument("--days", type=int, default=10, help="days of each summer scenario")
+    sp.add_argument("--fit", action="store_true",
+                    help="instead: fit judge.COEF and judge.P_LEAK on these seeds' episodes and print them")
+    sp.add_argument("--write-docs", action="store_true", help="replace the gas section of docs/benchmarks.md")
+    sp.set_defaults(run=_bench_gas)
     return p
 
 
@@ -381,6 +391,26 @@ def _bench_nab(args: argparse.Namespace) -> int:
     if args.out:
         n = nab_run.write_results(args.out, files, run.scores)
         print(f"wrote {n} result files under {args.out}")
+    return 0
+
+
+def _bench_gas(args: argparse.Namespace) -> int:
+    import time
+
+    from .bench import gas
+    from .bench.report import bench_command
+
+    began = time.perf_counter()
+    results = gas.run_seeds(args.seeds, args.leaks, args.summers, args.days, record=args.fit)
+    if args.fit:
+        coef, p_leak = gas.fit([row for r in results for row in r.rows])
+        print(f"COEF = np.array({[round(float(c), 3) for c in coef]})\nP_LEAK = {p_leak:.6f}")
+        return 0
+    for layout in ("demo", "every-space"):
+        chosen = [r for r in results if r.leak_m3h == 0 or r.case.endswith(f"({layout})")]
+        print(gas.table(layout, gas.goals(chosen)))
+    if args.write_docs:
+        gas.write_docs(results, args.seeds, bench_command(args.write_docs), time.perf_counter() - began)
     return 0
 
 

@@ -266,6 +266,23 @@ class Engine:
             log.exception("water analysis of incident %s failed", inc.id)
             return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
 
+    def analysts(self) -> list[Any]:
+        """The lifeline analysts the pipeline runs (none in the distributed mode's front: its workers run them)."""
+        return list(getattr(self.pipeline, "analysts", []))
+
+    def lifeline_analyses(self, inc: Incident) -> dict[str, Any]:
+        """Each analyst's analysis of an incident it judged ({'gas': …}), by analyst name."""
+        out: dict[str, Any] = {}
+        for a in self.analysts():
+            try:
+                found = a.analyse(inc, self.store)
+            except Exception as exc:  # the incident is still shown; the reason is logged and sent
+                log.exception("%s analysis of incident %s failed", a.name, inc.id)
+                found = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+            if found is not None:
+                out[a.name] = found
+        return out
+
     def sensor_json(self, i: int) -> dict[str, Any]:
         """Sensor ``i`` as the API sends it: its parameters, with WGS84 ``lon``/``lat`` for maps."""
         d = self.registry.describe(i)

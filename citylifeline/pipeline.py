@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import numba
 import numpy as np
 
+from .analysis import default_analysts, judged_mask
 from .auth.model import AuditEntry
 from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
@@ -33,7 +34,7 @@ from .store.base import AppendResult, Checkpoint, DeadLetter, Store, WarnChanges
 from .warn.correlate import Correlator
 from .warn.describe import describe
 from .warn.lifecycle import apply_action, escalations_due
-from .warn.model import Incident
+from .warn.model import Event, Incident
 
 NONE = NO_TIME
 
@@ -94,7 +95,9 @@ class Pipeline:
         self.tz = ZoneInfo(bundle.city.timezone)
         self.registry = store.register_sensors(bundle.sensors)
         self.detectors = default_detectors(self.registry, config)
-        self.correlator = Correlator(self.city, self.registry, config, store, partition)
+        self.analysts = default_analysts(self.city, self.registry, config)
+        self.correlator = Correlator(self.city, self.registry, config, store, partition,
+                                     judged=judged_mask(self.analysts, len(self.registry)))
         self.detected_t = np.full(len(self.registry), NONE, dtype=np.int64)  # newest time given to detectors
         self.watermark_ms = NONE
         self.seq = 0
@@ -193,8 +196,14 @@ class Pipeline:
             return WarnChanges()
         _newer(new.sensor, new.t_ms, self.detected_t)
         self.watermark_ms = max(self.watermark_ms, int(new.t_ms.max()), watermark_ms)
+        return self.correlator.process(self.warnings(new), self.clock(), self.watermark_ms)
+
+    def warnings(self, new: ReadingBatch) -> list[Event]:
+        """The detectors' events in words, then the analysts' judgements, for readings ``new``."""
         records = describe(self.run_detectors(new), self.registry, self.tz)
-        return self.correlator.process(records, self.clock(), self.watermark_ms)
+        for a in self.analysts:
+            records.extend(a.update(new))
+        return records
 
     def run_detectors(self, new: ReadingBatch) -> EventBatch:
         """Every detector's events for ``new``; impossible values are kept from the warning ones."""
@@ -212,7 +221,7 @@ class Pipeline:
         """The detector state as of the last detected commit."""
         arrays: dict[str, np.ndarray] = {"pipeline.detected_t": self.detected_t.copy(),
                                          "pipeline.watermark_ms": np.array([self.watermark_ms], np.int64)}
-        for d in self.detectors:
+        for d in [*self.detectors, *self.analysts]:
             arrays.update(d.checkpoint())
         return Checkpoint(self.seq, arrays)
 
@@ -222,7 +231,7 @@ class Pipeline:
         cp = self.store.load_checkpoint()
         after = 0
         if cp is not None:
-            for d in self.detectors:
+            for d in [*self.detectors, *self.analysts]:
                 d.restore(cp.arrays)
             saved = cp.arrays["pipeline.detected_t"]
             self.detected_t[: len(saved)] = saved[: len(self.detected_t)]
@@ -233,7 +242,7 @@ class Pipeline:
             new = batch.take(_newer(batch.sensor, batch.t_ms, self.detected_t))
             if len(new):
                 self.watermark_ms = max(self.watermark_ms, int(new.t_ms.max()))
-                records = describe(self.run_detectors(new), self.registry, self.tz)
+                records = self.warnings(new)
                 known = self.store.known_events(records)
                 fresh = [r for r, k in zip(records, known, strict=True) if not k]
                 self.save(self.correlator.process(fresh, self.clock(), self.watermark_ms))

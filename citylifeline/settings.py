@@ -69,6 +69,10 @@ SETTINGS: tuple[Setting, ...] = (
             "is within this many robust deviations of what its sensor usually reads at that hour (as the AI "
             "detector has learned it) is kept as evidence and opens no incident; 0 turns the review off. Orange "
             "and red warnings, and sensors the AI is still learning, are never reviewed."),
+    Setting("analysts", "gas",
+            "The lifeline analysts the pipeline runs, comma-separated (gas: leak or sewer biogas, source and "
+            "danger for every space with a methane detector beside the gas mains; their methane rule warnings "
+            "become evidence). Empty: none."),
     Setting("anomaly_corroborate_s", 900.0,
             "The time within which AI anomaly warnings of nearby sensors corroborate each other."),
     Setting("max_incidents_per_asset_hour", 3,
@@ -152,6 +156,7 @@ class Config:
     spike_factor: float
     anomaly_threshold: float
     anomaly_corroborate_sensors: int
+    analysts: str
     anomaly_corroborate_s: float
     ai_review_deviations: float
     max_incidents_per_asset_hour: int

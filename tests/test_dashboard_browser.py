@@ -342,3 +342,26 @@ def test_a_water_incident_shows_where_to_dig_which_valves_to_close_and_who_loses
     panel.wait_for(timeout=30_000)
     assert panel.locator(".valves li").count() == len(api["isolation"]["valves"])
     assert str(api["impact"]["households"]) in panel.locator(".impact").inner_text()
+
+
+def test_the_gas_incident_shows_the_judgement_the_suspects_the_danger_per_space_and_the_actions(
+        open_page: Any, demo: str) -> None:
+    gas = [i for i in active_incidents(demo) if i["lifeline"] == "gas"]
+    assert gas, "the demo's leak by the school should have raised a gas incident"
+    inc = min(gas, key=lambda i: i["t_first_ms"])
+    api = HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()["gas"]
+    assert api["status"] == "judged" and api["cause"] == "leak"
+    page = open_page(f"/#incident/{inc['id']}").page
+    panel = page.locator("#gas-panel[data-cause='leak']")
+    panel.wait_for(timeout=30_000)
+    assert "燃气泄漏" in panel.locator("#gas-verdict").inner_text()
+    top = api["suspects"]["candidates"][0]["pipe"]
+    assert panel.locator(f"#gas-suspects li[data-pipe='{top}']").count() == 1
+    assert panel.locator("#gas-spaces tr[data-key]").count() == min(len(api["spaces"]), 8)
+    assert panel.locator("#gas-actions li").count() == len(api["actions"])
+    assert "禁" in panel.locator("#gas-actions").inner_text() or "警戒" in panel.locator("#gas-actions").inner_text()
+    page.locator("#lang").click()  # the same panel in English
+    page.locator("#gas-panel .gas-reasons li").first.wait_for(timeout=10_000)
+    page.wait_for_function("document.querySelector('#gas-verdict').textContent.includes('pipeline gas leak')",
+                           timeout=10_000)
+    assert "keep people out" in panel.locator("#gas-actions").inner_text()

@@ -1,1 +1,42 @@
-"""Analysis on the city model: isolation, impact and cascades."""
+"""Lifeline analysts (``base.Analyst``), one folder per lifeline, and the water incident analysis.
+
+``ANALYSTS`` lists every analyst the pipeline runs; the ``analysts`` setting chooses among them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ..city.model import City
+from ..city.sensors import SensorRegistry
+from ..errors import ConfigError
+from ..settings import Config
+from .base import Analyst
+from .gas.analyst import GasAnalyst
+
+ANALYSTS: tuple[type[Analyst], ...] = (GasAnalyst,)
+"""Every analyst, by name; the conformance suite runs over all of them."""
+
+
+def default_analysts(city: City, registry: SensorRegistry, config: Config) -> list[Analyst]:
+    """The analysts the ``analysts`` setting names (all by default)."""
+    known = {a.name: a for a in ANALYSTS}
+    names = [n.strip() for n in config.analysts.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"analysts: {', '.join(unknown)} unknown; use a comma-separated list of "
+                          f"{', '.join(known)}, or an empty value for none")
+    return [known[n](city, registry, config) for n in names]
+
+
+def judged_mask(analysts: list[Analyst], n: int) -> npt.NDArray[np.bool_]:
+    """Sensors whose rule warnings an analyst's judgement replaces."""
+    mask = np.zeros(n, dtype=bool)
+    for a in analysts:
+        m = a.judged()
+        mask[: len(m)] |= m[:n]
+    return mask
+
+
+__all__ = ["ANALYSTS", "Analyst", "GasAnalyst", "default_analysts", "judged_mask"]

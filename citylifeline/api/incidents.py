@@ -94,6 +94,7 @@ def incident_detail(request: Request, incident_id: RecordId, who: Credential = V
         "evidence": evidence,
         "nearby_places": places,
         "water": engine.water_analysis(inc),
+        **engine.lifeline_analyses(inc),
     })
 
 

@@ -24,6 +24,12 @@ Examples: a pressure that dips below a blue limit every morning, or a transmitte
 to its usual value (the AI learns nothing while a value is frozen).  Orange and red warnings,
 warnings joining an open incident, and sensors the AI is still learning are never reviewed.
 
+Lifeline analysts (``analysis``): their events (a judged gas leak, dangerous sewer gas) join
+and open incidents like rule warnings, on the lifeline that owns the danger (``KIND_LIFELINE``:
+sewer gas belongs to the drainage owner), at the level the analyst graded.  Rule and AI warnings
+of the sensors an analyst judges (``judged``) are evidence only: attached to a related open
+incident without changing it, else stored on their sensor; the analyst's judgement decides.
+
 Anti-flood: at most ``max_incidents_per_asset_hour`` incidents are opened on one asset in any
 hour of data time (an asset whose incidents operators keep closing does not reopen one every few
 minutes); a warning beyond that is stored as evidence, says that it was suppressed, and opens
@@ -35,6 +41,9 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
+import numpy.typing as npt
+
 from .. import levels
 from ..city.model import City
 from ..city.sensors import SensorRegistry
@@ -45,6 +54,10 @@ from .lifecycle import ACTIVE_STATES, SYSTEM
 from .model import Event, Incident, Ticket, TimelineEntry
 
 FAULT_KINDS = ("stuck", "no_data", "impossible", "spike")
+RULE_KINDS = ("threshold", "rate", "anomaly")
+ALARM_KINDS = ("threshold", "gas_leak", "sewer_gas")  # warnings with a level in force until they clear
+KIND_LIFELINE = {"sewer_gas": "drainage"}
+"""Analyst event kinds whose incidents belong to another lifeline than their sensor's."""
 REVIEWED_KINDS = ("threshold", "rate")  # the rule warnings the AI review may keep from opening incidents
 REVIEWED_MAX_LEVEL = levels.SEVERITIES[1]  # yellow (III) and blue (IV) only
 HOUR_MS = 3600 * 1000
@@ -62,9 +75,10 @@ class Correlator:
     """Holds the open incidents and tickets and applies events to them."""
 
     def __init__(self, city: City, registry: SensorRegistry, config: Config, store: Store,
-                 partition: tuple[int, int] = (0, 1)) -> None:
+                 partition: tuple[int, int] = (0, 1), judged: npt.NDArray[np.bool_] | None = None) -> None:
         self.city = city
         self.registry = registry
+        self.judged = judged if judged is not None else np.zeros(len(registry), dtype=bool)
         self.window_ms = int(config.correlate_window_s * 1000)
         self.radius_m = config.correlate_radius_m
         self.max_per_asset_hour = config.max_incidents_per_asset_hour
@@ -83,7 +97,7 @@ class Correlator:
         self._alarming: dict[int, dict[int, bool]] = {}  # incident → sensor → threshold warning in force
         for inc in self.active.values():
             for e in reversed(store.events(incident_id=inc.id, limit=10_000)):
-                if e.kind == "threshold":
+                if e.kind in ALARM_KINDS:
                     self._alarming.setdefault(inc.id, {})[e.sensor] = e.active
         self._distance_cache: dict[tuple[str, str], float] = {}
 
@@ -105,6 +119,14 @@ class Correlator:
     def _warning(self, e: Event, now_ms: int, ch: WarnChanges) -> None:
         asset = self.registry.asset[e.sensor]
         inc = self._match(e, asset)
+        if e.kind in RULE_KINDS and e.sensor < len(self.judged) and self.judged[e.sensor]:
+            e.message += " — evidence: this space's lifeline analyst judges it (leak, biogas or fault)"
+            if inc is not None:
+                inc.event_count += 1
+                inc.updated_at_ms = now_ms
+                e.incident_id = inc.id
+                ch.incidents[inc.id] = inc
+            return
         if inc is None:
             if not e.active:
                 return  # a clear with no open incident (e.g. it was resolved meanwhile): evidence only
@@ -134,7 +156,7 @@ class Correlator:
             self._join(inc, e, asset, now_ms, ch)
             if e.kind != "anomaly":
                 self._ai_only.discard(inc.id)
-        if e.kind == "threshold":
+        if e.kind in ALARM_KINDS:
             alarming = self._alarming.setdefault(inc.id, {})
             alarming[e.sensor] = e.active
             inc.cleared_t_ms = e.t_ms if not any(alarming.values()) else None
@@ -181,8 +203,11 @@ class Correlator:
         opened.append(t_ms)
         return False
 
+    def _lifeline(self, e: Event) -> str:
+        return KIND_LIFELINE.get(e.kind, self.registry.layer[e.sensor])
+
     def _match(self, e: Event, asset: str) -> Incident | None:
-        layer = self.registry.layer[e.sensor]
+        layer = self._lifeline(e)
         best: Incident | None = None
         for inc in self.active.values():
             if inc.state not in ACTIVE_STATES or inc.lifeline != layer:
@@ -210,7 +235,7 @@ class Correlator:
 
     def _open(self, e: Event, asset: str, now_ms: int) -> Incident:
         s = e.sensor
-        inc = Incident(id=self._next_incident, lifeline=self.registry.layer[s], level=e.level, state="new",
+        inc = Incident(id=self._next_incident, lifeline=self._lifeline(e), level=e.level, state="new",
                        title=_title(e, self.registry, self.city), t_first_ms=e.t_ms, t_last_ms=e.t_ms,
                        created_at_ms=now_ms, updated_at_ms=now_ms, x=float(self.registry.x[s]),
                        y=float(self.registry.y[s]), sensors=[e.sensor_id], assets=[asset], event_count=1)
@@ -287,7 +312,12 @@ class Correlator:
 
 def _title(e: Event, registry: SensorRegistry, city: City) -> str:
     kind = registry.kind[e.sensor].replace("_", " ")
-    if e.kind == "rate":
+    lifeline = KIND_LIFELINE.get(e.kind, registry.layer[e.sensor])
+    if e.kind == "gas_leak":
+        what = "suspected pipeline gas leak 疑似燃气管道泄漏"
+    elif e.kind == "sewer_gas":
+        what = "dangerous sewer gas 沼气浓度危险"
+    elif e.kind == "rate":
         what = f"sudden {kind} {'rise' if e.value > e.ref else 'drop'}"
     else:
         what = f"{'high' if e.value > e.ref else 'low'} {kind}"
@@ -297,4 +327,4 @@ def _title(e: Event, registry: SensorRegistry, city: City) -> str:
         where = f"{a.kind} {a.props.get('label') or a.name}"
     except NotFound:  # the asset is not in the model: name the sensor's asset key instead
         where = asset
-    return f"{registry.layer[e.sensor].capitalize()}: {what} at {where}"
+    return f"{lifeline.capitalize()}: {what} at {where}"

@@ -4,6 +4,7 @@
 import { COLOURS, SEVERITY, el, fmtAge, fmtTime, getJSON, levelBadge, postJSON, toast, ui } from "./api.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
+import { drawGas, gasPanel } from "./gaspanel.js";
 import { fetchLayer, geoLayer, incidentIcon } from "./layers.js";
 import { onChange } from "./live.js";
 
@@ -57,6 +58,7 @@ export async function showIncident(id, { quiet = false } = {}) {
       el("div", { class: "detail-side" },
         actionsPanel(inc),
         d.water ? waterPanel(d.water) : null,
+        d.gas ? gasPanel(d.gas) : null,
         el("div", { id: "mini-map" }),
         el("h3", { "data-i18n": "detail.nearby" }, t("detail.nearby")),
         nearby(d.nearby_places))));
@@ -225,5 +227,6 @@ async function drawMiniMap(d) {
         fillOpacity: 1 }).bindTooltip(`${t("water.valves")}: ${v.pipe} @ ${v.node}`).addTo(miniMap);
     }
   }
+  if (d.gas) drawGas(miniMap, d.gas, renderer);
   L.marker([inc.lat, inc.lon], { icon: incidentIcon(inc), keyboard: false }).addTo(miniMap);
 }

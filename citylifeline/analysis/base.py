@@ -1,0 +1,78 @@
+"""The ``Analyst`` contract: a lifeline's situation judged with its engineering model, live.
+
+A detector judges one sensor against its own limits and history (``detect.base.Detector``); an
+analyst judges a lifeline: which of its spaces, pipes or spans are in trouble, why, where the
+cause is and whom it threatens.  Every analyst
+
+- is built from the city model, the sensor registry and the settings, and never imports the
+  twin (it must work on a real city's data);
+- consumes the committed readings in order (``update``), keeping what it remembers in NumPy
+  arrays that ``checkpoint`` returns and ``restore`` loads, so that a restart and a replay give
+  the same judgements as the live run, however the stream is cut into batches;
+- returns ``Event`` records with a level and the reasons in words (the pipeline hands them to
+  the correlator like the detectors' events);
+- names the sensors whose rule warnings its judgement replaces (``judged``): their threshold,
+  rate and AI warnings are kept as evidence and open no incident of their own, because the
+  analyst's events, graded by danger, do;
+- enriches an incident of its lifeline with what a crew needs (``analyse``: the judgement, the
+  suspects with a search radius, the danger per place, the actions), and reports its state per
+  asset (``status``).
+
+``analysis.ANALYSTS`` lists them; ``tests/test_analyst_conformance.py`` checks these promises
+for each.  One folder per lifeline holds its analyst (``analysis/gas/`` …).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ..batch import ReadingBatch
+from ..city.model import City
+from ..city.sensors import SensorRegistry
+from ..settings import Config
+from ..warn.model import Event, Incident
+
+
+class Analyst(ABC):
+    """Base of every lifeline's analyst (see the module docstring)."""
+
+    name: ClassVar[str]
+    lifeline: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]  # the event kinds it emits
+
+    def __init__(self, city: City, registry: SensorRegistry, config: Config) -> None:
+        self.city = city
+        self.registry = registry
+        self.config = config
+
+    @abstractmethod
+    def judged(self) -> npt.NDArray[np.bool_]:
+        """A mask over the registry: the sensors whose rule warnings this analyst's judgement replaces."""
+
+    @abstractmethod
+    def update(self, batch: ReadingBatch) -> list[Event]:
+        """Consume committed readings (any sensors; per-sensor time order) and return the events they cause."""
+
+    @abstractmethod
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """The state, as arrays named ``analyst.array``."""
+
+    @abstractmethod
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Load state saved by ``checkpoint``."""
+
+    def resize(self, registry: SensorRegistry) -> None:
+        """Adopt a registry that gained sensors (by default: start again with the new one)."""
+        self.__init__(self.city, registry, self.config)  # type: ignore[misc]
+
+    @abstractmethod
+    def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:
+        """What a crew needs for an incident this analyst raised (None for others)."""
+
+    @abstractmethod
+    def status(self) -> dict[str, Any]:
+        """The analyst's state per asset, for the status page and the API."""
