@@ -33,6 +33,7 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/python bench/dashboard.py --write-docs
 	$(BIN)/python bench/nab.py --write-docs
 	$(BIN)/citylifeline bench scenarios --write-docs --compare
+	$(BIN)/citylifeline bench gas --write-docs
 	$(BIN)/citylifeline bench leaks --inp $(LTOWN)/L-TOWN.inp --sensors $(LTOWN)/sensors.json \
 	  --leaks $(LTOWN)/leaks_2018.json $(foreach y,2019 2020 2021 2022 2023,bench/data/ltown_leaks_$(y).json) \
 	  --name "L-Town 2018 (tuned on)" $(foreach y,2019 2020 2021 2022 2023,"$(y), generated") --write-docs

@@ -48,20 +48,33 @@ def rss_bytes() -> int:
 
 
 METHANE_EVERY = 10
-"""One sensor in ten is a methane detector in an underground space, which the gas analyst watches."""
+"""One sensor in ten is a methane detector in a cable well of its own, which the gas analyst watches."""
 
 
 def one_hz_city(d: Path, n_sensors: int) -> Path:
     """``bench.ingest``'s city with its sensors reporting once a second (and no per-minute rate rule);
     every ``METHANE_EVERY``-th a methane detector of the gas lifeline."""
+    import shapely
+    import yaml
+
+    from citylifeline.twin.citygen.io import feature, write_geojson
+
     d.mkdir(parents=True)
     make_city(d, n_sensors)
     csv = (d / "sensors.csv").read_text(encoding="utf-8").splitlines()
     rows = [csv[0].replace("rate_per_min", "interval_s") + ",lifeline"]
+    wells = []
     for i, line in enumerate(csv[1:]):
-        sid, _, asset, *_ = line.split(",")
-        rows.append(f"{sid},methane,{asset},%LEL,,,,,1,gas" if i % METHANE_EVERY == 0
-                    else line.rsplit(",", 1)[0] + ",1,")
+        if i % METHANE_EVERY == 0:  # a cable well of its own, on a 25 m grid over the district
+            k = i // METHANE_EVERY
+            wells.append(feature(shapely.Point(25.0 * (k % 100), 25.0 * (k // 100)), id=f"CW{k}", kind="cable_well"))
+            rows.append(f"{line.split(',')[0]},methane,tunnel/cable_well/CW{k},%LEL,,,,,1,gas")
+        else:
+            rows.append(line.rsplit(",", 1)[0] + ",1,")
+    write_geojson(d / "wells.geojson", wells)
+    cfg = yaml.safe_load((d / "city.yaml").read_text(encoding="utf-8"))
+    cfg["layers"]["tunnel"] = {"geojson": "wells.geojson"}
+    (d / "city.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     (d / "sensors.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return d
 

@@ -370,6 +370,12 @@ def check_status(t: Table, role: str, body: dict[str, Any]) -> None:
     assert sum(body["active_by_level"].values()) == len(active)
 
 
+def check_analyst(t: Table, role: str, body: dict[str, Any]) -> None:
+    reg = t.engine.registry
+    for row in body["spaces"]:  # a space is listed only when one of its sensors is in the role's scope
+        assert any(t.visible(role, t.sensor(sid)) for i, sid in enumerate(reg.ids) if reg.asset[i] == row["space"])
+
+
 def check_overview(t: Table, role: str, body: dict[str, Any]) -> None:
     active = [i for i in incident_items(t.get("/api/v1/incidents?active=true")) if t.visible(role, i)]
     reg = t.engine.registry
@@ -445,6 +451,7 @@ ACCESS_TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/layers"): Route("viewer"),
     ("GET", "/api/v1/layers/{name}"): Route("viewer", "/api/v1/layers/gas"),  # the city's map: no scope
     ("GET", "/api/v1/status"): Route("viewer", check=check_status),
+    ("GET", "/api/v1/analysts/{name}"): Route("viewer", "/api/v1/analysts/gas", check=check_analyst),
     ("WS", "/api/v1/ws"): Route("viewer", items="hello"),
     ("GET", "/plain"): Route("viewer", items="plain"),
 }

@@ -124,7 +124,7 @@ def test_the_demo_city_loads_whole() -> None:
     demo = load_city("demo")
     layers = demo.city.layers
     assert set(layers) == {"water", "drainage", "gas", "heating", "bridge", "tunnel", "places", "base"}
-    assert Counter(s.layer for s in demo.sensors.specs) == {"water": 25, "drainage": 19, "gas": 22, "heating": 12,
+    assert Counter(s.layer for s in demo.sensors.specs) == {"water": 25, "drainage": 19, "gas": 23, "heating": 12,
                                                            "bridge": 12, "tunnel": 36}
     kinds = {a.kind for a in layers["places"].assets.values()}
     assert kinds == {"hospital", "school", "metro_station", "residential", "other"}

@@ -83,8 +83,11 @@ class WaterIncidentAnalyst:
         key = (incident.id, incident.t_last_ms // (STEP_S * 1000))
         with self._lock:
             if key not in self._cache:
+                found = self._analyse(store, incident)
+                if found["status"] == "waiting":  # readings still arriving: ask again next time
+                    return found
                 self._cache = {k: v for k, v in self._cache.items() if k[0] != incident.id}
-                self._cache[key] = self._analyse(store, incident)
+                self._cache[key] = found
             return self._cache[key]
 
     def _analyse(self, store: Any, incident: Any) -> dict[str, Any]:

@@ -14,7 +14,8 @@ follows the absolute pressure there (choked flow, ``gas_methane`` [S4]).
 Spaces.  A methane detector in a sewer manhole (``drainage/junction/…``) or a cable well
 (``tunnel/cable_well/…``) reads biogas plus what the leaks put there (``gas_methane``); an
 ``ethane`` detector reads the leaks' ethane only.  A sensor is expected to see a leak when the
-leak raises it by ``SEEN_LEL`` %LEL.
+leak raises it by ``SEEN_LEL`` %LEL; a manhole whose biogas reaches ``DANGEROUS_BIOGAS_LEL`` is a
+``sewer_gas`` truth of the drainage lifeline (the physics made it, as a storm makes waterlogging).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from ..batch import F64, I64
 from ..city.model import Layer
 from . import gas_methane as gm
-from .base import Signals, TwinContext, moved
+from .base import Signals, Truth, TwinContext, moved
 from .realism import noise_sigma
 from .scenario import Incident
 
@@ -40,6 +41,7 @@ DAILY = (0.35, 0.3, 0.3, 0.3, 0.4, 0.9, 1.8, 1.7, 1.0, 0.8, 1.2, 1.9,
 DENSITY_KG_M3 = 0.72  # methane at standard conditions
 ATMOSPHERE_BAR = 1.01325
 SCHEDULE_SHARE = 0.02
+DANGEROUS_BIOGAS_LEL = 20.0  # sewer biogas at the alarm level of GB 50838: an incident of its own
 SEEN_LEL = 2.0  # a detector 'sees' a leak that raises it by this much (four times its noise)
 SPACE_KINDS = {"drainage/junction": "sewer", "tunnel/cable_well": "cable_well"}
 
@@ -78,16 +80,17 @@ class GasTwin:
                     on = off >= inc.start_s
                     if moved(v[on], base[on], noise_sigma(s.kind, base[on])):
                         truth_moved[inc.id].add(s.id)
-        if detectors:
-            self._spaces(ctx, detectors, grid_t, leak_bar, series, truth_moved)
+        sewer_gas = self._spaces(ctx, detectors, grid_t, leak_bar, series, truth_moved) if detectors else []
         truth = [replace(ctx.truth_for(inc, sorted(truth_moved[inc.id]), f"{inc.magnitude:g} m³/h gas leak"),
-                         x=leak_xy(ctx, inc)[0], y=leak_xy(ctx, inc)[1]) for inc in ctx.incidents]
+                         x=leak_xy(ctx, inc)[0], y=leak_xy(ctx, inc)[1]) for inc in ctx.incidents] + sewer_gas
         return Signals.from_series(series, truth, time.perf_counter() - began)
 
     @staticmethod
     def _spaces(ctx: TwinContext, detectors: list[Any], grid_t: F64, leak_bar: F64,
-                series: dict[str, tuple[I64, F64]], truth_moved: dict[str, set[str]]) -> None:
-        """Methane and ethane in the spaces on a ``gm.STEP_S`` grid, sampled at each detector's times."""
+                series: dict[str, tuple[I64, F64]], truth_moved: dict[str, set[str]]) -> list[Truth]:
+        """Methane and ethane in the spaces on a ``gm.STEP_S`` grid, sampled at each detector's times;
+        returns the truth of dangerous sewer biogas (its own incident, for the drainage owner)."""
+        sewer_gas: list[Truth] = []
         city = ctx.bundle.city
         spaces = [gm.Space(s.asset, space_kind(s.asset), *city.asset(s.asset).xy) for s in detectors]
         t_s = np.arange(0.0, ctx.scenario.duration_s + gm.STEP_S, gm.STEP_S)
@@ -104,7 +107,15 @@ class GasTwin:
         by_leak = [gm.leak_gas(spaces, [leak], hours, rain, ctx.rng) for leak in leaks]
         leak_total = np.sum(by_leak, axis=0) if by_leak else np.zeros_like(bio)
         methane = np.minimum((bio + leak_total) * lid, gm.MAX_FRACTION)
+        start = ctx.scenario.start_ms
         for j, s in enumerate(detectors):
+            biogas = bio[:, j] * lid[:, j]
+            if s.kind == "methane" and spaces[j].kind == "sewer" and biogas.max() >= DANGEROUS_BIOGAS_LEL * gm.LEL:
+                on = np.flatnonzero(biogas >= DANGEROUS_BIOGAS_LEL * gm.LEL)
+                sewer_gas.append(Truth(f"sewer-gas-{s.id}", "sewer_gas", "drainage", s.asset, spaces[j].x, spaces[j].y,
+                                       start + round(t_s[on[0]] * 1000), start + round(t_s[on[-1]] * 1000), [s.id],
+                                       round(float(biogas.max() / gm.LEL), 1),
+                                       f"sewer biogas at {biogas.max() / gm.LEL:.0f} %LEL in {s.asset}"))
             t = ctx.times(s)
             row = ctx.grid_index(t, gm.STEP_S, len(t_s))
             value = methane[row, j] if s.kind == "methane" else leak_total[row, j] * lid[row, j] * gm.ETHANE_RATIO
@@ -112,6 +123,7 @@ class GasTwin:
             for inc, rise in zip(ctx.incidents, by_leak, strict=True):
                 if s.kind == "methane" and rise[:, j].max() > SEEN_LEL * gm.LEL:
                     truth_moved[inc.id].add(s.id)
+        return sewer_gas
 
     @staticmethod
     def _solve(ctx: TwinContext, layer: Layer, sensors: list[Any], grid_t: F64,
