@@ -127,8 +127,8 @@ class GasAnalyst(Analyst):
             if e.kind == "gas_leak":
                 return (f"{where_zh} {name} 甲烷回落至 {lel:.1f} %LEL，本次气体异常结束 / methane in {where_en} {name} "
                         f"back to {lel:.1f} %LEL: the episode is over")
-            return (f"{where_zh} {name} 沼气回落至 {lel:.1f} %LEL，低于报警值 20 %LEL / biogas in {where_en} {name} "
-                    f"back to {lel:.1f} %LEL, below the 20 %LEL alarm level")
+            return (f"{where_zh} {name} 沼气回落至 {lel:.1f} %LEL，低于禁入值 10 %LEL / biogas in {where_en} {name} "
+                    f"back to {lel:.1f} %LEL, below the 10 %LEL no-entry level")
         zh, en = judge.reasons(self.state["feat"][s], lel, float(self.state["expected_lel"][s]), self.partners(s),
                                bool(self.spaces.ethane[s] >= 0))
         p = e.detail or 0.0
