@@ -334,11 +334,16 @@ def test_a_new_level_i_incident_sounds_the_alarm_when_sound_is_on(open_page: Any
 
 def test_a_water_incident_shows_where_to_dig_which_valves_to_close_and_who_loses_water(
         open_page: Any, demo: str) -> None:
-    water = [i for i in active_incidents(demo) if i["lifeline"] == "water"]
+    water = sorted((i for i in active_incidents(demo) if i["lifeline"] == "water"), key=lambda i: i["t_first_ms"])
     assert water, "the demo's burst main should have raised a water incident"
-    inc = min(water, key=lambda i: i["t_first_ms"])  # the burst main, hours old (a newer one may still be waiting)
-    api = HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()["water"]
-    assert api["status"] == "placed"
+    deadline = time.time() + 120
+    placed = []
+    while not placed and time.time() < deadline:  # placed once the hour after its first warning is in
+        analyses = [(i, HTTP.get(f"{demo}/api/v1/incidents/{i['id']}", timeout=60).json()["water"]) for i in water]
+        placed = [(i, a) for i, a in analyses if a["status"] == "placed"]
+        time.sleep(0 if placed else 2)
+    assert placed, analyses
+    inc, api = placed[0]  # the burst main, hours old (a newer one may still be waiting for its readings)
     page = open_page(f"/#incident/{inc['id']}").page
     panel = page.locator(f"#water-panel[data-pipe='{api['localisation']['pipe']}']")
     panel.wait_for(timeout=30_000)
