@@ -81,9 +81,12 @@ class GasTwin:
                     if moved(v[on], base[on], noise_sigma(s.kind, base[on])):
                         truth_moved[inc.id].add(s.id)
         sewer_gas = self._spaces(ctx, detectors, grid_t, leak_bar, series, truth_moved) if detectors else []
-        truth = [replace(ctx.truth_for(inc, sorted(truth_moved[inc.id]), f"{inc.magnitude:g} m³/h gas leak"),
-                         x=leak_xy(ctx, inc)[0], y=leak_xy(ctx, inc)[1]) for inc in ctx.incidents] + sewer_gas
-        return Signals.from_series(series, truth, time.perf_counter() - began)
+        truth = []
+        for inc in ctx.incidents:
+            x, y = leak_xy(ctx, inc)  # where the gas escapes, not the pipe's middle
+            truth.append(replace(ctx.truth_for(inc, sorted(truth_moved[inc.id]), f"{inc.magnitude:g} m³/h gas leak"),
+                                 x=x, y=y))
+        return Signals.from_series(series, truth + sewer_gas, time.perf_counter() - began)
 
     @staticmethod
     def _spaces(ctx: TwinContext, detectors: list[Any], grid_t: F64, leak_bar: F64,

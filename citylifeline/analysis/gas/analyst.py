@@ -89,10 +89,9 @@ class GasAnalyst(Analyst):
         sp = np.where(is_eth, self.ethane_of[sensor[rows]], self.space_of[sensor[rows]]).astype(np.int32)
         value = np.where(is_eth, batch.value[rows] * 1e6, batch.value[rows] / LEL)
         t = batch.t_ms[rows]
-        out = (np.empty(4 * len(self.spaces) + 64, np.int32), np.empty(4 * len(self.spaces) + 64, np.int64),
-               np.empty(4 * len(self.spaces) + 64, np.int8), np.empty(4 * len(self.spaces) + 64, np.int8),
-               np.empty(4 * len(self.spaces) + 64, np.bool_), np.empty(4 * len(self.spaces) + 64, np.float64),
-               np.empty(4 * len(self.spaces) + 64, np.float64))
+        room = 4 * len(self.spaces) + 64  # the kernel stops and is called again before these overflow
+        out = tuple(np.empty(room, dtype) for dtype in (np.int32, np.int64, np.int8, np.int8, np.bool_, np.float64,
+                                                        np.float64))
         events: list[Event] = []
         s = self.state
         done = 0
