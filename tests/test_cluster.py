@@ -402,21 +402,23 @@ def _front(engine: Any, cluster: Any, morning: tuple[CityBundle, list[ReadingBat
         assert timeline[-1]["action"] == "acknowledge" and timeline[-1]["actor"] == "Wang (admin)"
         assert c.post(f"/api/v1/incidents/{water['id']}/actions", json={"action": "archive"}).status_code == 409
 
-        deadline = time.monotonic() + 30  # the map: each sensor's state, from its partition's detectors
-        while True:
-            states = c.get("/api/v1/sensor-states").json()
-            by_id = dict(zip(states["sensor"], states["state"], strict=True))
-            if states["now_ms"] == max(int(b.t_ms.max()) for b in batches) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert states["now_ms"] == max(int(b.t_ms.max()) for b in batches)
-        assert len(by_id) == int(reg.active.sum()) and sum(t is not None for t in states["t"]) > 0.9 * len(by_id)
-        assert by_id["WP-03"] == 5  # fault: its ticket is open
-        held = {}  # the levels the partitions' threshold detectors hold
+        held = {}  # the levels the partitions' threshold detectors hold, all readings drained
         for k, actor in enumerate(cluster.actors):
             view = ray.get(actor.view.remote(0, -1))
             held |= {sid: int(v) for sid, v in zip(cluster.read(k, "sensor_ids")[0], view["levels"], strict=True) if v}
-        assert held and {sid: v for sid, v in by_id.items() if v in (1, 2, 3, 4)} == held
+        end_ms = max(int(b.t_ms.max()) for b in batches)
+        deadline = time.monotonic() + 30  # the map: each sensor's state, from its partition's detectors
+        while True:  # the front polls the partitions one by one: wait for its poll after the last of them
+            states = c.get("/api/v1/sensor-states").json()
+            by_id = dict(zip(states["sensor"], states["state"], strict=True))
+            shown = {sid: v for sid, v in by_id.items() if v in (1, 2, 3, 4)}
+            if (states["now_ms"] == end_ms and shown == held) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert states["now_ms"] == end_ms
+        assert len(by_id) == int(reg.active.sum()) and sum(t is not None for t in states["t"]) > 0.9 * len(by_id)
+        assert by_id["WP-03"] == 5  # fault: its ticket is open
+        assert held and shown == held
         stuck = next(t for t in tickets if t["sensor_id"] == "WP-03" and t["state"] == "open")
         r = c.post(f"/api/v1/tickets/{stuck['id']}/close", json={"note": "transmitter replaced"})
         assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["sensor"] == reg.idx("WP-03")
