@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import numba
@@ -221,7 +221,8 @@ class Pipeline:
         """The detector state as of the last detected commit."""
         arrays: dict[str, np.ndarray] = {"pipeline.detected_t": self.detected_t.copy(),
                                          "pipeline.watermark_ms": np.array([self.watermark_ms], np.int64)}
-        for d in [*self.detectors, *self.analysts]:
+        parts: list[Any] = [*self.detectors, *self.analysts]
+        for d in parts:
             arrays.update(d.checkpoint())
         return Checkpoint(self.seq, arrays)
 
@@ -231,7 +232,8 @@ class Pipeline:
         cp = self.store.load_checkpoint()
         after = 0
         if cp is not None:
-            for d in [*self.detectors, *self.analysts]:
+            parts: list[Any] = [*self.detectors, *self.analysts]
+            for d in parts:
                 d.restore(cp.arrays)
             saved = cp.arrays["pipeline.detected_t"]
             self.detected_t[: len(saved)] = saved[: len(self.detected_t)]

@@ -1,16 +1,38 @@
-"""BattLeDIM's economic score for leak reports (as described in ../shared/bench/README.md).
+"""BattLeDIM's economic score for leak reports, computed as the organisers' scorer computes it.
 
-A detector reports (pipe, time) pairs.  A report is a *true positive* when its time falls
-between a leak's start and end and its pipe lies within ``MATCH_M`` (300 m) of the leaking pipe
-along the network: the shortest path between their nodes plus half of each pipe's length (0 for
-the pipe itself).  It earns ``EUR_PER_M3`` for every m³ the leak still loses from the report to
-the end of the simulated period, minus the crew's search, ``CREW_EUR`` × distance / 300 m.  A
-second report of a leak already found earns nothing; any other report costs ``CREW_EUR``.
-The perfect score reports every leak at its start on its own pipe.
+The official scorer is MATLAB (KIOS-Research/BattLeDIM, ``Scoring Algorithm/Scoring_Algorithm.m``,
+``functions/scoring_function.m`` and ``functions/nodeTopologicalDistance.m``, EUPL); this is its
+arithmetic, rule by rule:
+
+- times are 5-minute steps from the scored period's first step, rounded (``time2steps``); a
+  report before that first step is ignored (no score, no cost);
+- a report *matches* a leak when its step lies in [the leak's start step, its end step] (ends
+  included; a leak running before the period began has a negative start step) and its pipe is
+  within ``MATCH_M`` (300 m) of the leaking pipe: 0 for the pipe itself, otherwise the shortest
+  path between their end nodes plus half of each pipe's length;
+- the shortest paths run over the links as EPANET reports their lengths — pumps and valves have
+  none, and a zero entry of the scorer's adjacency matrix is no edge, so a pump or valve joins
+  nothing and another pressure zone is out of reach; where two links join the same nodes the one
+  later in EPANET's order sets the length;
+- reports are taken in time order; of the leaks a report matches, those not yet found are
+  candidates and the *nearest* of them is found by it (a report near both a found leak and an
+  unfound one finds the unfound one); a report that matches only leaks already found earns and
+  costs nothing; a report that matches none costs ``CREW_EUR``;
+- a report that finds a leak earns ``EUR_PER_M3`` for each m³ of the leak's outflow series from
+  the row before the report's step to the end (MATLAB's ``timeSeries(td:end)``, 1-based, and
+  ``td = 1`` for a report at step 0) minus ``CREW_EUR`` × distance / 300 m;
+- the perfect score is that of reporting every leak on its own pipe at its start step (a leak
+  already running, at the first step).
+
+Reference figures of the official scorer (its ``results_reports``) on the 2019 year, checked
+where the data allows in tests/test_battledim.py: the perfect submission €523,153.82 (23 found,
+0 false, 0 missed); the organisers' test submission of repeated reports €9,547.81 (1 found, 1
+false, 22 missed).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -50,17 +72,19 @@ class Score:
 
 
 class PipeDistance:
-    """Distances between pipes along the network, as the score defines them."""
+    """Distances between pipes along the network, as the official scorer measures them (see above)."""
 
     def __init__(self, wn) -> None:  # type: ignore[no-untyped-def]
         self.wn = wn
-        self.graph = nx.Graph()
-        for name in wn.pipe_name_list + wn.pump_name_list + wn.valve_name_list:
+        lengths: dict[frozenset[str], float] = {}
+        for name in wn.pipe_name_list + wn.pump_name_list + wn.valve_name_list:  # EPANET's link order
             link = wn.get_link(name)
-            length = float(getattr(link, "length", 0.0) or 0.0)
-            a, b = link.start_node_name, link.end_node_name
-            if not self.graph.has_edge(a, b) or self.graph[a][b]["length"] > length:
-                self.graph.add_edge(a, b, length=length)
+            length = float(link.length) if name in wn.pipe_name_list else 0.0
+            lengths[frozenset((link.start_node_name, link.end_node_name))] = length  # the later link sets it
+        self.graph = nx.Graph()
+        self.graph.add_nodes_from(wn.node_name_list)
+        self.graph.add_weighted_edges_from(((*pair, w) for pair, w in lengths.items() if w > 0 and len(pair) == 2),
+                                           weight="length")
 
     def __call__(self, p: str, q: str, cutoff_m: float = 10 * MATCH_M) -> float:
         if p == q:
@@ -71,36 +95,55 @@ class PipeDistance:
             reach = nx.single_source_dijkstra_path_length(self.graph, a, cutoff=cutoff_m, weight="length")
             for b in (lq.start_node_name, lq.end_node_name):
                 best = min(best, reach.get(b, np.inf))
-        return float(best + lp.length / 2 + lq.length / 2)
+        return float(best + _length(lp) / 2 + _length(lq) / 2)
+
+
+def _length(link) -> float:  # type: ignore[no-untyped-def]
+    """A link's length as EPANET reports it: pumps and valves have none."""
+    return float(getattr(link, "length", 0.0) or 0.0) if link.link_type == "Pipe" else 0.0
 
 
 def score(reports: Sequence[Report], year: LeakYear, run: YearRun, distance: PipeDistance) -> Score:
-    """Score ``reports`` against the leaks of ``year``, whose outflows ``run`` simulated."""
-    step_h = year.step_s / 3600.0
-    remaining = np.flip(np.cumsum(np.flip(run.leak_m3h * step_h, axis=0), axis=0), axis=0)  # m³ from each row on
-    out = Score(perfect_euros=EUR_PER_M3 * float(sum(
-        remaining[int(np.searchsorted(run.t_ms, leak.start_ms)), k] if leak.start_ms <= run.t_ms[-1] else 0.0
-        for k, leak in enumerate(year.leaks))))
+    """Score ``reports`` against the leaks of ``year``, whose outflows ``run`` simulated (rows from its first step)."""
+    step_ms = year.step_s * 1000
+    first_ms = int(run.t_ms[0])
+
+    def step(t_ms: int) -> int:
+        return math.floor((t_ms - first_ms) / step_ms + 0.5)  # MATLAB's round: halves away from zero
+
+    remaining = np.flip(np.cumsum(np.flip(run.leak_m3h * (year.step_s / 3600.0), axis=0), axis=0), axis=0)
+
+    def water_m3(td: int, k: int) -> float:
+        row = max(td, 1) - 1  # timeSeries(td:end), 1-based; td = 0 counts from the first row
+        return float(remaining[row, k]) if row < len(remaining) else 0.0
+
+    spans = [(step(leak.start_ms), step(leak.end_ms)) for leak in year.leaks]
+    last = len(run.t_ms) - 1
+    out = Score(perfect_euros=EUR_PER_M3 * sum(water_m3(max(a, 0), k) for k, (a, _) in enumerate(spans) if a <= last))
     found: set[int] = set()
     for r in sorted(reports, key=lambda r: r.t_ms):
-        match = None
-        for k, leak in enumerate(year.leaks):
-            if leak.start_ms <= r.t_ms <= leak.end_ms:
-                d = distance(r.pipe, leak.link)
-                if d <= MATCH_M and (match is None or d < match[1]):
-                    match = (k, d)
-        if match is None:
+        td = step(r.t_ms)
+        if td < 0:
+            continue  # before the scored period: ignored
+        matched = {}
+        for k, (a, b) in enumerate(spans):
+            if a <= td <= b:
+                d = distance(r.pipe, year.leaks[k].link)
+                if d <= MATCH_M:
+                    matched[k] = d
+        if not matched:
             out.false_positives += 1
             out.euros -= CREW_EUR
             continue
-        k, d = match
-        if k in found:
-            continue  # a second report of a found leak earns nothing
+        fresh = {k: d for k, d in matched.items() if k not in found}
+        if not fresh:
+            continue  # only leaks already found: earns and costs nothing
+        k = min(fresh, key=fresh.__getitem__)
+        d = fresh[k]
         found.add(k)
-        row = min(int(np.searchsorted(run.t_ms, r.t_ms)), len(run.t_ms) - 1)
-        out.euros += EUR_PER_M3 * float(remaining[row, k]) - CREW_EUR * d / MATCH_M
+        out.euros += EUR_PER_M3 * water_m3(td, k) - CREW_EUR * d / MATCH_M
         out.true_positives += 1
         out.detect_s.append((r.t_ms - year.leaks[k].start_ms) / 1000)
         out.distance_m.append(d)
-    out.missed = sum(1 for k, leak in enumerate(year.leaks) if k not in found and leak.start_ms <= run.t_ms[-1])
+    out.missed = sum(1 for k, (a, _) in enumerate(spans) if k not in found and a <= last)
     return out

@@ -66,7 +66,7 @@ def leak_cases(bundle: CityBundle, seed: int, n: int, sizes_m3h: tuple[float, fl
         month, day = int(rng.integers(1, 13)), int(rng.integers(1, 28))
         mean = 17.5 - 15.5 * math.cos(2 * math.pi * (month - 1.5) / 12) + rng.normal(0, 2)
         start_s = float(rng.uniform(3, 30)) * 3600
-        rain = [{"start": f"{int(start_s - rng.uniform(1, 12) * 3600)}s", "duration": "2h",
+        rain: list[dict[str, Any]] = [{"start": f"{int(start_s - rng.uniform(1, 12) * 3600)}s", "duration": "2h",
                  "peak_mm_h": float(rng.uniform(10, 60))}] if rng.random() < 0.2 else []
         size = math.exp(rng.uniform(math.log(sizes_m3h[0]), math.log(sizes_m3h[1])))
         out.append(scenario_from_dict({
