@@ -73,10 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     cluster_args(sp)
     sp.set_defaults(run=_serve)
 
-    sp = sub.add_parser("ingest", help="import CSV/Parquet readings through the pipeline (store, detect, warn)")
+    sp = sub.add_parser("ingest", help="import CSV/Parquet/Excel readings through the pipeline (store, detect, warn)")
     common(sp)
-    sp.add_argument("files", nargs="+", help=".csv or .parquet files with columns sensor, t, value[, unit]")
+    sp.add_argument("files", nargs="+", help=".csv, .csv.gz, .parquet or .xlsx files: long (columns sensor, t, value"
+                                             "[, unit]) or wide SCADA exports (a time column and a column per sensor)")
     sp.add_argument("--timezone", help="time zone of times without a UTC offset, e.g. Asia/Shanghai")
+    sp.add_argument("--map", help="for wide exports: a CSV of rules table,column,sensor,unit from columns to sensors "
+                                  "(see citylifeline/ingest/wide.py)")
     sp.add_argument("--url", help="send to a running server at this base URL instead of opening the store")
     token_arg(sp)
     cluster_args(sp)
@@ -241,10 +244,13 @@ def _progress(n: int, seconds: float) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from .ingest.wide import load_column_map
+
+    columns = load_column_map(args.map) if args.map else None
     if args.cluster:  # to the partitions' broker: the running cluster stores and detects
         from .cluster.cluster import Cluster
 
-        sent = Cluster(_config(args)).publish_files(args.files, args.timezone, progress=_progress)
+        sent = Cluster(_config(args)).publish_files(args.files, args.timezone, progress=_progress, columns=columns)
         print(f"\npublished {sent.stored:,} of {sent.received:,} readings to the cluster's partitions in "
               f"{sent.seconds:.1f} s; {sent.rejected:,} refused (kept as dead letters)")
         for r in sent.first_rejections:
@@ -252,6 +258,10 @@ def _ingest(args: argparse.Namespace) -> int:
         return 1 if sent.rejected else 0
     if args.url:
         from .ingest.post import post_files
+
+        if columns:
+            raise ConfigError("--map is for ingest into the store (or --cluster); --url sends long files "
+                              "(sensor, t, value): ingest a wide export without --url, on the server's machine")
 
         posted = post_files(args.url, args.files, naive_tz=args.timezone, progress=_progress, token=args.token)
         print(f"\nsent {posted.received:,} readings: {posted.stored:,} stored, {posted.duplicates:,} already stored, "
@@ -266,7 +276,8 @@ def _ingest(args: argparse.Namespace) -> int:
     bundle = load_city(config.city)
     store = open_store(config.db, config.memory_limit)
     try:
-        report = ingest_files(Pipeline(bundle, store, config), args.files, args.timezone, progress=_progress)
+        report = ingest_files(Pipeline(bundle, store, config), args.files, args.timezone, progress=_progress,
+                              columns=columns)
     finally:
         store.close()
     print(f"\n{report.received:,} readings in {report.seconds:.1f} s ({report.readings_per_s:,.0f}/s): "

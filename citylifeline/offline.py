@@ -18,6 +18,7 @@ from typing import Any
 from .city.bundle import CityBundle
 from .ingest import Validator, read_file
 from .ingest.validate import Rejection
+from .ingest.wide import ColumnMap
 from .pipeline import Pipeline
 from .settings import Config
 from .store.base import IncidentFilter, Store
@@ -47,13 +48,14 @@ class IngestReport:
 
 
 def ingest_files(pipeline: Pipeline, paths: Iterable[str | Path], naive_tz: str | None = None,
-                 chunk_rows: int = 1_000_000, progress: Progress | None = None) -> IngestReport:
-    """Validate, store and run detection over the readings in ``paths``."""
+                 chunk_rows: int = 1_000_000, progress: Progress | None = None,
+                 columns: ColumnMap | None = None) -> IngestReport:
+    """Validate, store and run detection over the readings in ``paths`` (wide exports mapped by ``columns``)."""
     report = IngestReport()
     validator = Validator(pipeline.registry, pipeline.config, pipeline.clock)
     start = time.perf_counter()
     for path in paths:
-        for parsed in read_file(path, validator, chunk_rows, naive_tz):
+        for parsed in read_file(path, validator, chunk_rows, naive_tz, columns):
             result, changes = pipeline.ingest(parsed.batch, parsed.dead_letters, f"file:{Path(path).name}")
             report.received += parsed.received
             report.stored += result.stored

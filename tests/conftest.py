@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import socket
@@ -18,6 +17,7 @@ import psycopg
 import pytest
 
 from citylifeline.city import CityBundle, load_city
+from citylifeline.city.bundle import packaged_network
 from citylifeline.engine import Engine
 from citylifeline.settings import Config
 
@@ -70,9 +70,7 @@ def shared_bench() -> Path:
 
 def ltown_inp() -> Path:
     """L-Town's EPANET model as the ``epyt`` package ships it (found without importing epyt)."""
-    spec = importlib.util.find_spec("epyt")
-    assert spec is not None and spec.submodule_search_locations, "the epyt package is not installed (make setup)"
-    return Path(next(iter(spec.submodule_search_locations))) / "networks" / "L-TOWN.inp"
+    return packaged_network("L-TOWN.inp")
 
 
 @pytest.fixture(scope="session")

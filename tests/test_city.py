@@ -147,3 +147,16 @@ def test_arrow_id_lookup_matches_the_dictionary_and_its_remembered_answers_canno
     again = reg.lookup_arrow(pa.array(["P-2", None, "NOPE", "P-1", "P-2"]))  # equal, not the same object
     assert again.tolist() == [reg.index["P-2"], -1, -1, reg.index["P-1"], reg.index["P-2"]]
     assert reg.lookup_arrow(pa.array(["P-1"])).tolist() == [reg.index["P-1"]]
+
+
+def test_l_town_ships_as_a_city_with_the_competitions_sensors(tmp_path: Path) -> None:
+    b = load_city("ltown")
+    water = b.city.layers["water"]
+    assert sum(a.kind == "junction" for a in water.assets.values()) == 782
+    kinds = [s.kind for s in b.sensors.specs]
+    assert (kinds.count("pressure"), kinds.count("flow"), kinds.count("level")) == (33, 3 + 82, 1)
+    assert all(b.city.asset(s.asset) is not None for s in b.sensors.specs)
+    (tmp_path / "city.yaml").write_text("name: x\ncrs: EPSG:32636\nlayers:\n  water: {epanet: 'epyt:NOPE.inp'}\n",
+                                        encoding="utf-8")
+    with pytest.raises(ConfigError, match="epyt ships no network 'NOPE.inp'"):
+        load_city(tmp_path)

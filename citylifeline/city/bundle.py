@@ -7,7 +7,7 @@ Example ``city.yaml``::
     timezone: Asia/Shanghai
     layers:
       water:
-        epanet: Net3           # a path relative to this file, or a network bundled with WNTR
+        epanet: Net3           # a path relative to this file, a network bundled with WNTR, or epyt:L-TOWN.inp
         georef: {scale: 225.0, x0: 520000.0, y0: 3520000.0}
       places:
         geojson: places.geojson
@@ -16,7 +16,7 @@ Example ``city.yaml``::
     sensor_defaults:           # per kind, for cells left empty in sensors.csv
       pressure: {interval_s: 60, unit: MPa, hysteresis: 0.005, min_duration_s: 120}
 
-``load_city("demo")`` loads the bundle shipped in the package.
+``load_city("demo")`` and ``load_city("ltown")`` load the bundles shipped in the package.
 """
 
 from __future__ import annotations
@@ -50,14 +50,31 @@ class CityBundle:
         self.config = config
 
 
-def demo_city_path() -> Path:
-    """The directory of the demo city bundled with the package."""
-    return Path(str(resources.files("citylifeline") / "data" / "demo_city"))
+SHIPPED = {"demo": "demo_city", "ltown": "ltown_city"}
+"""The cities bundled with the package: the demo city, and BattLeDIM's L-Town."""
+
+
+def demo_city_path(name: str = "demo") -> Path:
+    """The directory of a city bundled with the package (``SHIPPED``)."""
+    return Path(str(resources.files("citylifeline") / "data" / SHIPPED[name]))
+
+
+def packaged_network(name: str) -> Path:
+    """An EPANET network the ``epyt`` package ships (L-TOWN.inp, ...), found without importing epyt."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("epyt")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"network 'epyt:{name}' needs the epyt package; install it (make setup)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "networks" / name
+    if not path.is_file():
+        raise ConfigError(f"epyt ships no network {name!r}; see {path.parent} for the ones it has")
+    return path
 
 
 def load_city(source: str | Path) -> CityBundle:
-    """Load a city bundle from a directory (or its city.yaml), or ``"demo"``."""
-    path = demo_city_path() if str(source) == "demo" else Path(source)
+    """Load a city bundle from a directory (or its city.yaml), or a shipped one: ``"demo"``, ``"ltown"``."""
+    path = demo_city_path(str(source)) if str(source) in SHIPPED else Path(source)
     if path.is_dir():
         path = path / "city.yaml"
     try:
@@ -109,7 +126,9 @@ def read_districts(path: Path, city: City) -> dict[str, BaseGeometry]:
 def _read_layer(name: str, spec: dict[str, Any], base: Path, city: City, where: str):  # type: ignore[no-untyped-def]
     if "epanet" in spec:
         source = str(spec["epanet"])
-        if (base / source).is_file():
+        if source.startswith("epyt:"):
+            source = str(packaged_network(source.removeprefix("epyt:")))
+        elif (base / source).is_file():
             source = str(base / source)
         geo = spec.get("georef") or {}
         try:

@@ -24,6 +24,7 @@ from ..batch import ReadingBatch
 from ..city.bundle import CityBundle, load_city
 from ..errors import ConfigError
 from ..ingest import Validator, read_file
+from ..ingest.wide import ColumnMap
 from ..offline import IngestReport
 from ..pipeline import wall_ms
 from ..settings import Config
@@ -102,14 +103,15 @@ class Cluster:
         return asyncio.run(go())
 
     def publish_files(self, paths: Sequence[str | Path], naive_tz: str | None = None,
-                      progress: Callable[[int, float], None] | None = None) -> IngestReport:
-        """Validate CSV/Parquet readings as ``ingest`` does and publish them (the partitions store and
-        detect them); the report counts what was published and refused."""
+                      progress: Callable[[int, float], None] | None = None,
+                      columns: ColumnMap | None = None) -> IngestReport:
+        """Validate readings files as ``ingest`` does (wide exports mapped by ``columns``) and publish
+        them (the partitions store and detect them); the report counts what was published and refused."""
         report = IngestReport()
         validator = Validator(self.bundle.sensors, self.config, wall_ms)
         start = time.perf_counter()
         for path in paths:
-            for parsed in read_file(path, validator, naive_tz=naive_tz):
+            for parsed in read_file(path, validator, naive_tz=naive_tz, columns=columns):
                 self.publish(parsed.batch, parsed.dead_letters)
                 report.received += parsed.received
                 report.stored += len(parsed.batch)

@@ -1,5 +1,6 @@
-"""Columnar readings: CSV and Parquet files read in chunks with pyarrow, and Arrow IPC streams (the
-fast body of ``POST /api/v1/readings`` and of MQTT gateway messages).
+"""Columnar readings: CSV (also gzipped), Parquet and Excel files read in chunks with pyarrow, and
+Arrow IPC streams (the fast body of ``POST /api/v1/readings`` and of MQTT gateway messages).  A
+file without a ``sensor`` column is a wide SCADA export, turned long by ``wide``.
 
 Columns: ``sensor`` (id), ``t`` (ISO-8601 text, epoch seconds, or an Arrow/Parquet timestamp),
 ``value`` (number) and optionally ``unit``.  Times without a UTC offset are refused unless a
@@ -13,8 +14,9 @@ kilobytes that would unpack to gigabytes are refused as cheaply as they arrived.
 
 from __future__ import annotations
 
+import itertools
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 
 from ..errors import PayloadTooLarge, ValidationError
 from ..store.base import DeadLetters
+from . import wide
 from .arrow_size import stream_size
 from .payload import Parsed
 from .validate import (
@@ -37,6 +40,7 @@ from .validate import (
     parse_iso,
     seconds_to_ms,
 )
+from .wide import ColumnMap
 
 REQUIRED = ("sensor", "t", "value")
 ARROW_STREAM = "application/vnd.apache.arrow.stream"  # the media type of an Arrow IPC stream
@@ -49,35 +53,87 @@ what a compressed body can claim (32 KB of ZSTD can unpack to gigabytes)."""
 
 
 def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_000,
-              naive_tz: str | None = None) -> Iterator[Parsed]:
-    """Validated chunks of the readings in a .csv or .parquet file."""
+              naive_tz: str | None = None, columns: ColumnMap | None = None) -> Iterator[Parsed]:
+    """Validated chunks of the readings in a .csv (or .csv.gz), .parquet or Excel file, long or wide
+    (``wide``: a time column and a column per sensor, mapped by ``columns``)."""
     p = Path(path)
     if not p.is_file():
         raise ValidationError(f"file {str(p)!r} not found", field="path", value=str(p))
-    suffix = p.suffix.lower()
-    if suffix == ".parquet":
+    name = p.name.lower()
+    kind = next((k for k, ends in FILE_KINDS.items() if name.endswith(ends)), None)
+    if kind == "excel":
+        for table, rb in wide.excel_sheets(p):
+            yield from _tables(table, iter([rb]), validator, naive_tz, columns, wide.sheet_unit(table))
+        return
+    if kind == "parquet":
         pf = pq.ParquetFile(p)
-        _check_columns(pf.schema_arrow.names, p)
-        batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=chunk_rows)
-    elif suffix in (".csv", ".txt"):
+        names, batches = pf.schema_arrow.names, pf.iter_batches(batch_size=chunk_rows)
+    elif kind == "csv":
+        names = wide.csv_header(p)
+        if wide.is_wide(names):
+            w = wide.plan(p.name, names, validator.registry.lookup, columns)
+            yield from _wide(p.name, _csv_rows(p, lambda: wide.open_wide_csv(p, w, 64 << 20)), w, validator, naive_tz)
+            return
         opts = pacsv.ConvertOptions(column_types={"sensor": pa.string(), "unit": pa.string()},
                                     strings_can_be_null=True)
-        try:
-            reader = pacsv.open_csv(p, convert_options=opts, read_options=pacsv.ReadOptions(block_size=64 << 20))
-        except pa.ArrowInvalid as e:
-            raise ValidationError(f"{p}: not a readable CSV file ({e})", field="path", value=str(p)) from None
-        _check_columns(reader.schema.names, p)
-        batches = iter(reader)
+        batches = _csv_rows(p, lambda: pacsv.open_csv(p, convert_options=opts,
+                                                      read_options=pacsv.ReadOptions(block_size=64 << 20)))
     else:
-        raise ValidationError(f"{p}: unknown file type {suffix!r}; use .csv or .parquet", field="path",
-                              value=str(p))
-    row0 = 0
+        raise ValidationError(f"{p}: unknown file type {p.suffix!r}; use .csv, .csv.gz, .parquet or .xlsx",
+                              field="path", value=str(p))
+    yield from _tables(p.name, batches, validator, naive_tz, columns, None, names)
+
+
+FILE_KINDS = {"csv": (".csv", ".txt", ".csv.gz", ".txt.gz"), "parquet": (".parquet",),
+              "excel": (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")}
+
+
+def _csv_rows(p: Path, open_reader: Callable[[], Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+    """A CSV reader's chunks, its errors named by file."""
     try:
-        for rb in batches:
-            yield validate_arrow(rb, validator, p.name, f"file:{p.name}", row0, naive_tz)
-            row0 += rb.num_rows
+        reader = open_reader()
     except pa.ArrowInvalid as e:
-        raise ValidationError(f"{p}: cannot read rows after row {row0}: {e}", field="path", value=str(p)) from None
+        raise ValidationError(f"{p}: not a readable CSV file ({e})", field="path", value=str(p)) from None
+    try:
+        yield from reader
+    except pa.ArrowInvalid as e:
+        raise ValidationError(f"{p}: cannot read on ({e}); fix that cell of the file, or skip its column with a "
+                              "column map (citylifeline ingest --map), and ingest it again: what was stored stays, "
+                              "once", field="path", value=str(p)) from None
+
+
+def _tables(table: str, batches: Iterator[pa.RecordBatch], validator: Validator, naive_tz: str | None,
+            columns: ColumnMap | None, unit: str | None, names: list[str] | None = None) -> Iterator[Parsed]:
+    """Long chunks validated as they are; a wide table's turned long first."""
+    first = next(batches, None)
+    if first is None:
+        return
+    names = names or first.schema.names
+    rest = itertools.chain([first], batches)
+    if not wide.is_wide(names):
+        _check_columns(names, table)
+        row0 = 0
+        for rb in rest:
+            yield validate_arrow(rb, validator, table, f"file:{table}", row0, naive_tz)
+            row0 += rb.num_rows
+        return
+    w = wide.plan(table, names, validator.registry.lookup, columns, unit)
+    yield from _wide(table, rest, w, validator, naive_tz)
+
+
+def _wide(table: str, batches: Iterator[pa.RecordBatch], w: wide.WideTable, validator: Validator,
+          naive_tz: str | None) -> Iterator[Parsed]:
+    row0 = 0
+    for rb in batches:
+        long, row, col = wide.to_long(rb, w)
+        at = row0
+
+        def namer(i: int, field: str, row: np.ndarray = row, col: np.ndarray = col, at: int = at) -> str:
+            where = w.time if field == "t" else w.columns[int(col[i])]
+            return f"{table} row {at + int(row[i]) + 2}, column {where}: {field}"  # + the header line
+
+        yield validate_arrow(long, validator, table, f"file:{table}", naive_tz=naive_tz, namer=namer)
+        row0 += rb.num_rows
 
 
 def unpacked_limit(max_readings: int, max_body_bytes: int) -> int:
@@ -161,11 +217,11 @@ def _check_types(schema: pa.Schema, where: object) -> None:
 
 
 def validate_arrow(rb: pa.RecordBatch, v: Validator, where: str, source: str, row0: int = 0,
-                   naive_tz: str | None = None) -> Parsed:
+                   naive_tz: str | None = None, namer: Callable[[int, str], str] | None = None) -> Parsed:
     """Validate a record batch of readings as whole columns; ``where`` names it in messages (a file's
-    name, say), ``source`` in dead letters."""
+    name, say), ``source`` in dead letters; ``namer`` names a reading's field where rows are not the batch's."""
     def name(i: int, col: str) -> str:
-        return f"{where} row {row0 + i + 1}: {col}"
+        return namer(i, col) if namer else f"{where} row {row0 + i + 1}: {col}"
 
     _check_columns(rb.schema.names, where)
     _check_types(rb.schema, where)

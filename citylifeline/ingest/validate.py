@@ -171,7 +171,16 @@ class Validator:
         rows = np.flatnonzero(has)
         width = max(len(unit_names), 1)
         key = self.registry.kind_code[sensor[rows]].astype(np.int64) * width + unit_codes[rows]
-        pairs, which = np.unique(key, return_inverse=True)
+        span = len(KIND_NAMES) * width
+        if span <= 4 * len(rows) + 1024:  # a dense table: no sort (a file's few units, millions of rows)
+            seen = np.zeros(span, dtype=np.bool_)
+            seen[key] = True
+            pairs = np.flatnonzero(seen)
+            slot = np.zeros(span, dtype=np.int64)
+            slot[pairs] = np.arange(len(pairs))
+            which = slot[key]
+        else:
+            pairs, which = np.unique(key, return_inverse=True)
         factor, offset = np.ones(len(pairs)), np.zeros(len(pairs))
         known = np.ones(len(pairs), dtype=np.bool_)
         for j, k in enumerate(pairs.tolist()):
