@@ -8,7 +8,7 @@ import pytest
 import wntr
 
 from citylifeline.analysis.isolation import isolation_plan, strategic_layer
-from citylifeline.analysis.leaks import LeakDetector
+from citylifeline.analysis.leaks import LeakDetector, LeakWatch
 from citylifeline.analysis.water_model import WaterModel
 from citylifeline.twin.leakyear import Leak, LeakYear, Sensors, add_noise, simulate_year
 
@@ -73,6 +73,29 @@ def test_a_burst_on_net3_is_found_within_two_readings_and_placed_in_its_valve_se
     assert 0.5 * lost < f.where.leak_m3h < 1.5 * lost
     assert 0 < f.where.confidence <= 1 and f.where.radius_m >= 0
     assert f.where.candidates[0][0] == f.where.pipe
+
+
+def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakDetector, Sensors]) -> None:
+    """The live analyst feeds the detector what each batch completes: cut anywhere, and keeping only
+    the readings its windows need, it reports the same leaks at the same moments."""
+    import itertools
+
+    from citylifeline.twin.leakyear import YearRun
+
+    detector, sensors = net3
+    start = T0 + 101 * DAY + 3 * HOUR
+    burst = Leak("171", start, start + 2 * DAY, 0.05, True, start)
+    run = add_noise(simulate_year("Net3", days(100, 2, burst), sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    z = detector.z(run)
+    whole = detector.detect(run, z)
+    assert len(whole) == 1
+    watch = LeakWatch(detector, keep=400)  # the hour window's 300 readings and a little more
+    found = []
+    for a, b in itertools.pairwise([0, 1, 13, 299, 300, 301, 333, len(z)]):
+        piece = YearRun(*(getattr(run, f)[a:b] for f in YearRun.__dataclass_fields__))
+        found += watch.feed(piece, z[a:b])
+    assert found == whole
+    assert watch.first == len(z) - 400 and len(watch.cum) == 401
 
 
 def test_bench_leaks_scores_a_generated_year_on_another_network(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

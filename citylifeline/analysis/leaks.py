@@ -97,6 +97,7 @@ class _Known:
     reported: bool = False
     placed_m3h: float = 0.0
     last_active: int = 0
+    alarm_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,14 +203,16 @@ class LeakDetector:
             self._b = basis
         return basis
 
-    def _basis_at(self, run: YearRun, row: int) -> _Basis:
-        """The signatures in the operation measured at ``row``: a burst is placed with them (the
-        pumps, tanks and demand of its moment shape where its water comes from)."""
-        if row not in self._at_row:
+    def _basis_at(self, run: YearRun, row: int, key: int | None = None) -> _Basis:
+        """The signatures in the operation measured at ``run``'s ``row`` (kept under ``key``, the
+        row by default): a burst is placed with them (the pumps, tanks and demand of its moment
+        shape where its water comes from)."""
+        key = row if key is None else key
+        if key not in self._at_row:
             if len(self._at_row) >= STATE_SIGNATURES_KEPT:
                 del self._at_row[next(iter(self._at_row))]
-            self._at_row[row] = self._whiten(self.model.signatures(at=(run, row)))
-        return self._at_row[row]
+            self._at_row[key] = self._whiten(self.model.signatures(at=(run, row)))
+        return self._at_row[key]
 
     def fit(self, history: list[YearRun]) -> Calibration:
         """Learn the calibration and the thresholds from leak-free stretches of readings."""
@@ -276,101 +279,150 @@ class LeakDetector:
 
     # -- the detector over a run ----------------------------------------------------------
     def detect(self, run: YearRun, z: npt.NDArray[np.float64] | None = None) -> list[Finding]:
-        """Every leak reported over ``run``, in time order."""
-        assert self.cal is not None, "fit the detector on leak-free history first"
-        z = self.z(run) if z is None else z
-        cum = np.vstack([np.zeros((1, z.shape[1])), np.cumsum(z, axis=0)])
-        known: list[_Known] = []
+        """Every leak reported over ``run``, in time order (``LeakWatch`` fed the whole run at once)."""
+        return LeakWatch(self).feed(run, z)
+
+
+class LeakWatch:
+    """A detector watching a stream of readings: fed run after run (any lengths), it reports what
+    ``LeakDetector.detect`` reports over their concatenation.  It keeps the last ``keep`` readings
+    (the longest window's span and two days more, for placing suspects) and the leaks it knows;
+    rows are counted from the first reading it was fed."""
+
+    def __init__(self, detector: LeakDetector, keep: int = WINDOWS[-1].span + 576) -> None:
+        assert detector.cal is not None, "fit the detector on leak-free history first"
+        self.d, self.keep = detector, keep
+        self.known: list[_Known] = []
+        self.first = 0  # the row of the tail's first reading
+        self.rows = 0  # readings fed so far
+        self.tail: YearRun | None = None
+        self.cum = np.zeros((1, detector.model.channels))  # prefix sums of z, cum[0] just before the tail
+
+    def feed(self, run: YearRun, z: npt.NDArray[np.float64] | None = None) -> list[Finding]:
+        """Consume the next readings; the leaks they report."""
+        d = self.d
+        cal = d.cal
+        assert cal is not None
+        z = d.z(run) if z is None else z
+        self.tail = run if self.tail is None else _joined(self.tail, run)
+        self.cum = np.vstack([self.cum, self.cum[-1] + np.cumsum(z, axis=0)])
         found: list[Finding] = []
-        for t in range(len(z)):
-            for k in [k for k in known if not k.reported and t >= k.next_row]:
-                self._place(k, known, found, run, cum, t)
+        for t in range(self.rows, self.rows + len(z)):
+            i = t - self.first  # the reading's place in the tail
+            for k in [k for k in self.known if not k.reported and t >= k.next_row]:
+                self._place(k, found, t)
             if t % 12 == 0:
-                self._track(known, found, run, cum, t)
+                self._track(found, t)
             for win in WINDOWS:
                 if t + 1 < win.span or t % win.every:
                     continue
-                u, n = _change(cum, t, win)
+                u, n = _change(self.cum, i, win)
                 if win.kind != "burst":  # within an hour only a new burst changes much, whatever else leaks
-                    u = self._unexplained(u, known)
-                best = self._evidence(u, n)
-                if best <= self.cal.thresholds[win.name] or best < win.coherence * float(u @ u) * n:
+                    u = self._unexplained(u)
+                best = d._evidence(u, n)
+                if best <= cal.thresholds[win.name] or best < win.coherence * float(u @ u) * n:
                     continue
-                j = self.sig.pipes.index(self.localise(u, n).pipe)
-                near = self._near(known, j)
+                j = d.sig.pipes.index(d.localise(u, n).pipe)
+                near = self._near(j)
                 if near is not None:
                     near.last_active = t
                     if not near.reported:
                         near.pipe = j  # the leak already suspected, placed better
                     continue
-                known.append(_Known(j, t, t - win.readings + 1, win.kind, best, _baseline(cum, t, win),
-                                    win.base, t + CONFIRM[win.kind], last_active=t))
+                self.known.append(_Known(j, t, t - win.readings + 1, win.kind, best, _baseline(self.cum, i, win),
+                                         win.base, t + CONFIRM[win.kind], last_active=t, alarm_ms=self._t_ms(t)))
                 break
+        self.rows += len(z)
+        self._trim()
         return found
 
-    def _since(self, k: _Known, cum: npt.NDArray[np.float64], t: int) -> tuple[npt.NDArray[np.float64], float]:
-        """What changed from before ``k``'s alarm to now (at most the last day), and its readings' worth."""
-        start = max(k.start_row, t - 287)
-        r = t - start + 1
-        return (cum[t + 1] - cum[start]) / r - k.base, 1.0 / (1.0 / r + 1.0 / k.base_readings)
+    def _trim(self) -> None:
+        """Forget the readings older than ``keep``."""
+        assert self.tail is not None
+        drop = len(self.tail.t_ms) - self.keep
+        if drop > 0:
+            self.tail = YearRun(*(getattr(self.tail, f)[drop:] for f in YearRun.__dataclass_fields__))
+            self.cum = self.cum[drop:]
+            self.first += drop
 
-    def _unexplained(self, u: npt.NDArray[np.float64], known: list[_Known],
-                     skip: _Known | None = None) -> npt.NDArray[np.float64]:
+    def _t_ms(self, t: int) -> int:
+        assert self.tail is not None
+        return int(self.tail.t_ms[t - self.first])
+
+    def _since(self, k: _Known, t: int) -> tuple[npt.NDArray[np.float64], float]:
+        """What changed from before ``k``'s alarm to now (at most the last day), and its readings' worth."""
+        start = max(k.start_row, t - 287, self.first)
+        r = t - start + 1
+        return ((self.cum[t - self.first + 1] - self.cum[start - self.first]) / r - k.base,
+                1.0 / (1.0 / r + 1.0 / k.base_readings))
+
+    def _unexplained(self, u: npt.NDArray[np.float64], skip: _Known | None = None) -> npt.NDArray[np.float64]:
         """``u`` less its best non-negative fit by the known leaks' signatures (but ``skip``'s): their growth."""
-        fit = [k for k in known if k is not skip]
+        fit = [k for k in self.known if k is not skip]
         if not fit:
             return u
-        basis = self._b.s[[k.pipe for k in fit]].T
+        basis = self.d._b.s[[k.pipe for k in fit]].T
         q, _ = nnls(basis, u)
         return u - basis @ q
 
-    def _near(self, known: list[_Known], j: int, skip: _Known | None = None) -> _Known | None:
-        xy = self.sig.pipe_xy
-        return next((k for k in known if k is not skip and np.linalg.norm(xy[k.pipe] - xy[j]) < SAME_LEAK_M), None)
+    def _near(self, j: int, skip: _Known | None = None) -> _Known | None:
+        xy = self.d.sig.pipe_xy
+        return next((k for k in self.known if k is not skip and np.linalg.norm(xy[k.pipe] - xy[j]) < SAME_LEAK_M),
+                    None)
 
-    def _place(self, k: _Known, known: list[_Known], found: list[Finding], run: YearRun,
-               cum: npt.NDArray[np.float64], t: int) -> None:
+    def _basis_at(self, row: int) -> _Basis:
+        """The signatures in the operation measured at ``row`` (or the oldest reading kept, if it is gone)."""
+        assert self.tail is not None
+        return self.d._basis_at(self.tail, max(row, self.first) - self.first, key=row)
+
+    def _place(self, k: _Known, found: list[Finding], t: int) -> None:
         """Place a suspected leak from what changed since before its alarm, and report it once the
         pressures point at a pipe clearly enough (or fold it into a leak already reported there)."""
-        u, n = self._since(k, cum, t)
+        d = self.d
+        u, n = self._since(k, t)
         if k.kind == "burst":
-            where = self.localise(u, n, self._basis_at(run, k.alarm_row))
+            where = d.localise(u, n, self._basis_at(k.alarm_row))
         elif k.alarm_row - k.start_row < 12:  # an hour's change: in the operation of its moment
-            where = self.localise(self._unexplained(u, known, skip=k), n, self._basis_at(run, k.alarm_row))
+            where = d.localise(self._unexplained(u, skip=k), n, self._basis_at(k.alarm_row))
         else:  # a day's change is seen over many operating states: the day's average signatures
-            where = self.localise(self._unexplained(u, known, skip=k), n)
-        k.pipe = self.sig.pipes.index(where.pipe)
+            where = d.localise(self._unexplained(u, skip=k), n)
+        k.pipe = d.sig.pipes.index(where.pipe)
         if where.pressure_sigmas < PLACE_SIGMAS:
             k.next_row = t + 12  # the pressures do not yet say where: try again in an hour
             return
-        if self._near(known, k.pipe, skip=k) is not None:
-            known.remove(k)
+        if self._near(k.pipe, skip=k) is not None:
+            self.known.remove(k)
             return
         k.reported, k.placed_m3h = True, where.leak_m3h
-        found.append(Finding(int(run.t_ms[k.alarm_row]), int(run.t_ms[t]), k.kind, k.evidence, where))
+        found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where))
 
-    def _track(self, known: list[_Known], found: list[Finding], run: YearRun, cum: npt.NDArray[np.float64],
-               t: int) -> None:
+    def _track(self, found: list[Finding], t: int) -> None:
         """Hourly: place again each reported leak that has doubled since it was placed (incipient
         leaks are placed while small), reporting it again if it moved further than ``SAME_LEAK_M``;
         forget leaks that have not changed for longer than the longest window looks back."""
-        for k in list(known):
+        d = self.d
+        for k in list(self.known):
             if t - k.last_active > WINDOWS[-1].span:
-                known.remove(k)
+                self.known.remove(k)
                 continue
             if not k.reported:
                 continue
-            u, n = self._since(k, cum, t)
-            where = self.localise(self._unexplained(u, known, skip=k), n)
+            u, n = self._since(k, t)
+            where = d.localise(self._unexplained(u, skip=k), n)
             if where.leak_m3h > ACTIVE_FRACTION * k.placed_m3h:
                 k.last_active = t
             if where.leak_m3h < REPLACE_GROWTH * k.placed_m3h or where.pressure_sigmas < PLACE_SIGMAS:
                 continue
-            j = self.sig.pipes.index(where.pipe)
-            moved = float(np.linalg.norm(self.sig.pipe_xy[j] - self.sig.pipe_xy[k.pipe]))
+            j = d.sig.pipes.index(where.pipe)
+            moved = float(np.linalg.norm(d.sig.pipe_xy[j] - d.sig.pipe_xy[k.pipe]))
             k.pipe, k.placed_m3h = j, where.leak_m3h
-            if moved > SAME_LEAK_M and self._near(known, j, skip=k) is None:
-                found.append(Finding(int(run.t_ms[k.alarm_row]), int(run.t_ms[t]), k.kind, k.evidence, where))
+            if moved > SAME_LEAK_M and self._near(j, skip=k) is None:
+                found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where))
+
+
+def _joined(a: YearRun, b: YearRun) -> YearRun:
+    """Two runs one after the other."""
+    return YearRun(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in YearRun.__dataclass_fields__))
 
 
 def _ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
