@@ -250,14 +250,14 @@ class Engine:
         return inc.to_dict() | {"lon": float(lon), "lat": float(lat), "allowed_actions": allowed_actions(inc.state)}
 
     def water_analysis(self, inc: Incident) -> dict[str, Any] | None:
-        """A water incident's leak localisation, isolation plan and impact (``analysis.water_incident``);
+        """A water incident's leak localisation, isolation plan and impact (``analysis.water.incident``);
         None for other lifelines or a city without a water network model."""
         layer = self.city.layers.get("water")
         if inc.lifeline != "water" or layer is None or layer.model is None:
             return None
         with self._water_lock:
             if self._water is None:
-                from .analysis.water_incident import WaterIncidentAnalyst
+                from .analysis.water.incident import WaterIncidentAnalyst
 
                 self._water = WaterIncidentAnalyst(self.city, self.registry)
         try:

@@ -158,5 +158,5 @@ def test_l_town_ships_as_a_city_with_the_competitions_sensors(tmp_path: Path) ->
     assert all(b.city.asset(s.asset) is not None for s in b.sensors.specs)
     (tmp_path / "city.yaml").write_text("name: x\ncrs: EPSG:32636\nlayers:\n  water: {epanet: 'epyt:NOPE.inp'}\n",
                                         encoding="utf-8")
-    with pytest.raises(ConfigError, match="epyt ships no network 'NOPE.inp'"):
+    with pytest.raises(ConfigError, match=r"epyt ships no network 'NOPE\.inp'"):
         load_city(tmp_path)

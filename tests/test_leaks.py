@@ -8,8 +8,8 @@ import pytest
 import wntr
 
 from citylifeline.analysis.isolation import isolation_plan, strategic_layer
-from citylifeline.analysis.leaks import LeakDetector, LeakWatch
-from citylifeline.analysis.water_model import WaterModel
+from citylifeline.analysis.water.leaks import LeakDetector, LeakWatch
+from citylifeline.analysis.water.model import WaterModel
 from citylifeline.twin.leakyear import Leak, LeakYear, Sensors, add_noise, simulate_year
 
 T0 = 1_514_764_800_000  # 2018-01-01 00:00 UTC, the patterns' origin

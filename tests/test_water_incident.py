@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citylifeline.analysis.isolation import isolation_plan
-from citylifeline.analysis.water_incident import WaterIncidentAnalyst
+from citylifeline.analysis.water.incident import WaterIncidentAnalyst
 from citylifeline.api.app import create_app
 from citylifeline.batch import ReadingBatch
 from citylifeline.city.bundle import load_city

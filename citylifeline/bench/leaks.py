@@ -7,7 +7,7 @@ The steps, each timed:
    network (``mismatch_seed``) with other demand draws: the history a utility has after a leak
    survey.  The detector learns its calibration and thresholds from it, nothing else.
 2. **The year.**  ``twin.leakyear.simulate_year`` with the leak list, then ``add_noise``.
-3. **Detection** (``analysis.leaks.LeakDetector.detect``) over the whole year, then the score
+3. **Detection** (``analysis.water.leaks.LeakDetector.detect``) over the whole year, then the score
    (``bench.battledim``) of its reports.
 4. **Localisation speed**: one hour of readings, from the model run to the ranked pipes.
 
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.leaks import Finding, LeakDetector
-from ..analysis.water_model import WaterModel
+from ..analysis.water.leaks import Finding, LeakDetector
+from ..analysis.water.model import WaterModel
 from ..twin.leakyear import LeakYear, add_noise, load_leaks, load_sensors, simulate_year
 from .battledim import MATCH_M, PipeDistance, Report, Score, score
 from .report import machine, replace_section

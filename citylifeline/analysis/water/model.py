@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError
-from ..twin.epanet_steps import EN_EMITTER, EN_STATUS, EN_TANKLEVEL, open_steps
-from ..twin.leakyear import Sensors, YearRun
+from ...errors import ConfigError
+from ...twin.epanet_steps import EN_EMITTER, EN_STATUS, EN_TANKLEVEL, open_steps
+from ...twin.leakyear import Sensors, YearRun
 
 TANK_EDGE_M = 0.05  # within this of its top or bottom a tank follows the model, not its transmitter
 OPEN_M3H = 1.0  # a measured pump or controlled link carrying more than this is running / open

@@ -1,7 +1,7 @@
 """Leak and burst detection and localisation on a water network's hydraulic model.
 
 1. **Residuals.**  Each step's pressures and flows minus what the leak-free model expects for
-   the measured demand and operation (``water_model.WaterModel.expected``).
+   the measured demand and operation (``model.WaterModel.expected``).
 2. **Calibration** on leak-free history (``LeakDetector.fit``): the model is never exact (its
    demands and roughness are the records', not the network's), so each channel's residual is
    regressed, with a little ridge, on the model's own channels; what is left is divided by its
@@ -39,9 +39,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import nnls
 
-from ..errors import ConfigError
-from ..twin.leakyear import YearRun
-from .water_model import OPEN_M3H, Signatures, WaterModel
+from ...errors import ConfigError
+from ...twin.leakyear import YearRun
+from .model import OPEN_M3H, Signatures, WaterModel
 
 RIDGE = 1e-3
 STATE_SIGNATURES_KEPT = 32  # suspects' signatures in their moment's operation, kept for the retries

@@ -2,7 +2,7 @@
 
 When a water incident opens on pressure or flow warnings, the burst or leak behind it shows as
 the change in the water sensors from the hour before its first warning to the readings since
-(at most ``AFTER_MS``).  The network's model (``water_model.WaterModel``) takes out what the
+(at most ``AFTER_MS``).  The network's model (``model.WaterModel``) takes out what the
 demand and the operation changed over the same time; what is left, divided by each sensor's
 noise (``NOISE``), is placed by leak-signature correlation in the operation measured at the
 first warning (``leaks.LeakDetector.localise``).  The best pipe's valve segment gives the
@@ -24,13 +24,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..city.model import City
-from ..city.sensors import SensorRegistry
-from ..twin.leakyear import Sensors, YearRun
-from ..units import WATER_HEAD_PA_PER_M
-from .isolation import isolation_plan, strategic_layer
+from ...city.model import City
+from ...city.sensors import SensorRegistry
+from ...twin.leakyear import Sensors, YearRun
+from ...units import WATER_HEAD_PA_PER_M
+from ..isolation import isolation_plan, strategic_layer
 from .leaks import LeakDetector, Localisation
-from .water_model import WaterModel
+from .model import WaterModel
 
 BASELINE_MS = 3_600_000  # the hour before the first warning
 AFTER_MS = 3_600_000  # and at most the hour after it
