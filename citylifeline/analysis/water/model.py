@@ -84,17 +84,30 @@ class WaterModel:
 
     def nominal_amr_m3h(self, t_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """The household meters' demands as the model has them (base × pattern), per step and meter."""
-        step = self.wn.options.time.pattern_timestep
+        return self.nominal_m3h(t_ms, self.sensors.amr_demand_nodes)
+
+    def nominal_m3h(self, t_ms: npt.NDArray[np.int64], nodes: tuple[str, ...]) -> npt.NDArray[np.float64]:
+        """The demands of junctions ``nodes`` as the model has them (base × pattern), per step and junction."""
+        return np.stack([self.nominal_total_m3h(t_ms, (n,)) for n in nodes], axis=1) if nodes else \
+            np.zeros((len(t_ms), 0))
+
+    def nominal_total_m3h(self, t_ms: npt.NDArray[np.int64], nodes: tuple[str, ...]) -> npt.NDArray[np.float64]:
+        """The summed demand of junctions ``nodes`` as the model has it, per step (bases summed per pattern)."""
         default = self.wn.options.hydraulic.pattern
-        out = np.zeros((len(t_ms), len(self.sensors.amr_demand_nodes)))
-        for j, name in enumerate(self.sensors.amr_demand_nodes):
+        base: dict[str | None, float] = {}
+        for name in nodes:
             for d in self.wn.get_node(name).demand_timeseries_list:
-                pat = d.pattern or (self.wn.get_pattern(default) if default in self.wn.pattern_name_list else None)
-                if pat is None:
-                    out[:, j] += d.base_value * 3600
-                    continue
-                m = np.asarray(pat.multipliers, dtype=np.float64)
-                out[:, j] += d.base_value * 3600 * m[((t_ms - self.origin_ms) // 1000 // step) % len(m)]
+                pat = d.pattern.name if d.pattern is not None else (
+                    default if default in self.wn.pattern_name_list else None)
+                base[pat] = base.get(pat, 0.0) + d.base_value * 3600
+        step = (t_ms - self.origin_ms) // 1000 // self.wn.options.time.pattern_timestep
+        out = np.zeros(len(t_ms))
+        for pat, q in base.items():
+            if pat is None:
+                out += q
+            else:
+                m = np.asarray(self.wn.get_pattern(pat).multipliers, dtype=np.float64)
+                out += q * m[step % len(m)]
         return out
 
     def demand_factor(self, run: YearRun) -> npt.NDArray[np.float64]:

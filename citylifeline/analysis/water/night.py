@@ -1,0 +1,162 @@
+"""Minimum night flow per metered area: the leakage already running, which no change detector sees.
+
+Water utilities measure leakage where it stands out most, at night (IWA water balance; UK Water
+Industry Report E "Managing Leakage", 1994; Lambert, "What do we know about pressure–leakage
+relationships", IWA Water Loss 2001; Puust et al., Urban Water J. 7(1):25, 2010): in the quiet
+hours the inflow of a metered area is mostly leakage, since legitimate use is small and well
+known.  Here, per metered area and night:
+
+- **areas** are the parts of the network the flow meters cut it into (``metered_areas``): the
+  components of the network without its metered links (a tank's own main excepted); an area's
+  inflow is what its meters bring in less what they take out, less the water its measured tanks
+  store (cross-section × the level's rise);
+- **legitimate night use** is measured, not assumed: the household meters (AMR) in the area,
+  scaled up to the area as the model's demands share out at that hour (the area's over the
+  metered junctions'); an area without household meters uses the model's own demand then;
+- the **night excess** is the mean over ``NIGHT_HOURS`` (local) of inflow − legitimate use (a
+  mean, not a median: a tank's filling balances its pump only over the whole window): the area's
+  night leakage, including leaks that were there before any history began;
+- the **pressure-corrected** excess at the average night pressure of the area's sensors follows
+  the leakage–pressure exponent ``N1`` (Lambert 2001: 0.5 for rigid pipes' fixed holes, up to
+  1.5 for plastic; 1.0 as the mixed-network default), so that nights of different pressure compare.
+
+What the utility's report says is the excess per area and night, its trend, and the share of the
+night inflow it is; the model-based detector (``leaks``) places the changes within an area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+
+from ...twin.leakyear import YearRun
+from .model import WaterModel
+
+NIGHT_HOURS = (2, 4)  # local time: the quietest hours of household use
+N1 = 1.0
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Area:
+    """A metered area: its junctions, the meters that bring water in (+1) or take it out (−1), its tanks."""
+
+    name: str
+    junctions: tuple[str, ...]
+    meters: tuple[tuple[int, int], ...]  # (column of the flow sensor, +1 in / −1 out)
+    tanks: tuple[tuple[int, float], ...]  # (column of the level sensor, cross-section m²)
+    amr: tuple[int, ...]  # columns of the household meters in the area
+    pressure: tuple[int, ...]  # columns of the pressure sensors in the area
+
+
+@dataclass(frozen=True)
+class NightFlow:
+    """Per area (columns, ``areas`` order) and night (rows): the night's figures, m³/h."""
+
+    areas: tuple[Area, ...]
+    night_ms: npt.NDArray[np.int64]  # each night's local midnight
+    inflow_m3h: npt.NDArray[np.float64]
+    legit_m3h: npt.NDArray[np.float64]
+    excess_m3h: npt.NDArray[np.float64]
+    pressure_m: npt.NDArray[np.float64]  # the area's mean night pressure (NaN without sensors)
+
+    def corrected(self, to_pressure_m: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
+        """The excess at each area's median night pressure (or ``to_pressure_m``), by the N1 law."""
+        ref = np.nanmedian(self.pressure_m, axis=0) if to_pressure_m is None else to_pressure_m
+        ratio = np.where(self.pressure_m > 0, ref / np.where(self.pressure_m > 0, self.pressure_m, 1.0), 1.0)
+        return np.asarray(self.excess_m3h * np.power(ratio, N1), dtype=np.float64)
+
+
+def metered_areas(model: WaterModel) -> tuple[Area, ...]:
+    """The areas the flow meters cut the network into (those with junctions, fed only through meters),
+    with their meters and tanks.
+
+    A meter on a pipe at a tank does not cut: the tank belongs to its area, whose balance takes
+    the tank's storage from its level (a tank's main runs both ways, and a flow meter reads how
+    much, not which way); a pump does, forwards."""
+    wn, sensors = model.wn, model.sensors
+    tanks = set(wn.tank_name_list)
+    cut = {n for n in sensors.flow_links if n in wn.pump_name_list
+           or not {wn.get_link(n).start_node_name, wn.get_link(n).end_node_name} & tanks}
+    graph = nx.Graph()
+    graph.add_nodes_from(wn.junction_name_list + wn.tank_name_list)
+    graph.add_edges_from((link.start_node_name, link.end_node_name) for name, link in wn.links() if name not in cut)
+    direction = _directions(model, cut)
+    junction_set, reservoirs = set(wn.junction_name_list), set(wn.reservoir_name_list)
+    out = []
+    for k, nodes in enumerate(sorted(nx.connected_components(graph), key=lambda c: -len(c))):
+        junctions = tuple(sorted(n for n in nodes if n in junction_set))
+        if not junctions or nodes & reservoirs:  # an unmetered source: its area has no balance
+            continue
+        meters = []
+        for col, name in enumerate(sensors.flow_links):
+            link = wn.get_link(name)
+            into, from_ = link.end_node_name in nodes, link.start_node_name in nodes
+            if name in cut and into != from_:  # the meter is on the area's edge
+                meters.append((col, direction[name] * (1 if into else -1)))
+        area_tanks = tuple((c, float(np.pi * wn.get_node(t).diameter ** 2 / 4))
+                           for c, t in enumerate(sensors.level_tanks) if t in nodes)
+        amr = tuple(c for c, j in enumerate(sensors.amr_demand_nodes) if j in nodes)
+        out.append(Area(f"area {k + 1}", junctions, tuple(meters), area_tanks, amr,
+                        tuple(c for c, n in enumerate(sensors.pressure_nodes) if n in nodes)))
+    return tuple(out)
+
+
+def _directions(model: WaterModel, links: set[str]) -> dict[str, int]:
+    """+1 where a metered link carries water from its start node to its end node, else −1: a pump
+    forwards, a main out of a reservoir away from it, any other the way it mostly runs over a
+    nominal day of the model."""
+    import wntr
+
+    wn = model.wn
+    out, unsure = {}, []
+    for name in links:
+        link = wn.get_link(name)
+        if name in wn.pump_name_list or link.start_node_name in wn.reservoir_name_list:
+            out[name] = 1
+        elif link.end_node_name in wn.reservoir_name_list:
+            out[name] = -1
+        else:
+            unsure.append(name)
+    if unsure:
+        day = model._operated_wn()
+        day.options.time.duration = 24 * 3600
+        flows = wntr.sim.EpanetSimulator(day).run_sim().link["flowrate"]
+        out |= {name: 1 if float(flows[name].mean()) >= 0 else -1 for name in unsure}
+    return out
+
+
+def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None = None,
+               tz_offset_ms: int = 0) -> NightFlow:
+    """Each night's inflow, legitimate use and excess per area over ``run`` (steps of a few minutes);
+    ``tz_offset_ms``: local time minus the readings' time."""
+    areas = metered_areas(model) if areas is None else areas
+    step_h = float(np.median(np.diff(run.t_ms))) / 3_600_000 if len(run.t_ms) > 1 else 1.0
+    local = run.t_ms + tz_offset_ms
+    hour = (local % DAY_MS) / 3_600_000
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    day = local // DAY_MS
+    nights = np.unique(day[night])
+    shape = (len(nights), len(areas))
+    inflow, legit, press = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    for a, area in enumerate(areas):
+        q = np.zeros(len(run.t_ms))
+        for col, sign in area.meters:
+            q += sign * run.flow_m3h[:, col]
+        for col, section in area.tanks:
+            rise = np.gradient(run.level_m[:, col]) / step_h  # m/h
+            q -= section * rise
+        use = model.nominal_total_m3h(run.t_ms, area.junctions)
+        if area.amr:  # measured: the meters' reading scaled to the area as the model's demands share out
+            metered = model.nominal_total_m3h(run.t_ms, tuple(model.sensors.amr_demand_nodes[c] for c in area.amr))
+            use = np.where(metered > 0, np.nansum(run.demand_m3h[:, list(area.amr)], axis=1) * use
+                           / np.where(metered > 0, metered, 1.0), use)
+        p = np.nanmean(run.pressure_m[:, list(area.pressure)], axis=1) if area.pressure else np.full(len(q), np.nan)
+        for r, d in enumerate(nights):
+            rows = night & (day == d)
+            inflow[r, a], legit[r, a] = float(np.nanmean(q[rows])), float(np.nanmean(use[rows]))
+            press[r, a] = float(np.nanmean(p[rows])) if np.isfinite(p[rows]).any() else np.nan
+    return NightFlow(areas, (nights * DAY_MS - tz_offset_ms).astype(np.int64), inflow, legit, inflow - legit, press)
