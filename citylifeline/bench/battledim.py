@@ -24,6 +24,14 @@ arithmetic, rule by rule:
 - the perfect score is that of reporting every leak on its own pipe at its start step (a leak
   already running, at the first step).
 
+EPyT-Flow (PyPI ``epyt-flow``, the BattLeDIM authors' toolkit; read at 0.17.3,
+``data/benchmarks/battledim.compute_evaluation_score``) scores differently, so it is not used:
+it gives a report to the nearest leak in time with no 300 m limit, counts a leak's water without
+dividing its 5-minute m³/h samples by 12, lets a second report of a found leak earn again when it
+names another pipe, adds half the length of the leaking pipe only, and downloads the network's
+distances and the leak series at run time.  Its figures cannot be compared with the
+leaderboard's; these can.
+
 Reference figures of the official scorer (its ``results_reports``) on the 2019 year, checked
 where the data allows in tests/test_battledim.py: the perfect submission €523,153.82 (23 found,
 0 false, 0 missed); the organisers' test submission of repeated reports €9,547.81 (1 found, 1
