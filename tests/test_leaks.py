@@ -98,6 +98,26 @@ def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakD
     assert watch.first == len(z) - 400 and len(watch.cum) == 401
 
 
+def test_a_short_history_watches_for_bursts_first_and_slow_leaks_later() -> None:
+    """A day and a half of history is enough to watch for bursts; the hour's and the day's windows
+    stay off until more history gives their thresholds enough moments (the day's is an error when
+    asked for in full)."""
+    from citylifeline.errors import ConfigError
+
+    sensors = net3_sensors()
+    short = add_noise(simulate_year("Net3", days(30, 1.5), sensors, seed=12, pattern_origin_ms=T0), seed=13)
+    detector = LeakDetector(WaterModel("Net3", sensors, T0))
+    with pytest.raises(ConfigError, match="the day window needs at least 2304"):
+        detector.fit([short])
+    detector.fit([short], partial=True)
+    assert detector.ready() == {"2 readings": True, "hour": False, "day": False}
+    start = T0 + 101 * DAY + 3 * HOUR
+    burst = Leak("171", start, start + 2 * DAY, 0.05, True, start)
+    run = add_noise(simulate_year("Net3", days(100, 2, burst), sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    found = detector.detect(run)
+    assert found and 0 <= (found[0].alarm_ms - start) // 300_000 <= 1
+
+
 def test_bench_leaks_scores_a_generated_year_on_another_network(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     import json
 

@@ -54,6 +54,11 @@ SAME_LEAK_M = 300.0
 FLOW_WEIGHT = 0.2  # the flows say how much, the pressures where: the flows weigh this much in placing
 PLACE_SIGMAS = 8.0  # a leak is reported once the pressures alone point along its pipe's signature this clearly
 REPLACE_GROWTH = 2.0  # a reported leak is placed again each time its fitted outflow has doubled
+MIN_HISTORY_DAYS = {"2 readings": 1, "hour": 7, "day": 20}
+"""A partial fit's window watches once the history gives it this many days of moments to learn its
+threshold from: a daily cycle for bursts, a weekly one for the hour against the day before (one
+short stretch under-rates the day-to-day changes and alarms falsely), and for the day against the
+week before twelve days beyond its eight-day span."""
 CONFIRM = {"burst": 36, "leak": 144}  # readings gathered after an alarm before placing a leak: 3 h, 12 h
 
 
@@ -214,8 +219,13 @@ class LeakDetector:
             self._at_row[key] = self._whiten(self.model.signatures(at=(run, row)))
         return self._at_row[key]
 
-    def fit(self, history: list[YearRun]) -> Calibration:
-        """Learn the calibration and the thresholds from leak-free stretches of readings."""
+    def fit(self, history: list[YearRun], partial: bool = False) -> Calibration:
+        """Learn the calibration and the thresholds from leak-free stretches of readings.  A window
+        whose span is longer than every stretch is an error; ``partial``, a window is left off (its
+        threshold infinite) until the history gives it ``MIN_HISTORY_DAYS`` of moments to learn its
+        threshold from (the largest evidence of a few moments is too low a bar): a city watches
+        for bursts after about a day of history, for an hour's change after a week, for a day's
+        after twenty days."""
         expected = [self.model.expected(run) for run in history]
         resid = np.vstack([self.model.measured(r) - e for r, e in zip(history, expected, strict=True)])
         every = np.vstack(expected)
@@ -239,11 +249,17 @@ class LeakDetector:
         for win in WINDOWS:
             stats = [self._evidence(*_change(cum, t, win))
                      for cum in cums for t in range(win.span - 1, len(cum) - 1, win.every)]
-            if not stats:
+            if not stats and not partial:
                 raise ConfigError(f"leak-free history of {max(len(c) - 1 for c in cums)} readings: the {win.name} "
                                   f"window needs at least {win.span}")
-            cal.thresholds[win.name] = win.margin * float(max(stats))
+            enough = len(stats) >= (MIN_HISTORY_DAYS[win.name] * 288 // win.every if partial else 1)
+            cal.thresholds[win.name] = win.margin * float(max(stats)) if enough else math.inf
         return cal
+
+    def ready(self) -> dict[str, bool]:
+        """Which windows watch (their thresholds were learnt from a long enough history)."""
+        return {w.name: self.cal is not None and math.isfinite(self.cal.thresholds.get(w.name, math.inf))
+                for w in WINDOWS}
 
     # -- evidence and localisation --------------------------------------------------------
     def _evidence(self, u: npt.NDArray[np.float64], w: float) -> float:
