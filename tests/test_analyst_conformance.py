@@ -1,12 +1,15 @@
-"""One conformance suite over every analyst in ``ANALYSTS``, on twin runs of the demo city.
+"""One conformance suite over every analyst in ``ANALYSTS``, each on twin runs of a city it
+analyses (the ``cases`` fixture: the demo city's gas; the test city's Net3 with its water sensors).
 
 Each promise of the Analyst contract is checked: cutting the stream into batches does not change
 the events; a checkpoint taken mid-stream and restored into a fresh analyst continues exactly;
 a quiet day raises nothing; the incident it exists for is found, with reasons in both languages;
-its judged sensors are real ones; its state per asset is reported.
+its judged sensors are real ones; its state is reported.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,14 +18,19 @@ from citylifeline.analysis import ANALYSTS, Analyst
 from citylifeline.batch import ReadingBatch
 from citylifeline.city import CityBundle, load_city
 from citylifeline.settings import Config
+from citylifeline.twin.leakyear import LeakYear, add_noise, simulate_year
 from citylifeline.twin.runner import simulate
 from citylifeline.twin.scenario import scenario_from_dict
+from tests.test_leaks import DAY, HOUR, net3_sensors
+from tests.test_water_analyst import net3  # noqa: F401  (the fixture)
 
 CONFIG = Config.load(environ={})
 INCIDENTS = {"gas": {"type": "gas_leak", "place": "gas/junction/G-N1209", "start": "8h", "magnitude": 4.0,
                      "growth": "10min"}}
-"""The incident each analyst exists for (by name)."""
-WARNING_KINDS = {"gas": "gas_leak"}
+"""The incident the gas analyst exists for, in the demo city."""
+WARNING_KINDS = {"gas": "gas_leak", "water": "water_burst"}
+JUDGED_KINDS = {"gas": ("methane", "ethane"), "water": ()}
+STATE_KEYS = {"gas": {"spaces"}, "water": {"phase", "windows", "history_days", "leaks"}}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +50,20 @@ def readings(bundle: CityBundle, with_incident: str | None, hours: int = 12, mea
 
 
 @pytest.fixture(scope="module")
-def leak_day(demo: CityBundle) -> ReadingBatch:
-    return readings(demo, "gas")
+def cases(demo: CityBundle, request: pytest.FixtureRequest) -> dict[str, tuple[CityBundle, ReadingBatch, Any]]:
+    """Per analyst: its city, the day of its incident, and a function giving a quiet day."""
+    city, burst_day = request.getfixturevalue("net3")
+    return {"gas": (demo, readings(demo, "gas"), lambda: readings(demo, None, hours=24, mean_c=12.0)),
+            "water": (city, burst_day, lambda: quiet_net3(city))}
+
+
+def quiet_net3(bundle: CityBundle) -> ReadingBatch:
+    from tests.test_water_analyst import ORIGIN, as_readings
+
+    s = net3_sensors()
+    year = LeakYear(ORIGIN, ORIGIN + 2 * DAY + 12 * HOUR, 300, ())
+    run = add_noise(simulate_year("Net3", year, s, seed=5, pattern_origin_ms=ORIGIN), seed=6)
+    return as_readings(run, len(s.pressure_nodes), len(s.flow_links), len(s.level_tanks))
 
 
 def feed(a: Analyst, batch: ReadingBatch, cuts: list[int]) -> list[tuple[str, int, str, int, bool]]:
@@ -54,7 +74,8 @@ def feed(a: Analyst, batch: ReadingBatch, cuts: list[int]) -> list[tuple[str, in
 
 
 @pytest.mark.parametrize("cls", ANALYSTS, ids=lambda c: c.name)
-def test_batches_do_not_change_the_events(cls: type[Analyst], demo: CityBundle, leak_day: ReadingBatch) -> None:
+def test_batches_do_not_change_the_events(cls: type[Analyst], cases: Any) -> None:
+    demo, leak_day, _ = cases[cls.name]
     whole = feed(cls(demo.city, demo.sensors, CONFIG), leak_day, [])
     rng = np.random.default_rng(3)
     cuts = sorted(set(rng.integers(1, len(leak_day), 300).tolist()))
@@ -63,7 +84,8 @@ def test_batches_do_not_change_the_events(cls: type[Analyst], demo: CityBundle, 
 
 
 @pytest.mark.parametrize("cls", ANALYSTS, ids=lambda c: c.name)
-def test_a_checkpoint_continues_exactly(cls: type[Analyst], demo: CityBundle, leak_day: ReadingBatch) -> None:
+def test_a_checkpoint_continues_exactly(cls: type[Analyst], cases: Any) -> None:
+    demo, leak_day, _ = cases[cls.name]
     whole = feed(cls(demo.city, demo.sensors, CONFIG), leak_day, [])
     half = len(leak_day) * 3 // 5  # inside the incident
     first = cls(demo.city, demo.sensors, CONFIG)
@@ -74,18 +96,20 @@ def test_a_checkpoint_continues_exactly(cls: type[Analyst], demo: CityBundle, le
 
 
 @pytest.mark.parametrize("cls", ANALYSTS, ids=lambda c: c.name)
-def test_a_quiet_day_raises_nothing_and_the_state_is_reported(cls: type[Analyst], demo: CityBundle) -> None:
+def test_a_quiet_day_raises_nothing_and_the_state_is_reported(cls: type[Analyst], cases: Any) -> None:
+    demo, _, quiet = cases[cls.name]
     a = cls(demo.city, demo.sensors, CONFIG)
-    assert feed(a, readings(demo, None, hours=24, mean_c=12.0), []) == []
+    assert feed(a, quiet(), []) == []
     state = a.status()
     judged = np.flatnonzero(a.judged())
-    assert len(judged) and all(demo.sensors.kind[i] in ("methane", "ethane") for i in judged)
-    assert state["spaces"] and {"space", "verdict", "p_leak"} <= set(state["spaces"][0])
+    assert len(judged) == 0 if not JUDGED_KINDS[cls.name] else all(
+        demo.sensors.kind[i] in JUDGED_KINDS[cls.name] for i in judged) and len(judged)
+    assert STATE_KEYS[cls.name] <= set(state) and all(state[k] is not None for k in STATE_KEYS[cls.name])
 
 
 @pytest.mark.parametrize("cls", ANALYSTS, ids=lambda c: c.name)
-def test_its_warnings_give_reasons_in_both_languages(cls: type[Analyst], demo: CityBundle,
-                                                      leak_day: ReadingBatch) -> None:
+def test_its_warnings_give_reasons_in_both_languages(cls: type[Analyst], cases: Any) -> None:
+    demo, leak_day, _ = cases[cls.name]
     a = cls(demo.city, demo.sensors, CONFIG)
     events = [e for e in a.update(leak_day) if e.active]
     assert events

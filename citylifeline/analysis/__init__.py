@@ -1,4 +1,4 @@
-"""Lifeline analysts (``base.Analyst``), one folder per lifeline, and the water incident analysis.
+"""Lifeline analysts (``base.Analyst``), one folder per lifeline (``gas/``, ``water/``).
 
 ``ANALYSTS`` lists every analyst the pipeline runs; the ``analysts`` setting chooses among them.
 """
@@ -14,8 +14,9 @@ from ..errors import ConfigError
 from ..settings import Config
 from .base import Analyst
 from .gas.analyst import GasAnalyst
+from .water.analyst import WaterAnalyst
 
-ANALYSTS: tuple[type[Analyst], ...] = (GasAnalyst,)
+ANALYSTS: tuple[type[Analyst], ...] = (GasAnalyst, WaterAnalyst)
 """Every analyst, by name; the conformance suite runs over all of them."""
 
 
@@ -39,4 +40,4 @@ def judged_mask(analysts: list[Analyst], n: int) -> npt.NDArray[np.bool_]:
     return mask
 
 
-__all__ = ["ANALYSTS", "Analyst", "GasAnalyst", "default_analysts", "judged_mask"]
+__all__ = ["ANALYSTS", "Analyst", "GasAnalyst", "WaterAnalyst", "default_analysts", "judged_mask"]

@@ -71,7 +71,7 @@ class Steps:
         n = len(t_ms)
         got = {out: np.full((n, len(idx)), np.nan) for out, _, _, idx in plan}
         en.ENopenH()
-        en.ENinitH(0)
+        en.ENinitH(10)  # flows re-initialised: a run does not depend on the project's previous one
         row = 0
         try:
             while row < n:

@@ -317,6 +317,10 @@ def _title(e: Event, registry: SensorRegistry, city: City) -> str:
         what = "suspected pipeline gas leak 疑似燃气管道泄漏"
     elif e.kind == "sewer_gas":
         what = "dangerous sewer gas 沼气浓度危险"
+    elif e.kind == "water_burst":
+        what = "suspected main burst 疑似爆管"
+    elif e.kind == "water_leak":
+        what = "suspected water leak 疑似管道漏水"
     elif e.kind == "rate":
         what = f"sudden {kind} {'rise' if e.value > e.ref else 'drop'}"
     else:

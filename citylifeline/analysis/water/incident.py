@@ -151,18 +151,19 @@ class WaterIncidentAnalyst:
 
     def _valve_json(self, node: str, pipe: str) -> dict[str, Any]:
         """A valve to close: on ``pipe`` next to ``node``, placed a few metres along the pipe for the map."""
-        x, y = self.wn.get_node(node).coordinates
-        link = self.wn.get_link(pipe)
-        other = link.end_node_name if link.start_node_name == node else link.start_node_name
-        ox, oy = self.wn.get_node(other).coordinates
+        line = self.city.asset(f"water/pipe/{pipe}").geometry  # in the city's CRS, from the node's end
+        if self.wn.get_link(pipe).start_node_name != node:
+            line = line.reverse()
+        (x, y), (ox, oy) = line.coords[0], line.coords[-1]
         d = math.hypot(ox - x, oy - y) or 1.0
         k = min(VALVE_OFFSET_M / d, 0.5)
         lon, lat = self.city.to_wgs84(x + k * (ox - x), y + k * (oy - y))
         return {"node": node, "pipe": pipe, "lon": float(lon), "lat": float(lat)}
 
     def _where_json(self, where: Localisation) -> dict[str, Any]:
-        lon, lat = self.city.to_wgs84(where.x, where.y)
-        return {"pipe": where.pipe, "asset": f"water/pipe/{where.pipe}", "x": where.x, "y": where.y,
+        mid = self.city.asset(f"water/pipe/{where.pipe}").geometry.interpolate(0.5, normalized=True)  # city CRS
+        lon, lat = self.city.to_wgs84(mid.x, mid.y)
+        return {"pipe": where.pipe, "asset": f"water/pipe/{where.pipe}", "x": float(mid.x), "y": float(mid.y),
                 "lon": float(lon), "lat": float(lat), "radius_m": round(where.radius_m, 1),
                 "confidence": round(where.confidence, 3), "leak_m3h": round(where.leak_m3h, 1),
                 "candidates": [{"pipe": p, "chance": round(c, 3)} for p, c in where.candidates]}

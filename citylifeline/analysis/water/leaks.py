@@ -55,10 +55,10 @@ FLOW_WEIGHT = 0.2  # the flows say how much, the pressures where: the flows weig
 PLACE_SIGMAS = 8.0  # a leak is reported once the pressures alone point along its pipe's signature this clearly
 REPLACE_GROWTH = 2.0  # a reported leak is placed again each time its fitted outflow has doubled
 MIN_HISTORY_DAYS = {"2 readings": 1, "hour": 7, "day": 20}
-"""A partial fit's window watches once the history gives it this many days of moments to learn its
-threshold from: a daily cycle for bursts, a weekly one for the hour against the day before (one
-short stretch under-rates the day-to-day changes and alarms falsely), and for the day against the
-week before twelve days beyond its eight-day span."""
+"""A partial fit's window watches once the history is this many days long, so that the moments it
+learns its threshold from cover a daily cycle for bursts, a weekly one for the hour against the
+day before (one short stretch under-rates the day-to-day changes and alarms falsely), and twelve
+days beyond its eight-day span for the day against the week before."""
 CONFIRM = {"burst": 36, "leak": 144}  # readings gathered after an alarm before placing a leak: 3 h, 12 h
 
 
@@ -219,14 +219,15 @@ class LeakDetector:
             self._at_row[key] = self._whiten(self.model.signatures(at=(run, row)))
         return self._at_row[key]
 
-    def fit(self, history: list[YearRun], partial: bool = False) -> Calibration:
+    def fit(self, history: list[YearRun], partial: bool = False,
+            expected: list[npt.NDArray[np.float64]] | None = None) -> Calibration:
         """Learn the calibration and the thresholds from leak-free stretches of readings.  A window
         whose span is longer than every stretch is an error; ``partial``, a window is left off (its
-        threshold infinite) until the history gives it ``MIN_HISTORY_DAYS`` of moments to learn its
-        threshold from (the largest evidence of a few moments is too low a bar): a city watches
-        for bursts after about a day of history, for an hour's change after a week, for a day's
-        after twenty days."""
-        expected = [self.model.expected(run) for run in history]
+        threshold infinite) until the history is ``MIN_HISTORY_DAYS`` long (the largest evidence of
+        a few moments is too low a bar): a city watches for bursts after a day of history, for an
+        hour's change after a week, for a day's after twenty days.  ``expected``: the model's
+        channels for each stretch, where known."""
+        expected = expected if expected is not None else [self.model.expected(run) for run in history]
         resid = np.vstack([self.model.measured(r) - e for r, e in zip(history, expected, strict=True)])
         every = np.vstack(expected)
         mean, scale = np.nanmean(every, axis=0), np.nanstd(every, axis=0)
@@ -252,7 +253,7 @@ class LeakDetector:
             if not stats and not partial:
                 raise ConfigError(f"leak-free history of {max(len(c) - 1 for c in cums)} readings: the {win.name} "
                                   f"window needs at least {win.span}")
-            enough = len(stats) >= (MIN_HISTORY_DAYS[win.name] * 288 // win.every if partial else 1)
+            enough = len(stats) * win.every >= (MIN_HISTORY_DAYS[win.name] * 288 - win.span if partial else 1)
             cal.thresholds[win.name] = win.margin * float(max(stats)) if enough else math.inf
         return cal
 
@@ -314,8 +315,9 @@ class LeakWatch:
         self.tail: YearRun | None = None
         self.cum = np.zeros((1, detector.model.channels))  # prefix sums of z, cum[0] just before the tail
 
-    def feed(self, run: YearRun, z: npt.NDArray[np.float64] | None = None) -> list[Finding]:
-        """Consume the next readings; the leaks they report."""
+    def feed(self, run: YearRun, z: npt.NDArray[np.float64] | None = None, detect: bool = True) -> list[Finding]:
+        """Consume the next readings; the leaks they report (none, and nothing learnt of leaks, when
+        not ``detect``: readings taken as leak-free, to fill the windows)."""
         d = self.d
         cal = d.cal
         assert cal is not None
@@ -323,7 +325,7 @@ class LeakWatch:
         self.tail = run if self.tail is None else _joined(self.tail, run)
         self.cum = np.vstack([self.cum, self.cum[-1] + np.cumsum(z, axis=0)])
         found: list[Finding] = []
-        for t in range(self.rows, self.rows + len(z)):
+        for t in range(self.rows, self.rows + len(z) if detect else self.rows):
             i = t - self.first  # the reading's place in the tail
             for k in [k for k in self.known if not k.reported and t >= k.next_row]:
                 self._place(k, found, t)
@@ -351,6 +353,28 @@ class LeakWatch:
         self.rows += len(z)
         self._trim()
         return found
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What the watch remembers, as arrays (``load`` takes them back)."""
+        assert self.tail is not None
+        known = self.known
+        ints = np.array([[k.pipe, k.alarm_row, k.start_row, k.kind == "burst", k.base_readings, k.next_row,
+                          k.reported, k.last_active, k.alarm_ms] for k in known], np.int64).reshape(len(known), 9)
+        floats = np.array([[k.evidence, k.placed_m3h] for k in known], np.float64).reshape(len(known), 2)
+        base = np.array([k.base for k in known], np.float64).reshape(len(known), self.d.model.channels)
+        return {"rows": np.array([self.first, self.rows], np.int64), "cum": self.cum.copy(),
+                **{f"tail.{f}": getattr(self.tail, f).copy() for f in YearRun.__dataclass_fields__},
+                "known.ints": ints, "known.floats": floats, "known.base": base}
+
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take back what ``state`` gave."""
+        self.first, self.rows = (int(v) for v in arrays["rows"])
+        self.cum = arrays["cum"].copy()
+        self.tail = YearRun(*(arrays[f"tail.{f}"].copy() for f in YearRun.__dataclass_fields__))
+        self.known = [_Known(int(i[0]), int(i[1]), int(i[2]), "burst" if i[3] else "leak", float(f[0]), b.copy(),
+                             int(i[4]), int(i[5]), bool(i[6]), float(f[1]), int(i[7]), int(i[8]))
+                      for i, f, b in zip(arrays["known.ints"], arrays["known.floats"], arrays["known.base"],
+                                         strict=True)]
 
     def _trim(self) -> None:
         """Forget the readings older than ``keep``."""

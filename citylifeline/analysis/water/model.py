@@ -19,6 +19,7 @@ times of day.  ``channels`` are pressures (m) then flows (m³/h), in ``Sensors``
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,14 @@ class WaterModel:
         self._tank_lo = np.array([t.min_level for t in tanks], dtype=np.float64)
         self._tank_hi = np.array([t.max_level for t in tanks], dtype=np.float64)
         self.channels = len(sensors.pressure_nodes) + len(sensors.flow_links)
+        self._open: contextlib.ExitStack | None = None  # the EPANET project ``expected(keep_open=True)`` reuses
+        self._steps: Any = None
+
+    def close(self) -> None:
+        """Close the EPANET project kept open, if any."""
+        if self._open is not None:
+            self._open.close()
+            self._open, self._steps = None, None
 
     @staticmethod
     def measured(run: YearRun) -> npt.NDArray[np.float64]:
@@ -125,14 +134,22 @@ class WaterModel:
             wn.remove_control(name)
         return wn
 
-    def expected(self, run: YearRun) -> npt.NDArray[np.float64]:
+    def expected(self, run: YearRun, keep_open: bool = False) -> npt.NDArray[np.float64]:
         """The channels the model expects at each step of ``run`` (steps × channels); NaN where it
         cannot say: the readings either side of a tank reaching (or leaving) its top or bottom,
-        which the model and the network do at different moments within the step."""
+        which the model and the network do at different moments within the step.  ``keep_open``:
+        run in an EPANET project kept open for the next call (the live analyst's step by step)."""
         factor = self.demand_factor(run)
         reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links),
                  "l": ("pressure", self.sensors.level_tanks)}
-        with open_steps(self._operated_wn()) as steps:
+        with contextlib.ExitStack() as stack:
+            if keep_open:
+                if self._open is None:
+                    self._open = contextlib.ExitStack()
+                    self._steps = self._open.enter_context(open_steps(self._operated_wn()))
+                steps = self._steps
+            else:
+                steps = stack.enter_context(open_steps(self._operated_wn()))
             operate = self._operator(steps, run, factor)
             rows, got = steps.run(run.t_ms, self.origin_ms, reads, lambda row, _t: operate(row))
         out = np.full((len(run.t_ms), self.channels), np.nan)

@@ -1,0 +1,287 @@
+"""The water analyst: leaks and bursts found live on the network's hydraulic model.
+
+For a city whose water layer is an EPANET model with pressure (and flow, tank level, household
+meter) sensors on it, the committed readings are averaged into the model's 5-minute steps
+(``STEP_MS``; a step closes once readings ``LATE_STEPS`` steps later have come, so late ones
+still count), and every closed step is run through the model at its measured demand and
+operation (``model.WaterModel.expected``, one EPANET project kept open) and handed to the leak
+detector (``leaks.LeakWatch``).  Its life, as a utility follows it:
+
+1. **learning**: the first days' steps are the history it calibrates on (they are taken as
+   leak-free; ``night`` tells a utility what was already leaking).  After a day it fits what it
+   can (``LeakDetector.fit(partial=True)``): bursts are watched from then on; the hour window
+   after a week, the day window after twenty days (``leaks.MIN_HISTORY_DAYS``).  It fits again
+   each day until ``CALIBRATION_DAYS``;
+2. **watching**: the calibration is kept; ``recalibrate`` (after a known change of the network)
+   starts learning again.
+
+A leak reported becomes a ``water_burst`` or ``water_leak`` event on the pressure sensor nearest
+the suspected pipe, graded by its size, with the place, the search radius and the estimated
+outflow in words (中文 / English).  The rule warnings of the water sensors are kept: they still
+open incidents of their own (a pressure below the service limit is a fact, whatever its cause).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from ...batch import ReadingBatch
+from ...city.model import City
+from ...city.sensors import SensorRegistry
+from ...settings import Config
+from ...twin.leakyear import Sensors, YearRun
+from ...units import WATER_HEAD_PA_PER_M
+from ...warn.model import Event, Incident
+from ..base import Analyst
+from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch
+from .model import WaterModel
+
+STEP_MS = 300_000
+LATE_STEPS = 1
+OPEN_STEPS = 4  # steps held open for late readings (a ring)
+DAY_STEPS = 288
+CALIBRATION_DAYS = 21
+GAP_FILL_STEPS = DAY_STEPS  # a silence up to a day is kept as empty steps; a longer one is skipped
+GROUPS = ("pressure", "flow", "level", "demand")
+SCALE = {"pressure": 1 / WATER_HEAD_PA_PER_M, "flow": 3600.0, "level": 1.0, "demand": 3600.0}  # → m, m³/h
+BIG_LEAK_M3H = 36.0  # 10 L/s
+
+
+class WaterAnalyst(Analyst):
+    """Leaks and bursts on the water network's model, live (see the module docstring)."""
+
+    name = "water"
+    lifeline = "water"
+    kinds = ("water_burst", "water_leak")
+
+    def __init__(self, city: City, registry: SensorRegistry, config: Config) -> None:
+        super().__init__(city, registry, config)
+        self.column = np.full(len(registry), -1, np.int32)  # sensor → column of a step's row
+        names: dict[str, list[tuple[int, str]]] = {g: [] for g in GROUPS}
+        layer = city.layers.get("water")
+        wn = getattr(layer, "model", None)
+        if wn is not None:
+            for i, (kind, asset) in enumerate(zip(registry.kind, registry.asset, strict=True)):
+                parts = asset.split("/", 2)
+                if len(parts) != 3 or parts[0] != "water" or not registry.active[i]:
+                    continue
+                group = "demand" if kind == "flow" and parts[1] == "junction" else kind
+                if group in names and (parts[1] in ("junction", "tank") or group == "flow"):
+                    names[group].append((i, parts[2]))
+        self.sensors = Sensors(*(tuple(n for _, n in names[g]) for g in GROUPS))
+        order = [i for g in GROUPS for i, _ in names[g]]
+        self.column[order] = np.arange(len(order), dtype=np.int32)
+        self.scale = np.array([SCALE[g] for g in GROUPS for _ in names[g]])
+        self.signed = np.array([g in ("pressure", "level") for g in GROUPS for _ in names[g]])  # flows: how much
+        self.width = len(order)
+        self.pressure_sensors = np.array([i for i, _ in names["pressure"]], np.int32)
+        self.enabled = wn is not None and len(self.pressure_sensors) > 0
+        tz = ZoneInfo(city.timezone)
+        midnight = datetime(2020, 1, 1, tzinfo=tz)  # the patterns start at local midnight
+        self.model = WaterModel(wn, self.sensors, int(midnight.timestamp() * 1000)) if self.enabled else None
+        self.detector: LeakDetector | None = None
+        self.watch: LeakWatch | None = None
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Start learning from nothing."""
+        self.open_step = -1
+        self.acc_sum = np.zeros((OPEN_STEPS, self.width))
+        self.acc_n = np.zeros((OPEN_STEPS, self.width), np.int32)
+        self.history: list[np.ndarray] = []  # closed steps: t, readings row, expected row
+        self.fit_rows = 0  # history rows of the calibration in use
+        self.watch = None
+        self.findings: list[Finding] = []
+
+    # ---- the live path --------------------------------------------------------------------------
+    def judged(self) -> npt.NDArray[np.bool_]:
+        """None: the water sensors' own rule warnings still open incidents."""
+        return np.zeros(len(self.registry), dtype=bool)
+
+    def update(self, batch: ReadingBatch) -> list[Event]:
+        """Average the water readings into steps; run each closed step through the model and the detector."""
+        if not self.enabled or not len(batch):
+            return []
+        sensor = batch.sensor
+        inside = sensor < len(self.column)
+        col = np.full(len(batch), -1, np.int32)
+        col[inside] = self.column[sensor[inside]]
+        rows = np.flatnonzero(col >= 0)
+        if not len(rows):
+            return []
+        step = batch.t_ms[rows] // STEP_MS
+        order = np.argsort(step, kind="stable")
+        rows, step = rows[order], step[order]
+        value = batch.value[rows] * self.scale[col[rows]]
+        events: list[Event] = []
+        with self._lock:
+            cuts = np.flatnonzero(np.diff(step)) + 1
+            for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(step)], strict=True):
+                s = int(step[lo])
+                if self.open_step < 0:
+                    self.open_step = s
+                if s < self.open_step:
+                    continue  # later than the steps still open: not counted
+                events += self._close_until(s - OPEN_STEPS)  # the ring must have room for step s
+                slot = s % OPEN_STEPS
+                c = col[rows[lo:hi]]
+                np.add.at(self.acc_sum[slot], c, value[lo:hi])
+                np.add.at(self.acc_n[slot], c, 1)
+                events += self._close_until(s - 1 - LATE_STEPS)
+        return events
+
+    def _close_until(self, last: int) -> list[Event]:
+        """Close every open step up to ``last``; the events they cause."""
+        events: list[Event] = []
+        while self.open_step <= last:
+            if last - self.open_step > GAP_FILL_STEPS and not self.acc_n.any():  # a long silence: skipped
+                self.open_step = last + 1
+                break
+            slot = self.open_step % OPEN_STEPS
+            n = self.acc_n[slot]
+            row = np.where(n > 0, self.acc_sum[slot] / np.maximum(n, 1), np.nan)
+            self.acc_sum[slot] = 0.0
+            self.acc_n[slot] = 0
+            events += self._step(self.open_step * STEP_MS, np.where(self.signed, row, np.abs(row)))
+            self.open_step += 1
+        return events
+
+    def _step(self, t_ms: int, row: npt.NDArray[np.float64]) -> list[Event]:
+        """One closed step through the model, the calibration lifecycle and the watch."""
+        assert self.model is not None
+        run = self._run(np.array([t_ms], np.int64), row[None, :])
+        expected = self.model.expected(run, keep_open=True)[0] if np.isfinite(row).any() else \
+            np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
+        if len(self.history) < CALIBRATION_DAYS * DAY_STEPS:
+            self.history.append(np.concatenate([[float(t_ms)], row, expected]))
+            if len(self.history) >= DAY_STEPS and len(self.history) - self.fit_rows >= DAY_STEPS:
+                self._fit(len(self.history))
+                return []  # the watch was primed with the history, this step included
+        if self.watch is None:
+            return []
+        assert self.detector is not None
+        found = self.watch.feed(run, self.detector.z(run, expected[None, :]))
+        self.findings += found
+        return [self._event(f) for f in found]
+
+    def _run(self, t_ms: npt.NDArray[np.int64], rows: npt.NDArray[np.float64]) -> YearRun:
+        """Steps' readings as the model's run: pressures, flows, tank levels, household meters."""
+        widths = [len(getattr(self.sensors, f)) for f in ("pressure_nodes", "flow_links", "level_tanks",
+                                                          "amr_demand_nodes")]
+        edges = np.cumsum([0, *widths])
+        parts = [rows[:, edges[k]:edges[k + 1]] for k in range(4)]
+        return YearRun(t_ms, parts[0], parts[1], parts[2], parts[3], np.zeros((len(t_ms), 0)))
+
+    def _fit(self, rows: int) -> None:
+        """Calibrate on the first ``rows`` steps of history and prime a new watch with them."""
+        assert self.model is not None
+        h = np.array(self.history[:rows])
+        run = self._run(h[:, 0].astype(np.int64), h[:, 1:1 + self.width])
+        expected = h[:, 1 + self.width:]
+        if self.detector is None:
+            self.detector = LeakDetector(self.model)
+        self.detector.fit([run], partial=True, expected=[expected])
+        self.fit_rows = rows
+        self.watch = LeakWatch(self.detector)
+        self.watch.feed(run, self.detector.z(run, expected), detect=False)  # the history is taken as leak-free
+
+    def recalibrate(self) -> None:
+        """Learn again from the next days (after a known change of the network)."""
+        with self._lock:
+            self._reset()
+
+    def where_xy(self, pipe: str) -> tuple[float, float]:
+        """A pipe's midpoint in the city's coordinates (the model's own may be unreferenced)."""
+        p = self.city.asset(f"water/pipe/{pipe}").geometry.interpolate(0.5, normalized=True)
+        return float(p.x), float(p.y)
+
+    def _event(self, f: Finding) -> Event:
+        reg = self.registry
+        xy = np.array([self.city.asset(reg.asset[i]).xy for i in self.pressure_sensors])
+        x, y = self.where_xy(f.where.pipe)
+        i = int(self.pressure_sensors[int(np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)))])
+        q = f.where.leak_m3h
+        level = 3 if f.kind == "burst" else 2 if q >= BIG_LEAK_M3H else 1
+        e = Event(sensor=i, sensor_id=reg.ids[i], t_ms=f.t_ms, kind=f"water_{f.kind}", level=level, active=True,
+                  value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
+        e.message = self.message(f)
+        return e
+
+    @staticmethod
+    def message(f: Finding) -> str:
+        """The finding in words, 中文 / English."""
+        w = f.where
+        ls = w.leak_m3h / 3.6
+        zh_kind, en_kind = ("疑似爆管", "suspected burst") if f.kind == "burst" else ("疑似管道漏水", "suspected leak")
+        others = "、".join(p for p, _ in w.candidates[1:4])
+        return (f"{zh_kind}：管道 {w.pipe} 附近（搜索半径 {w.radius_m:.0f} m，可能性 {w.confidence:.0%}），"
+                f"估计漏水 {ls:.1f} L/s{'，其次 ' + others if others else ''}；依据水力模型残差 / "
+                f"{en_kind} near pipe {w.pipe} (search within {w.radius_m:.0f} m, {w.confidence:.0%} likely), "
+                f"about {ls:.1f} L/s lost{', next ' + ', '.join(p for p, _ in w.candidates[1:4]) if others else ''}; "
+                "from the hydraulic model's residuals")
+
+    # ---- checkpoint ---------------------------------------------------------------------------------
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """Open steps, the history learnt from, and the watch's memory."""
+        with self._lock:
+            out: dict[str, np.ndarray] = {
+                   f"{self.name}.steps": np.array([self.open_step, self.fit_rows], np.int64),
+                   f"{self.name}.acc_sum": self.acc_sum.copy(), f"{self.name}.acc_n": self.acc_n.copy(),
+                   f"{self.name}.history": np.array(self.history, np.float64).reshape(len(self.history), -1),
+                   f"{self.name}.sensors": np.array(self.registry.ids, dtype=np.str_)[np.argsort(self.column)][
+                       np.sort(self.column) >= 0]}
+            if self.watch is not None:
+                out |= {f"{self.name}.watch.{k}": v for k, v in self.watch.state().items()}
+            return out
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Load a checkpoint taken with the same water sensors (else start learning again)."""
+        ids = arrays.get(f"{self.name}.sensors")
+        mine = np.array(self.registry.ids, dtype=np.str_)[np.argsort(self.column)][np.sort(self.column) >= 0]
+        if ids is None or not np.array_equal(ids, mine):
+            return
+        with self._lock:
+            self.open_step, fit_rows = (int(v) for v in arrays[f"{self.name}.steps"])
+            self.acc_sum = arrays[f"{self.name}.acc_sum"].copy()
+            self.acc_n = arrays[f"{self.name}.acc_n"].copy()
+            self.history = list(arrays[f"{self.name}.history"])
+            if fit_rows:
+                self._fit(fit_rows)
+                assert self.watch is not None
+                self.watch.load({k.split(".watch.", 1)[1]: v for k, v in arrays.items() if ".watch." in k})
+
+    # ---- for people -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The calibration's progress, the windows watching, and the leaks known."""
+        with self._lock:
+            days = len(self.history) / DAY_STEPS
+            ready = self.detector.ready() if self.detector is not None and self.fit_rows else {
+                w.name: False for w in WINDOWS}
+            phase = "off" if not self.enabled else "watching" if len(self.history) >= CALIBRATION_DAYS * DAY_STEPS \
+                else "learning"
+            words = {"off": ("无水力模型或压力传感器", "no hydraulic model or pressure sensors"),
+                     "learning": ("学习中：用最初几天的数据校准模型", "learning: calibrating on the first days"),
+                     "watching": ("监测中", "watching")}[phase]
+            leaks = [{"pipe": f.where.pipe, "kind": f.kind, "alarm_ms": f.alarm_ms, "reported_ms": f.t_ms,
+                      "leak_m3h": round(f.where.leak_m3h, 1), "radius_m": round(f.where.radius_m)}
+                     for f in self.findings[-20:]]
+            return {"phase": phase, "words": {"zh": words[0], "en": words[1]},
+                    "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
+                    "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
+                    "sensors": {g: len(getattr(self.sensors, f)) for g, f in zip(
+                        GROUPS, ("pressure_nodes", "flow_links", "level_tanks", "amr_demand_nodes"), strict=True)},
+                    "leaks": leaks}
+
+    def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:
+        """None: every water incident, this analyst's included, is analysed for the crew by
+        ``incident.WaterIncidentAnalyst`` (the change since its first warning placed, the valves,
+        who loses water; ``GET /incidents/{id}`` → ``water``); the finding itself is in the
+        event's words and in ``status``."""
+        return None

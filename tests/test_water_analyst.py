@@ -1,0 +1,97 @@
+"""The water analyst live: readings averaged into the model's steps, a first day learnt from, and a
+burst on the test city's Net3 reported within two readings, however the stream is cut, and after a
+restart from a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from citylifeline.analysis.water.analyst import DAY_STEPS, WaterAnalyst
+from citylifeline.batch import ReadingBatch
+from citylifeline.city import CityBundle, load_city
+from citylifeline.city.sensors import SensorRegistry, SensorSpec
+from citylifeline.settings import Config
+from citylifeline.twin.leakyear import Leak, LeakYear, YearRun, add_noise, simulate_year
+from citylifeline.units import WATER_HEAD_PA_PER_M
+from tests.test_leaks import DAY, HOUR, net3_sensors
+
+ORIGIN = 1_514_736_000_000  # 2018-01-01 00:00 in Hefei: the city's local midnight, the patterns' origin
+BURST_MS = ORIGIN + 2 * DAY + 3 * HOUR
+CONFIG = Config.load(environ={})
+
+
+@pytest.fixture(scope="module")
+def net3(city_dir: Path) -> tuple[CityBundle, ReadingBatch]:
+    """The test city with BattLeDIM-like sensors on Net3, and two and a half days of its readings
+    (a 40 L/s burst on pipe 171 on the third morning), as the store would replay them."""
+    s = net3_sensors()
+    wn_pumps = {"10", "335"}
+    specs = [SensorSpec(f"P-{n}", "pressure", f"water/junction/{n}", "water", interval_s=300) for n in s.pressure_nodes]
+    specs += [SensorSpec(f"F-{n}", "flow", f"water/{'pump' if n in wn_pumps else 'pipe'}/{n}", "water", interval_s=300)
+              for n in s.flow_links]
+    specs += [SensorSpec(f"L-{n}", "level", f"water/tank/{n}", "water", interval_s=300) for n in s.level_tanks]
+    specs += [SensorSpec(f"AMR-{n}", "flow", f"water/junction/{n}", "water", interval_s=300) for n in s.amr_demand_nodes]
+    bundle = load_city(city_dir)
+    bundle.sensors = SensorRegistry(specs)
+    burst = Leak("171", BURST_MS, BURST_MS + DAY, 0.05, True, BURST_MS)
+    year = LeakYear(ORIGIN, ORIGIN + 2 * DAY + 12 * HOUR, 300, (burst,))
+    run = add_noise(simulate_year("Net3", year, s, seed=5, pattern_origin_ms=ORIGIN), seed=6)
+    return bundle, as_readings(run, len(s.pressure_nodes), len(s.flow_links), len(s.level_tanks))
+
+
+def as_readings(run: YearRun, n_p: int, n_f: int, n_l: int) -> ReadingBatch:
+    """A run's readings in the registry's order and canonical units (Pa, m³/s, m), time-major."""
+    cols = np.hstack([run.pressure_m * WATER_HEAD_PA_PER_M, run.flow_m3h / 3600, run.level_m, run.demand_m3h / 3600])
+    steps, width = cols.shape
+    sensor = np.tile(np.arange(width, dtype=np.int32), steps)
+    return ReadingBatch.of(sensor, np.repeat(run.t_ms, width), cols.ravel())
+
+
+def feed(a: WaterAnalyst, batch: ReadingBatch, cuts: list[int]) -> list[tuple[str, int, str, int, str]]:
+    out = []
+    for lo, hi in zip([0, *cuts], [*cuts, len(batch)], strict=True):
+        out += [(e.sensor_id, e.t_ms, e.kind, e.level, e.message) for e in a.update(batch.slice(lo, hi))]
+    return out
+
+
+def test_a_burst_is_reported_after_a_day_of_learning_within_two_readings(net3: tuple[CityBundle, ReadingBatch]) -> None:
+    bundle, batch = net3
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    assert a.status()["phase"] == "learning" and a.status()["windows"]["2 readings"] is False
+    events = feed(a, batch, [])
+    assert len(events) == 1
+    sensor, t_ms, kind, level, message = events[0]
+    assert kind == "water_burst" and level == 3 and t_ms - BURST_MS <= 4 * HOUR
+    assert 0 <= (a.findings[0].alarm_ms - BURST_MS) // 300_000 <= 1  # its first or second reading
+    assert "疑似爆管" in message and "suspected burst" in message and a.findings[0].where.pipe in message
+    state = a.status()
+    assert state["windows"] == {"2 readings": True, "hour": False, "day": False}
+    assert state["history_days"] == pytest.approx(2.5, abs=0.02) and state["leaks"][0]["kind"] == "burst"
+    assert not a.judged().any()  # the water sensors' own rule warnings still open incidents
+
+
+def test_cutting_the_stream_or_restarting_from_a_checkpoint_changes_nothing(
+        net3: tuple[CityBundle, ReadingBatch]) -> None:
+    bundle, batch = net3
+    whole = feed(WaterAnalyst(bundle.city, bundle.sensors, CONFIG), batch, [])
+    rng = np.random.default_rng(4)
+    cuts = sorted(set(rng.integers(1, len(batch), 200).tolist()))
+    assert feed(WaterAnalyst(bundle.city, bundle.sensors, CONFIG), batch, cuts) == whole
+    half = int(np.searchsorted(batch.t_ms, BURST_MS + 300_000))  # the burst's second reading half in
+    first = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    before = feed(first, batch.slice(0, half), [])
+    saved = first.checkpoint()
+    assert len(saved["water.history"]) >= 2 * DAY_STEPS
+    second = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    second.restore(saved)
+    assert before + feed(second, batch.slice(half, len(batch)), []) == whole
+
+
+def test_a_city_without_a_water_model_or_pressures_is_off() -> None:
+    demo = load_city("demo")
+    a = WaterAnalyst(demo.city, SensorRegistry([]), CONFIG)
+    assert a.status()["phase"] == "off" and a.update(ReadingBatch.of(np.zeros(1, np.int32), np.zeros(1, np.int64),
+                                                                       np.zeros(1))) == []
