@@ -33,7 +33,8 @@ def net3(city_dir: Path) -> tuple[CityBundle, ReadingBatch]:
     specs += [SensorSpec(f"F-{n}", "flow", f"water/{'pump' if n in wn_pumps else 'pipe'}/{n}", "water", interval_s=300)
               for n in s.flow_links]
     specs += [SensorSpec(f"L-{n}", "level", f"water/tank/{n}", "water", interval_s=300) for n in s.level_tanks]
-    specs += [SensorSpec(f"AMR-{n}", "flow", f"water/junction/{n}", "water", interval_s=300) for n in s.amr_demand_nodes]
+    specs += [SensorSpec(f"AMR-{n}", "flow", f"water/junction/{n}", "water", interval_s=300)
+              for n in s.amr_demand_nodes]
     bundle = load_city(city_dir)
     bundle.sensors = SensorRegistry(specs)
     burst = Leak("171", BURST_MS, BURST_MS + DAY, 0.05, True, BURST_MS)
