@@ -244,6 +244,7 @@ class LeakDetector:
                             for r, e in zip(history, expected, strict=True)])
         cal.sigma = np.maximum(np.nanstd(pooled, axis=0), 1e-6)
         self.cal = cal
+        self._at_row.clear()  # signatures whitened by an earlier calibration's noise
         self._whiten()
         cums = [np.vstack([np.zeros((1, every.shape[1])), np.cumsum(self.z(r, e), axis=0)])
                 for r, e in zip(history, expected, strict=True)]
