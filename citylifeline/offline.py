@@ -10,13 +10,17 @@ produced when the data arrived in the same order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .batch import ReadingBatch
 from .city.bundle import CityBundle
 from .ingest import Validator, read_file
+from .ingest.payload import Parsed
 from .ingest.validate import Rejection
 from .ingest.wide import ColumnMap
 from .pipeline import Pipeline
@@ -54,22 +58,85 @@ def ingest_files(pipeline: Pipeline, paths: Iterable[str | Path], naive_tz: str 
     report = IngestReport()
     validator = Validator(pipeline.registry, pipeline.config, pipeline.clock)
     start = time.perf_counter()
-    for path in paths:
-        for parsed in read_file(path, validator, chunk_rows, naive_tz, columns):
-            result, changes = pipeline.ingest(parsed.batch, parsed.dead_letters, f"file:{Path(path).name}")
-            report.received += parsed.received
-            report.stored += result.stored
-            report.duplicates += result.duplicates
-            report.rejected += len(parsed.rejections)
-            report.first_rejections.extend(parsed.rejections[: max(0, 5 - len(report.first_rejections))])
-            report.events += len(changes.events)
-            report.incidents_changed.update(changes.incidents)
-            report.tickets_changed.update(changes.tickets)
-            if progress:
-                progress(report.received, time.perf_counter() - start)
+    paths = list(paths)
+    readers = [read_file(p, validator, chunk_rows, naive_tz, columns) for p in paths]
+    for path, parsed in interleaved(readers, paths):
+        result, changes = pipeline.ingest(parsed.batch, parsed.dead_letters, f"file:{Path(path).name}")
+        report.received += parsed.received
+        report.stored += result.stored
+        report.duplicates += result.duplicates
+        report.rejected += len(parsed.rejections)
+        report.first_rejections.extend(parsed.rejections[: max(0, 5 - len(report.first_rejections))])
+        report.events += len(changes.events)
+        report.incidents_changed.update(changes.incidents)
+        report.tickets_changed.update(changes.tickets)
+        if progress:
+            progress(report.received, time.perf_counter() - start)
     pipeline.close()
     report.seconds = time.perf_counter() - start
     return report
+
+
+MERGE_SLICE_MS = 3_600_000
+"""Several files are merged an hour of readings at a time."""
+
+
+def interleaved(readers: list[Iterator[Parsed]], paths: list[str | Path]) -> Iterator[tuple[str | Path, Parsed]]:
+    """The readings of several files merged by time: a utility's exports — one file per kind of
+    sensor, each a year long — go in side by side, an hour of every file at a time
+    (``MERGE_SLICE_MS``), as the analysts that compare kinds of sensor at the same moment need
+    them.  Each file is read a chunk ahead; a chunk's refused readings and its count go in as it
+    is read (with no readings).  One file goes in as it is read."""
+    if len(readers) == 1:
+        for parsed in readers[0]:
+            yield paths[0], parsed
+        return
+    srcs = [_Source(path, it) for path, it in zip(paths, readers, strict=True)]
+    while True:
+        for src in srcs:
+            refused = src.refill()
+            if refused is not None:
+                yield src.path, refused
+        pending = [src for src in srcs if src.pos < len(src.t_ms)]
+        if not pending:
+            return
+        lo = min(int(src.t_ms[src.pos]) for src in pending)
+        cut = min([lo + MERGE_SLICE_MS - 1, *(src.frontier for src in srcs if not src.done)])
+        yield "files", Parsed(ReadingBatch.concat([src.take(cut) for src in pending]), [], [], 0)
+
+
+class _Source:
+    """One file of ``interleaved``: its reader, its chunk in time order, how far it has been read."""
+
+    def __init__(self, path: str | Path, it: Iterator[Parsed]) -> None:
+        self.path, self.it = path, it
+        self.rows = ReadingBatch.empty()
+        self.t_ms = self.rows.t_ms
+        self.pos = 0
+        self.frontier = -(2**62)
+        self.done = False
+
+    def refill(self) -> Parsed | None:
+        """Read the next chunk once this one is handed on; its refusals and count, to go in at once."""
+        if self.done or self.pos < len(self.t_ms):
+            return None
+        nxt = next(self.it, None)
+        if nxt is None:
+            self.done = True
+            return None
+        order = np.argsort(nxt.batch.t_ms, kind="stable")
+        self.rows, self.pos = nxt.batch.take(order), 0
+        self.t_ms = self.rows.t_ms
+        if len(self.t_ms):
+            self.frontier = max(self.frontier, int(self.t_ms[-1]))
+        return Parsed(ReadingBatch.empty(), nxt.rejections, nxt.dead_letters, nxt.received)
+
+    def take(self, cut: int) -> ReadingBatch:
+        """The rows up to ``cut``."""
+        end = int(np.searchsorted(self.t_ms, cut, side="right"))
+        part = self.rows.slice(self.pos, end)
+        self.pos = end
+        return part
 
 
 @dataclass

@@ -72,7 +72,8 @@ def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_00
         names = wide.csv_header(p)
         if wide.is_wide(names):
             w = wide.plan(p.name, names, validator.registry.lookup, columns)
-            yield from _wide(p.name, _csv_rows(p, lambda: wide.open_wide_csv(p, w, 64 << 20)), w, validator, naive_tz)
+            yield from _wide(p.name, _csv_rows(p, lambda: wide.open_wide_csv(p, w, WIDE_BLOCK_BYTES)), w, validator,
+                             naive_tz)
             return
         opts = pacsv.ConvertOptions(column_types={"sensor": pa.string(), "unit": pa.string()},
                                     strings_can_be_null=True)
@@ -84,6 +85,9 @@ def read_file(path: str | Path, validator: Validator, chunk_rows: int = 1_000_00
     yield from _tables(p.name, batches, validator, naive_tz, columns, None, names)
 
 
+WIDE_BLOCK_BYTES = 1 << 19
+"""A wide export is read in blocks this size (a few days of a year's file), so that several exports
+interleave by time (``offline.interleaved``)."""
 FILE_KINDS = {"csv": (".csv", ".txt", ".csv.gz", ".txt.gz"), "parquet": (".parquet",),
               "excel": (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")}
 

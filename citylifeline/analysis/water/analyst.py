@@ -3,9 +3,10 @@
 For a city whose water layer is an EPANET model with pressure (and flow, tank level, household
 meter) sensors on it, the committed readings are averaged into the model's 5-minute steps
 (``STEP_MS``; a step closes once readings ``LATE_STEPS`` steps later have come, so late ones
-still count), and every closed step is run through the model at its measured demand and
-operation (``model.WaterModel.expected``, one EPANET project kept open) and handed to the leak
-detector (``leaks.LeakWatch``).  Its life, as a utility follows it:
+still count; a utility's history, one export per kind of sensor, is merged by time on the way
+in: ``offline.interleaved``), and every closed step is run through the model at its measured
+demand and operation (``model.WaterModel.expected``, one EPANET project kept open) and handed to
+the leak detector (``leaks.LeakWatch``).  Its life, as a utility follows it:
 
 1. **learning**: the first days' steps are the history it calibrates on (they are taken as
    leak-free; ``night`` tells a utility what was already leaking).  After a day it fits what it
@@ -44,7 +45,7 @@ from .model import WaterModel
 
 STEP_MS = 300_000
 LATE_STEPS = 1
-OPEN_STEPS = 4  # steps held open for late readings (a ring)
+OPEN_STEPS = 12  # steps held open for late readings (a ring: an hour)
 DAY_STEPS = 288
 CALIBRATION_DAYS = 21
 GAP_FILL_STEPS = DAY_STEPS  # a silence up to a day is kept as empty steps; a longer one is skipped
@@ -140,10 +141,13 @@ class WaterAnalyst(Analyst):
     def _close_until(self, last: int) -> list[Event]:
         """Close every open step up to ``last``; the events they cause."""
         events: list[Event] = []
+        pending = None
         while self.open_step <= last:
-            if last - self.open_step > GAP_FILL_STEPS and not self.acc_n.any():  # a long silence: skipped
-                self.open_step = last + 1
-                break
+            if last - self.open_step > GAP_FILL_STEPS:
+                pending = bool(self.acc_n.any()) if pending is None else pending
+                if not pending:  # a long silence: skipped
+                    self.open_step = last + 1
+                    break
             slot = self.open_step % OPEN_STEPS
             n = self.acc_n[slot]
             row = np.where(n > 0, self.acc_sum[slot] / np.maximum(n, 1), np.nan)

@@ -123,7 +123,8 @@ class WaterModel:
         """Each step's demand multiplier: what the household meters read over what the model expects."""
         nominal = self.nominal_amr_m3h(run.t_ms).sum(axis=1)
         measured = np.nansum(run.demand_m3h, axis=1)
-        return np.where(nominal > 0, measured / np.maximum(nominal, 1e-12), 1.0)
+        read = np.isfinite(run.demand_m3h).any(axis=1)  # a step without any meter's reading: the model's own
+        return np.where((nominal > 0) & read, measured / np.maximum(nominal, 1e-12), 1.0)
 
     def _operated_wn(self) -> Any:
         """A copy of the model without the controls of the measured pumps and links (they follow their meters)."""
