@@ -146,3 +146,22 @@ def test_battledims_2018_exports_go_onto_l_town_with_the_shipped_map() -> None:
     assert len(batch) == 105_120 and not any(p.rejections for p in parsed)
     assert set(batch.sensor.tolist()) == {bundle.sensors.idx("T1")} and 0 < batch.value.min() < batch.value.max() < 10
     assert batch.t_ms.min() == 1_514_764_800_000 and batch.t_ms.max() == 1_546_300_500_000  # 2018, 00:00 to 23:55
+
+
+def test_files_ingested_together_are_merged_by_time(tmp_path: Path, bundle: CityBundle, config: Config) -> None:
+    """A year of pressures and a year of flows (here three hours of each, a minute apart) go in
+    side by side, an hour of both at a time, each chunk's count with it."""
+    from citylifeline.offline import MERGE_SLICE_MS, interleaved
+
+    times = [f"2026-01-01T{h:02d}:{m:02d}:00Z" for h in range(3) for m in range(60)]
+    (tmp_path / "p.csv").write_text("time,P-1\n" + "".join(f"{t},300000\n" for t in times), encoding="utf-8")
+    (tmp_path / "f.csv").write_text("time,F-1\n" + "".join(f"{t},0.1\n" for t in times), encoding="utf-8")
+    v = Validator(bundle.sensors, config, lambda: NOW_MS)
+    paths = [tmp_path / "p.csv", tmp_path / "f.csv"]
+    parts = list(interleaved([read_file(p, v) for p in paths], paths))
+    counted = [p for _, p in parts if p.received]
+    merged = [p.batch for _, p in parts if len(p.batch)]
+    assert sum(p.received for p in counted) == 360 and all(not len(p.batch) for p in counted)
+    assert sum(len(b) for b in merged) == 360 and len(merged) == 3
+    for b in merged:  # each an hour of both files
+        assert b.t_ms.max() - b.t_ms.min() < MERGE_SLICE_MS and len(set(b.sensor.tolist())) == 2
