@@ -96,3 +96,23 @@ def test_a_city_without_a_water_model_or_pressures_is_off() -> None:
     a = WaterAnalyst(demo.city, SensorRegistry([]), CONFIG)
     assert a.status()["phase"] == "off" and a.update(ReadingBatch.of(np.zeros(1, np.int32), np.zeros(1, np.int64),
                                                                        np.zeros(1))) == []
+
+
+def test_a_failed_calibration_is_reported_and_tried_again_a_day_later(
+        net3: tuple[CityBundle, ReadingBatch], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline must not stop because the analyst could not calibrate: it says why and waits a day."""
+    from citylifeline.analysis.water import leaks
+
+    bundle, batch = net3
+    tries = []
+
+    def refuse(self: leaks.LeakDetector, *args: object, **kw: object) -> None:
+        tries.append(1)
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(leaks.LeakDetector, "fit", refuse)
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    assert feed(a, batch, []) == []
+    state = a.status()
+    assert len(tries) == 2 and state["last_failure"] == "the calibration: LinAlgError: Singular matrix"
+    assert state["phase"] == "learning" and not any(state["windows"].values())

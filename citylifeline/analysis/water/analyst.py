@@ -24,6 +24,7 @@ open incidents of their own (a pressure below the service limit is a fact, whate
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ import numpy.typing as npt
 from ...batch import ReadingBatch
 from ...city.model import City
 from ...city.sensors import SensorRegistry
+from ...errors import ConfigError
 from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
 from ...units import WATER_HEAD_PA_PER_M
@@ -43,6 +45,7 @@ from ..base import Analyst
 from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch
 from .model import WaterModel
 
+log = logging.getLogger(__name__)
 STEP_MS = 300_000
 LATE_STEPS = 1
 OPEN_STEPS = 12  # steps held open for late readings (a ring: an hour)
@@ -100,6 +103,7 @@ class WaterAnalyst(Analyst):
         self.fit_rows = 0  # history rows of the calibration in use
         self.watch = None
         self.findings: list[Finding] = []
+        self.failure = ""  # the last failure of a model run or calibration, for the status
 
     # ---- the live path --------------------------------------------------------------------------
     def judged(self) -> npt.NDArray[np.bool_]:
@@ -161,12 +165,21 @@ class WaterAnalyst(Analyst):
         """One closed step through the model, the calibration lifecycle and the watch."""
         assert self.model is not None
         run = self._run(np.array([t_ms], np.int64), row[None, :])
-        expected = self.model.expected(run, keep_open=True)[0] if np.isfinite(row).any() else \
-            np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
+        expected = np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
+        if np.isfinite(row).any():
+            try:
+                expected = self.model.expected(run, keep_open=True)[0]
+            except Exception as exc:  # EPANET refused the step: skipped, the readings are kept
+                self._failed("the model run", exc)
+                self.model.close()
         if len(self.history) < CALIBRATION_DAYS * DAY_STEPS:
             self.history.append(np.concatenate([[float(t_ms)], row, expected]))
             if len(self.history) >= DAY_STEPS and len(self.history) - self.fit_rows >= DAY_STEPS:
-                self._fit(len(self.history))
+                try:
+                    self._fit(len(self.history))
+                except (np.linalg.LinAlgError, ValueError, ConfigError) as exc:  # tried again in a day
+                    self.fit_rows = len(self.history)
+                    self._failed("the calibration", exc)
                 return []  # the watch was primed with the history, this step included
         if self.watch is None:
             return []
@@ -174,6 +187,11 @@ class WaterAnalyst(Analyst):
         found = self.watch.feed(run, self.detector.z(run, expected[None, :]))
         self.findings += found
         return [self._event(f) for f in found]
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Keep going, and say why in the status (the log has the detail)."""
+        log.warning("water analyst: %s failed: %s", what, exc)
+        self.failure = f"{what}: {type(exc).__name__}: {exc}"
 
     def _run(self, t_ms: npt.NDArray[np.int64], rows: npt.NDArray[np.float64]) -> YearRun:
         """Steps' readings as the model's run: pressures, flows, tank levels, household meters."""
@@ -281,7 +299,7 @@ class WaterAnalyst(Analyst):
                     "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
                     "sensors": {g: len(getattr(self.sensors, f)) for g, f in zip(
                         GROUPS, ("pressure_nodes", "flow_links", "level_tanks", "amr_demand_nodes"), strict=True)},
-                    "leaks": leaks}
+                    "leaks": leaks, "last_failure": self.failure or None}
 
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:
         """None: every water incident, this analyst's included, is analysed for the crew by
