@@ -24,6 +24,7 @@ lint: $(STAMP)  ## ruff on everything, mypy on the library
 bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go to docs/benchmarks.md
 	$(BIN)/python bench/ingest.py --write-docs
 	$(BIN)/python bench/scada.py --write-docs
+	$(BIN)/python bench/water_live.py --write-docs
 	$(BIN)/python bench/throughput.py --write-docs
 	$(BIN)/python bench/deadletters.py --write-docs
 	$(BIN)/python bench/hostile.py --write-docs

@@ -93,15 +93,15 @@ def main() -> None:
               PipeDistance(__import__("wntr").network.WaterNetworkModel(str(packaged_network("L-TOWN.inp")))))
     state = analyst.status()
     days = np.array(s.detect_s) / 86400
+    early = sum(lk.start_ms < year.start_ms + state["calibration_days"] * DAY_MS for lk in year.leaks)
     md = f"""{MARK}
 ## Water: BattLeDIM's 2018 year through the running platform (bench/water_live.py)
 
 `{bench_command(args.write_docs)}` on {time.strftime('%Y-%m-%d')}, {machine()}.  The competition's
 2018 SCADA files ({args.days} days) ingested into the shipped L-Town city with `analysts=water`:
-the analyst learns from the first {state['calibration_days']} days (taken as leak-free, though
-{sum(lk.start_ms < year.start_ms + state['calibration_days'] * DAY_MS for lk in year.leaks)} of the
-year's leaks had begun by then), watches the rest, and its reports are scored with BattLeDIM's
-rules as the organisers' scorer computes them.
+the analyst learns from the first {state['calibration_days']} days (taken as leak-free, though {early} of
+the year's leaks had begun by then), watches the rest, and its reports are scored with
+BattLeDIM's rules as the organisers' scorer computes them.
 
 | measure | value |
 |---|---:|
