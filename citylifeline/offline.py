@@ -77,16 +77,12 @@ def ingest_files(pipeline: Pipeline, paths: Iterable[str | Path], naive_tz: str 
     return report
 
 
-MERGE_SLICE_MS = 3_600_000
-"""Several files are merged an hour of readings at a time."""
-
-
 def interleaved(readers: list[Iterator[Parsed]], paths: list[str | Path]) -> Iterator[tuple[str | Path, Parsed]]:
     """The readings of several files merged by time: a utility's exports — one file per kind of
-    sensor, each a year long — go in side by side, an hour of every file at a time
-    (``MERGE_SLICE_MS``), as the analysts that compare kinds of sensor at the same moment need
-    them.  Each file is read a chunk ahead; a chunk's refused readings and its count go in as it
-    is read (with no readings).  One file goes in as it is read."""
+    sensor, each a year long — go in side by side, as the analysts that compare kinds of sensor
+    at the same moment need them.  Each file is read a chunk ahead, and each batch handed on holds
+    every file's readings up to the earliest time all of them have been read to; a chunk's refused
+    readings and its count go in as it is read (with no readings).  One file goes in as it is read."""
     if len(readers) == 1:
         for parsed in readers[0]:
             yield paths[0], parsed
@@ -100,8 +96,7 @@ def interleaved(readers: list[Iterator[Parsed]], paths: list[str | Path]) -> Ite
         pending = [src for src in srcs if src.pos < len(src.t_ms)]
         if not pending:
             return
-        lo = min(int(src.t_ms[src.pos]) for src in pending)
-        cut = min([lo + MERGE_SLICE_MS - 1, *(src.frontier for src in srcs if not src.done)])
+        cut = min((src.frontier for src in srcs if not src.done), default=2**62)
         yield "files", Parsed(ReadingBatch.concat([src.take(cut) for src in pending]), [], [], 0)
 
 

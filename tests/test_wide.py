@@ -4,6 +4,7 @@ map, into the same readings as the long form; errors that name the column and th
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -148,20 +149,24 @@ def test_battledims_2018_exports_go_onto_l_town_with_the_shipped_map() -> None:
     assert batch.t_ms.min() == 1_514_764_800_000 and batch.t_ms.max() == 1_546_300_500_000  # 2018, 00:00 to 23:55
 
 
-def test_files_ingested_together_are_merged_by_time(tmp_path: Path, bundle: CityBundle, config: Config) -> None:
-    """A year of pressures and a year of flows (here three hours of each, a minute apart) go in
-    side by side, an hour of both at a time, each chunk's count with it."""
-    from citylifeline.offline import MERGE_SLICE_MS, interleaved
+def test_files_ingested_together_are_merged_by_time() -> None:
+    """A year of pressures and a year of flows go in side by side: each batch holds both files' readings
+    up to the earliest time both have been read to, the batches in time order, each chunk's count
+    with it."""
+    from citylifeline.batch import ReadingBatch
+    from citylifeline.ingest.payload import Parsed
+    from citylifeline.offline import interleaved
 
-    times = [f"2026-01-01T{h:02d}:{m:02d}:00Z" for h in range(3) for m in range(60)]
-    (tmp_path / "p.csv").write_text("time,P-1\n" + "".join(f"{t},300000\n" for t in times), encoding="utf-8")
-    (tmp_path / "f.csv").write_text("time,F-1\n" + "".join(f"{t},0.1\n" for t in times), encoding="utf-8")
-    v = Validator(bundle.sensors, config, lambda: NOW_MS)
-    paths = [tmp_path / "p.csv", tmp_path / "f.csv"]
-    parts = list(interleaved([read_file(p, v) for p in paths], paths))
-    counted = [p for _, p in parts if p.received]
-    merged = [p.batch for _, p in parts if len(p.batch)]
-    assert sum(p.received for p in counted) == 360 and all(not len(p.batch) for p in counted)
-    assert sum(len(b) for b in merged) == 360 and len(merged) == 3
-    for b in merged:  # each an hour of both files
-        assert b.t_ms.max() - b.t_ms.min() < MERGE_SLICE_MS and len(set(b.sensor.tolist())) == 2
+    def chunks(sensor: int, days: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
+        for a, b in days:  # a file read a few days at a time, as a wide export is
+            t = np.arange(a * 86_400_000, b * 86_400_000, 300_000, dtype=np.int64)
+            yield Parsed(ReadingBatch.of(np.full(len(t), sensor), t, np.ones(len(t))), [], [], len(t))
+
+    readers = [chunks(0, [(0, 3), (3, 6), (6, 9)]), chunks(1, [(0, 1), (1, 2), (2, 9)])]
+    parts = [p for _, p in interleaved(readers, ["pressures.csv", "flows.csv"])]
+    counted = [p for p in parts if p.received]
+    merged = [p.batch for p in parts if len(p.batch)]
+    assert sum(p.received for p in counted) == 2 * 9 * 288 and all(not len(p.batch) for p in counted)
+    assert sum(len(b) for b in merged) == 2 * 9 * 288
+    assert all(a.t_ms.max() < b.t_ms.min() for a, b in itertools.pairwise(merged))  # in time order
+    assert all(set(b.sensor.tolist()) == {0, 1} for b in merged)  # both files, side by side
