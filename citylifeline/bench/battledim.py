@@ -87,8 +87,7 @@ class PipeDistance:
         lengths: dict[frozenset[str], float] = {}
         for name in wn.pipe_name_list + wn.pump_name_list + wn.valve_name_list:  # EPANET's link order
             link = wn.get_link(name)
-            length = float(link.length) if name in wn.pipe_name_list else 0.0
-            lengths[frozenset((link.start_node_name, link.end_node_name))] = length  # the later link sets it
+            lengths[frozenset((link.start_node_name, link.end_node_name))] = _length(link)  # the later link sets it
         self.graph = nx.Graph()
         self.graph.add_nodes_from(wn.node_name_list)
         self.graph.add_weighted_edges_from(((*pair, w) for pair, w in lengths.items() if w > 0 and len(pair) == 2),

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -39,11 +37,10 @@ from ...city.sensors import SensorRegistry
 from ...errors import ConfigError
 from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
-from ...units import WATER_HEAD_PA_PER_M
 from ...warn.model import Event, Incident
 from ..base import Analyst
 from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch
-from .model import WaterModel
+from .model import CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 
 log = logging.getLogger(__name__)
 STEP_MS = 300_000
@@ -52,8 +49,6 @@ OPEN_STEPS = 12  # steps held open for late readings (a ring: an hour)
 DAY_STEPS = 288
 CALIBRATION_DAYS = 21
 GAP_FILL_STEPS = DAY_STEPS  # a silence up to a day is kept as empty steps; a longer one is skipped
-GROUPS = ("pressure", "flow", "level", "demand")
-SCALE = {"pressure": 1 / WATER_HEAD_PA_PER_M, "flow": 3600.0, "level": 1.0, "demand": 3600.0}  # → m, m³/h
 BIG_LEAK_M3H = 36.0  # 10 L/s
 
 
@@ -67,28 +62,20 @@ class WaterAnalyst(Analyst):
     def __init__(self, city: City, registry: SensorRegistry, config: Config) -> None:
         super().__init__(city, registry, config)
         self.column = np.full(len(registry), -1, np.int32)  # sensor → column of a step's row
-        names: dict[str, list[tuple[int, str]]] = {g: [] for g in GROUPS}
-        layer = city.layers.get("water")
-        wn = getattr(layer, "model", None)
-        if wn is not None:
-            for i, (kind, asset) in enumerate(zip(registry.kind, registry.asset, strict=True)):
-                parts = asset.split("/", 2)
-                if len(parts) != 3 or parts[0] != "water" or not registry.active[i]:
-                    continue
-                group = "demand" if kind == "flow" and parts[1] == "junction" else kind
-                if group in names and (parts[1] in ("junction", "tank") or group == "flow"):
-                    names[group].append((i, parts[2]))
-        self.sensors = Sensors(*(tuple(n for _, n in names[g]) for g in GROUPS))
-        order = [i for g in GROUPS for i, _ in names[g]]
+        wn = getattr(city.layers.get("water"), "model", None)
+        names = city_channels(registry) if wn is not None else {g: [] for g in CHANNEL_GROUPS}
+        self.sensors = Sensors(*(tuple(n for _, n in names[g]) for g in CHANNEL_GROUPS))
+        order = [i for g in CHANNEL_GROUPS for i, _ in names[g]]
         self.column[order] = np.arange(len(order), dtype=np.int32)
-        self.scale = np.array([SCALE[g] for g in GROUPS for _ in names[g]])
-        self.signed = np.array([g in ("pressure", "level") for g in GROUPS for _ in names[g]])  # flows: how much
+        self.column_ids = np.array([registry.ids[i] for i in order], dtype=np.str_)  # a checkpoint's sensors
+        self.edges = np.cumsum([0, *(len(names[g]) for g in CHANNEL_GROUPS)])  # each group's columns
+        self.scale = np.array([TO_MODEL_UNITS[g] for g in CHANNEL_GROUPS for _ in names[g]])
+        self.signed = np.array([g in ("pressure", "level")  # flows are read as how much, not which way
+                                for g in CHANNEL_GROUPS for _ in names[g]])
         self.width = len(order)
         self.pressure_sensors = np.array([i for i, _ in names["pressure"]], np.int32)
         self.enabled = wn is not None and len(self.pressure_sensors) > 0
-        tz = ZoneInfo(city.timezone)
-        midnight = datetime(2020, 1, 1, tzinfo=tz)  # the patterns start at local midnight
-        self.model = WaterModel(wn, self.sensors, int(midnight.timestamp() * 1000)) if self.enabled else None
+        self.model = city_model(city, self.sensors) if self.enabled else None
         self.detector: LeakDetector | None = None
         self.watch: LeakWatch | None = None
         self._lock = threading.Lock()
@@ -195,11 +182,8 @@ class WaterAnalyst(Analyst):
 
     def _run(self, t_ms: npt.NDArray[np.int64], rows: npt.NDArray[np.float64]) -> YearRun:
         """Steps' readings as the model's run: pressures, flows, tank levels, household meters."""
-        widths = [len(getattr(self.sensors, f)) for f in ("pressure_nodes", "flow_links", "level_tanks",
-                                                          "amr_demand_nodes")]
-        edges = np.cumsum([0, *widths])
-        parts = [rows[:, edges[k]:edges[k + 1]] for k in range(4)]
-        return YearRun(t_ms, parts[0], parts[1], parts[2], parts[3], np.zeros((len(t_ms), 0)))
+        p, f, lv, d = (rows[:, self.edges[k]:self.edges[k + 1]] for k in range(len(CHANNEL_GROUPS)))
+        return YearRun(t_ms, p, f, lv, d, np.zeros((len(t_ms), 0)))
 
     def _fit(self, rows: int) -> None:
         """Calibrate on the first ``rows`` steps of history and prime a new watch with them."""
@@ -257,8 +241,7 @@ class WaterAnalyst(Analyst):
                    f"{self.name}.steps": np.array([self.open_step, self.fit_rows], np.int64),
                    f"{self.name}.acc_sum": self.acc_sum.copy(), f"{self.name}.acc_n": self.acc_n.copy(),
                    f"{self.name}.history": np.array(self.history, np.float64).reshape(len(self.history), -1),
-                   f"{self.name}.sensors": np.array(self.registry.ids, dtype=np.str_)[np.argsort(self.column)][
-                       np.sort(self.column) >= 0]}
+                   f"{self.name}.sensors": self.column_ids}
             if self.watch is not None:
                 out |= {f"{self.name}.watch.{k}": v for k, v in self.watch.state().items()}
             return out
@@ -266,8 +249,7 @@ class WaterAnalyst(Analyst):
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Load a checkpoint taken with the same water sensors (else start learning again)."""
         ids = arrays.get(f"{self.name}.sensors")
-        mine = np.array(self.registry.ids, dtype=np.str_)[np.argsort(self.column)][np.sort(self.column) >= 0]
-        if ids is None or not np.array_equal(ids, mine):
+        if ids is None or not np.array_equal(ids, self.column_ids):
             return
         with self._lock:
             self.open_step, fit_rows = (int(v) for v in arrays[f"{self.name}.steps"])
@@ -297,8 +279,7 @@ class WaterAnalyst(Analyst):
             return {"phase": phase, "words": {"zh": words[0], "en": words[1]},
                     "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
                     "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
-                    "sensors": {g: len(getattr(self.sensors, f)) for g, f in zip(
-                        GROUPS, ("pressure_nodes", "flow_links", "level_tanks", "amr_demand_nodes"), strict=True)},
+                    "sensors": {g: int(self.edges[k + 1] - self.edges[k]) for k, g in enumerate(CHANNEL_GROUPS)},
                     "leaks": leaks, "last_failure": self.failure or None}
 
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +25,9 @@ import pandas as pd
 from ...city.model import City
 from ...city.sensors import SensorRegistry
 from ...twin.leakyear import Sensors, YearRun
-from ...units import WATER_HEAD_PA_PER_M
 from ..isolation import isolation_plan, strategic_layer
 from .leaks import LeakDetector, Localisation
-from .model import WaterModel
+from .model import TO_MODEL_UNITS, city_channels, city_model
 
 BASELINE_MS = 3_600_000  # the hour before the first warning
 AFTER_MS = 3_600_000  # and at most the hour after it
@@ -50,15 +47,10 @@ class WaterIncidentAnalyst:
         self.city = city
         layer = city.layers["water"]
         self.wn = layer.model
-        self.columns: dict[str, list[tuple[int, str]]] = {"pressure": [], "flow": [], "level": []}
-        for i, (kind, asset) in enumerate(zip(registry.kind, registry.asset, strict=True)):
-            parts = asset.split("/", 2)
-            if len(parts) == 3 and parts[0] == "water" and kind in self.columns and registry.active[i]:
-                self.columns[kind].append((i, parts[2]))
+        self.columns = city_channels(registry)  # its household meters are not used here
         sensors = Sensors(tuple(n for _, n in self.columns["pressure"]), tuple(n for _, n in self.columns["flow"]),
                           tuple(n for _, n in self.columns["level"]), ())
-        midnight = datetime(2020, 1, 1, tzinfo=ZoneInfo(city.timezone))  # the patterns start at local midnight
-        self.model = WaterModel(self.wn, sensors, int(midnight.timestamp() * 1000))
+        self.model = city_model(city, sensors)
         self.valves = valves if valves is not None else strategic_layer(self.wn, seed=0)
         self.served = self._served_places()
         self._cache: dict[tuple[int, int], dict[str, Any]] = {}
@@ -126,7 +118,7 @@ class WaterIncidentAnalyst:
         """Each sensor of ``kind``'s median per 5-minute step ending at ``t_ms`` (m, or m³/h for flows)."""
         out = np.full((len(t_ms), len(self.columns[kind])), np.nan)
         step = STEP_S * 1000
-        scale = {"pressure": 1 / WATER_HEAD_PA_PER_M, "flow": 3600.0, "level": 1.0}[kind]
+        scale = TO_MODEL_UNITS[kind]
         for k, (i, _) in enumerate(self.columns[kind]):
             b = store.readings(i, int(t_ms[0]) - step, int(t_ms[-1]), 100_000)
             if len(b.t_ms) == 0:

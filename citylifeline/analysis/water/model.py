@@ -22,20 +22,54 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from ...city.model import City
+from ...city.sensors import SensorRegistry
 from ...errors import ConfigError
 from ...twin.epanet_steps import EN_EMITTER, EN_STATUS, EN_TANKLEVEL, open_steps
 from ...twin.leakyear import Sensors, YearRun
+from ...units import WATER_HEAD_PA_PER_M
 
 TANK_EDGE_M = 0.05  # within this of its top or bottom a tank follows the model, not its transmitter
 OPEN_M3H = 1.0  # a measured pump or controlled link carrying more than this is running / open
 SIGNATURE_HOURS = (3, 8, 13, 19)  # times of day the leak signatures are averaged over
 SIGNATURE_EMITTER = 5.0  # m³/h per √m: a leak of ~30 m³/h at 40 m
+
+
+CHANNEL_GROUPS = ("pressure", "flow", "level", "demand")
+"""The model's sensor channels, in ``Sensors`` order: pressures at nodes, flows in links, tank
+levels, and household meters (flow sensors at junctions: the demand)."""
+TO_MODEL_UNITS = {"pressure": 1 / WATER_HEAD_PA_PER_M, "flow": 3600.0, "level": 1.0, "demand": 3600.0}
+"""From the canonical units the store keeps (Pa, m³/s, m) to the model's (m of head, m³/h, m)."""
+NODE_KINDS = ("junction", "tank", "reservoir")
+
+
+def city_channels(registry: SensorRegistry) -> dict[str, list[tuple[int, str]]]:
+    """The city's active water sensors by channel group: (registry index, node or link name)."""
+    out: dict[str, list[tuple[int, str]]] = {g: [] for g in CHANNEL_GROUPS}
+    for i, (kind, asset) in enumerate(zip(registry.kind, registry.asset, strict=True)):
+        parts = asset.split("/", 2)
+        if len(parts) != 3 or parts[0] != "water" or not registry.active[i]:
+            continue
+        on = parts[1]
+        if (kind == "pressure" and on in NODE_KINDS) or (kind == "level" and on == "tank"):
+            out[kind].append((i, parts[2]))
+        elif kind == "flow":
+            out["demand" if on == "junction" else "flow"].append((i, parts[2]))
+    return out
+
+
+def city_model(city: City, sensors: Sensors) -> WaterModel:
+    """The city's water network with ``sensors``, its patterns starting at the city's local midnight."""
+    midnight = datetime(2020, 1, 1, tzinfo=ZoneInfo(city.timezone))
+    return WaterModel(city.layers["water"].model, sensors, int(midnight.timestamp() * 1000))
 
 
 @dataclass(frozen=True)
@@ -91,15 +125,6 @@ class WaterModel:
         """The channels a run's sensors read (steps × channels): pressures (m) then flows (m³/h)."""
         return np.hstack([run.pressure_m, run.flow_m3h])
 
-    def nominal_amr_m3h(self, t_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """The household meters' demands as the model has them (base × pattern), per step and meter."""
-        return self.nominal_m3h(t_ms, self.sensors.amr_demand_nodes)
-
-    def nominal_m3h(self, t_ms: npt.NDArray[np.int64], nodes: tuple[str, ...]) -> npt.NDArray[np.float64]:
-        """The demands of junctions ``nodes`` as the model has them (base × pattern), per step and junction."""
-        return np.stack([self.nominal_total_m3h(t_ms, (n,)) for n in nodes], axis=1) if nodes else \
-            np.zeros((len(t_ms), 0))
-
     def nominal_total_m3h(self, t_ms: npt.NDArray[np.int64], nodes: tuple[str, ...]) -> npt.NDArray[np.float64]:
         """The summed demand of junctions ``nodes`` as the model has it, per step (bases summed per pattern)."""
         default = self.wn.options.hydraulic.pattern
@@ -121,7 +146,7 @@ class WaterModel:
 
     def demand_factor(self, run: YearRun) -> npt.NDArray[np.float64]:
         """Each step's demand multiplier: what the household meters read over what the model expects."""
-        nominal = self.nominal_amr_m3h(run.t_ms).sum(axis=1)
+        nominal = self.nominal_total_m3h(run.t_ms, self.sensors.amr_demand_nodes)
         measured = np.nansum(run.demand_m3h, axis=1)
         read = np.isfinite(run.demand_m3h).any(axis=1)  # a step without any meter's reading: the model's own
         return np.where((nominal > 0) & read, measured / np.maximum(nominal, 1e-12), 1.0)

@@ -60,8 +60,12 @@ class NightFlow:
     night_ms: npt.NDArray[np.int64]  # each night's local midnight
     inflow_m3h: npt.NDArray[np.float64]
     legit_m3h: npt.NDArray[np.float64]
-    excess_m3h: npt.NDArray[np.float64]
     pressure_m: npt.NDArray[np.float64]  # the area's mean night pressure (NaN without sensors)
+
+    @property
+    def excess_m3h(self) -> npt.NDArray[np.float64]:
+        """The night's inflow less its legitimate use: the area's night leakage."""
+        return self.inflow_m3h - self.legit_m3h
 
     def corrected(self, to_pressure_m: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
         """The excess at each area's median night pressure (or ``to_pressure_m``), by the N1 law."""
@@ -159,4 +163,4 @@ def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None =
             rows = night & (day == d)
             inflow[r, a], legit[r, a] = float(np.nanmean(q[rows])), float(np.nanmean(use[rows]))
             press[r, a] = float(np.nanmean(p[rows])) if np.isfinite(p[rows]).any() else np.nan
-    return NightFlow(areas, (nights * DAY_MS - tz_offset_ms).astype(np.int64), inflow, legit, inflow - legit, press)
+    return NightFlow(areas, (nights * DAY_MS - tz_offset_ms).astype(np.int64), inflow, legit, press)
