@@ -40,7 +40,7 @@ from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
 from ..base import Analyst
 from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch
-from .model import CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
+from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 
 log = logging.getLogger(__name__)
 STEP_MS = 300_000
@@ -50,6 +50,7 @@ DAY_STEPS = 288
 CALIBRATION_DAYS = 21
 GAP_FILL_STEPS = DAY_STEPS  # a silence up to a day is kept as empty steps; a longer one is skipped
 BIG_LEAK_M3H = 36.0  # 10 L/s
+GROUP_FIELDS = ("pressure_m", "flow_m3h", "level_m", "demand_m3h")  # YearRun's column groups, CHANNEL_GROUPS' order
 
 
 class WaterAnalyst(Analyst):
@@ -91,6 +92,7 @@ class WaterAnalyst(Analyst):
         self.watch = None
         self.findings: list[Finding] = []
         self.failure = ""  # the last failure of a model run or calibration, for the status
+        self.last_steps: YearRun | None = None  # the last steps' readings (for the water balance)
 
     # ---- the live path --------------------------------------------------------------------------
     def judged(self) -> npt.NDArray[np.bool_]:
@@ -153,9 +155,10 @@ class WaterAnalyst(Analyst):
         assert self.model is not None
         run = self._run(np.array([t_ms], np.int64), row[None, :])
         expected = np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
+        before = self._before(run)
         if np.isfinite(row).any():
             try:
-                expected = self.model.expected(run, keep_open=True)[0]
+                expected = self.model.expected(run, keep_open=True, before=before)[0]
             except Exception as exc:  # EPANET refused the step: skipped, the readings are kept
                 self._failed("the model run", exc)
                 self.model.close()
@@ -174,6 +177,17 @@ class WaterAnalyst(Analyst):
         found = self.watch.feed(run, self.detector.z(run, expected[None, :]))
         self.findings += found
         return [self._event(f) for f in found]
+
+    def _before(self, run: YearRun) -> YearRun | None:
+        """The steps just before ``run``'s, up to ``BALANCE_STEPS`` (for the water balance), keeping
+        ``run`` among them for the next; None after a gap."""
+        was = self.last_steps
+        if was is not None and int(run.t_ms[0] - was.t_ms[-1]) != STEP_MS:
+            was = None
+        self.last_steps = run if was is None else YearRun(
+            *(np.concatenate([getattr(was, f), getattr(run, f)])[-BALANCE_STEPS:]
+              for f in YearRun.__dataclass_fields__))
+        return was
 
     def _failed(self, what: str, exc: Exception) -> None:
         """Keep going, and say why in the status (the log has the detail)."""
@@ -241,7 +255,9 @@ class WaterAnalyst(Analyst):
                    f"{self.name}.steps": np.array([self.open_step, self.fit_rows], np.int64),
                    f"{self.name}.acc_sum": self.acc_sum.copy(), f"{self.name}.acc_n": self.acc_n.copy(),
                    f"{self.name}.history": np.array(self.history, np.float64).reshape(len(self.history), -1),
-                   f"{self.name}.sensors": self.column_ids}
+                   f"{self.name}.sensors": self.column_ids,
+                   f"{self.name}.last_steps": np.zeros((0, 1 + self.width)) if self.last_steps is None else
+                   np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
             if self.watch is not None:
                 out |= {f"{self.name}.watch.{k}": v for k, v in self.watch.state().items()}
             return out
@@ -256,6 +272,9 @@ class WaterAnalyst(Analyst):
             self.acc_sum = arrays[f"{self.name}.acc_sum"].copy()
             self.acc_n = arrays[f"{self.name}.acc_n"].copy()
             self.history = list(arrays[f"{self.name}.history"])
+            last = arrays.get(f"{self.name}.last_steps")
+            self.last_steps = self._run(last[:, 0].astype(np.int64), last[:, 1:]) if last is not None and len(last) \
+                else None
             if fit_rows:
                 self._fit(fit_rows)
                 assert self.watch is not None

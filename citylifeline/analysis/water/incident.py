@@ -50,7 +50,7 @@ class WaterIncidentAnalyst:
         self.columns = city_channels(registry)  # its household meters are not used here
         sensors = Sensors(tuple(n for _, n in self.columns["pressure"]), tuple(n for _, n in self.columns["flow"]),
                           tuple(n for _, n in self.columns["level"]), ())
-        self.model = city_model(city, sensors)
+        self.model = city_model(city, sensors, balance=False)  # minutes before and after: the records' demand
         self.valves = valves if valves is not None else strategic_layer(self.wn, seed=0)
         self.served = self._served_places()
         self._cache: dict[tuple[int, int], dict[str, Any]] = {}

@@ -174,7 +174,7 @@ class LeakDetector:
 
     def _state(self, run: YearRun) -> npt.NDArray[np.int64]:
         """Each step's operating state: which measured pumps and controlled links are open (a bit each)."""
-        cols = [self.model.sensors.flow_links.index(p) for p in self.model.operated]
+        cols = [col for _, col in self.model.operated]
         on = run.flow_m3h[:, cols] > OPEN_M3H if cols else np.zeros((len(run.t_ms), 0), dtype=bool)
         return (on * (1 << np.arange(len(cols)))).sum(axis=1).astype(np.int64)
 

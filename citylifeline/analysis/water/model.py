@@ -5,6 +5,12 @@ stepped: ``twin.epanet_steps``) with
 
 - the **demand** scaled by what the household meters (AMR) measure: the sum of their readings
   over the sum of their nominal demands (base demand × pattern) is the step's demand multiplier;
+  where there are none (most cities), by the **water balance** of the metered areas (the flow
+  meters into them less what their tanks store: ``night.metered_areas``, ``night.area_inflow``),
+  as a utility sizes a district's demand from its inflow (IWA water balance; Farley & Trow,
+  "Losses in Water Distribution Networks", IWA 2003, ch. 5).  The inflow then holds a leak's
+  water too, which the model spreads over every junction: a leak shows only as the difference
+  between its own place and that spread, and the signatures are taken so (``signatures``);
 - every **measured tank at its measured level**, and every **measured pump** (or link that a
   control opens and closes) running or closed as its flow meter says (its controls are dropped),
   so the model follows the real operation instead of drifting from it over a year.
@@ -39,8 +45,11 @@ from ...units import WATER_HEAD_PA_PER_M
 
 TANK_EDGE_M = 0.05  # within this of its top or bottom a tank follows the model, not its transmitter
 OPEN_M3H = 1.0  # a measured pump or controlled link carrying more than this is running / open
+BALANCE_STEPS = 6  # steps the water balance's demand factor is averaged over (30 min at 5 min)
+PART_RUNNING = 0.9  # a running pump carrying less than this share of what the model says ran part of the step
 SIGNATURE_HOURS = (3, 8, 13, 19)  # times of day the leak signatures are averaged over
 SIGNATURE_EMITTER = 5.0  # m³/h per √m: a leak of ~30 m³/h at 40 m
+SPREAD_FRACTION = 0.05  # the demand raised this much to see what a leak's water spread over the junctions does
 
 
 CHANNEL_GROUPS = ("pressure", "flow", "level", "demand")
@@ -66,10 +75,11 @@ def city_channels(registry: SensorRegistry) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
-def city_model(city: City, sensors: Sensors) -> WaterModel:
-    """The city's water network with ``sensors``, its patterns starting at the city's local midnight."""
+def city_model(city: City, sensors: Sensors, balance: bool = True) -> WaterModel:
+    """The city's water network with ``sensors``, its patterns starting at the city's local midnight
+    (``balance``: see ``WaterModel``)."""
     midnight = datetime(2020, 1, 1, tzinfo=ZoneInfo(city.timezone))
-    return WaterModel(city.layers["water"].model, sensors, int(midnight.timestamp() * 1000))
+    return WaterModel(city.layers["water"].model, sensors, int(midnight.timestamp() * 1000), balance)
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,11 @@ class Signatures:
 class WaterModel:
     """The leak-free model of a network and its sensors; patterns start at ``origin_ms``."""
 
-    def __init__(self, inp: Path | str | Any, sensors: Sensors, origin_ms: int) -> None:
-        """``inp``: an .inp file (or a network WNTR ships, 'Net3'), or a loaded WaterNetworkModel."""
+    def __init__(self, inp: Path | str | Any, sensors: Sensors, origin_ms: int, balance: bool = True) -> None:
+        """``inp``: an .inp file (or a network WNTR ships, 'Net3'), or a loaded WaterNetworkModel.
+        ``balance``: without household meters, the demand from the metered areas' water balance
+        (else the records' own: what a comparison over minutes wants, since the balance would put
+        a burst's own water into the demand)."""
         import copy
 
         import wntr
@@ -105,14 +118,44 @@ class WaterModel:
                 raise ConfigError(f"flow sensor link {name!r} is not a link of {inp}")
         targets = {c: {a.target()[0].name for a in self.wn.get_control(c).actions()} for c in self.wn.control_name_list}
         controlled = set().union(*targets.values())
-        self.operated = tuple(n for n in sensors.flow_links if n in self.wn.pump_name_list or n in controlled)
-        self._dropped_controls = [c for c, links in targets.items() if links & set(self.operated)]
+        metered = {self._metered_by(n): n for n in sorted({*self.wn.pump_name_list, *controlled})}
+        self.operated = tuple((link, sensors.flow_links.index(meter)) for meter, link in metered.items() if meter)
+        """(pump or controlled link, the flow column that says whether it runs): its own meter's, or
+        that of a pipe in series with it (through junctions without demand), as a plant's outlet
+        meter tells whether its pump runs."""
+        self._dropped_controls = [c for c, links in targets.items() if links & {n for n, _ in self.operated}]
         tanks = [self.wn.get_node(n) for n in sensors.level_tanks]
         self._tank_lo = np.array([t.min_level for t in tanks], dtype=np.float64)
         self._tank_hi = np.array([t.max_level for t in tanks], dtype=np.float64)
         self.channels = len(sensors.pressure_nodes) + len(sensors.flow_links)
+        self.areas: tuple[Any, ...] = ()  # the metered areas whose water balance gives the demand (no AMR)
+        if balance and not sensors.amr_demand_nodes and sensors.flow_links:
+            from .night import metered_areas
+
+            self.areas = tuple(a for a in metered_areas(self) if any(sign > 0 for _, sign in a.meters))
+        self.balanced = tuple(j for a in self.areas for j in a.junctions)
         self._open: contextlib.ExitStack | None = None  # the EPANET project ``expected(keep_open=True)`` reuses
         self._steps: Any = None
+
+    def _metered_by(self, link: str) -> str:
+        """The flow sensor's link that carries ``link``'s flow (itself, or one in series with it
+        through junctions without demand), or ''."""
+        wn, meters = self.wn, set(self.sensors.flow_links)
+        seen, todo = {link}, [link]
+        while todo:
+            name = todo.pop()
+            if name in meters:
+                return name
+            lk = wn.get_link(name)
+            for node in (lk.start_node_name, lk.end_node_name):
+                if node not in wn.junction_name_list or any(
+                        d.base_value for d in wn.get_node(node).demand_timeseries_list):
+                    continue
+                others = [n for n in wn.get_links_for_node(node) if n != name]
+                if len(others) == 1 and others[0] not in seen:
+                    seen.add(others[0])
+                    todo.append(others[0])
+        return ""
 
     def close(self) -> None:
         """Close the EPANET project kept open, if any."""
@@ -144,12 +187,40 @@ class WaterModel:
                 out += q * m[step % len(m)]
         return out
 
-    def demand_factor(self, run: YearRun) -> npt.NDArray[np.float64]:
-        """Each step's demand multiplier: what the household meters read over what the model expects."""
-        nominal = self.nominal_total_m3h(run.t_ms, self.sensors.amr_demand_nodes)
-        measured = np.nansum(run.demand_m3h, axis=1)
-        read = np.isfinite(run.demand_m3h).any(axis=1)  # a step without any meter's reading: the model's own
-        return np.where((nominal > 0) & read, measured / np.maximum(nominal, 1e-12), 1.0)
+    def demand_factor(self, run: YearRun, before: YearRun | None = None) -> npt.NDArray[np.float64]:
+        """Each step's demand multiplier: what the household meters read over what the model
+        expects, or without them the metered areas' inflow over their junctions' nominal demand
+        (``before``: the steps before ``run``'s first, for its storage and average);
+        1 where neither can say."""
+        if self.sensors.amr_demand_nodes:
+            nominal = self.nominal_total_m3h(run.t_ms, self.sensors.amr_demand_nodes)
+            measured = np.nansum(run.demand_m3h, axis=1)
+            read = np.isfinite(run.demand_m3h).any(axis=1)  # a step without any meter's reading: the model's own
+        elif self.areas:
+            return self._balance_factor(run, before)
+        else:
+            return np.ones(len(run.t_ms))
+        return np.where((nominal > 0) & read & (measured > 0), measured / np.maximum(nominal, 1e-12), 1.0)
+
+    def _balance_factor(self, run: YearRun, before: YearRun | None) -> npt.NDArray[np.float64]:
+        """The metered areas' inflow over their junctions' nominal demand, averaged over the last
+        ``BALANCE_STEPS`` steps (``before``'s last ones included): a tank's level read to a few
+        millimetres makes one step's storage uncertain by more than a quiet night's use."""
+        from .night import area_inflow
+
+        whole = run if before is None else YearRun(*(np.concatenate([getattr(before, f), getattr(run, f)])
+                                                     for f in YearRun.__dataclass_fields__))
+        inflow = np.sum([area_inflow(a, whole) for a in self.areas], axis=0)
+        nominal = self.nominal_total_m3h(whole.t_ms, self.balanced)
+        raw = np.where((nominal > 0) & (inflow > 0), inflow / np.maximum(nominal, 1e-12), np.nan)
+        ok = np.isfinite(raw)
+        total = np.concatenate([[0.0], np.cumsum(np.where(ok, raw, 0.0))])
+        count = np.concatenate([[0], np.cumsum(ok)])
+        end = np.arange(1, len(raw) + 1)
+        start = np.maximum(end - BALANCE_STEPS, 0)
+        n = count[end] - count[start]
+        mean = np.where(n > 0, (total[end] - total[start]) / np.maximum(n, 1), 1.0)
+        return np.asarray(mean[len(whole.t_ms) - len(run.t_ms):], dtype=np.float64)
 
     def _operated_wn(self) -> Any:
         """A copy of the model without the controls of the measured pumps and links (they follow their meters)."""
@@ -160,12 +231,14 @@ class WaterModel:
             wn.remove_control(name)
         return wn
 
-    def expected(self, run: YearRun, keep_open: bool = False) -> npt.NDArray[np.float64]:
+    def expected(self, run: YearRun, keep_open: bool = False, before: YearRun | None = None
+                 ) -> npt.NDArray[np.float64]:
         """The channels the model expects at each step of ``run`` (steps × channels); NaN where it
         cannot say: the readings either side of a tank reaching (or leaving) its top or bottom,
         which the model and the network do at different moments within the step.  ``keep_open``:
-        run in an EPANET project kept open for the next call (the live analyst's step by step)."""
-        factor = self.demand_factor(run)
+        run in an EPANET project kept open for the next call (the live analyst's step by step);
+        ``before``: see ``demand_factor``."""
+        factor = self.demand_factor(run, before)
         reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links),
                  "l": ("pressure", self.sensors.level_tanks)}
         with contextlib.ExitStack() as stack:
@@ -186,6 +259,10 @@ class WaterModel:
         model_full = (level <= lo + 1e-3) | (level >= hi - 1e-3)
         near = (run.level_m <= lo + TANK_EDGE_M) | (run.level_m >= hi - TANK_EDGE_M)
         unsure: npt.NDArray[np.bool_] = np.asarray((near != model_full).any(axis=1))
+        n_p = len(self.sensors.pressure_nodes)
+        for _, col in self.operated:  # a pump that ran part of the step: the model has it running throughout
+            running, full = run.flow_m3h[:, col], out[:, n_p + col]
+            unsure |= (running > OPEN_M3H) & (running < PART_RUNNING * full)
         unsure[:-1] |= unsure[1:]
         unsure[1:] |= unsure[:-1].copy()
         out[unsure] = np.nan
@@ -195,7 +272,7 @@ class WaterModel:
         """A function that puts the model in ``run``'s measured operation at a row: demand,
         tank levels, pumps and controlled links."""
         tanks = [steps.node(n) for n in self.sensors.level_tanks]
-        operated = [(steps.link(p), self.sensors.flow_links.index(p)) for p in self.operated]
+        operated = [(steps.link(p), col) for p, col in self.operated]
 
         def operate(row: int) -> None:
             steps.set_demand_multiplier(float(factor[row]))
@@ -219,6 +296,7 @@ class WaterModel:
         total = np.zeros((len(junctions), self.channels))
         with open_steps(self.wn if at is None else self._operated_wn()) as steps:
             idx = [steps.node(n) for n in junctions]
+            multiplier = 1.0
             if at is None:
                 times = [self.origin_ms + h * 3_600_000 for h in SIGNATURE_HOURS]
 
@@ -227,18 +305,29 @@ class WaterModel:
             else:
                 run, row = at
                 times = [int(run.t_ms[row])]
-                at_row = self._operator(steps, run, self.demand_factor(run))
+                factor = self.demand_factor(run)
+                multiplier = float(factor[row])
+                at_row = self._operator(steps, run, factor)
 
                 def operate() -> None:
                     at_row(row)
+            balanced = np.isin(np.array(junctions), np.array(self.balanced, dtype=object))
             for t0 in times:
                 t = np.array([t0], dtype=np.int64)
                 base = self._snapshot(steps, t, reads, None, operate)
+                spread = np.zeros(self.channels)
+                if balanced.any():  # a leak's water in the inflow, spread over every junction by the model
+                    def spread_op() -> None:
+                        operate()
+                        steps.set_demand_multiplier(multiplier * (1.0 + SPREAD_FRACTION))
+
+                    got = self._snapshot(steps, t, reads, None, spread_op)
+                    spread = (got[0] - base[0]) / max(float(np.sum(got[-1] - base[-1])), 1e-9)
                 for j, i in enumerate(idx):
                     got = self._snapshot(steps, t, reads, i, operate)
                     q = got[-1][j] - base[-1][j]
                     if q > 1e-6:
-                        total[j] += (got[0] - base[0]) / q
+                        total[j] += (got[0] - base[0]) / q - (spread if balanced[j] else 0.0)
         sig = total / len(times)
         index = {n: k for k, n in enumerate(junctions)}
         pipes = tuple(self.wn.pipe_name_list)

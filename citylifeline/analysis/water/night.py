@@ -133,12 +133,33 @@ def _directions(model: WaterModel, links: set[str]) -> dict[str, int]:
     return out
 
 
+def area_inflow(area: Area, run: YearRun, before: YearRun | None = None) -> npt.NDArray[np.float64]:
+    """What ``area`` takes in over each step of ``run``, m³/h: its meters' flows in less out, less
+    what its tanks store (cross-section × the level's rise).  Readings are steps' means, so the
+    rise from one step's mean level to the next spans the second half of the first step and the
+    first half of the second: the flows are averaged over the same (a pump switching within a
+    step would otherwise look like a burst of demand).  ``before``: the step before ``run``'s
+    first (one row), else the first step pairs with the second.  NaN where a meter is silent."""
+    t, level, flow = run.t_ms.astype(np.float64), run.level_m, run.flow_m3h
+    if before is not None:
+        t = np.concatenate([before.t_ms.astype(np.float64), t])
+        level, flow = np.vstack([before.level_m, level]), np.vstack([before.flow_m3h, flow])
+    if len(t) < 2:
+        return np.full(len(run.t_ms), np.nan)
+    q = np.zeros(len(t) - 1)
+    for col, sign in area.meters:
+        q += sign * (flow[1:, col] + flow[:-1, col]) / 2
+    rise = np.diff(level, axis=0) / (np.diff(t)[:, None] / 3_600_000)  # m/h
+    for col, section in area.tanks:
+        q -= section * rise[:, col]
+    return q if before is not None else np.concatenate([q[:1], q])
+
+
 def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None = None,
                tz_offset_ms: int = 0) -> NightFlow:
     """Each night's inflow, legitimate use and excess per area over ``run`` (steps of a few minutes);
     ``tz_offset_ms``: local time minus the readings' time."""
     areas = metered_areas(model) if areas is None else areas
-    step_h = float(np.median(np.diff(run.t_ms))) / 3_600_000 if len(run.t_ms) > 1 else 1.0
     local = run.t_ms + tz_offset_ms
     hour = (local % DAY_MS) / 3_600_000
     night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
@@ -147,12 +168,7 @@ def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None =
     shape = (len(nights), len(areas))
     inflow, legit, press = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     for a, area in enumerate(areas):
-        q = np.zeros(len(run.t_ms))
-        for col, sign in area.meters:
-            q += sign * run.flow_m3h[:, col]
-        for col, section in area.tanks:
-            rise = np.gradient(run.level_m[:, col]) / step_h  # m/h
-            q -= section * rise
+        q = area_inflow(area, run)
         use = model.nominal_total_m3h(run.t_ms, area.junctions)
         if area.amr:  # measured: the meters' reading scaled to the area as the model's demands share out
             metered = model.nominal_total_m3h(run.t_ms, tuple(model.sensors.amr_demand_nodes[c] for c in area.amr))
