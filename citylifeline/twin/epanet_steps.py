@@ -27,7 +27,7 @@ EN_FLOW, EN_STATUS = 8, 11
 EN_DURATION, EN_HYDSTEP, EN_PATTERNSTEP, EN_PATTERNSTART, EN_REPORTSTEP, EN_STARTTIME = 0, 1, 3, 4, 5, 10
 EN_DEMANDMULT = 4
 NODE_CODES = {"pressure": EN_PRESSURE, "demand": EN_DEMAND}  # a tank's pressure is its level
-LINK_CODES = {"flow": EN_FLOW}
+LINK_CODES = {"flow": EN_FLOW, "status": EN_STATUS}
 
 Reads = Mapping[str, tuple[str, Sequence[str]]]
 """What to read at each step: output name → (quantity, element names), e.g. ``{"p": ("pressure", nodes)}``."""

@@ -116,6 +116,7 @@ class WaterModel:
         for name in sensors.flow_links:
             if name not in self.wn.link_name_list:
                 raise ConfigError(f"flow sensor link {name!r} is not a link of {inp}")
+        self._operated: Any = None  # ``_operated_wn``'s copy
         targets = {c: {a.target()[0].name for a in self.wn.get_control(c).actions()} for c in self.wn.control_name_list}
         controlled = set().union(*targets.values())
         metered = {self._metered_by(n): n for n in sorted({*self.wn.pump_name_list, *controlled})}
@@ -134,6 +135,10 @@ class WaterModel:
 
             self.areas = tuple(a for a in metered_areas(self) if any(sign > 0 for _, sign in a.meters))
         self.balanced = tuple(j for a in self.areas for j in a.junctions)
+        from .sensitivity import LINEAR_ABOVE_JUNCTIONS
+
+        self.linear = len(self.wn.junction_name_list) > LINEAR_ABOVE_JUNCTIONS
+        """Signatures from the network linearised (``sensitivity``) rather than a solve per junction."""
         self._open: contextlib.ExitStack | None = None  # the EPANET project ``expected(keep_open=True)`` reuses
         self._steps: Any = None
 
@@ -223,13 +228,15 @@ class WaterModel:
         return np.asarray(mean[len(whole.t_ms) - len(run.t_ms):], dtype=np.float64)
 
     def _operated_wn(self) -> Any:
-        """A copy of the model without the controls of the measured pumps and links (they follow their meters)."""
+        """A copy of the model without the controls of the measured pumps and links (they follow
+        their meters); made once (a deep copy of a city's network takes seconds) and only read."""
         import copy
 
-        wn = copy.deepcopy(self.wn)
-        for name in self._dropped_controls:
-            wn.remove_control(name)
-        return wn
+        if self._operated is None:
+            self._operated = copy.deepcopy(self.wn)
+            for name in self._dropped_controls:
+                self._operated.remove_control(name)
+        return self._operated
 
     def expected(self, run: YearRun, keep_open: bool = False, before: YearRun | None = None
                  ) -> npt.NDArray[np.float64]:
@@ -294,7 +301,8 @@ class WaterModel:
                  "q": ("demand", self.wn.junction_name_list)}
         junctions = tuple(self.wn.junction_name_list)
         total = np.zeros((len(junctions), self.channels))
-        with open_steps(self.wn if at is None else self._operated_wn()) as steps:
+        wn = self.wn if at is None else self._operated_wn()
+        with open_steps(wn) as steps:
             idx = [steps.node(n) for n in junctions]
             multiplier = 1.0
             if at is None:
@@ -311,9 +319,13 @@ class WaterModel:
 
                 def operate() -> None:
                     at_row(row)
-            balanced = np.isin(np.array(junctions), np.array(self.balanced, dtype=object))
+            in_balance = set(self.balanced)
+            balanced = np.array([j in in_balance for j in junctions], dtype=bool)
             for t0 in times:
                 t = np.array([t0], dtype=np.int64)
+                if self.linear:
+                    total += self._linearised(wn, steps, t, operate, balanced)
+                    continue
                 base = self._snapshot(steps, t, reads, None, operate)
                 spread = np.zeros(self.channels)
                 if balanced.any():  # a leak's water in the inflow, spread over every junction by the model
@@ -322,6 +334,7 @@ class WaterModel:
                         steps.set_demand_multiplier(multiplier * (1.0 + SPREAD_FRACTION))
 
                     got = self._snapshot(steps, t, reads, None, spread_op)
+                    steps.set_demand_multiplier(multiplier)  # the multiplier stays set in the project
                     spread = (got[0] - base[0]) / max(float(np.sum(got[-1] - base[-1])), 1e-9)
                 for j, i in enumerate(idx):
                     got = self._snapshot(steps, t, reads, i, operate)
@@ -341,6 +354,23 @@ class WaterModel:
             xy[k] = np.mean([self.wn.get_node(n).coordinates for n in (link.start_node_name, link.end_node_name)],
                             axis=0)
         return Signatures(junctions, sig, pipes, pipe_sig, xy)
+
+    def _linearised(self, wn: Any, steps: Any, t: npt.NDArray[np.int64], operate: Callable[[], None],
+                    balanced: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """Every junction's signature at ``t`` from the network linearised there (``sensitivity``)."""
+        from .sensitivity import Linearised, State
+
+        links, nodes = list(wn.link_name_list), list(wn.node_name_list)
+        reads = {"q": ("demand", wn.junction_name_list), "f": ("flow", links), "s": ("status", links),
+                 "p": ("pressure", nodes)}
+        _, got = steps.run(t, self.origin_ms, reads, lambda _row, _t: operate())
+        state = State(dict(zip(links, got["f"][0].tolist(), strict=True)),
+                      dict(zip(links, (got["s"][0] > 0.5).tolist(), strict=True)),
+                      dict(zip(nodes, got["p"][0].tolist(), strict=True)))
+        lin = Linearised(wn, state)
+        sig, spread = lin.signatures(wn, state, list(wn.junction_name_list), self.sensors.pressure_nodes,
+                                     self.sensors.flow_links, np.where(balanced, got["q"][0], 0.0))
+        return np.asarray(sig - np.where(balanced[:, None], spread[None, :], 0.0), dtype=np.float64)
 
     def _snapshot(self, steps: Any, t: npt.NDArray[np.int64], reads: dict[str, Any], leak: int | None,
                   operate: Callable[[], None]) -> tuple[npt.NDArray[np.float64], ...]:

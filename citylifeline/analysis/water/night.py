@@ -26,6 +26,7 @@ night inflow it is; the model-based detector (``leaks``) places the changes with
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import networkx as nx
@@ -126,7 +127,7 @@ def _directions(model: WaterModel, links: set[str]) -> dict[str, int]:
         else:
             unsure.append(name)
     if unsure:
-        day = model._operated_wn()
+        day = copy.deepcopy(model._operated_wn())  # the model's copy is only read
         day.options.time.duration = 24 * 3600
         flows = wntr.sim.EpanetSimulator(day).run_sim().link["flowrate"]
         out |= {name: 1 if float(flows[name].mean()) >= 0 else -1 for name in unsure}
