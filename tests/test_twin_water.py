@@ -95,3 +95,37 @@ def test_the_same_seed_gives_the_same_readings(water_city: CityBundle, normal: T
     again = run(water_city)
     assert np.array_equal(again.readings.value, normal.readings.value)
     assert np.array_equal(again.readings.delivered_ms, normal.readings.delivered_ms)
+
+
+def test_use_varies_from_day_to_day_smoothly_on_a_network_unlike_its_records(water_city: CityBundle) -> None:
+    """The twin's city is not its model: its use differs day to day and hour to hour (seeded),
+    changes within the hour rather than in the records' hourly steps, and its base demands and
+    roughness are one fixed draw off the records."""
+    from citylifeline.twin import hydraulics
+
+    records_pattern = np.array([])
+
+    def spelt(seed: int) -> tuple[np.ndarray, object]:
+        nonlocal records_pattern
+        wn = hydraulics.load_network(str(DATA / "water.inp"))
+        first = wn.get_node("W-N0606").demand_timeseries_list[0]
+        records, records_pattern = float(first.base_value), np.asarray(wn.get_pattern(first.pattern_name).multipliers)
+        hydraulics.vary_demand(wn, np.random.default_rng(seed), 3 * 86400)
+        d = wn.get_node("W-N0606").demand_timeseries_list[0]
+        return np.asarray(wn.get_pattern(d.pattern_name).multipliers), (records, float(d.base_value))
+
+    a, (records, real) = spelt(1)
+    b, (_, real_b) = spelt(2)
+    assert wn_step(a) == 300 and len(a) >= 3 * 288
+    days = a[: 3 * 288].reshape(3, 288)
+    assert np.ptp(days.sum(axis=1)) / days.sum(axis=1).mean() > 0.005  # no two days alike
+    assert not np.allclose(a, b) and np.allclose(a, spelt(1)[0])  # the seed decides, and decides again
+    # no hourly jumps: the biggest 5-minute change is a small part of the records' biggest hourly step
+    assert np.abs(np.diff(days[0])).max() < 0.25 * np.abs(np.diff(records_pattern)).max()
+    assert real != records and real == real_b  # the same real network in every scenario
+
+
+def wn_step(_multipliers: np.ndarray) -> int:
+    from citylifeline.twin import hydraulics
+
+    return hydraulics.DEMAND_STEP_S

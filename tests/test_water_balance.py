@@ -41,9 +41,11 @@ def test_demand_is_the_inflow_less_what_the_tank_stores_over_the_nominal_demand(
     nominal = model.nominal_total_m3h(run.t_ms, model.balanced)
     factor = model.demand_factor(run)
     want = (500.0 - section * rise_m_h) / nominal
-    # the average's window reaches back into the run: from the window's full length on, exact
-    assert factor[BALANCE_STEPS:] == pytest.approx(
-        [np.mean(want[k - BALANCE_STEPS + 1: k + 1]) for k in range(BALANCE_STEPS, n)], rel=1e-9)
+    assert factor == pytest.approx(want, rel=1e-9)  # a steady inflow: the fitted line is the inflow itself
+    ramp = steps(list(400.0 + 10.0 * np.arange(n)), list(3.0 + rise_m_h * np.arange(n) * STEP / 3_600_000))
+    read = model.demand_factor(ramp) * nominal + section * rise_m_h
+    # a rising inflow is read where it is, not half a window late (each step pairs its flow with the one before)
+    assert read[BALANCE_STEPS:] == pytest.approx(400.0 + 10.0 * np.arange(BALANCE_STEPS, n) - 5.0, rel=1e-9)
     before, after = YearRun(*(getattr(run, f)[:n - 1] for f in YearRun.__dataclass_fields__)), \
         YearRun(*(getattr(run, f)[n - 1:] for f in YearRun.__dataclass_fields__))
     assert model.demand_factor(after, before)[0] == pytest.approx(factor[-1], rel=1e-9)  # live, a step at a time
@@ -62,7 +64,10 @@ def test_a_pump_starting_within_a_step_is_no_burst_of_demand_and_no_step_at_full
     run = steps(list(step_trunk), list(step_level))
     inflow = model.demand_factor(run) * model.nominal_total_m3h(run.t_ms, model.balanced)
     raw = use / model.nominal_total_m3h(run.t_ms, model.balanced)
-    assert np.abs(model.demand_factor(run) - raw).max() < 0.05 * raw.max()  # unpaired: 0.4 of it
+    error = model.demand_factor(run) - raw
+    # a step's mean level and its flows pair only approximately across a switch: a short error
+    # that evens out, not a burst of demand
+    assert np.abs(error).max() < 0.15 * raw.max() and abs(error[3:].mean()) < 0.05 * raw.max()
     assert inflow.max() < 1.1 * use
     expected = model.expected(run)
     # 2 of its 5 minutes (and its neighbours): not the model's

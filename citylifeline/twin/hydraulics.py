@@ -22,6 +22,14 @@ opens it at the burst time (at the first rule step, one sampling step long, at o
 No check valve (EPANET cannot control one): if the junction's pressure fell below zero gauge
 the reservoir would feed it, which acts as the air inlet that stops a real main from holding
 a vacuum.
+
+Demand.  A city's water use is never its records' pattern to the letter: every day's use differs
+from the last (weather, weekday; ``leakyear.DAILY_SD``, ``DAILY_AR``) and every hour wanders
+about the pattern (``HOURLY_SD``); and the real network is not its records
+(``leakyear.perturb``: base demands ~10 % and roughness ~5 % off, the same every day:
+``MISMATCH_SEED``); and use changes smoothly, not in the records' hourly steps (``DEMAND_STEP_S``).
+``vary_demand`` makes the simulated city so, so that a model-based detector
+tuned on the twin meets the model error and the day-to-day change a utility meets.
 """
 
 from __future__ import annotations
@@ -47,6 +55,12 @@ DAY_S = 86400
 ORIFICE_CD = 0.6
 """Discharge coefficient of a sharp-edged orifice; a burst's rupture is modelled as one."""
 BURST_PIPE_LENGTH_M = 1.0
+HOURLY_SD = 0.03
+"""Each pattern period's use about the pattern, independent per period (3 %: the spread of a
+district's hourly inflow about its mean day; Gargano et al., Water 9(12):948, 2017, report
+coefficients of variation of 2–5 % for thousands of users)."""
+DEMAND_STEP_S = 300  # the simulated use changes every 5 minutes
+MISMATCH_SEED = 20261206  # the city's real network: one draw, the same in every scenario
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,43 @@ def _repeat_daily_controls(wn: Any) -> None:
         action = ControlAction(wn.get_link(link), attribute, value)
         cond = TimeOfDayCondition(wn, Comparison.eq, clock)
         wn.add_control(f"daily-{link}-{attribute}-{int(clock)}", Control(cond, action))
+
+
+def vary_demand(wn: Any, rng: np.random.Generator, duration_s: float) -> None:
+    """Make the demands of ``wn`` a real city's over a run of ``duration_s`` seconds (see the
+    module docstring): every demand's pattern spelt out period by period, times a day-to-day
+    factor (AR(1)) and an hourly one, every five minutes, and the network perturbed from its records."""
+    from .leakyear import DAILY_AR, DAILY_SD, perturb
+
+    perturb(wn, MISMATCH_SEED)
+    t = wn.options.time
+    step = int(t.pattern_timestep)
+    t.pattern_timestep = DEMAND_STEP_S
+    periods = math.ceil((duration_s + t.pattern_start) / DEMAND_STEP_S) + 2
+    x = np.arange(periods) * DEMAND_STEP_S / step  # position in the records' patterns, in their periods
+    clock = np.arange(periods) * DEMAND_STEP_S - float(t.pattern_start) + float(t.start_clocktime)
+    day = (clock // DAY_S).astype(np.int64)
+    shocks = rng.normal(0.0, DAILY_SD * math.sqrt(1 - DAILY_AR ** 2), int(day[-1]) + 1)
+    daily = np.empty_like(shocks)
+    level = rng.normal(0.0, DAILY_SD)
+    for k, shock in enumerate(shocks):
+        level = DAILY_AR * level + shock
+        daily[k] = level
+    hourly = np.clip(1.0 + rng.normal(0.0, HOURLY_SD, int(x[-1]) + 2), 0.5, 1.5)
+    factor = (1.0 + daily[day]) * np.interp(x, np.arange(len(hourly)), hourly)
+    default = wn.options.hydraulic.pattern
+    spelt: dict[str | None, str] = {}
+    for name in wn.junction_name_list:
+        for d in wn.get_node(name).demand_timeseries_list:
+            pat = d.pattern_name or (default if default in wn.pattern_name_list else None)
+            if pat not in spelt:
+                base = np.asarray(wn.get_pattern(pat).multipliers, np.float64) if pat else np.ones(1)
+                # use changes smoothly, not in the records' hourly steps: each period's value is
+                # reached at its middle, and the use runs straight from one middle to the next
+                smooth = np.interp((x - 0.5) % len(base), np.arange(len(base) + 1), np.r_[base, base[0]])
+                spelt[pat] = f"REAL-{pat or 'FLAT'}"
+                wn.add_pattern(spelt[pat], list(smooth * factor))
+            d.pattern_name = spelt[pat]
 
 
 def add_burst(wn: Any, index: int, junction: str, at_s: float, orifice_diameter_m: float) -> None:

@@ -213,8 +213,8 @@ def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
 
         rows, got = steps.run(t_ms, year.start_ms if pattern_origin_ms is None else pattern_origin_ms, reads, before)
     keep = t_ms[:rows] >= year.start_ms
-    return YearRun(t_ms[:rows][keep], got["p"][keep], np.abs(got["f"][keep]), got["l"][keep], got["a"][keep],
-                   got["k"][keep])
+    return YearRun(t_ms[:rows][keep], got["p"][keep], got["f"][keep], got["l"][keep], got["a"][keep],
+                   got["k"][keep])  # flows as a meter reads them: signed, as the link runs start to end
 
 
 def add_noise(run: YearRun, seed: int) -> YearRun:

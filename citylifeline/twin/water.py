@@ -1,8 +1,9 @@
 """The water twin: EPANET (through WNTR) drives the pressure, flow and tank-level sensors.
 
 The city's water network (``water.inp`` of the city bundle) runs from a warm-up day before the
-scenario (see ``hydraulics``) at the finest sensor interval; each sensor then takes its own
-native times.  Incidents:
+scenario (see ``hydraulics``) at the finest sensor interval, with a real city's demand (varying
+day to day and hour to hour) on a network a little unlike its records (``hydraulics.vary_demand``);
+each sensor then takes its own native times.  Incidents:
 
 - ``burst`` at a junction: an orifice to the atmosphere of ``magnitude`` m diameter, opening at
   its start (pressure-driven: ``hydraulics.add_burst``);
@@ -70,6 +71,7 @@ class WaterTwin:
             hydraulics.check_sensor(wn, s.id, kind, el)
         warm = hydraulics.warmup_s(ctx.scenario.start_ms, ctx.bundle.city.timezone,
                                    float(wn.options.time.start_clocktime))
+        hydraulics.vary_demand(wn, ctx.rng, warm + ctx.scenario.duration_s)
         baseline = hydraulics.run(wn, warm, n_steps, step, pairs).values if ctx.incidents else None
         run_s = warm + ctx.scenario.duration_s
         for i, inc in enumerate(ctx.incidents):

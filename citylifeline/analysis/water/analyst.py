@@ -71,7 +71,7 @@ class WaterAnalyst(Analyst):
         self.column_ids = np.array([registry.ids[i] for i in order], dtype=np.str_)  # a checkpoint's sensors
         self.edges = np.cumsum([0, *(len(names[g]) for g in CHANNEL_GROUPS)])  # each group's columns
         self.scale = np.array([TO_MODEL_UNITS[g] for g in CHANNEL_GROUPS for _ in names[g]])
-        self.signed = np.array([g in ("pressure", "level")  # flows are read as how much, not which way
+        self.signed = np.array([g != "demand"  # a household meter counts how much; the model signs the rest
                                 for g in CHANNEL_GROUPS for _ in names[g]])
         self.width = len(order)
         self.pressure_sensors = np.array([i for i, _ in names["pressure"]], np.int32)

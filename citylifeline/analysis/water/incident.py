@@ -127,7 +127,7 @@ class WaterIncidentAnalyst:
             values = np.asarray(b.value, dtype=np.float64) * scale
             for r in np.unique(slot[slot < len(t_ms)]):
                 out[r, k] = float(np.median(values[slot == r]))
-        return np.abs(out) if kind == "flow" else out
+        return out  # flows as the meters read them: the model compares tank mains signed, the rest by size
 
     def _fill(self, run: YearRun, row: int) -> YearRun:
         """The operation at ``row`` (the first warning), gaps filled from the nearest reading, as a one-step run."""

@@ -175,7 +175,7 @@ class LeakDetector:
     def _state(self, run: YearRun) -> npt.NDArray[np.int64]:
         """Each step's operating state: which measured pumps and controlled links are open (a bit each)."""
         cols = [col for _, col in self.model.operated]
-        on = run.flow_m3h[:, cols] > OPEN_M3H if cols else np.zeros((len(run.t_ms), 0), dtype=bool)
+        on = np.abs(run.flow_m3h[:, cols]) > OPEN_M3H if cols else np.zeros((len(run.t_ms), 0), dtype=bool)
         return (on * (1 << np.arange(len(cols)))).sum(axis=1).astype(np.int64)
 
     def _explained(self, run: YearRun, expected: npt.NDArray[np.float64], cal: Calibration) -> npt.NDArray[np.float64]:
@@ -347,6 +347,10 @@ class LeakWatch:
                     near.last_active = t
                     if not near.reported:
                         near.pipe = j  # the leak already suspected, placed better
+                        if win.kind == "burst" and near.kind != "burst":  # seen first by a slower window
+                            near.kind, near.start_row, near.base_readings = "burst", t - win.readings + 1, win.base
+                            near.base = _baseline(self.cum, i, win)
+                            near.next_row = min(near.next_row, t + CONFIRM["burst"])
                     continue
                 self.known.append(_Known(j, t, t - win.readings + 1, win.kind, best, _baseline(self.cum, i, win),
                                          win.base, t + CONFIRM[win.kind], last_active=t, alarm_ms=self._t_ms(t)))

@@ -45,7 +45,7 @@ from ...units import WATER_HEAD_PA_PER_M
 
 TANK_EDGE_M = 0.05  # within this of its top or bottom a tank follows the model, not its transmitter
 OPEN_M3H = 1.0  # a measured pump or controlled link carrying more than this is running / open
-BALANCE_STEPS = 6  # steps the water balance's demand factor is averaged over (30 min at 5 min)
+BALANCE_STEPS = 12  # steps the water balance's inflow is fitted over (an hour at 5 min)
 PART_RUNNING = 0.9  # a running pump carrying less than this share of what the model says ran part of the step
 SIGNATURE_HOURS = (3, 8, 13, 19)  # times of day the leak signatures are averaged over
 SIGNATURE_EMITTER = 5.0  # m³/h per √m: a leak of ~30 m³/h at 40 m
@@ -129,6 +129,13 @@ class WaterModel:
         self._tank_lo = np.array([t.min_level for t in tanks], dtype=np.float64)
         self._tank_hi = np.array([t.max_level for t in tanks], dtype=np.float64)
         self.channels = len(sensors.pressure_nodes) + len(sensors.flow_links)
+        tank_set = set(self.wn.tank_name_list)
+        self.bidirectional = np.array([n not in self.wn.pump_name_list and bool(
+            {self.wn.get_link(n).start_node_name, self.wn.get_link(n).end_node_name} & tank_set)
+            for n in sensors.flow_links], dtype=bool)
+        """Flow channels read with their sign (a tank's main, which fills and drains: as the link runs
+        from its start node to its end node, as a bidirectional meter reads it); the others by how
+        much (a pump's or an inlet's, whose direction never changes, and whose meter may not say)."""
         self.areas: tuple[Any, ...] = ()  # the metered areas whose water balance gives the demand (no AMR)
         if balance and not sensors.amr_demand_nodes and sensors.flow_links:
             from .night import metered_areas
@@ -168,10 +175,14 @@ class WaterModel:
             self._open.close()
             self._open, self._steps = None, None
 
-    @staticmethod
-    def measured(run: YearRun) -> npt.NDArray[np.float64]:
-        """The channels a run's sensors read (steps × channels): pressures (m) then flows (m³/h)."""
-        return np.hstack([run.pressure_m, run.flow_m3h])
+    def measured(self, run: YearRun) -> npt.NDArray[np.float64]:
+        """The channels a run's sensors read (steps × channels): pressures (m) then flows (m³/h;
+        signed only on tank mains: ``bidirectional``)."""
+        return np.hstack([run.pressure_m, self._flows(run.flow_m3h)])
+
+    def _flows(self, flow_m3h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Flow channels as compared: signed on tank mains, magnitudes elsewhere."""
+        return np.where(self.bidirectional, flow_m3h, np.abs(flow_m3h))
 
     def nominal_total_m3h(self, t_ms: npt.NDArray[np.int64], nodes: tuple[str, ...]) -> npt.NDArray[np.float64]:
         """The summed demand of junctions ``nodes`` as the model has it, per step (bases summed per pattern)."""
@@ -208,24 +219,30 @@ class WaterModel:
         return np.where((nominal > 0) & read & (measured > 0), measured / np.maximum(nominal, 1e-12), 1.0)
 
     def _balance_factor(self, run: YearRun, before: YearRun | None) -> npt.NDArray[np.float64]:
-        """The metered areas' inflow over their junctions' nominal demand, averaged over the last
-        ``BALANCE_STEPS`` steps (``before``'s last ones included): a tank's level read to a few
-        millimetres makes one step's storage uncertain by more than a quiet night's use."""
+        """The metered areas' inflow, as a straight line fitted to the last ``BALANCE_STEPS``
+        steps (``before``'s included) and read at each step, over their junctions' nominal demand.
+        Fitted, not one step's: a tank's level read to a few millimetres makes one step's storage
+        uncertain by more than a quiet night's use; a line, not a mean, so that the morning's rise is
+        not read late (a mean of the last half hour lags it by a quarter of an hour)."""
         from .night import area_inflow
 
         whole = run if before is None else YearRun(*(np.concatenate([getattr(before, f), getattr(run, f)])
                                                      for f in YearRun.__dataclass_fields__))
         inflow = np.sum([area_inflow(a, whole) for a in self.areas], axis=0)
-        nominal = self.nominal_total_m3h(whole.t_ms, self.balanced)
-        raw = np.where((nominal > 0) & (inflow > 0), inflow / np.maximum(nominal, 1e-12), np.nan)
-        ok = np.isfinite(raw)
-        total = np.concatenate([[0.0], np.cumsum(np.where(ok, raw, 0.0))])
-        count = np.concatenate([[0], np.cumsum(ok)])
-        end = np.arange(1, len(raw) + 1)
+        ok = np.isfinite(inflow)
+        x = np.arange(len(inflow), dtype=np.float64)
+        y = np.where(ok, inflow, 0.0)
+        sums = [np.concatenate([[0.0], np.cumsum(v)]) for v in (ok * 1.0, ok * x, y, ok * x * x, x * y)]
+        end = np.arange(1, len(inflow) + 1)
         start = np.maximum(end - BALANCE_STEPS, 0)
-        n = count[end] - count[start]
-        mean = np.where(n > 0, (total[end] - total[start]) / np.maximum(n, 1), 1.0)
-        return np.asarray(mean[len(whole.t_ms) - len(run.t_ms):], dtype=np.float64)
+        n, sx, sy, sxx, sxy = (c[end] - c[start] for c in sums)
+        det = n * sxx - sx * sx
+        slope = np.where(det > 1e-9, (n * sxy - sx * sy) / np.where(det > 1e-9, det, 1.0), 0.0)
+        mean = np.where(n > 0, sy / np.maximum(n, 1), np.nan)
+        at = mean + slope * (x - np.where(n > 0, sx / np.maximum(n, 1), 0.0))
+        nominal = self.nominal_total_m3h(whole.t_ms, self.balanced)
+        factor = np.where((nominal > 0) & (at > 0), at / np.maximum(nominal, 1e-12), 1.0)
+        return np.asarray(factor[len(whole.t_ms) - len(run.t_ms):], dtype=np.float64)
 
     def _operated_wn(self) -> Any:
         """A copy of the model without the controls of the measured pumps and links (they follow
@@ -259,7 +276,7 @@ class WaterModel:
             operate = self._operator(steps, run, factor)
             rows, got = steps.run(run.t_ms, self.origin_ms, reads, lambda row, _t: operate(row))
         out = np.full((len(run.t_ms), self.channels), np.nan)
-        out[:rows] = np.hstack([got["p"], np.abs(got["f"])])
+        out[:rows] = np.hstack([got["p"], self._flows(got["f"])])
         lo, hi = self._tank_lo, self._tank_hi
         level = np.full_like(run.level_m, np.nan)
         level[:rows] = got["l"]
@@ -268,7 +285,7 @@ class WaterModel:
         unsure: npt.NDArray[np.bool_] = np.asarray((near != model_full).any(axis=1))
         n_p = len(self.sensors.pressure_nodes)
         for _, col in self.operated:  # a pump that ran part of the step: the model has it running throughout
-            running, full = run.flow_m3h[:, col], out[:, n_p + col]
+            running, full = np.abs(run.flow_m3h[:, col]), np.abs(out[:, n_p + col])
             unsure |= (running > OPEN_M3H) & (running < PART_RUNNING * full)
         unsure[:-1] |= unsure[1:]
         unsure[1:] |= unsure[:-1].copy()
@@ -290,7 +307,7 @@ class WaterModel:
                 if self._tank_lo[j] + TANK_EDGE_M < level < self._tank_hi[j] - TANK_EDGE_M:
                     steps.en.ENsetnodevalue(i, EN_TANKLEVEL, level)
             for i, col in operated:
-                steps.en.ENsetlinkvalue(i, EN_STATUS, float(run.flow_m3h[row, col] > OPEN_M3H))
+                steps.en.ENsetlinkvalue(i, EN_STATUS, float(abs(run.flow_m3h[row, col]) > OPEN_M3H))
 
         return operate
 
@@ -369,7 +386,8 @@ class WaterModel:
                       dict(zip(nodes, got["p"][0].tolist(), strict=True)))
         lin = Linearised(wn, state)
         sig, spread = lin.signatures(wn, state, list(wn.junction_name_list), self.sensors.pressure_nodes,
-                                     self.sensors.flow_links, np.where(balanced, got["q"][0], 0.0))
+                                     self.sensors.flow_links, np.where(balanced, got["q"][0], 0.0),
+                                     self.bidirectional)
         return np.asarray(sig - np.where(balanced[:, None], spread[None, :], 0.0), dtype=np.float64)
 
     def _snapshot(self, steps: Any, t: npt.NDArray[np.int64], reads: dict[str, Any], leak: int | None,
@@ -382,4 +400,4 @@ class WaterModel:
         _, got = steps.run(t, self.origin_ms, reads, before)
         if leak is not None:
             steps.en.ENsetnodevalue(leak, EN_EMITTER, 0.0)  # the junctions' own: none
-        return np.hstack([got["p"][0], np.abs(got["f"][0])]), got["q"][0]
+        return np.hstack([got["p"][0], self._flows(got["f"][0])]), got["q"][0]

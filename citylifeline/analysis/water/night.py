@@ -149,7 +149,7 @@ def area_inflow(area: Area, run: YearRun, before: YearRun | None = None) -> npt.
         return np.full(len(run.t_ms), np.nan)
     q = np.zeros(len(t) - 1)
     for col, sign in area.meters:
-        q += sign * (flow[1:, col] + flow[:-1, col]) / 2
+        q += sign * (np.abs(flow[1:, col]) + np.abs(flow[:-1, col])) / 2  # how much; the meter's side says which way
     rise = np.diff(level, axis=0) / (np.diff(t)[:, None] / 3_600_000)  # m/h
     for col, section in area.tanks:
         q -= section * rise[:, col]

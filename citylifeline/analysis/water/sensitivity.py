@@ -175,11 +175,13 @@ class Linearised:
         return out
 
     def signatures(self, wn: Any, state: State, junctions: list[str], pressure_nodes: tuple[str, ...],
-                   flow_links: tuple[str, ...], demand_m3h: npt.NDArray[np.float64] | None = None
+                   flow_links: tuple[str, ...], demand_m3h: npt.NDArray[np.float64] | None = None,
+                   signed: npt.NDArray[np.bool_] | None = None
                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Every junction's signature (junction × channel: the pressures then the flows' magnitudes,
-        per m³/h of extra demand), and, given the junctions' demand at the moment, the signature of
-        extra demand spread over them in proportion (what a water balance does with a leak)."""
+        or the flows themselves where ``signed``, per m³/h of extra demand), and, given the
+        junctions' demand at the moment, the signature of extra demand spread over them in
+        proportion (what a water balance does with a leak)."""
         ends = [(wn.get_link(k).start_node_name, wn.get_link(k).end_node_name) for k in flow_links]
         rows = self.head_rows([*pressure_nodes, *(a for a, _ in ends), *(b for _, b in ends)])
         n_p, n_f = len(pressure_nodes), len(flow_links)
@@ -187,7 +189,7 @@ class Linearised:
         channels[:n_p] = rows[:n_p]
         for k, name in enumerate(flow_links):
             conductance = self.links.get(name, (-1, -1, 0.0))[2]
-            sign = 1.0 if state.flow_m3h[name] >= 0 else -1.0
+            sign = 1.0 if state.flow_m3h[name] >= 0 or (signed is not None and signed[k]) else -1.0
             channels[n_p + k] = sign * conductance * (rows[n_p + k] - rows[n_p + n_f + k])
         channels[:n_p] /= 3600.0  # m per m³/h; flows are m³/s per m³/s, i.e. m³/h per m³/h
         cols = np.array([self.demand_column(j) for j in junctions])
