@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from citylifeline.analysis.water.leaks import LeakDetector, LeakWatch  # noqa: E402
-from citylifeline.analysis.water.model import WaterModel  # noqa: E402
+from citylifeline.analysis.water.model import BALANCE_STEPS, WaterModel  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city.bundle import packaged_network  # noqa: E402
-from citylifeline.twin.leakyear import LeakYear, Sensors, YearRun, add_noise, simulate_year  # noqa: E402
+from citylifeline.twin.leakyear import LeakYear, Sensors, add_noise, simulate_year  # noqa: E402
 
 MARK = "<!-- bench:water-bwsn2 -->"
 NETWORK = "asce-tf-wdst/BWSN_Network_2.inp"
@@ -73,10 +73,6 @@ def previous_way(model: WaterModel, sample: int) -> float:
     return per_solve * len(junctions) * len(SIGNATURE_HOURS)
 
 
-def part(run: YearRun, lo: int, hi: int) -> YearRun:
-    return YearRun(*(getattr(run, f)[lo:hi] for f in YearRun.__dataclass_fields__))
-
-
 def main() -> None:
     import wntr
 
@@ -94,7 +90,7 @@ def main() -> None:
     year = LeakYear(START_MS, START_MS + steps * STEP_MS - STEP_MS, 300, ())
     run = add_noise(simulate_year(inp, year, sensors, seed=7, mismatch_seed=8, pattern_origin_ms=START_MS), seed=9)
     simulated_s = time.perf_counter() - began
-    history, hour = part(run, 0, steps - 12), part(run, steps - 12, steps)
+    history, hour = run.rows(0, steps - 12), run.rows(steps - 12, steps)
 
     began = time.perf_counter()
     model = WaterModel(inp, sensors, START_MS)
@@ -110,13 +106,13 @@ def main() -> None:
     watch.feed(history, detector.z(history, expected), detect=False)
     calibrated_s = time.perf_counter() - began
     began = time.perf_counter()  # the live analyst opens the model's EPANET project once and keeps it
-    model.expected(part(history, len(history.t_ms) - 1, len(history.t_ms)), keep_open=True)
+    model.expected(history.rows(len(history.t_ms) - 1, len(history.t_ms)), keep_open=True)
     opened_s = time.perf_counter() - began
     began = time.perf_counter()
     found = []
     for k in range(12):  # as the live analyst does: a step at a time
-        one = part(hour, k, k + 1)
-        e = model.expected(one, keep_open=True, before=part(run, steps - 12 + k - 6, steps - 12 + k))
+        one = hour.rows(k, k + 1)
+        e = model.expected(one, keep_open=True, before=run.rows(steps - 12 + k - BALANCE_STEPS, steps - 12 + k))
         found += watch.feed(one, detector.z(one, e))
     hour_s = time.perf_counter() - began
     model.close()

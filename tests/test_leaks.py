@@ -80,7 +80,6 @@ def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakD
     the readings its windows need, it reports the same leaks at the same moments."""
     import itertools
 
-    from citylifeline.twin.leakyear import YearRun
 
     detector, sensors = net3
     start = T0 + 101 * DAY + 3 * HOUR
@@ -92,7 +91,7 @@ def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakD
     watch = LeakWatch(detector, keep=400)  # the hour window's 300 readings and a little more
     found = []
     for a, b in itertools.pairwise([0, 1, 13, 299, 300, 301, 333, len(z)]):
-        piece = YearRun(*(getattr(run, f)[a:b] for f in YearRun.__dataclass_fields__))
+        piece = run.rows(a, b)
         found += watch.feed(piece, z[a:b])
     def key(f):  # type: ignore[no-untyped-def]  # the sums differ in their last bit, summed piece by piece
         return f.alarm_ms, f.t_ms, f.kind, f.where.pipe, [p for p, _ in f.where.candidates]

@@ -46,8 +46,7 @@ def test_demand_is_the_inflow_less_what_the_tank_stores_over_the_nominal_demand(
     read = model.demand_factor(ramp) * nominal + section * rise_m_h
     # a rising inflow is read where it is, not half a window late (each step pairs its flow with the one before)
     assert read[BALANCE_STEPS:] == pytest.approx(400.0 + 10.0 * np.arange(BALANCE_STEPS, n) - 5.0, rel=1e-9)
-    before, after = YearRun(*(getattr(run, f)[:n - 1] for f in YearRun.__dataclass_fields__)), \
-        YearRun(*(getattr(run, f)[n - 1:] for f in YearRun.__dataclass_fields__))
+    before, after = run.rows(None, n - 1), run.rows(n - 1)
     assert model.demand_factor(after, before)[0] == pytest.approx(factor[-1], rel=1e-9)  # live, a step at a time
     assert model.demand_factor(after)[0] == 1.0  # one step alone: no storage known, the records' demand
 

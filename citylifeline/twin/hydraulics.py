@@ -121,7 +121,7 @@ def vary_demand(wn: Any, rng: np.random.Generator, duration_s: float) -> None:
     """Make the demands of ``wn`` a real city's over a run of ``duration_s`` seconds (see the
     module docstring): every demand's pattern spelt out period by period, times a day-to-day
     factor (AR(1)) and an hourly one, every five minutes, and the network perturbed from its records."""
-    from .leakyear import DAILY_AR, DAILY_SD, perturb
+    from .leakyear import DAILY_AR, DAILY_SD, daily_deviation, perturb
 
     perturb(wn, MISMATCH_SEED)
     t = wn.options.time
@@ -132,11 +132,7 @@ def vary_demand(wn: Any, rng: np.random.Generator, duration_s: float) -> None:
     clock = np.arange(periods) * DEMAND_STEP_S - float(t.pattern_start) + float(t.start_clocktime)
     day = (clock // DAY_S).astype(np.int64)
     shocks = rng.normal(0.0, DAILY_SD * math.sqrt(1 - DAILY_AR ** 2), int(day[-1]) + 1)
-    daily = np.empty_like(shocks)
-    level = rng.normal(0.0, DAILY_SD)
-    for k, shock in enumerate(shocks):
-        level = DAILY_AR * level + shock
-        daily[k] = level
+    daily = daily_deviation(shocks, rng.normal(0.0, DAILY_SD))  # from a day drawn as any other
     hourly = np.clip(1.0 + rng.normal(0.0, HOURLY_SD, int(x[-1]) + 2), 0.5, 1.5)
     factor = (1.0 + daily[day]) * np.interp(x, np.arange(len(hourly)), hourly)
     default = wn.options.hydraulic.pattern

@@ -106,6 +106,14 @@ class YearRun:
     demand_m3h: npt.NDArray[np.float64]
     leak_m3h: npt.NDArray[np.float64]  # per leak, in the leak list's order
 
+    def rows(self, lo: int | None, hi: int | None = None) -> YearRun:
+        """The steps ``lo:hi`` (as a slice: ``rows(-12)`` is the last twelve)."""
+        return YearRun(*(getattr(self, f)[lo:hi] for f in YearRun.__dataclass_fields__))
+
+    def joined(self, after: YearRun) -> YearRun:
+        """This run and then ``after``."""
+        return YearRun(*(np.concatenate([getattr(self, f), getattr(after, f)]) for f in YearRun.__dataclass_fields__))
+
 
 def _ms(text: str) -> int:
     """Epoch ms of a leak list's time (ISO 8601; BattLeDIM's carry no offset and are read as UTC)."""
@@ -143,17 +151,21 @@ def load_sensors(path: Path) -> Sensors:
                                                       "amr_demand_nodes")))
 
 
+def daily_deviation(shocks: npt.NDArray[np.float64], level: float) -> npt.NDArray[np.float64]:
+    """Each day's demand deviation, an AR(1) (``DAILY_AR``) driven by ``shocks`` from ``level``."""
+    out = np.empty_like(shocks)
+    for k, shock in enumerate(shocks):
+        level = DAILY_AR * level + shock
+        out[k] = level
+    return out
+
+
 def demand_factor(t_ms: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.float64]:
     """The seasonal and day-to-day multiplier of every demand at each step."""
     day = (t_ms // 86_400_000).astype(np.int64)
     days = day - day[0]
     rng = np.random.default_rng(seed)
-    shocks = rng.normal(0.0, DAILY_SD * math.sqrt(1 - DAILY_AR ** 2), int(days[-1]) + 1)
-    daily = np.empty_like(shocks)
-    level = 0.0
-    for k, s in enumerate(shocks):
-        level = DAILY_AR * level + s
-        daily[k] = level
+    daily = daily_deviation(rng.normal(0.0, DAILY_SD * math.sqrt(1 - DAILY_AR ** 2), int(days[-1]) + 1), 0.0)
     day_of_year = (t_ms / 86_400_000.0) % 365.25
     seasonal = SEASONAL_AMPLITUDE * np.cos(2 * np.pi * (day_of_year - 196) / 365.25)  # mid-July peak
     return (1.0 + seasonal) * (1.0 + daily[days])

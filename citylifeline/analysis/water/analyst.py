@@ -184,9 +184,7 @@ class WaterAnalyst(Analyst):
         was = self.last_steps
         if was is not None and int(run.t_ms[0] - was.t_ms[-1]) != STEP_MS:
             was = None
-        self.last_steps = run if was is None else YearRun(
-            *(np.concatenate([getattr(was, f), getattr(run, f)])[-BALANCE_STEPS:]
-              for f in YearRun.__dataclass_fields__))
+        self.last_steps = run if was is None else was.joined(run).rows(-BALANCE_STEPS)
         return was
 
     def _failed(self, what: str, exc: Exception) -> None:

@@ -323,7 +323,7 @@ class LeakWatch:
         cal = d.cal
         assert cal is not None
         z = d.z(run) if z is None else z
-        self.tail = run if self.tail is None else _joined(self.tail, run)
+        self.tail = run if self.tail is None else self.tail.joined(run)
         self.cum = np.vstack([self.cum, self.cum[-1] + np.cumsum(z, axis=0)])
         found: list[Finding] = []
         for t in range(self.rows, self.rows + len(z) if detect else self.rows):
@@ -386,7 +386,7 @@ class LeakWatch:
         assert self.tail is not None
         drop = len(self.tail.t_ms) - self.keep
         if drop > 0:
-            self.tail = YearRun(*(getattr(self.tail, f)[drop:] for f in YearRun.__dataclass_fields__))
+            self.tail = self.tail.rows(drop)
             self.cum = self.cum[drop:]
             self.first += drop
 
@@ -463,11 +463,6 @@ class LeakWatch:
             k.pipe, k.placed_m3h = j, where.leak_m3h
             if moved > SAME_LEAK_M and self._near(j, skip=k) is None:
                 found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where))
-
-
-def _joined(a: YearRun, b: YearRun) -> YearRun:
-    """Two runs one after the other."""
-    return YearRun(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in YearRun.__dataclass_fields__))
 
 
 def _ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -42,6 +42,7 @@ from ...errors import ConfigError
 from ...twin.epanet_steps import EN_EMITTER, EN_STATUS, EN_TANKLEVEL, open_steps
 from ...twin.leakyear import Sensors, YearRun
 from ...units import WATER_HEAD_PA_PER_M
+from .sensitivity import LINEAR_ABOVE_JUNCTIONS, Linearised, State
 
 TANK_EDGE_M = 0.05  # within this of its top or bottom a tank follows the model, not its transmitter
 OPEN_M3H = 1.0  # a measured pump or controlled link carrying more than this is running / open
@@ -142,8 +143,6 @@ class WaterModel:
 
             self.areas = tuple(a for a in metered_areas(self) if any(sign > 0 for _, sign in a.meters))
         self.balanced = tuple(j for a in self.areas for j in a.junctions)
-        from .sensitivity import LINEAR_ABOVE_JUNCTIONS
-
         self.linear = len(self.wn.junction_name_list) > LINEAR_ABOVE_JUNCTIONS
         """Signatures from the network linearised (``sensitivity``) rather than a solve per junction."""
         self._open: contextlib.ExitStack | None = None  # the EPANET project ``expected(keep_open=True)`` reuses
@@ -226,8 +225,7 @@ class WaterModel:
         not read late (a mean of the last half hour lags it by a quarter of an hour)."""
         from .night import area_inflow
 
-        whole = run if before is None else YearRun(*(np.concatenate([getattr(before, f), getattr(run, f)])
-                                                     for f in YearRun.__dataclass_fields__))
+        whole = run if before is None else before.joined(run)
         inflow = np.sum([area_inflow(a, whole) for a in self.areas], axis=0)
         ok = np.isfinite(inflow)
         x = np.arange(len(inflow), dtype=np.float64)
@@ -375,8 +373,6 @@ class WaterModel:
     def _linearised(self, wn: Any, steps: Any, t: npt.NDArray[np.int64], operate: Callable[[], None],
                     balanced: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
         """Every junction's signature at ``t`` from the network linearised there (``sensitivity``)."""
-        from .sensitivity import Linearised, State
-
         links, nodes = list(wn.link_name_list), list(wn.node_name_list)
         reads = {"q": ("demand", wn.junction_name_list), "f": ("flow", links), "s": ("status", links),
                  "p": ("pressure", nodes)}

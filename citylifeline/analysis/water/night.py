@@ -134,17 +134,15 @@ def _directions(model: WaterModel, links: set[str]) -> dict[str, int]:
     return out
 
 
-def area_inflow(area: Area, run: YearRun, before: YearRun | None = None) -> npt.NDArray[np.float64]:
+def area_inflow(area: Area, run: YearRun) -> npt.NDArray[np.float64]:
     """What ``area`` takes in over each step of ``run``, m³/h: its meters' flows in less out, less
     what its tanks store (cross-section × the level's rise).  Readings are steps' means, so the
     rise from one step's mean level to the next spans the second half of the first step and the
     first half of the second: the flows are averaged over the same (a pump switching within a
-    step would otherwise look like a burst of demand).  ``before``: the step before ``run``'s
-    first (one row), else the first step pairs with the second.  NaN where a meter is silent."""
+    step would otherwise look like a burst of demand).  The first step pairs with the second (a
+    caller that has the steps before joins them on: ``WaterModel.demand_factor``).  NaN where a
+    meter is silent."""
     t, level, flow = run.t_ms.astype(np.float64), run.level_m, run.flow_m3h
-    if before is not None:
-        t = np.concatenate([before.t_ms.astype(np.float64), t])
-        level, flow = np.vstack([before.level_m, level]), np.vstack([before.flow_m3h, flow])
     if len(t) < 2:
         return np.full(len(run.t_ms), np.nan)
     q = np.zeros(len(t) - 1)
@@ -153,7 +151,7 @@ def area_inflow(area: Area, run: YearRun, before: YearRun | None = None) -> npt.
     rise = np.diff(level, axis=0) / (np.diff(t)[:, None] / 3_600_000)  # m/h
     for col, section in area.tanks:
         q -= section * rise[:, col]
-    return q if before is not None else np.concatenate([q[:1], q])
+    return np.concatenate([q[:1], q])
 
 
 def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None = None,
