@@ -88,7 +88,7 @@ def main() -> None:
     end = year.start_ms + args.days * DAY_MS - 300_000
     year = LeakYear(year.start_ms, end, year.step_s, tuple(lk for lk in year.leaks if lk.start_ms <= end))
     t_ms = np.arange(year.start_ms, end + 1, 300_000, dtype=np.int64)
-    found = analyst.findings
+    found = [f for f in analyst.findings if not f.update]  # reports; an update re-estimates one
     s = score([Report(f.where.pipe, f.t_ms) for f in found], year, truth(year, t_ms),
               PipeDistance(__import__("wntr").network.WaterNetworkModel(str(packaged_network("L-TOWN.inp")))))
     state = analyst.status()

@@ -99,7 +99,7 @@ def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakD
     assert [key(f) for f in found] == [key(f) for f in whole]
     for f, g in zip(found, whole, strict=True):
         assert f.evidence == pytest.approx(g.evidence) and f.where.leak_m3h == pytest.approx(g.where.leak_m3h)
-        assert f.where.pressure_sigmas == pytest.approx(g.where.pressure_sigmas)
+        assert f.where.where_sigmas == pytest.approx(g.where.where_sigmas)
     assert watch.first == len(z) - 400 and len(watch.cum) == 401
 
 

@@ -77,3 +77,19 @@ def test_battledims_2018_night_excess_follows_its_leaks_in_every_area() -> None:
     error = nf.excess_m3h - per_night
     assert np.all(np.median(np.abs(error), axis=0) < 1.0)  # m³/h, against leaks of up to tens
     assert all(np.corrcoef(nf.excess_m3h[:, k], per_night[:, k])[0, 1] > 0.98 for k in range(2))
+
+
+def test_only_meters_inside_loops_say_where_water_is_drawn() -> None:
+    """A meter on an inlet main, a pump or a tank's main reads one side's whole draw (a bridge of
+    the network); one on a pipe inside a loop reads how the water splits, which depends on where.
+    Net3's pump 335 has a bypass (pipe 330) that its controls open now and then: both say how much."""
+    from citylifeline.analysis.water.model import city_model
+    from citylifeline.city import load_city
+    from citylifeline.twin.leakyear import Sensors
+
+    demo = load_city("demo")
+    model = city_model(demo.city, Sensors(("W-N0606",), ("WP-TRUNK", "WP-TANK", "WP-N0806E", "WP-N0808N"),
+                                          ("W-T1",), ()))
+    assert model.says_where.tolist() == [True, False, False, True, True]
+    net3 = WaterModel("Net3", net3_sensors(), T0)
+    assert model.says_where[:1].all() and not net3.says_where[len(net3.sensors.pressure_nodes):].any()

@@ -116,3 +116,44 @@ def test_a_failed_calibration_is_reported_and_tried_again_a_day_later(
     state = a.status()
     assert len(tries) == 2 and state["last_failure"] == "the calibration: LinAlgError: Singular matrix"
     assert state["phase"] == "learning" and not any(state["windows"].values())
+
+
+def test_a_leaks_later_estimates_join_its_incident_and_line_its_timeline(
+        net3: tuple[CityBundle, ReadingBatch], city_dir: Path, tmp_path: Path) -> None:
+    """A slow leak is placed again as it grows (``Finding.update``), and may move: every estimate is
+    an event on the sensor its first report was on, so the correlator puts it on the same incident,
+    whose timeline then shows each estimate (and a restart keeps which sensor that was)."""
+    from citylifeline.analysis.water.leaks import Finding, Localisation
+    from citylifeline.store import open_store
+    from citylifeline.warn.correlate import Correlator
+
+    bundle, _ = net3
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    assert a.model is not None
+    xy = {p: np.array(a.where_xy(p)) for p in a.model.wn.pipe_name_list}
+    far = max(xy, key=lambda p: np.hypot(*(xy[p] - xy["171"])))
+
+    def found(pipe: str, t_ms: int, q: float, radius: float, update: bool) -> Finding:
+        return Finding(ORIGIN, t_ms, "leak", 50.0,
+                       Localisation(pipe, *xy[pipe], radius, 0.4, ((pipe, 0.4),), q, 9.0), update=update)
+
+    first = a._event(found("171", ORIGIN + HOUR, 8.0, 600.0, False))
+    grown = a._event(found("171", ORIGIN + 9 * HOUR, 16.0, 300.0, True))
+    restarted = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    restarted.restore(a.checkpoint())
+    moved = restarted._event(found(far, ORIGIN + 20 * HOUR, 40.0, 150.0, False))
+    assert first.sensor == grown.sensor == moved.sensor  # the nearest to pipe 171, not to the far pipe
+    assert "估计更新" not in first.message and "估计更新" in grown.message and "estimate updated" in moved.message
+    assert moved.level == 2 > first.level  # 11 L/s: the leak's incident is raised
+
+    config = Config.load(environ={}, db=str(tmp_path / "w.duckdb"), city=str(city_dir))
+    store = open_store(config.db)
+    try:
+        corr = Correlator(bundle.city, bundle.sensors, config, store)
+        ch = corr.process([first, grown, moved], ORIGIN + 21 * HOUR, ORIGIN + 21 * HOUR)
+    finally:
+        store.close()
+    assert {e.incident_id for e in ch.events} == {first.incident_id} and len(ch.incidents) == 1
+    estimates = [t.detail for t in ch.timeline if t.action == "estimate"]
+    assert len(estimates) == 2 and "4.4 L/s" in estimates[0] and f"pipe {far}" in estimates[1]
+    assert [t.action for t in ch.timeline].count("raise_level") == 1

@@ -79,7 +79,7 @@ def run(inp: Path, leaks: Path, sensors: Path, name: str, seed: int = 0, mismatc
     detector.fit(history)
     seconds["fit"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    findings = detector.detect(readings)
+    findings = [f for f in detector.detect(readings) if not f.update]  # reports; an update re-estimates one
     seconds["detect"] = time.perf_counter() - clock
     seconds["localise_hour"] = localise_hour_s(detector, readings)
     distance = PipeDistance(wntr.network.WaterNetworkModel(str(inp)))

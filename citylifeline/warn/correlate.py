@@ -28,7 +28,9 @@ Lifeline analysts (``analysis``): their events (a judged gas leak, dangerous sew
 and open incidents like rule warnings, on the lifeline that owns the danger (``KIND_LIFELINE``:
 sewer gas belongs to the drainage owner), at the level the analyst graded.  Rule and AI warnings
 of the sensors an analyst judges (``judged``) are evidence only: attached to a related open
-incident without changing it, else stored on their sensor; the analyst's judgement decides.
+incident without changing it, else stored on their sensor; the analyst's judgement decides.  An
+analyst's estimate that is refined as evidence grows (a water leak's size and place:
+``ESTIMATE_KINDS``) is a line on its incident's timeline each time it joins.
 
 Anti-flood: at most ``max_incidents_per_asset_hour`` incidents are opened on one asset in any
 hour of data time (an asset whose incidents operators keep closing does not reopen one every few
@@ -57,6 +59,7 @@ FAULT_KINDS = ("stuck", "no_data", "impossible", "spike")
 RULE_KINDS = ("threshold", "rate", "anomaly")
 ALARM_KINDS = ("threshold", "gas_leak", "sewer_gas")  # warnings with a level in force until they clear
 KIND_LIFELINE = {"sewer_gas": "drainage"}
+ESTIMATE_KINDS = ("water_leak", "water_burst")  # an analyst's estimate: each one joining an incident is on its timeline
 """Analyst event kinds whose incidents belong to another lifeline than their sensor's."""
 REVIEWED_KINDS = ("threshold", "rate")  # the rule warnings the AI review may keep from opening incidents
 REVIEWED_MAX_LEVEL = levels.SEVERITIES[1]  # yellow (III) and blue (IV) only
@@ -254,6 +257,8 @@ class Correlator:
             inc.y = float(self.registry.y[idx].mean())
             ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "correlate", inc.state, inc.state,
                                              f"{e.sensor_id} joined: {e.message}"))
+        elif e.kind in ESTIMATE_KINDS:  # a leak's estimate narrowing (its size, its place) on the same sensor
+            ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "estimate", inc.state, inc.state, e.message))
         if asset not in inc.assets:
             inc.assets.append(asset)
         if e.active and e.level > inc.level:

@@ -18,7 +18,9 @@ the leak detector (``leaks.LeakWatch``).  Its life, as a utility follows it:
 
 A leak reported becomes a ``water_burst`` or ``water_leak`` event on the pressure sensor nearest
 the suspected pipe, graded by its size, with the place, the search radius and the estimated
-outflow in words (中文 / English).  The rule warnings of the water sensors are kept: they still
+outflow in words (中文 / English).  Each later estimate of the same leak (larger, narrower, or
+moved: ``leaks.Finding.update``) is an event on that same sensor, so it joins the leak's incident
+and its timeline shows the estimate narrowing.  The rule warnings of the water sensors are kept: they still
 open incidents of their own (a pressure below the service limit is a fact, whatever its cause).
 """
 
@@ -91,6 +93,7 @@ class WaterAnalyst(Analyst):
         self.fit_rows = 0  # history rows of the calibration in use
         self.watch = None
         self.findings: list[Finding] = []
+        self.reported_on: dict[int, int] = {}  # a leak's alarm (ms) → the sensor its first report was on
         self.failure = ""  # the last failure of a model run or calibration, for the status
         self.last_steps: YearRun | None = None  # the last steps' readings (for the water balance)
 
@@ -227,17 +230,20 @@ class WaterAnalyst(Analyst):
         i = int(self.pressure_sensors[int(np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)))])
         q = f.where.leak_m3h
         level = 3 if f.kind == "burst" else 2 if q >= BIG_LEAK_M3H else 1
-        e = Event(sensor=i, sensor_id=reg.ids[i], t_ms=f.t_ms, kind=f"water_{f.kind}", level=level, active=True,
-                  value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
-        e.message = self.message(f)
+        first = self.reported_on.setdefault(f.alarm_ms, i)
+        e = Event(sensor=first, sensor_id=reg.ids[first], t_ms=f.t_ms, kind=f"water_{f.kind}", level=level,
+                  active=True, value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
+        e.message = self.message(f, again=first != i or f.update)
         return e
 
     @staticmethod
-    def message(f: Finding) -> str:
-        """The finding in words, 中文 / English."""
+    def message(f: Finding, again: bool = False) -> str:
+        """The finding in words, 中文 / English (``again``: a later estimate of a leak reported)."""
         w = f.where
         ls = w.leak_m3h / 3.6
         zh_kind, en_kind = ("疑似爆管", "suspected burst") if f.kind == "burst" else ("疑似管道漏水", "suspected leak")
+        if again:
+            zh_kind, en_kind = f"估计更新（{zh_kind}）", f"estimate updated ({en_kind})"
         others = "、".join(p for p, _ in w.candidates[1:4])
         return (f"{zh_kind}：管道 {w.pipe} 附近（搜索半径 {w.radius_m:.0f} m，可能性 {w.confidence:.0%}），"
                 f"估计漏水 {ls:.1f} L/s{'，其次 ' + others if others else ''}；依据水力模型残差 / "
@@ -252,8 +258,9 @@ class WaterAnalyst(Analyst):
             out: dict[str, np.ndarray] = {
                    f"{self.name}.steps": np.array([self.open_step, self.fit_rows], np.int64),
                    f"{self.name}.acc_sum": self.acc_sum.copy(), f"{self.name}.acc_n": self.acc_n.copy(),
-                   f"{self.name}.history": np.array(self.history, np.float64).reshape(len(self.history), -1),
+                   f"{self.name}.history": np.array(self.history, np.float64) if self.history else np.zeros((0, 1)),
                    f"{self.name}.sensors": self.column_ids,
+                   f"{self.name}.reported_on": np.array(sorted(self.reported_on.items()), np.int64).reshape(-1, 2),
                    f"{self.name}.last_steps": np.zeros((0, 1 + self.width)) if self.last_steps is None else
                    np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
             if self.watch is not None:
@@ -270,6 +277,7 @@ class WaterAnalyst(Analyst):
             self.acc_sum = arrays[f"{self.name}.acc_sum"].copy()
             self.acc_n = arrays[f"{self.name}.acc_n"].copy()
             self.history = list(arrays[f"{self.name}.history"])
+            self.reported_on = {int(a): int(i) for a, i in arrays.get(f"{self.name}.reported_on", np.zeros((0, 2)))}
             last = arrays.get(f"{self.name}.last_steps")
             self.last_steps = self._run(last[:, 0].astype(np.int64), last[:, 1:]) if last is not None and len(last) \
                 else None

@@ -94,6 +94,20 @@ class Signatures:
     pipe_xy: npt.NDArray[np.float64]  # pipe × (x, y) of its midpoint
 
 
+def _bridges(wn: Any) -> set[str]:
+    """The links whose removal cuts the network in two (alone between their two nodes), and those
+    closed as the model starts (a bypass that controls open now and then: its meter reads the
+    whole draw of the side it then feeds, as the link it bypasses does; that link counts alone)."""
+    import networkx as nx
+
+    closed = {name for name, link in wn.links() if str(link.initial_status).lower() == "closed"}
+    graph = nx.MultiGraph()
+    graph.add_edges_from((link.start_node_name, link.end_node_name, name) for name, link in wn.links()
+                         if name not in closed)
+    return closed | {name for u, v in nx.bridges(nx.Graph(graph)) if graph.number_of_edges(u, v) == 1
+                     for name in graph[u][v]}
+
+
 class WaterModel:
     """The leak-free model of a network and its sensors; patterns start at ``origin_ms``."""
 
@@ -137,6 +151,12 @@ class WaterModel:
         """Flow channels read with their sign (a tank's main, which fills and drains: as the link runs
         from its start node to its end node, as a bidirectional meter reads it); the others by how
         much (a pump's or an inlet's, whose direction never changes, and whose meter may not say)."""
+        self.says_where = np.concatenate([np.ones(len(sensors.pressure_nodes), dtype=bool),
+                                          [n not in _bridges(self.wn) for n in sensors.flow_links]])
+        """Channels that say where water is drawn, not only how much: the pressures, and the flows in
+        pipes inside loops (how the water splits around a loop depends on where it is drawn).  A
+        meter on a link whose removal cuts the network in two (an inlet main, a pump into a zone, a
+        tank's main: a bridge of its graph) reads the whole of one side's draw, wherever it is."""
         self.areas: tuple[Any, ...] = ()  # the metered areas whose water balance gives the demand (no AMR)
         if balance and not sensors.amr_demand_nodes and sensors.flow_links:
             from .night import metered_areas

@@ -56,6 +56,7 @@ const L = {
   "action.open": ["创建事件", "opened"],
   "action.correlate": ["关联告警", "alarm joined"],
   "action.raise_level": ["级别提升", "level raised"],
+  "action.estimate": ["研判更新", "estimate updated"],
   "action.escalate": ["超时未确认，升级", "escalated (unacknowledged)"],
   "action.actor": ["操作人", "Operator"],
   "action.assignee": ["处置人/班组", "Assignee (crew)"],
