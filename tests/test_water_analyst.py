@@ -157,3 +157,30 @@ def test_a_leaks_later_estimates_join_its_incident_and_line_its_timeline(
     estimates = [t.detail for t in ch.timeline if t.action == "estimate"]
     assert len(estimates) == 2 and "4.4 L/s" in estimates[0] and f"pipe {far}" in estimates[1]
     assert [t.action for t in ch.timeline].count("raise_level") == 1
+
+
+def test_each_metered_areas_night_flow_is_kept_live_as_the_library_computes_it(
+        net3: tuple[CityBundle, ReadingBatch]) -> None:
+    """The leakage already running (minimum night flow) is in the analyst's status from the first
+    night, whatever its phase: the same figures as ``night_flow`` over the steps it closed, and the
+    same after a restart from a checkpoint."""
+    from citylifeline.analysis.water.night import night_flow
+
+    bundle, batch = net3
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    half = int(np.searchsorted(batch.t_ms, ORIGIN + DAY + 12 * HOUR))
+    feed(a, batch.slice(0, half), [])
+    b = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    b.restore(a.checkpoint())
+    feed(b, batch.slice(half, len(batch)), [])
+    assert b.night is not None and b.model is not None
+    live = b.night.table()
+    h = np.array(b.history)
+    run = b._run(h[:, 0].astype(np.int64), h[:, 1:1 + b.width])
+    whole = night_flow(b.model, run, b.night.areas, b.night.tz_offset_ms)
+    assert len(live.night_ms) == 3 and np.array_equal(live.night_ms, whole.night_ms)  # from 02:00 of the first
+    np.testing.assert_allclose(live.excess_m3h, whole.excess_m3h, rtol=1e-9)
+    np.testing.assert_allclose(live.pressure_m, whole.pressure_m, rtol=1e-9)
+    report = b.status()["night"]
+    assert len(report) == len(b.night.areas) and len(report[0]["nights"]) == 3
+    assert "超出合理夜间用水" in report[0]["words"]["zh"] and "legitimate night use" in report[0]["words"]["en"]

@@ -16,6 +16,10 @@ the leak detector (``leaks.LeakWatch``).  Its life, as a utility follows it:
 2. **watching**: the calibration is kept; ``recalibrate`` (after a known change of the network)
    starts learning again.
 
+From the first night on, whatever its phase, it keeps each metered area's minimum night flow
+(``night.NightLog``): the night inflow against legitimate night use, which is the leakage already
+running, that no change detector sees (in ``status``: ``night``).
+
 A leak reported becomes a ``water_burst`` or ``water_leak`` event on the pressure sensor nearest
 the suspected pipe, graded by its size, with the place, the search radius and the estimated
 outflow in words (中文 / English).  Each later estimate of the same leak (larger, narrower, or
@@ -28,7 +32,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +49,7 @@ from ...warn.model import Event, Incident
 from ..base import Analyst
 from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
+from .night import NightLog, fed_areas
 
 log = logging.getLogger(__name__)
 STEP_MS = 300_000
@@ -79,6 +86,12 @@ class WaterAnalyst(Analyst):
         self.pressure_sensors = np.array([i for i, _ in names["pressure"]], np.int32)
         self.enabled = wn is not None and len(self.pressure_sensors) > 0
         self.model = city_model(city, self.sensors) if self.enabled else None
+        self.night: NightLog | None = None
+        if self.model is not None:
+            areas = self.model.areas or fed_areas(self.model)
+            tz = ZoneInfo(city.timezone)
+            tz_ms = int(datetime(2026, 1, 15, tzinfo=tz).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
+            self.night = NightLog(self.model, areas, tz_ms, STEP_MS)
         self.detector: LeakDetector | None = None
         self.watch: LeakWatch | None = None
         self._lock = threading.Lock()
@@ -159,6 +172,8 @@ class WaterAnalyst(Analyst):
         run = self._run(np.array([t_ms], np.int64), row[None, :])
         expected = np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
         before = self._before(run)
+        if self.night is not None and before is not None:
+            self.night.add(before.joined(run))
         if np.isfinite(row).any():
             try:
                 expected = self.model.expected(run, keep_open=True, before=before)[0]
@@ -263,6 +278,8 @@ class WaterAnalyst(Analyst):
                    f"{self.name}.reported_on": np.array(sorted(self.reported_on.items()), np.int64).reshape(-1, 2),
                    f"{self.name}.last_steps": np.zeros((0, 1 + self.width)) if self.last_steps is None else
                    np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
+            if self.night is not None:
+                out[f"{self.name}.nights"] = self.night.state()
             if self.watch is not None:
                 out |= {f"{self.name}.watch.{k}": v for k, v in self.watch.state().items()}
             return out
@@ -278,6 +295,8 @@ class WaterAnalyst(Analyst):
             self.acc_n = arrays[f"{self.name}.acc_n"].copy()
             self.history = list(arrays[f"{self.name}.history"])
             self.reported_on = {int(a): int(i) for a, i in arrays.get(f"{self.name}.reported_on", np.zeros((0, 2)))}
+            if self.night is not None:
+                self.night.load(arrays.get(f"{self.name}.nights", np.zeros((0, 7))))
             last = arrays.get(f"{self.name}.last_steps")
             self.last_steps = self._run(last[:, 0].astype(np.int64), last[:, 1:]) if last is not None and len(last) \
                 else None
@@ -305,7 +324,8 @@ class WaterAnalyst(Analyst):
                     "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
                     "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
                     "sensors": {g: int(self.edges[k + 1] - self.edges[k]) for k, g in enumerate(CHANNEL_GROUPS)},
-                    "leaks": leaks, "last_failure": self.failure or None}
+                    "leaks": leaks, "night": self.night.report() if self.night is not None else [],
+                    "last_failure": self.failure or None}
 
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:
         """None: every water incident, this analyst's included, is analysed for the crew by

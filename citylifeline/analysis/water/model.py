@@ -159,9 +159,9 @@ class WaterModel:
         tank's main: a bridge of its graph) reads the whole of one side's draw, wherever it is."""
         self.areas: tuple[Any, ...] = ()  # the metered areas whose water balance gives the demand (no AMR)
         if balance and not sensors.amr_demand_nodes and sensors.flow_links:
-            from .night import metered_areas
+            from .night import fed_areas
 
-            self.areas = tuple(a for a in metered_areas(self) if any(sign > 0 for _, sign in a.meters))
+            self.areas = fed_areas(self)
         self.balanced = tuple(j for a in self.areas for j in a.junctions)
         self.linear = len(self.wn.junction_name_list) > LINEAR_ABOVE_JUNCTIONS
         """Signatures from the network linearised (``sensitivity``) rather than a solve per junction."""

@@ -110,6 +110,11 @@ def metered_areas(model: WaterModel) -> tuple[Area, ...]:
     return tuple(out)
 
 
+def fed_areas(model: WaterModel) -> tuple[Area, ...]:
+    """The metered areas that a meter brings water into (those with a water balance)."""
+    return tuple(a for a in metered_areas(model) if any(sign > 0 for _, sign in a.meters))
+
+
 def _directions(model: WaterModel, links: set[str]) -> dict[str, int]:
     """+1 where a metered link carries water from its start node to its end node, else −1: a pump
     forwards, a main out of a reservoir away from it, any other the way it mostly runs over a
@@ -154,6 +159,20 @@ def area_inflow(area: Area, run: YearRun) -> npt.NDArray[np.float64]:
     return np.concatenate([q[:1], q])
 
 
+def area_steps(model: WaterModel, area: Area, run: YearRun) -> tuple[npt.NDArray[np.float64], ...]:
+    """Each step's inflow (``area_inflow``), legitimate use and mean pressure of ``area``: the use
+    is the household meters' reading scaled up to the area as the model's demands share out, or
+    without meters the model's own demand then."""
+    q = area_inflow(area, run)
+    use = model.nominal_total_m3h(run.t_ms, area.junctions)
+    if area.amr:  # measured: the meters' reading scaled to the area as the model's demands share out
+        metered = model.nominal_total_m3h(run.t_ms, tuple(model.sensors.amr_demand_nodes[c] for c in area.amr))
+        use = np.where(metered > 0, np.nansum(run.demand_m3h[:, list(area.amr)], axis=1) * use
+                       / np.where(metered > 0, metered, 1.0), use)
+    p = np.nanmean(run.pressure_m[:, list(area.pressure)], axis=1) if area.pressure else np.full(len(q), np.nan)
+    return q, use, p
+
+
 def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None = None,
                tz_offset_ms: int = 0) -> NightFlow:
     """Each night's inflow, legitimate use and excess per area over ``run`` (steps of a few minutes);
@@ -167,15 +186,88 @@ def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None =
     shape = (len(nights), len(areas))
     inflow, legit, press = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     for a, area in enumerate(areas):
-        q = area_inflow(area, run)
-        use = model.nominal_total_m3h(run.t_ms, area.junctions)
-        if area.amr:  # measured: the meters' reading scaled to the area as the model's demands share out
-            metered = model.nominal_total_m3h(run.t_ms, tuple(model.sensors.amr_demand_nodes[c] for c in area.amr))
-            use = np.where(metered > 0, np.nansum(run.demand_m3h[:, list(area.amr)], axis=1) * use
-                           / np.where(metered > 0, metered, 1.0), use)
-        p = np.nanmean(run.pressure_m[:, list(area.pressure)], axis=1) if area.pressure else np.full(len(q), np.nan)
+        q, use, p = area_steps(model, area, run)
         for r, d in enumerate(nights):
             rows = night & (day == d)
             inflow[r, a], legit[r, a] = float(np.nanmean(q[rows])), float(np.nanmean(use[rows]))
             press[r, a] = float(np.nanmean(p[rows])) if np.isfinite(p[rows]).any() else np.nan
     return NightFlow(areas, (nights * DAY_MS - tz_offset_ms).astype(np.int64), inflow, legit, press)
+
+
+NIGHTS_KEPT = 28
+FULL_NIGHT = 0.8  # a night counts when this share of its steps was measured
+
+
+class NightLog:
+    """Each metered area's nights, accumulated a step at a time as the live analyst closes them:
+    what ``night_flow`` computes over a whole run, kept for the last ``NIGHTS_KEPT`` nights."""
+
+    def __init__(self, model: WaterModel, areas: tuple[Area, ...], tz_offset_ms: int, step_ms: int) -> None:
+        self.model, self.areas, self.tz_offset_ms = model, areas, tz_offset_ms
+        self.steps_per_night = (NIGHT_HOURS[1] - NIGHT_HOURS[0]) * 3_600_000 // step_ms
+        self.sums: dict[int, npt.NDArray[np.float64]] = {}  # local day → area × (inflow, steps, use, pressure, steps)
+
+    def add(self, run: YearRun) -> None:
+        """Count ``run``'s last step if it is in the night (the steps before it pair its levels)."""
+        local = int(run.t_ms[-1]) + self.tz_offset_ms
+        if not NIGHT_HOURS[0] <= (local % DAY_MS) / 3_600_000 < NIGHT_HOURS[1] or len(run.t_ms) < 2:
+            return
+        day = local // DAY_MS
+        sums = self.sums.setdefault(day, np.zeros((len(self.areas), 5)))
+        for a, area in enumerate(self.areas):
+            q, use, p = (float(x[-1]) for x in area_steps(self.model, area, run))
+            if np.isfinite(q) and np.isfinite(use):
+                sums[a, :3] += (q, 1.0, use)
+            if np.isfinite(p):
+                sums[a, 3:] += (p, 1.0)
+        for old in sorted(self.sums)[:-NIGHTS_KEPT]:
+            del self.sums[old]
+
+    def table(self) -> NightFlow:
+        """The nights measured well enough (``FULL_NIGHT``), as ``night_flow`` gives them."""
+        days = sorted(self.sums)
+        s = np.array([self.sums[d] for d in days]).reshape(len(days), len(self.areas), 5)
+        full = s[:, :, 1] >= FULL_NIGHT * self.steps_per_night
+        n = np.where(full, s[:, :, 1], np.nan)
+        return NightFlow(self.areas, (np.array(days, np.int64) * DAY_MS - self.tz_offset_ms).astype(np.int64),
+                         s[:, :, 0] / n, s[:, :, 2] / n,
+                         np.where(s[:, :, 4] > 0, s[:, :, 3] / np.maximum(s[:, :, 4], 1.0), np.nan))
+
+    def state(self) -> npt.NDArray[np.float64]:
+        """Rows of (local day, area, the five sums), for a checkpoint."""
+        return np.array([[d, a, *self.sums[d][a]] for d in sorted(self.sums) for a in range(len(self.areas))],
+                        np.float64).reshape(-1, 7)
+
+    def load(self, rows: npt.NDArray[np.float64]) -> None:
+        """Take back what ``state`` gave."""
+        self.sums = {}
+        for row in rows:
+            self.sums.setdefault(int(row[0]), np.zeros((len(self.areas), 5)))[int(row[1])] = row[2:]
+
+    def report(self) -> list[dict[str, object]]:
+        """Per area, its last nights (m³/h) and the latest one in words, 中文 / English."""
+        t = self.table()
+        out: list[dict[str, object]] = []
+        for a, area in enumerate(self.areas):
+            rows = np.flatnonzero(np.isfinite(t.inflow_m3h[:, a]))
+            nights = [{"night_ms": int(t.night_ms[r]), "inflow_m3h": round(float(t.inflow_m3h[r, a]), 1),
+                       "legit_m3h": round(float(t.legit_m3h[r, a]), 1),
+                       "excess_m3h": round(float(t.excess_m3h[r, a]), 1)} for r in rows[-14:]]
+            words = None
+            if len(rows):
+                last = rows[-1]
+                excess, inflow = float(t.excess_m3h[last, a]), float(t.inflow_m3h[last, a])
+                before = t.excess_m3h[rows[-8:-1], a]
+                change = excess - float(np.median(before)) if len(before) else float("nan")
+                share = excess / inflow if inflow > 0 else float("nan")
+                since = (f"，比前 {len(before)} 晚中位数{'多' if change >= 0 else '少'} {abs(change):.1f} m³/h"
+                         if len(before) else "")
+                since_en = (f", {change:+.1f} m³/h on the median of the {len(before)} nights before"
+                            if len(before) else "")
+                words = {"zh": f"{area.name}：凌晨 {NIGHT_HOURS[0]}–{NIGHT_HOURS[1]} 时进水 {inflow:.1f} m³/h，"
+                               f"超出合理夜间用水 {excess:.1f} m³/h（占 {share:.0%}）{since}；即现有漏损",
+                         "en": f"{area.name}: night inflow ({NIGHT_HOURS[0]}–{NIGHT_HOURS[1]} h) {inflow:.1f} m³/h, "
+                               f"{excess:.1f} m³/h above legitimate night use ({share:.0%}){since_en}: the leakage "
+                               "running now"}
+            out.append({"area": area.name, "junctions": len(area.junctions), "nights": nights, "words": words})
+        return out
