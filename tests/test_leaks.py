@@ -146,3 +146,27 @@ def test_bench_leaks_scores_a_generated_year_on_another_network(tmp_path, capsys
     out = capsys.readouterr().out
     assert "euros (of the perfect score)" in out and "net3_leaks, leak by leak" in out
     assert out.count("| abrupt |") == 6 and out.count("| incipient |") == 8
+
+
+def test_a_transmitter_dead_through_the_history_is_left_out_not_a_failed_calibration() -> None:
+    """A pressure transmitter that sent nothing while the history was gathered must not stop a
+    city's calibration: its channel is left out (its noise infinite, so it weighs nothing) and the
+    burst is still found.  A history in which no step has the other channels is a clear error."""
+    from citylifeline.errors import ConfigError
+
+    sensors = net3_sensors()
+    history = add_noise(simulate_year("Net3", days(0, 3), sensors, seed=7, pattern_origin_ms=T0), seed=8)
+    history.pressure_m[:, 2] = np.nan
+    detector = LeakDetector(WaterModel("Net3", sensors, T0))
+    cal = detector.fit([history], partial=True)
+    assert np.isinf(cal.sigma[2]) and np.isfinite(np.delete(cal.sigma, 2)).all()
+    start = T0 + 101 * DAY + 3 * HOUR
+    burst = Leak("171", start, start + 2 * DAY, 0.05, True, start)
+    run = add_noise(simulate_year("Net3", days(100, 2, burst), sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    assert (detector.z(run)[:, 2] == 0).all()
+    found = detector.detect(run)
+    assert len(found) == 1 and 0 <= (found[0].alarm_ms - start) // 300_000 <= 1
+    for k in range(3):  # a third of the steps each: kept, and every step now lacks one of them
+        history.pressure_m[k::3, 5 + k] = np.nan
+    with pytest.raises(ConfigError, match=r"only 0 of \d+ steps .*missing most: .*\(3\d%\)"):
+        LeakDetector(WaterModel("Net3", sensors, T0)).fit([history], partial=True)

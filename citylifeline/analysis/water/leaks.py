@@ -51,6 +51,7 @@ from ...twin.leakyear import YearRun
 from .model import OPEN_M3H, Signatures, WaterModel
 
 RIDGE = 1e-3
+MAX_MISSING = 0.5  # a channel missing (not measured, or not modelled) from more of the history is not calibrated
 STATE_SIGNATURES_KEPT = 32  # suspects' signatures in their moment's operation, kept for the retries
 MIN_STATE_READINGS = 288  # an operating state seen for less than a day uses the pooled calibration
 TEMPER = 12  # the evidence of more readings than this is not counted as independent in the chances
@@ -244,7 +245,17 @@ class LeakDetector:
         cal = Calibration({}, mean, np.where(scale > 1e-9, scale, 1.0), np.ones(every.shape[1]))
         x = self._design(every, cal)
         state = np.concatenate([self._state(r) for r in history])
+        gone = np.isnan(resid).mean(axis=0)
+        used = gone <= MAX_MISSING  # a channel missing from most of the history is left out (its noise infinite)
+        resid = np.where(used, resid, 0.0)
         ok = np.isfinite(resid).all(axis=1)
+        if ok.sum() < MIN_STATE_READINGS // 12:  # an hour: too few steps with every channel to calibrate on
+            names = [*self.model.sensors.pressure_nodes, *self.model.sensors.flow_links]
+            worst = ", ".join(f"{names[c]} ({gone[c]:.0%})" for c in np.argsort(-np.where(used, gone, 0))[:3]
+                              if used[c] and gone[c] > 0)
+            raise ConfigError(f"only {int(ok.sum())} of {len(ok)} steps of history have every channel measured and "
+                              f"modelled (missing most: {worst}); check those sensors, or wait for more history (a "
+                              "step in which a pump ran part of the time is not compared)")
         cal.coef[-1] = _ridge(x[ok], resid[ok])
         for code in np.unique(state[ok]):  # pumps on or off move the model's errors: one regression per state
             rows = ok & (state == code)
@@ -252,7 +263,7 @@ class LeakDetector:
                 cal.coef[int(code)] = _ridge(x[rows], resid[rows])
         pooled = np.vstack([self.model.measured(r) - e - self._explained(r, e, cal)
                             for r, e in zip(history, expected, strict=True)])
-        cal.sigma = np.maximum(np.nanstd(pooled, axis=0), 1e-6)
+        cal.sigma = np.where(used, np.maximum(np.nanstd(np.where(used, pooled, 0.0), axis=0), 1e-6), np.inf)
         self.cal = cal
         self._at_row.clear()  # signatures whitened by an earlier calibration's noise
         self._whiten()
