@@ -253,7 +253,7 @@ class LeakDetector:
             names = [*self.model.sensors.pressure_nodes, *self.model.sensors.flow_links]
             worst = ", ".join(f"{names[c]} ({gone[c]:.0%})" for c in np.argsort(-np.where(used, gone, 0))[:3]
                               if used[c] and gone[c] > 0)
-            raise ConfigError(f"only {int(ok.sum())} of {len(ok)} steps of history have every channel measured and "
+            raise ConfigError(f"only {int(ok.sum())} of {len(resid)} steps of history have every channel measured and "
                               f"modelled (missing most: {worst}); check those sensors, or wait for more history (a "
                               "step in which a pump ran part of the time is not compared)")
         cal.coef[-1] = _ridge(x[ok], resid[ok])
