@@ -72,6 +72,9 @@ def test_a_burst_is_reported_after_a_day_of_learning_within_two_readings(net3: t
     assert state["windows"] == {"2 readings": True, "hour": False, "day": False}
     assert state["history_days"] == pytest.approx(2.5, abs=0.02) and state["leaks"][0]["kind"] == "burst"
     assert not a.judged().any()  # the water sensors' own rule warnings still open incidents
+    restarted = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    restarted.restore(a.checkpoint())
+    assert restarted.findings == a.findings and restarted.status()["leaks"] == state["leaks"]  # kept across a restart
 
 
 def test_cutting_the_stream_or_restarting_from_a_checkpoint_changes_nothing(

@@ -47,7 +47,7 @@ from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
 from ..base import Analyst
-from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch
+from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 from .night import NightLog, fed_areas
 
@@ -59,6 +59,7 @@ DAY_STEPS = 288
 CALIBRATION_DAYS = 21
 GAP_FILL_STEPS = DAY_STEPS  # a silence up to a day is kept as empty steps; a longer one is skipped
 BIG_LEAK_M3H = 36.0  # 10 L/s
+FINDINGS_KEPT = 20  # the latest findings, for the status (and kept across a restart)
 GROUP_FIELDS = ("pressure_m", "flow_m3h", "level_m", "demand_m3h")  # YearRun's column groups, CHANNEL_GROUPS' order
 
 
@@ -193,7 +194,7 @@ class WaterAnalyst(Analyst):
             return []
         assert self.detector is not None
         found = self.watch.feed(run, self.detector.z(run, expected[None, :]))
-        self.findings += found
+        self.findings = (self.findings + found)[-FINDINGS_KEPT:]
         return [self._event(f) for f in found]
 
     def _before(self, run: YearRun) -> YearRun | None:
@@ -280,6 +281,7 @@ class WaterAnalyst(Analyst):
                    np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
             if self.night is not None:
                 out[f"{self.name}.nights"] = self.night.state()
+            out |= _findings_state(self.name, self.findings)
             if self.watch is not None:
                 out |= {f"{self.name}.watch.{k}": v for k, v in self.watch.state().items()}
             return out
@@ -297,6 +299,7 @@ class WaterAnalyst(Analyst):
             self.reported_on = {int(a): int(i) for a, i in arrays.get(f"{self.name}.reported_on", np.zeros((0, 2)))}
             if self.night is not None:
                 self.night.load(arrays.get(f"{self.name}.nights", np.zeros((0, 7))))
+            self.findings = _findings_loaded(self.name, arrays)
             last = arrays.get(f"{self.name}.last_steps")
             self.last_steps = self._run(last[:, 0].astype(np.int64), last[:, 1:]) if last is not None and len(last) \
                 else None
@@ -319,7 +322,7 @@ class WaterAnalyst(Analyst):
                      "watching": ("监测中", "watching")}[phase]
             leaks = [{"pipe": f.where.pipe, "kind": f.kind, "alarm_ms": f.alarm_ms, "reported_ms": f.t_ms,
                       "leak_m3h": round(f.where.leak_m3h, 1), "radius_m": round(f.where.radius_m)}
-                     for f in self.findings[-20:]]
+                     for f in self.findings]
             return {"phase": phase, "words": {"zh": words[0], "en": words[1]},
                     "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
                     "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
@@ -333,3 +336,25 @@ class WaterAnalyst(Analyst):
         who loses water; ``GET /incidents/{id}`` → ``water``); the finding itself is in the
         event's words and in ``status``."""
         return None
+
+
+def _findings_state(name: str, findings: list[Finding]) -> dict[str, np.ndarray]:
+    """Findings as arrays: their numbers, and their pipes with the short lists (``pipe:chance …``)."""
+    numbers = np.array([[f.alarm_ms, f.t_ms, f.kind == "burst", f.evidence, f.update, w.x, w.y, w.radius_m,
+                         w.confidence, w.leak_m3h, w.where_sigmas] for f in findings for w in [f.where]],
+                       np.float64).reshape(len(findings), 11)
+    words = np.array([" ".join(f"{p}:{c!r}" for p, c in f.where.candidates) for f in findings], dtype=np.str_)
+    return {f"{name}.findings": numbers, f"{name}.findings.candidates": words}
+
+
+def _findings_loaded(name: str, arrays: dict[str, np.ndarray]) -> list[Finding]:
+    """Take back what ``_findings_state`` gave (none from a checkpoint older than it)."""
+    out = []
+    for row, words in zip(arrays.get(f"{name}.findings", np.zeros((0, 11))),
+                          arrays.get(f"{name}.findings.candidates", np.zeros(0, np.str_)), strict=True):
+        candidates = tuple((p, float(c)) for p, c in (w.rsplit(":", 1) for w in str(words).split()))
+        where = Localisation(candidates[0][0], float(row[5]), float(row[6]), float(row[7]), float(row[8]), candidates,
+                             float(row[9]), float(row[10]))
+        out.append(Finding(int(row[0]), int(row[1]), "burst" if row[2] else "leak", float(row[3]), where,
+                           update=bool(row[4])))
+    return out
