@@ -68,9 +68,9 @@ def one(name: str, days: int, seed: int, loops: bool) -> dict[str, object]:
         a.update(b.slice(lo, min(lo + 20_000, len(b))))
     water = [i for i in scn.incidents if i.lifeline == "water" and i.type in ("burst", "leak")]
     hits, false, last = [], 0, {}
+    began_ms = [scn.start_ms + i.start_s * 1000 for i in water]
     for f in a.findings:
         xy = np.array(a.where_xy(f.where.pipe))
-        began_ms = [scn.start_ms + i.start_s * 1000 for i in water]
         dist = [float(np.hypot(*(np.array(bundle.city.asset(i.place).xy) - xy))) for i in water]
         near = [k for k in range(len(water)) if f.t_ms >= began_ms[k] and dist[k] <= SAME_PLACE_M]
         if near and not f.update:

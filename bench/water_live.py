@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from citylifeline.analysis.water.leaks import reports  # noqa: E402
 from citylifeline.bench.battledim import PipeDistance, Report, score  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city import load_city  # noqa: E402
@@ -88,7 +89,7 @@ def main() -> None:
     end = year.start_ms + args.days * DAY_MS - 300_000
     year = LeakYear(year.start_ms, end, year.step_s, tuple(lk for lk in year.leaks if lk.start_ms <= end))
     t_ms = np.arange(year.start_ms, end + 1, 300_000, dtype=np.int64)
-    found = [f for f in analyst.findings if not f.update]  # reports; an update re-estimates one
+    found = reports(analyst.findings)
     s = score([Report(f.where.pipe, f.t_ms) for f in found], year, truth(year, t_ms),
               PipeDistance(__import__("wntr").network.WaterNetworkModel(str(packaged_network("L-TOWN.inp")))))
     state = analyst.status()

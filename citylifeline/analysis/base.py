@@ -25,7 +25,9 @@ for each.  One folder per lifeline holds its analyst (``analysis/gas/`` …).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +50,9 @@ class Analyst(ABC):
         self.city = city
         self.registry = registry
         self.config = config
+        tz = ZoneInfo(city.timezone)
+        self.tz_ms = int(datetime(2026, 1, 15, tzinfo=tz).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
+        """The city's local time less UTC, ms (its standard time: the hours of its day)."""
 
     @abstractmethod
     def judged(self) -> npt.NDArray[np.bool_]:

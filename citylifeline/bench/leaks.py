@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.water.leaks import Finding, LeakDetector
+from ..analysis.water.leaks import Finding, LeakDetector, reports
 from ..analysis.water.model import WaterModel
 from ..twin.leakyear import LeakYear, add_noise, load_leaks, load_sensors, simulate_year
 from .battledim import MATCH_M, PipeDistance, Report, Score, score
@@ -79,7 +79,7 @@ def run(inp: Path, leaks: Path, sensors: Path, name: str, seed: int = 0, mismatc
     detector.fit(history)
     seconds["fit"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    findings = [f for f in detector.detect(readings) if not f.update]  # reports; an update re-estimates one
+    findings = reports(detector.detect(readings))
     seconds["detect"] = time.perf_counter() - clock
     seconds["localise_hour"] = localise_hour_s(detector, readings)
     distance = PipeDistance(wntr.network.WaterNetworkModel(str(inp)))

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -59,8 +57,6 @@ class GasAnalyst(Analyst):
             self.state[key] = np.full((n,) if width == 1 else (n, width), fill, dtype=dtype)
         self.minute = np.array([stream.GLOBAL["minute"]], np.int64)
         self.city_factor = np.array([stream.GLOBAL["city"]], np.float64)
-        tz = ZoneInfo(city.timezone)
-        self.tz_ms = int(datetime(2026, 1, 15, tzinfo=tz).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
         self._lock = threading.Lock()
         self._grid: MainsGrid | None = None
         self._danger: Danger | None = None

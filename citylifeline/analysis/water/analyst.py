@@ -22,19 +22,18 @@ running, that no change detector sees (in ``status``: ``night``).
 
 A leak reported becomes a ``water_burst`` or ``water_leak`` event on the pressure sensor nearest
 the suspected pipe, graded by its size, with the place, the search radius and the estimated
-outflow in words (中文 / English).  Each later estimate of the same leak (larger, narrower, or
-moved: ``leaks.Finding.update``) is an event on that same sensor, so it joins the leak's incident
-and its timeline shows the estimate narrowing.  The rule warnings of the water sensors are kept: they still
-open incidents of their own (a pressure below the service limit is a fact, whatever its cause).
+outflow in words (中文 / English).  Each later estimate of the same leak (grown, placed again
+near by or moved: ``leaks.Finding.update``) is an event on that same sensor, so it joins the
+leak's incident and its timeline shows the estimate narrowing.  The rule warnings of the water
+sensors are kept: they still open incidents of their own (a pressure below the service limit is
+a fact, whatever its cause).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -89,10 +88,7 @@ class WaterAnalyst(Analyst):
         self.model = city_model(city, self.sensors) if self.enabled else None
         self.night: NightLog | None = None
         if self.model is not None:
-            areas = self.model.areas or fed_areas(self.model)
-            tz = ZoneInfo(city.timezone)
-            tz_ms = int(datetime(2026, 1, 15, tzinfo=tz).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
-            self.night = NightLog(self.model, areas, tz_ms, STEP_MS)
+            self.night = NightLog(self.model, self.model.areas or fed_areas(self.model), self.tz_ms, STEP_MS)
         self.detector: LeakDetector | None = None
         self.watch: LeakWatch | None = None
         self._lock = threading.Lock()
@@ -174,7 +170,7 @@ class WaterAnalyst(Analyst):
         expected = np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
         before = self._before(run)
         if self.night is not None and before is not None:
-            self.night.add(before.joined(run))
+            self.night.add(before, run)
         if np.isfinite(row).any():
             try:
                 expected = self.model.expected(run, keep_open=True, before=before)[0]

@@ -486,6 +486,11 @@ class LeakWatch:
                 found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where, update=moved <= SAME_LEAK_M))
 
 
+def reports(findings: list[Finding]) -> list[Finding]:
+    """The findings that are reports (BattLeDIM's rule): not the updates of a leak already reported."""
+    return [f for f in findings if not f.update]
+
+
 def _ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Ridge regression of ``y`` on ``x`` (whose first column is the intercept, not shrunk)."""
     a = x.T @ x + RIDGE * len(x) * np.eye(x.shape[1])

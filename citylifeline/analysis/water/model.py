@@ -151,8 +151,9 @@ class WaterModel:
         """Flow channels read with their sign (a tank's main, which fills and drains: as the link runs
         from its start node to its end node, as a bidirectional meter reads it); the others by how
         much (a pump's or an inlet's, whose direction never changes, and whose meter may not say)."""
+        bridges = _bridges(self.wn)
         self.says_where = np.concatenate([np.ones(len(sensors.pressure_nodes), dtype=bool),
-                                          [n not in _bridges(self.wn) for n in sensors.flow_links]])
+                                          [n not in bridges for n in sensors.flow_links]])
         """Channels that say where water is drawn, not only how much: the pressures, and the flows in
         pipes inside loops (how the water splits around a loop depends on where it is drawn).  A
         meter on a link whose removal cuts the network in two (an inlet main, a pump into a zone, a

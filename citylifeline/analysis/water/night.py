@@ -207,11 +207,12 @@ class NightLog:
         self.steps_per_night = (NIGHT_HOURS[1] - NIGHT_HOURS[0]) * 3_600_000 // step_ms
         self.sums: dict[int, npt.NDArray[np.float64]] = {}  # local day → area × (inflow, steps, use, pressure, steps)
 
-    def add(self, run: YearRun) -> None:
-        """Count ``run``'s last step if it is in the night (the steps before it pair its levels)."""
-        local = int(run.t_ms[-1]) + self.tz_offset_ms
-        if not NIGHT_HOURS[0] <= (local % DAY_MS) / 3_600_000 < NIGHT_HOURS[1] or len(run.t_ms) < 2:
+    def add(self, before: YearRun, step: YearRun) -> None:
+        """Count ``step`` (one step) if it is in the night; ``before``, the steps just before it, pair its levels."""
+        local = int(step.t_ms[-1]) + self.tz_offset_ms
+        if not NIGHT_HOURS[0] <= (local % DAY_MS) / 3_600_000 < NIGHT_HOURS[1]:
             return
+        run = before.joined(step)
         day = local // DAY_MS
         sums = self.sums.setdefault(day, np.zeros((len(self.areas), 5)))
         for a, area in enumerate(self.areas):
