@@ -261,7 +261,7 @@ class Engine:
 
                 self._water = WaterIncidentAnalyst(self.city, self.registry)
         try:
-            return self._water.analyse(self.store, inc)
+            return self._water.analyse(self.store, inc, self.clock())
         except Exception as exc:  # the incident is still shown; the reason is logged and sent
             log.exception("water analysis of incident %s failed", inc.id)
             return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -46,7 +48,7 @@ def water_incident(engine: Engine):  # type: ignore[no-untyped-def]
 def test_the_burst_is_placed_on_a_pipe_of_its_junction_with_the_valves_and_the_people(burst_engine: Engine) -> None:
     inc = water_incident(burst_engine)
     analyst = WaterIncidentAnalyst(burst_engine.city, burst_engine.registry)
-    got = analyst.analyse(burst_engine.store, inc)
+    got = analyst.analyse(burst_engine.store, inc, burst_engine.clock())
     assert got is not None and got["status"] == "placed"
     wn = analyst.wn
     pipe = wn.get_link(got["localisation"]["pipe"])
@@ -57,7 +59,7 @@ def test_the_burst_is_placed_on_a_pipe_of_its_junction_with_the_valves_and_the_p
     impact = got["impact"]
     assert impact["households"] > 0 and impact["population"] > impact["households"]
     assert impact["hospitals"] >= 1  # Binhu Hospital's block is served from the burst junction
-    assert analyst.analyse(burst_engine.store, inc) is got  # cached until the incident changes
+    assert analyst.analyse(burst_engine.store, inc, burst_engine.clock()) is got  # cached: its first hour is in
 
 
 def test_impact_counts_each_place_by_the_share_of_its_junctions_left_dry(burst_engine: Engine) -> None:
@@ -72,6 +74,21 @@ def test_impact_counts_each_place_by_the_share_of_its_junctions_left_dry(burst_e
     assert analyst.impact(set())["households"] == 0 and analyst.impact(set())["places"] == []
 
 
+def test_a_burst_that_warned_only_in_its_first_minutes_is_placed_on_the_hour_after(burst_engine: Engine) -> None:
+    """A burst keeps the pressures down without warning again: the hour after its first warning is
+    read up to now, not up to its last warning (the demo's burst once stayed 'waiting' for good)."""
+    inc = replace(water_incident(burst_engine), id=999)
+    inc = replace(inc, t_last_ms=inc.t_first_ms + 120_000)
+    analyst = WaterIncidentAnalyst(burst_engine.city, burst_engine.registry)
+    early = analyst.analyse(burst_engine.store, inc, inc.t_first_ms + 300_000)
+    assert early is not None and early["status"] == "waiting"  # two five-minute steps after it: too few yet
+    got = analyst.analyse(burst_engine.store, inc, burst_engine.clock())
+    assert got is not None and got["status"] == "placed"
+    assert got["based_on"]["to_ms"] - got["based_on"]["first_warning_ms"] == 3_600_000
+    pipe = analyst.wn.get_link(got["localisation"]["pipe"])
+    assert BURST_AT in (pipe.start_node_name, pipe.end_node_name)
+
+
 def test_the_incident_detail_carries_the_analysis(burst_engine: Engine) -> None:
     inc = water_incident(burst_engine)
     with TestClient(create_app(burst_engine), headers=AUTH) as client:
@@ -79,3 +96,4 @@ def test_the_incident_detail_carries_the_analysis(burst_engine: Engine) -> None:
     assert d["water"]["status"] == "placed"
     assert {"pipe", "lon", "lat", "radius_m", "confidence", "candidates"} <= set(d["water"]["localisation"])
     assert d["water"]["isolation"]["valves"] and all("lon" in v for v in d["water"]["isolation"]["valves"])
+

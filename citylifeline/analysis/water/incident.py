@@ -2,7 +2,8 @@
 
 When a water incident opens on pressure or flow warnings, the burst or leak behind it shows as
 the change in the water sensors from the hour before its first warning to the readings since
-(at most ``AFTER_MS``).  The network's model (``model.WaterModel``) takes out what the
+(at most ``AFTER_MS``, up to now: not up to its last warning, for a burst that goes on keeps
+the pressures down without warning again).  The network's model (``model.WaterModel``) takes out what the
 demand and the operation changed over the same time; what is left, divided by each sensor's
 noise (``NOISE``), is placed by leak-signature correlation in the operation measured at the
 first warning (``leaks.LeakDetector.localise``).  The best pipe's valve segment gives the
@@ -53,7 +54,7 @@ class WaterIncidentAnalyst:
         self.model = city_model(city, sensors, balance=False)  # minutes before and after: the records' demand
         self.valves = valves if valves is not None else strategic_layer(self.wn, seed=0)
         self.served = self._served_places()
-        self._cache: dict[tuple[int, int], dict[str, Any]] = {}
+        self._cache: dict[tuple[int, int, int], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def _served_places(self) -> list[tuple[Any, list[str]]]:
@@ -68,23 +69,26 @@ class WaterIncidentAnalyst:
                 out.append((place, near))
         return out
 
-    def analyse(self, store: Any, incident: Any) -> dict[str, Any] | None:
-        """The analysis of a water incident (None for other lifelines), cached per incident and last update."""
+    def analyse(self, store: Any, incident: Any, now_ms: int) -> dict[str, Any] | None:
+        """The analysis of a water incident at ``now_ms`` (None for other lifelines), cached per incident
+        and five minutes of its first hour: it sharpens as that hour's readings come in, then stays."""
         if incident.lifeline != "water":
             return None
-        key = (incident.id, incident.t_last_ms // (STEP_S * 1000))
+        step = STEP_S * 1000
+        t0 = int(incident.t_first_ms) // step * step
+        end = min(t0 + AFTER_MS, int(now_ms) // step * step)
+        key = (incident.id, t0, end)
         with self._lock:
             if key not in self._cache:
-                found = self._analyse(store, incident)
+                found = self._analyse(store, t0, end)
                 if found["status"] == "waiting":  # readings still arriving: ask again next time
                     return found
                 self._cache = {k: v for k, v in self._cache.items() if k[0] != incident.id}
                 self._cache[key] = found
             return self._cache[key]
 
-    def _analyse(self, store: Any, incident: Any) -> dict[str, Any]:
-        t0 = int(incident.t_first_ms) // (STEP_S * 1000) * STEP_S * 1000
-        end = min(t0 + AFTER_MS, int(incident.t_last_ms) + STEP_S * 1000)
+    def _analyse(self, store: Any, t0: int, end: int) -> dict[str, Any]:
+        """The change from the hour before ``t0`` (the first warning, on a 5-minute step) to ``end``."""
         t_ms = np.arange(t0 - BASELINE_MS, end + 1, STEP_S * 1000, dtype=np.int64)
         run = YearRun(t_ms, self._binned(store, "pressure", t_ms), self._binned(store, "flow", t_ms),
                       self._binned(store, "level", t_ms), np.zeros((len(t_ms), 0)), np.zeros((len(t_ms), 0)))
