@@ -27,6 +27,7 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/python bench/water_live.py --write-docs
 	$(BIN)/python bench/water_bwsn2.py --write-docs
 	$(BIN)/python bench/water_demo.py --write-docs
+	$(BIN)/python bench/water_changes.py --write-docs
 	$(BIN)/python bench/throughput.py --write-docs
 	$(BIN)/python bench/deadletters.py --write-docs
 	$(BIN)/python bench/hostile.py --write-docs

@@ -45,6 +45,7 @@ from .store.base import AppendResult, DeadLetters, Store, WarnChanges
 from .supervise import Supervised
 from .warn.lifecycle import allowed_actions
 from .warn.model import Incident
+from .works import WorksOrder, check_order
 
 log = logging.getLogger("citylifeline.engine")
 T = TypeVar("T")
@@ -108,6 +109,7 @@ class Engine:
             self.store.save_warnings(WarnChanges(audit=[AuditEntry(
                 0, self.clock(), "platform", "", "", "server.start", "", "",
                 "settings other than the defaults: " + ", ".join(f"{k}={v}" for k, v in changed.items()))]))
+            self.pipeline.works(self.store.works_orders())  # a cluster's partitions learn them from here
             self._thread.start()
             self._store_thread.start()
             if self.config.mqtt_url:
@@ -199,6 +201,51 @@ class Engine:
             self._save_credential(cred, who, source, "credential.create", f"{name}, {role}; {scope}")
             return cred, token
         return self.run(job)
+
+    # ---- works orders --------------------------------------------------------------------------------
+    def create_works(self, who: Credential, source: str, lifeline: str, asset: str, action: str, start_ms: int,
+                     end_ms: int | None, reason: str) -> Future[WorksOrder]:
+        """Record a works order (on the writer thread, audited) and give every works order to the analysts."""
+        check_order(self.city, lifeline, asset, action, start_ms, end_ms, reason)
+
+        def job() -> WorksOrder:
+            now = self.clock()
+            order = WorksOrder(max((o.id for o in self.store.works_orders()), default=0) + 1, lifeline, asset, action,
+                               start_ms, end_ms, reason, "open", now, who.name, now)
+            self._save_works(order, who, source, "works.create",
+                             f"{action} {asset} from {start_ms} to {end_ms or 'open end'} ms: {reason}")
+            return order
+        return self.run(job)
+
+    def end_works(self, who: Credential, source: str, order_id: int, state: str,
+                  end_ms: int | None = None) -> Future[WorksOrder]:
+        """Finish a works order (the valve open again: at ``end_ms``, or now) or cancel it (it never happened)."""
+        if state not in ("finished", "cancelled"):
+            raise ValidationError(f"state {state!r}: a works order ends finished or cancelled", field="state",
+                                  value=state)
+
+        def job() -> WorksOrder:
+            order = next((o for o in self.store.works_orders() if o.id == order_id), None)
+            if order is None:
+                raise NotFound(f"works order {order_id} does not exist; GET /api/v1/works lists them")
+            if order.state != "open":
+                raise ValidationError(f"works order {order_id} is already {order.state}", field="id", value=order_id)
+            now = self.clock()
+            end = (end_ms if end_ms is not None else now) if state == "finished" else order.end_ms
+            if end is not None and end <= order.start_ms:
+                raise ValidationError(f"end {end} ms is not after the works' start {order.start_ms} ms; give the time "
+                                      "the valve was opened again", field="end", value=end)
+            order = replace(order, state=state, end_ms=end, updated_at_ms=now)
+            done = state == "finished"
+            self._save_works(order, who, source, f"works.{'finish' if done else 'cancel'}",
+                             f"{order.action} {order.asset}: {state}" + (f" at {end} ms" if done else ""))
+            return order
+        return self.run(job)
+
+    def _save_works(self, order: WorksOrder, who: Credential, source: str, action: str, detail: str) -> None:
+        entry = self._audit_entry(who, source, action, f"works/{order.id}", detail)
+        self.store.save_warnings(WarnChanges(works={order.id: order}, audit=[entry]))
+        self.pipeline.works(self.store.works_orders())
 
     def districts(self) -> list[str]:
         """The city's districts: its district areas and those its sensors name."""

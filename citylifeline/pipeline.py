@@ -35,6 +35,7 @@ from .warn.correlate import Correlator
 from .warn.describe import describe
 from .warn.lifecycle import apply_action, escalations_due
 from .warn.model import Event, Incident
+from .works import WorksOrder
 
 NONE = NO_TIME
 
@@ -78,6 +79,8 @@ class Lifelines(Protocol):
 
     def threshold_levels(self) -> np.ndarray: ...
 
+    def works(self, orders: list[WorksOrder]) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -102,6 +105,7 @@ class Pipeline:
         self.watermark_ms = NONE
         self.seq = 0
         self._last_checkpoint_ms = clock()
+        self.works(store.works_orders())  # before the replay: it must judge as the live run did
         self.recovered_readings = self.recover()
 
     # ---- the two steps -------------------------------------------------------------------------
@@ -180,6 +184,11 @@ class Pipeline:
         if changes:
             self.save(changes)
         return changes
+
+    def works(self, orders: list[WorksOrder]) -> None:
+        """Every works order known (all of them, each time one is made or changed): to the analysts."""
+        for a in self.analysts:
+            a.works(orders)
 
     def threshold_levels(self) -> np.ndarray:
         """Each sensor's threshold level in force (a severity, 0 for none), by registry index."""

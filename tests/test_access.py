@@ -238,7 +238,10 @@ def test_serve_refuses_to_start_without_an_admin_token(monkeypatch: pytest.Monke
 # sensor of another lifeline or district may be named anywhere in it.
 
 Item = tuple[str, str, str, tuple[str, ...]]
-"""(kind, key, lifeline, sensors): an incident, ticket, sensor, event or dead letter in an answer."""
+"""(kind, key, lifeline, sensors): an incident, ticket, sensor, event or dead letter in an answer; for a
+water pipe or a works order on one, (kind, key, lifeline, (its district,))."""
+PLACED = ("pipe", "works")
+"""The kinds whose scope is the district the asset lies in, not their sensors'."""
 WRONG_TOKEN = ADMIN_TOKEN + "x"
 ROLES: dict[str, dict[str, Any] | None] = {
     "none": None, "wrong": None,
@@ -289,14 +292,28 @@ class Table:
             return item[0] == "sensor" and item[1] in cred["sensors"]
         lifelines, districts = cred.get("lifelines", []), cred.get("districts", [])
         reg = self.engine.registry
+        if item[0] in PLACED:
+            return (not lifelines or item[2] in lifelines) and (not districts or item[3][0] in districts)
         return ((not lifelines or item[2] in lifelines)
                 and (not districts or any(s in reg.index and reg.district[reg.index[s]] in districts
                                           for s in item[3])))
 
-    def pick(self, kind: str, role: str, inside: bool) -> str | None:
-        """An object of ``kind`` in (or outside) the role's scope, if there is one; tickets only open ones."""
+    def placed(self, kind: str, key: str, asset: str) -> Item:
+        """A water pipe or a works order on one, with the district at the pipe's middle."""
+        point = self.engine.city.asset(asset).geometry.representative_point()
+        return (kind, key, asset.split("/")[0], (self.engine.city.district_at(point.x, point.y),))
+
+    def pick(self, kind: str, role: str, inside: bool, any_one: bool = False) -> str | None:
+        """An object of ``kind`` in (or outside) the role's scope, if there is one (``any_one``: for a role
+        the route refuses anyway); tickets and works orders only open ones."""
         if kind == "credential":
             return (self.throwaway.pop() if role == "admin" else "c_000000000000") if inside else None
+        if kind in PLACED:
+            items = ([self.placed("pipe", f"water/pipe/{p}", f"water/pipe/{p}") for p in
+                      self.engine.city.layers["water"].model.pipe_name_list] if kind == "pipe" else
+                     [self.placed("works", str(o.id), o.asset) for o in self.engine.store.works_orders()
+                      if o.state == "open"])
+            return next((i[1] for i in items if any_one or self.visible(role, i) == inside), None)
         self.refresh()
         for sid in CANDIDATES[kind]:
             key, item = sid, self.sensor(sid)
@@ -357,6 +374,8 @@ def items_of(t: Table, kind: str, rows: Any) -> set[Item]:
                 | sensor_items(t, [s for s in t.engine.registry.ids if re.search(rf"<td>{re.escape(s)}</td>", rows)]))
     if kind == "hello":
         return incident_items(rows["incidents"])
+    if kind == "works":
+        return {t.placed("works", str(w["id"]), w["asset"]) for w in rows}
     raise AssertionError(kind)
 
 
@@ -452,6 +471,12 @@ ACCESS_TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/layers/{name}"): Route("viewer", "/api/v1/layers/gas"),  # the city's map: no scope
     ("GET", "/api/v1/status"): Route("viewer", check=check_status),
     ("GET", "/api/v1/analysts/{name}"): Route("viewer", "/api/v1/analysts/gas", check=check_analyst),
+    ("GET", "/api/v1/works"): Route("viewer", items="works"),
+    ("POST", "/api/v1/works"): Route("operator", "/api/v1/works", "pipe", ok=201, body=lambda pipe: {
+        "asset": pipe, "start": NOW - 600, "reason": "a new connection"}),
+    ("POST", "/api/v1/works/{order_id}/finish"): Route("operator", "/api/v1/works/{}/finish", "works",
+                                                       lambda _: {}),
+    ("POST", "/api/v1/works/{order_id}/cancel"): Route("operator", "/api/v1/works/{}/cancel", "works"),
     ("WS", "/api/v1/ws"): Route("viewer", items="hello"),
     ("GET", "/plain"): Route("viewer", items="plain"),
 }
@@ -510,6 +535,9 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Table]:
             tokens |= {"admin": ADMIN_TOKEN, "wrong": WRONG_TOKEN}
             throwaway = [c.post("/api/v1/credentials", json={"name": "spare", "role": "viewer"},
                                 headers=AUTH).json()["id"] for _ in range(2)]
+            for pipe in ("WP-N0000E", "WP-N0008E") * 4:  # works orders in binnan and binbei
+                r = c.post("/api/v1/works", json={"asset": f"water/pipe/{pipe}", "start": NOW - 7200}, headers=AUTH)
+                assert r.status_code == 201, r.text
             t = Table(c, engine, tokens, throwaway)
             t.refresh()
             assert sorted(i[3][0] for i in t.incidents.values()) == ["GP-01", "GP-02", "WP-10"]
@@ -559,7 +587,8 @@ def test_every_route_answers_each_role_within_its_scope(table: Table) -> None:
         for role in ROLES:
             scoped = allowed(role, route.needs) and role not in ("operator", "admin")
             for inside in (True, False) if route.target and scoped else (True,):
-                target = t.pick(route.target, role, inside) if route.target else None
+                target = t.pick(route.target, role, inside, any_one=not allowed(role, route.needs)) \
+                    if route.target else None
                 if route.target and target is None:
                     assert not inside, (method, path, role, "the table has nothing to name here")
                     continue

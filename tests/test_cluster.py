@@ -422,6 +422,9 @@ def _front(engine: Any, cluster: Any, morning: tuple[CityBundle, list[ReadingBat
         stuck = next(t for t in tickets if t["sensor_id"] == "WP-03" and t["state"] == "open")
         r = c.post(f"/api/v1/tickets/{stuck['id']}/close", json={"note": "transmitter replaced"})
         assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["sensor"] == reg.idx("WP-03")
+        r = c.post("/api/v1/works", json={"asset": "water/pipe/WP-N0000E", "start": time.time() - 60})
+        assert r.status_code == 201, r.text  # kept at the front, and given to every partition's analysts
+        assert [o["id"] for o in c.get("/api/v1/works").json()] == [r.json()["id"]]
 
         status = c.get("/api/v1/status").json()
         stored = sum(ray.get([a.stored.remote() for a in cluster.actors]))

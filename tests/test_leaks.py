@@ -8,9 +8,9 @@ import pytest
 import wntr
 
 from citylifeline.analysis.isolation import isolation_plan, strategic_layer
-from citylifeline.analysis.water.leaks import LeakDetector, LeakWatch
+from citylifeline.analysis.water.leaks import LeakDetector, LeakWatch, reports
 from citylifeline.analysis.water.model import WaterModel
-from citylifeline.twin.leakyear import Leak, LeakYear, Sensors, add_noise, simulate_year
+from citylifeline.twin.leakyear import Closure, Leak, LeakYear, Sensors, add_noise, simulate_year
 
 T0 = 1_514_764_800_000  # 2018-01-01 00:00 UTC, the patterns' origin
 DAY = 86_400_000
@@ -73,6 +73,40 @@ def test_a_burst_on_net3_is_found_within_two_readings_and_placed_in_its_valve_se
     assert 0.5 * lost < f.where.leak_m3h < 1.5 * lost
     assert 0 < f.where.confidence <= 1 and f.where.radius_m >= 0
     assert f.where.candidates[0][0] == f.where.pipe
+
+
+def test_a_pipe_shut_is_a_change_of_the_network_not_a_leak(net3: tuple[LeakDetector, Sensors]) -> None:
+    """No water is lost when a valve is shut: the change is told apart from a leak (and not scored as one),
+    and the leak of the same size there is still a leak."""
+    detector, sensors = net3
+    start = T0 + 100 * DAY + 12 * HOUR
+    year = days(100, 2)
+    shut = LeakYear(year.start_ms, year.end_ms, 300, (), (Closure("197", start, year.end_ms),))
+    run = add_noise(simulate_year("Net3", shut, sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    found = detector.detect(run)
+    assert [f.kind for f in found] == ["change"] and reports(found) == []
+    wn = wntr.network.WaterNetworkModel("Net3")
+    ends = {wn.get_link("197").start_node_name, wn.get_link("197").end_node_name}
+    shut_by = wn.get_link(found[0].where.pipe)  # 197 or a pipe in series with it (shutting either does the same)
+    assert ends & {shut_by.start_node_name, shut_by.end_node_name}
+    leak = days(100, 2, Leak("197", start, year.end_ms, 0.03, True, start))
+    run = add_noise(simulate_year("Net3", leak, sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    assert [f.kind for f in detector.detect(run)] == ["leak"]
+
+
+def test_a_pipe_shut_by_a_works_order_is_expected_not_found(net3: tuple[LeakDetector, Sensors]) -> None:
+    detector, sensors = net3
+    start = T0 + 100 * DAY + 12 * HOUR
+    year = days(100, 2)
+    shut = LeakYear(year.start_ms, year.end_ms, 300, (), (Closure("197", start, start + DAY),))
+    run = add_noise(simulate_year("Net3", shut, sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    detector.model.shut = (("197", start, start + DAY),)  # the order: shut for a day, then open again
+    try:
+        assert detector.detect(run) == []
+        detector.model.shut = (("197", start, start + HOUR),)  # opened again later than the order said
+        assert [f.kind for f in detector.detect(run)] == ["change"]
+    finally:
+        detector.model.shut = ()
 
 
 def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakDetector, Sensors]) -> None:

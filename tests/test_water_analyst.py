@@ -162,6 +162,34 @@ def test_a_leaks_later_estimates_join_its_incident_and_line_its_timeline(
     assert [t.action for t in ch.timeline].count("raise_level") == 1
 
 
+def test_a_pipe_shut_is_told_as_a_network_change_to_check_the_valves_and_kept_so_across_a_restart(
+        net3: tuple[CityBundle, ReadingBatch], city_dir: Path, tmp_path: Path) -> None:
+    from citylifeline.analysis.water.leaks import Finding, Localisation
+    from citylifeline.store import open_store
+    from citylifeline.warn.correlate import Correlator
+
+    bundle, _ = net3
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    x, y = a.where_xy("197")
+    change = Finding(ORIGIN, ORIGIN + HOUR, "change", 80.0, Localisation("197", x, y, 200.0, 0.5,
+                                                                           (("197", 0.5), ("201", 0.4)), 90.0, 12.0))
+    e = a._event(change)
+    assert e.kind == "water_network_change" and e.level == 1  # blue: check the valves; 25 L/s is not a big leak
+    assert "疑似阀门关闭" in e.message and "not a leak" in e.message and "25.0 L/s re-routed" in e.message
+    a.findings = [change]
+    restarted = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    restarted.restore(a.checkpoint())
+    assert restarted.findings == [change] and restarted.status()["leaks"][0]["kind"] == "change"
+    config = Config.load(environ={}, db=str(tmp_path / "w.duckdb"), city=str(city_dir))
+    store = open_store(config.db)
+    try:
+        ch = Correlator(bundle.city, bundle.sensors, config, store).process([e], ORIGIN + 2 * HOUR, ORIGIN + 2 * HOUR)
+    finally:
+        store.close()
+    (inc,) = ch.incidents.values()
+    assert inc.title.startswith("Water: suspected valve closure 疑似阀门关闭") and inc.level == 1
+
+
 def test_each_metered_areas_night_flow_is_kept_live_as_the_library_computes_it(
         net3: tuple[CityBundle, ReadingBatch]) -> None:
     """The leakage already running (minimum night flow) is in the analyst's status from the first

@@ -14,6 +14,8 @@ cause is and whom it threatens.  Every analyst
 - names the sensors whose rule warnings its judgement replaces (``judged``): their threshold,
   rate and AI warnings are kept as evidence and open no incident of their own, because the
   analyst's events, graded by danger, do;
+- takes in the works orders on its lifeline (``works``: a valve shut for works is an operation,
+  not a fault), given all at once whenever one is entered or ended, and before a restart's replay;
 - enriches an incident of its lifeline with what a crew needs (``analyse``: the judgement, the
   suspects with a search radius, the danger per place, the actions), and reports its state per
   asset (``status``).
@@ -37,6 +39,7 @@ from ..city.model import City
 from ..city.sensors import SensorRegistry
 from ..settings import Config
 from ..warn.model import Event, Incident
+from ..works import WorksOrder
 
 
 class Analyst(ABC):
@@ -73,6 +76,10 @@ class Analyst(ABC):
     def resize(self, registry: SensorRegistry) -> None:
         """Adopt a registry that gained sensors (by default: start again with the new one)."""
         self.__init__(self.city, registry, self.config)  # type: ignore[misc]
+
+    def works(self, orders: list[WorksOrder]) -> None:  # noqa: B027  # most analysts have none to take in
+        """Every works order known (``works``): operations on the network that its judgement must
+        take for what they are.  By default none concern it."""
 
     @abstractmethod
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:

@@ -162,6 +162,12 @@ class Cluster:
         k = partition_of_record(ticket_id, self.plan.n)
         return ray.get(self.actors[k].close_ticket.remote(ticket_id, actor, note, **kw))
 
+    def works(self, orders: list[Any]) -> None:
+        """Every works order, to every partition's analysts."""
+        import ray
+
+        ray.get([a.works.remote(orders) for a in self.actors], timeout=READ_TIMEOUT_S)
+
     def read(self, k: int | None, name: str, *args: Any) -> list[Any]:
         """A store read (``worker.READS``) of partition ``k``, or of every partition (``None``): their answers."""
         import ray

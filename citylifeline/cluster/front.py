@@ -178,9 +178,9 @@ class ClusterStore(Store):
         every.sort(key=lambda d: -d["received_at_ms"])
         return every[:limit]
 
-    # ---- the front's own: credentials, audit ------------------------------------------------------
+    # ---- the front's own: credentials, works orders, audit -----------------------------------------
     def save_warnings(self, changes: WarnChanges, checkpoint: Checkpoint | None = None) -> None:
-        """Credentials and audit entries (the front's); incidents and tickets are the partitions' to save."""
+        """Credentials, works orders and audit entries (the front's); incidents and tickets are the partitions'."""
         if changes.incidents or changes.tickets or changes.events or changes.timeline or checkpoint is not None:
             raise StoreError("the front saves only credentials and audit entries; incidents and tickets are "
                              "saved by the partition that owns them")
@@ -200,6 +200,9 @@ class ClusterStore(Store):
 
     def credentials(self) -> list[Any]:
         return self.front.credentials()
+
+    def works_orders(self) -> list[Any]:
+        return self.front.works_orders()  # the front's, pushed to every partition (``ClusterPipeline.works``)
 
     def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,
               newest_first: bool = True) -> list[Any]:
@@ -321,6 +324,10 @@ class ClusterPipeline:
 
     def threshold_levels(self) -> np.ndarray:
         return self._levels.copy()
+
+    def works(self, orders: list[Any]) -> None:
+        """To every partition's analysts (the engine gives them all at its start and at each change)."""
+        self.cluster.works(orders)
 
     def close(self) -> None:
         async def bye() -> None:

@@ -155,6 +155,11 @@ class PartitionWorker:
             self._note(changes)
         return changes
 
+    def works(self, orders: list[Any]) -> None:
+        """Every works order, for the partition's analysts (``Pipeline.works``)."""
+        with self._lock:
+            self.pipeline.works(orders)
+
     def read(self, name: str, *args: Any) -> Any:
         """One of the store's reads (``READS``), for the front; sensors are the partition's numbers."""
         if name not in READS:

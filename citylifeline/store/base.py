@@ -27,6 +27,7 @@ from ..city.sensors import SensorRegistry
 from ..errors import NotFound
 from ..warn.lifecycle import ACTIVE_STATES
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
+from ..works import WorksOrder
 from . import dedup
 
 
@@ -58,7 +59,7 @@ class DeadLetter:
 @dataclass
 class WarnChanges:
     """Everything one writer job changed beside readings — events, incidents, their timeline, tickets,
-    credentials and the audit entries of what people did — saved in one transaction."""
+    credentials, works orders and the audit entries of what people did — saved in one transaction."""
 
     events: list[Event] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
@@ -66,10 +67,11 @@ class WarnChanges:
     tickets: dict[int, Ticket] = field(default_factory=dict)
     credentials: dict[str, Credential] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    works: dict[int, WorksOrder] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.events or self.incidents or self.timeline or self.tickets or self.credentials
-                    or self.audit)
+                    or self.audit or self.works)
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,10 @@ class Store(ABC):
     @abstractmethod
     def credentials(self) -> list[Credential]:
         """Every credential, revoked ones too."""
+
+    @abstractmethod
+    def works_orders(self) -> list[WorksOrder]:
+        """Every works order (``works``), finished and cancelled ones too, oldest first."""
 
     @abstractmethod
     def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,

@@ -30,6 +30,7 @@ from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
+from ..works import WorksOrder
 from .base import (
     DAY_MS,
     DEAD_LETTER_COLUMNS,
@@ -62,6 +63,7 @@ SCHEMA = [
     table_sql("tickets", Ticket, "id", DUCKDB_TYPES),
     table_sql("credentials", Credential, "id", DUCKDB_TYPES),
     table_sql("audit", AuditEntry, "seq", DUCKDB_TYPES),  # appended to only; the hash chain shows any change
+    table_sql("works_orders", WorksOrder, "id", DUCKDB_TYPES),
     # files made before events had detail and cause
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS cause BIGINT",
@@ -258,6 +260,7 @@ class EmbeddedStore(Store):
             _insert(con, "tickets", Ticket, [astuple(t) for t in changes.tickets.values()], replace=True)
             _insert(con, "credentials", Credential, [astuple(c) for c in changes.credentials.values()], replace=True)
             _insert(con, "audit", AuditEntry, [astuple(a) for a in changes.audit])
+            _insert(con, "works_orders", WorksOrder, [astuple(w) for w in changes.works.values()], replace=True)
             if checkpoint is not None:
                 con.execute("DELETE FROM checkpoints")
                 con.execute("INSERT INTO checkpoints VALUES (?, ?, ?)",
@@ -333,6 +336,11 @@ class EmbeddedStore(Store):
         cur = self._reader().execute("SELECT * FROM dead_letters ORDER BY received_at_ms DESC LIMIT ?", [limit])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def works_orders(self) -> list[WorksOrder]:
+        """See ``Store.works_orders``."""
+        rows = self._reader().execute(f"SELECT {columns(WorksOrder)} FROM works_orders ORDER BY id").fetchall()
+        return [WorksOrder(*r) for r in rows]
 
     def credentials(self) -> list[Credential]:
         """See ``Store.credentials``."""

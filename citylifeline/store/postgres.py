@@ -39,6 +39,7 @@ from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
+from ..works import WorksOrder
 from . import dedup, pgcopy
 from .base import (
     DAY_MS,
@@ -84,6 +85,7 @@ SCHEMA = [
     table_sql("tickets", Ticket, "id", POSTGRES_TYPES),
     table_sql("credentials", Credential, "id", POSTGRES_TYPES),
     table_sql("audit", AuditEntry, "seq", POSTGRES_TYPES),
+    table_sql("works_orders", WorksOrder, "id", POSTGRES_TYPES),
     "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP; END $$",
     "CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
@@ -339,6 +341,8 @@ class PostgresStore(Store):
                 if changes.credentials:
                     cur.executemany(_upsert("credentials", Credential),
                                     [astuple(c) for c in changes.credentials.values()])
+                if changes.works:
+                    cur.executemany(_upsert("works_orders", WorksOrder), [astuple(w) for w in changes.works.values()])
                 if changes.audit:
                     cur.executemany(f"INSERT INTO audit ({columns(AuditEntry)}) VALUES ({marks(AuditEntry, '%s')})",
                                     [astuple(a) for a in changes.audit])
@@ -417,6 +421,10 @@ class PostgresStore(Store):
         with self._reader() as con, con.cursor(row_factory=dict_row) as cur:
             return cur.execute(f"SELECT {', '.join(DEAD_LETTER_COLUMNS)} FROM dead_letters "
                                "ORDER BY received_at_ms DESC LIMIT %s", [limit]).fetchall()
+
+    def works_orders(self) -> list[WorksOrder]:
+        """See ``Store.works_orders``."""
+        return [WorksOrder(*r) for r in self._rows(f"SELECT {columns(WorksOrder)} FROM works_orders ORDER BY id")]
 
     def credentials(self) -> list[Credential]:
         """See ``Store.credentials``."""

@@ -76,13 +76,23 @@ class Leak:
 
 
 @dataclass(frozen=True)
+class Closure:
+    """A pipe shut (its valve closed, for works or by mistake) from ``start_ms`` to ``end_ms``."""
+
+    link: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
 class LeakYear:
-    """A leak list and the period it covers."""
+    """A leak list and the period it covers (and the pipes shut in it: no leaks, network changes)."""
 
     start_ms: int
     end_ms: int
     step_s: int
     leaks: tuple[Leak, ...]
+    closures: tuple[Closure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,12 +197,12 @@ def perturb(wn, seed: int, demand_sd: float = DEMAND_MISMATCH_SD,  # type: ignor
 def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
                   until_ms: int | None = None, mismatch_seed: int | None = None,
                   pattern_origin_ms: int | None = None) -> YearRun:
-    """Run the network through ``year`` (or until ``until_ms``) with its leaks; readings without
+    """Run the network through ``year`` (or until ``until_ms``) with its leaks and closures; readings without
     noise.  With ``mismatch_seed`` the network simulated is ``perturb``-ed from the .inp's.  The
     demand patterns' first period falls at ``pattern_origin_ms`` (default: the period's start)."""
     import wntr
 
-    from .epanet_steps import EN_EMITTER, open_steps
+    from .epanet_steps import EN_EMITTER, EN_STATUS, open_steps
 
     wn = wntr.network.WaterNetworkModel(str(inp))
     if abs(wn.options.hydraulic.emitter_exponent - 0.5) > 1e-9:
@@ -209,6 +219,9 @@ def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
         node = f"leak{k}_{leak.link}"
         wn = wntr.morph.split_pipe(wn, leak.link, f"{leak.link}_leak{k}", node)
         leak_nodes.append(node)
+    for c in year.closures:
+        if c.link not in wn.pipe_name_list or c.link in {leak.link for leak in year.leaks}:
+            raise ConfigError(f"closure of {c.link!r}: not a pipe of {inp} without a leak")
     factor = demand_factor(t_ms, seed)
     coeff = 3600.0 * CD * math.pi / 4 * math.sqrt(2 * G)  # × diameter² → emitter coefficient, m³/h per √m
     reads = {"p": ("pressure", sensors.pressure_nodes), "f": ("flow", sensors.flow_links),
@@ -216,12 +229,15 @@ def simulate_year(inp: Path, year: LeakYear, sensors: Sensors, seed: int = 0,
              "k": ("demand", leak_nodes)}
     with open_steps(wn) as steps:
         k_idx = [steps.node(n) for n in leak_nodes]
+        c_idx = [steps.link(c.link) for c in year.closures]
 
         def before(row: int, t: int) -> None:  # the demand and the leak sizes for the step about to be solved
             steps.set_demand_multiplier(float(factor[row]))
             for j, leak in enumerate(year.leaks):
                 # never 0: EPANET skips a node whose coefficient is 0 and keeps reporting its last outflow
                 steps.en.ENsetnodevalue(k_idx[j], EN_EMITTER, max(coeff * leak.diameter_at(t) ** 2, CLOSED_COEFF))
+            for j, c in enumerate(year.closures):
+                steps.en.ENsetlinkvalue(c_idx[j], EN_STATUS, float(not c.start_ms <= t < c.end_ms))
 
         rows, got = steps.run(t_ms, year.start_ms if pattern_origin_ms is None else pattern_origin_ms, reads, before)
     keep = t_ms[:rows] >= year.start_ms

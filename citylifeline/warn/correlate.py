@@ -326,6 +326,8 @@ def _title(e: Event, registry: SensorRegistry, city: City) -> str:
         what = "suspected main burst 疑似爆管"
     elif e.kind == "water_leak":
         what = "suspected water leak 疑似管道漏水"
+    elif e.kind == "water_network_change":
+        what = "suspected valve closure 疑似阀门关闭（管网变化）"
     elif e.kind == "rate":
         what = f"sudden {kind} {'rise' if e.value > e.ref else 'drop'}"
     else:

@@ -26,7 +26,9 @@ outflow in words (中文 / English).  Each later estimate of the same leak (grow
 near by or moved: ``leaks.Finding.update``) is an event on that same sensor, so it joins the
 leak's incident and its timeline shows the estimate narrowing.  The rule warnings of the water
 sensors are kept: they still open incidents of their own (a pressure below the service limit is
-a fact, whatever its cause).
+a fact, whatever its cause).  A change that a pipe shut explains better than any leak
+(``LeakDetector.closure``: no water lost, only re-routed) is a ``water_network_change`` event,
+level IV, "check the valves": a valve left shut or closed without a works order, not a leak.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ from ...errors import ConfigError
 from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
+from ...works import WorksOrder, closures
 from ..base import Analyst
-from .leaks import WINDOWS, Finding, LeakDetector, LeakWatch, Localisation
+from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, LeakWatch, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 from .night import NightLog, fed_areas
 
@@ -67,7 +70,7 @@ class WaterAnalyst(Analyst):
 
     name = "water"
     lifeline = "water"
-    kinds = ("water_burst", "water_leak")
+    kinds = ("water_burst", "water_leak", "water_network_change")
 
     def __init__(self, city: City, registry: SensorRegistry, config: Config) -> None:
         super().__init__(city, registry, config)
@@ -225,6 +228,13 @@ class WaterAnalyst(Analyst):
         self.watch = LeakWatch(self.detector)
         self.watch.feed(run, self.detector.z(run, expected), detect=False)  # the history is taken as leak-free
 
+    def works(self, orders: list[WorksOrder]) -> None:
+        """The pipes the works orders shut are closed in the model for their time (``WaterModel.shut``):
+        the change they make is expected, not a leak nor a network change."""
+        if self.model is not None:
+            with self._lock:
+                self.model.shut = closures(orders)
+
     def recalibrate(self) -> None:
         """Learn again from the next days (after a known change of the network)."""
         with self._lock:
@@ -241,9 +251,10 @@ class WaterAnalyst(Analyst):
         x, y = self.where_xy(f.where.pipe)
         i = int(self.pressure_sensors[int(np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)))])
         q = f.where.leak_m3h
-        level = 3 if f.kind == "burst" else 2 if q >= BIG_LEAK_M3H else 1
+        level = 3 if f.kind == "burst" else 2 if q >= BIG_LEAK_M3H and f.kind == "leak" else 1
         first = self.reported_on.setdefault(f.alarm_ms, i)
-        e = Event(sensor=first, sensor_id=reg.ids[first], t_ms=f.t_ms, kind=f"water_{f.kind}", level=level,
+        kind = "water_network_change" if f.kind == "change" else f"water_{f.kind}"
+        e = Event(sensor=first, sensor_id=reg.ids[first], t_ms=f.t_ms, kind=kind, level=level,
                   active=True, value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
         e.message = self.message(f, again=first != i or f.update)
         return e
@@ -253,10 +264,17 @@ class WaterAnalyst(Analyst):
         """The finding in words, 中文 / English (``again``: a later estimate of a leak reported)."""
         w = f.where
         ls = w.leak_m3h / 3.6
+        others = "、".join(p for p, _ in w.candidates[1:4])
+        if f.kind == "change":
+            return (f"疑似阀门关闭（管网变化，非漏水：无水量损失）：管道 {w.pipe} 附近（搜索半径 {w.radius_m:.0f} m，"
+                    f"可能性 {w.confidence:.0%}），约 {ls:.1f} L/s 改道{'，其次 ' + others if others else ''}；"
+                    "请核实阀门状态 / "
+                    f"suspected valve closure (a change of the network, not a leak: no water lost) near pipe {w.pipe} "
+                    f"(search within {w.radius_m:.0f} m, {w.confidence:.0%} likely), about {ls:.1f} L/s re-routed"
+                    f"{', next ' + ', '.join(p for p, _ in w.candidates[1:4]) if others else ''}; check the valves")
         zh_kind, en_kind = ("疑似爆管", "suspected burst") if f.kind == "burst" else ("疑似管道漏水", "suspected leak")
         if again:
             zh_kind, en_kind = f"估计更新（{zh_kind}）", f"estimate updated ({en_kind})"
-        others = "、".join(p for p, _ in w.candidates[1:4])
         return (f"{zh_kind}：管道 {w.pipe} 附近（搜索半径 {w.radius_m:.0f} m，可能性 {w.confidence:.0%}），"
                 f"估计漏水 {ls:.1f} L/s{'，其次 ' + others if others else ''}；依据水力模型残差 / "
                 f"{en_kind} near pipe {w.pipe} (search within {w.radius_m:.0f} m, {w.confidence:.0%} likely), "
@@ -336,7 +354,7 @@ class WaterAnalyst(Analyst):
 
 def _findings_state(name: str, findings: list[Finding]) -> dict[str, np.ndarray]:
     """Findings as arrays: their numbers, and their pipes with the short lists (``pipe:chance …``)."""
-    numbers = np.array([[f.alarm_ms, f.t_ms, f.kind == "burst", f.evidence, f.update, w.x, w.y, w.radius_m,
+    numbers = np.array([[f.alarm_ms, f.t_ms, KIND_CODES.index(f.kind), f.evidence, f.update, w.x, w.y, w.radius_m,
                          w.confidence, w.leak_m3h, w.where_sigmas] for f in findings for w in [f.where]],
                        np.float64).reshape(len(findings), 11)
     words = np.array([" ".join(f"{p}:{c!r}" for p, c in f.where.candidates) for f in findings], dtype=np.str_)
@@ -351,6 +369,6 @@ def _findings_loaded(name: str, arrays: dict[str, np.ndarray]) -> list[Finding]:
         candidates = tuple((p, float(c)) for p, c in (w.rsplit(":", 1) for w in str(words).split()))
         where = Localisation(candidates[0][0], float(row[5]), float(row[6]), float(row[7]), float(row[8]), candidates,
                              float(row[9]), float(row[10]))
-        out.append(Finding(int(row[0]), int(row[1]), "burst" if row[2] else "leak", float(row[3]), where,
+        out.append(Finding(int(row[0]), int(row[1]), KIND_CODES[int(row[2])], float(row[3]), where,
                            update=bool(row[4])))
     return out

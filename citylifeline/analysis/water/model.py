@@ -13,7 +13,8 @@ stepped: ``twin.epanet_steps``) with
   between its own place and that spread, and the signatures are taken so (``signatures``);
 - every **measured tank at its measured level**, and every **measured pump** (or link that a
   control opens and closes) running or closed as its flow meter says (its controls are dropped),
-  so the model follows the real operation instead of drifting from it over a year.
+  so the model follows the real operation instead of drifting from it over a year;
+- every pipe a **works order** shuts (``shut``: ``works.closures``) closed for the order's time.
 
 A leak does not enter any of these inputs (its water is not metered), so it shows as the
 difference between what the pressure and flow sensors read and what the model says.
@@ -167,6 +168,9 @@ class WaterModel:
         self.linear = len(self.wn.junction_name_list) > LINEAR_ABOVE_JUNCTIONS
         """Signatures from the network linearised (``sensitivity``) rather than a solve per junction."""
         self._open: contextlib.ExitStack | None = None  # the EPANET project ``expected(keep_open=True)`` reuses
+        self.shut: tuple[tuple[str, int, int], ...] = ()
+        """Pipes shut by works orders: (pipe, from ms, to ms), closed in the model for that time."""
+        self._ever_shut: set[str] = set()  # opened again outside their time (a project kept open keeps a status)
         self._steps: Any = None
 
     def _metered_by(self, link: str) -> str:
@@ -316,6 +320,12 @@ class WaterModel:
         tank levels, pumps and controlled links."""
         tanks = [steps.node(n) for n in self.sensors.level_tanks]
         operated = [(steps.link(p), col) for p, col in self.operated]
+        for pipe, _, _ in self.shut:
+            if pipe not in self.wn.pipe_name_list:
+                raise ConfigError(f"works order on {pipe!r}: not a pipe of the network model")
+        self._ever_shut |= {p for p, _, _ in self.shut}
+        ever = {p: steps.link(p) for p in sorted(self._ever_shut)}
+        shut = [(ever[p], lo, hi) for p, lo, hi in self.shut]
 
         def operate(row: int) -> None:
             steps.set_demand_multiplier(float(factor[row]))
@@ -327,6 +337,10 @@ class WaterModel:
                     steps.en.ENsetnodevalue(i, EN_TANKLEVEL, level)
             for i, col in operated:
                 steps.en.ENsetlinkvalue(i, EN_STATUS, float(abs(run.flow_m3h[row, col]) > OPEN_M3H))
+            t = int(run.t_ms[row])
+            closed = {i for i, lo, hi in shut if lo <= t < hi}
+            for i in ever.values():
+                steps.en.ENsetlinkvalue(i, EN_STATUS, float(i not in closed))
 
         return operate
 
