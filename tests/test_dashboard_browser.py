@@ -315,6 +315,24 @@ def test_labels_switch_between_chinese_and_english(open_page: Any) -> None:
     assert nav.inner_text() == "一张图"
 
 
+def test_a_pipe_shut_for_works_is_drawn_dashed_on_the_map_and_switched_off_with_its_row(
+        open_page: Any, demo: str) -> None:
+    r = HTTP.post(f"{demo}/api/v1/works", json={"asset": "water/pipe/WP-N0606E", "start": time.time() - 600,
+                                                 "reason": "新用户接驳 a new connection"})
+    assert r.status_code == 201, r.text
+    page = open_page().page
+    page.wait_for_function("cl.mapState.ready")
+    assert page.evaluate("cl.mapState.worksShown") == [r.json()["id"]]
+    assert page.locator('#layer-list label[data-row="works"] small').inner_text() == "1"
+    assert page.locator('#layer-list label[data-row="works"] span').inner_text() == "施工关阀"
+    assert page.evaluate("cl.mapState.works.getLayers().length") == 1
+    page.locator('#layer-list input[data-layer="works"]').uncheck()
+    assert not page.evaluate("cl.mapState.map.hasLayer(cl.mapState.works)")
+    assert HTTP.post(f"{demo}/api/v1/works/{r.json()['id']}/finish", json={}).status_code == 200
+    page.evaluate("cl.refreshWorks()")
+    page.wait_for_function("cl.mapState.worksShown.length === 0")
+
+
 def test_a_new_level_i_incident_sounds_the_alarm_when_sound_is_on(open_page: Any, demo: str) -> None:
     """Kept last in the module: it adds a heating incident to the demo."""
     quiet, loud = open_page(), open_page()

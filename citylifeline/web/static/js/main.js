@@ -6,11 +6,11 @@ import { initBoard, renderIncidentTable, watchIncidentTable } from "./board.js";
 import { initDetail, leaveDetail, showIncident } from "./detail.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { activeIncidents, connect, incidents, link, onChange } from "./live.js";
-import { closeSensor, initMap, mapState, openSensor } from "./mapview.js";
+import { closeSensor, initMap, mapState, openSensor, refreshWorks } from "./mapview.js";
 import { renderHealth, renderOverview } from "./overview.js";
 import { initSound, sound } from "./sound.js";
 
-window.cl = { ready: false, mapState, incidents, link, sound, openSensor, errors: [] };
+window.cl = { ready: false, mapState, incidents, link, sound, openSensor, refreshWorks, errors: [] };
 const VIEWS = ["map", "incidents", "incident", "overview", "health"];
 
 async function route() {

@@ -1,6 +1,6 @@
 // The one map: every lifeline layer and the places, switchable; every sensor coloured by its
-// state; live incidents pulsing in their level's colour.  Click a sensor for its chart, an
-// incident for its detail.
+// state; live incidents pulsing in their level's colour; the pipes open works orders shut, dashed.
+// Click a sensor for its chart, an incident for its detail.
 import { COLOURS, STATE_KEYS, el, fmtTime, fmtValue, getJSON, ui } from "./api.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
@@ -9,9 +9,11 @@ import { activeIncidents, onChange } from "./live.js";
 import { SensorLayer } from "./sensorlayer.js";
 
 const STATE_REFRESH_MS = 5000;
+const WORKS_REFRESH_MS = 30000;
+const WORKS_COLOUR = "#f97316";
 const SENSOR_HISTORY_MS = 6 * 3600 * 1000;
 export const mapState = { map: null, sensors: [], sensorLayer: null, layers: {}, drawn: {}, markers: new Map(),
-  ready: false, stateFetches: 0 };
+  works: null, worksShown: [], ready: false, stateFetches: 0 };
 
 export async function initMap() {
   const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: !!ui.tiles });
@@ -50,8 +52,10 @@ export async function initMap() {
   });
   onChange((kind) => { if (kind === "snapshot" || kind === "incident") drawIncidents(); });
   drawIncidents();
-  await refreshStates();
+  mapState.works = L.layerGroup().addTo(map);
+  await Promise.all([refreshStates(), refreshWorks()]);
   setInterval(refreshStates, STATE_REFRESH_MS);
+  setInterval(refreshWorks, WORKS_REFRESH_MS);
   mapState.ready = true;
 }
 
@@ -63,6 +67,30 @@ async function refreshStates() {
     buildLegend();
   } catch (e) {
     console.warn("sensor states:", e.message);
+  }
+}
+
+// the pipes that open works orders shut, dashed, with what, why and until when
+export async function refreshWorks() {
+  try {
+    const orders = await getJSON("/api/v1/works?state=open");
+    const pipes = ui.layers.includes("water") ? (await fetchLayer("water")).features : [];
+    const byKey = new Map(pipes.map((f) => [f.properties.key, f]));
+    mapState.works.clearLayers();
+    mapState.worksShown = orders.filter((o) => byKey.has(o.asset)).map((o) => o.id);
+    for (const o of orders) {
+      const f = byKey.get(o.asset);
+      if (!f) continue;
+      L.geoJSON(f, { style: { color: WORKS_COLOUR, weight: 6, dashArray: "6 6", opacity: 0.95 } })
+        .bindTooltip(el("div", {}, el("b", {}, `${t("layer.works")}: ${f.properties.label || f.properties.name}`),
+          el("br"), `${fmtTime(o.start_ms)} ${t("works.until")} ${o.end_ms ? fmtTime(o.end_ms) : t("works.open_end")}`,
+          o.reason ? el("br") : "", o.reason || ""), { sticky: true })
+        .addTo(mapState.works);
+    }
+    const count = document.querySelector('#layer-list label[data-row="works"] small');
+    if (count) count.textContent = String(mapState.worksShown.length);
+  } catch (e) {
+    console.warn("works orders:", e.message);
   }
 }
 
@@ -89,6 +117,13 @@ function buildLayerPanel() {
   } });
   list.append(el("label", { class: "layer-row" }, incBox, el("i", { class: "swatch pulse-swatch" }),
     el("span", { "data-i18n": "layer.incidents" }, t("layer.incidents"))));
+  const worksBox = el("input", { type: "checkbox", checked: true, dataset: { layer: "works" }, onchange: (e) => {
+    if (e.target.checked) mapState.works.addTo(mapState.map); else mapState.works.remove();
+  } });
+  list.append(el("label", { class: "layer-row", dataset: { row: "works" } }, worksBox,
+    el("i", { class: "swatch dashed", style: `--c:${WORKS_COLOUR}` }),
+    el("span", { "data-i18n": "layer.works" }, t("layer.works")),
+    el("small", {}, String(mapState.worksShown.length))));
 }
 
 function buildLegend() {
