@@ -109,6 +109,33 @@ def test_a_pipe_shut_by_a_works_order_is_expected_not_found(net3: tuple[LeakDete
         detector.model.shut = ()
 
 
+def test_a_change_that_draws_more_water_through_the_meters_is_no_valve(net3: tuple[LeakDetector, Sensors]) -> None:
+    """Where the demand comes from the metered areas' balance, the inflow is not a channel of the
+    change: it is asked apart whether more water went in than the same hours a day before."""
+    from citylifeline.analysis.water.leaks import LeakWatch, _Known
+    from citylifeline.analysis.water.night import fed_areas
+
+    detector, sensors = net3
+    start = T0 + 102 * DAY + 12 * HOUR
+    year = days(100, 3)
+    cases = {"leak": days(100, 3, Leak("197", start, year.end_ms, 0.05, True, start)),
+             "shut": LeakYear(year.start_ms, year.end_ms, 300, (), (Closure("197", start, year.end_ms),)),
+             "quiet": year}
+    detector.model.areas = fed_areas(detector.model)  # as a city without household meters
+    try:
+        got = {}
+        for name, y in cases.items():
+            run = add_noise(simulate_year("Net3", y, sensors, seed=5, pattern_origin_ms=T0), seed=6)
+            watch = LeakWatch(detector)
+            watch.feed(run, np.zeros((len(run.t_ms), detector.model.channels)), detect=False)
+            row = int(np.searchsorted(run.t_ms, start))
+            k = _Known(0, row + 1, row, "burst", 1.0, np.zeros(detector.model.channels), 12, row)
+            got[name] = watch._no_more_water(k, row + 11)
+    finally:
+        detector.model.areas = ()
+    assert got == {"leak": False, "shut": True, "quiet": True}
+
+
 def test_a_watch_fed_in_pieces_reports_what_the_whole_run_does(net3: tuple[LeakDetector, Sensors]) -> None:
     """The live analyst feeds the detector what each batch completes: cut anywhere, and keeping only
     the readings its windows need, it reports the same leaks at the same moments."""

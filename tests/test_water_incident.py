@@ -89,6 +89,37 @@ def test_a_burst_that_warned_only_in_its_first_minutes_is_placed_on_the_hour_aft
     assert BURST_AT in (pipe.start_node_name, pipe.end_node_name)
 
 
+def test_a_pipe_shut_is_placed_as_one_where_the_analyst_judged_it_a_network_change(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A valve shut by Binhu Hospital: placed as a pipe shut it is found (its segment's valves are the
+    ones to check); placed as a leak, the change is spread over the whole city."""
+    bundle = load_city("demo")
+    scenario = scenario_from_dict({
+        "duration": "4h", "seed": 3, "start": "2026-03-24T04:00:00+08:00",
+        "incidents": [{"type": "valve_closure", "place": "water/pipe/WP-N1206N", "start": "2h40min"}]})
+    run = simulate(scenario, bundle, lifelines=("water",)).readings
+    config = Config.load(environ={}, db=str(tmp_path_factory.mktemp("shut") / "shut.duckdb"), city="demo",
+                         admin_token=ADMIN_TOKEN, rate_limit_per_s=0.0)
+    engine = Engine(config, bundle)
+    try:
+        order = np.argsort(run.delivered_ms, kind="stable")
+        idx = np.array([engine.registry.idx(s) for s in run.sensor_id[order]])
+        engine.pipeline.ingest(ReadingBatch.of(idx, run.t_ms[order], run.value[order]))
+        analyst = WaterIncidentAnalyst(engine.city, engine.registry)
+        t0 = (scenario.start_ms + 160 * 60_000) // 300_000 * 300_000 + 300_000
+        shut = analyst._analyse(engine.store, t0, t0 + 3_600_000, shut=True)
+        leak = analyst._analyse(engine.store, t0, t0 + 3_600_000, shut=False)
+    finally:
+        engine.stop()
+    assert shut["kind"] == "network_change" and leak["kind"] == "leak"
+    wn = analyst.wn
+    ends = {wn.get_link("WP-N1206N").start_node_name, wn.get_link("WP-N1206N").end_node_name}
+    found = wn.get_link(shut["localisation"]["pipe"])
+    assert ends & {found.start_node_name, found.end_node_name}
+    assert shut["localisation"]["confidence"] > 0.3 > 0.05 > leak["localisation"]["confidence"]
+    assert shut["isolation"]["valves"]  # the valves to check
+
+
 def test_the_incident_detail_carries_the_analysis(burst_engine: Engine) -> None:
     inc = water_incident(burst_engine)
     with TestClient(create_app(burst_engine), headers=AUTH) as client:

@@ -9,7 +9,10 @@ noise (``NOISE``), is placed by leak-signature correlation in the operation meas
 first warning (``leaks.LeakDetector.localise``).  The best pipe's valve segment gives the
 isolation plan (``isolation.isolation_plan``; the city's valve records, else WNTR's strategic
 layer), and the places served by the junctions left dry give the impact: households,
-population, hospitals and schools.  A place is served by the water junctions within
+population, hospitals and schools.  An incident the water analyst judged a network change (a
+``water_network_change`` event, and no leak or burst) is placed as a pipe shut
+(``LeakDetector.closure``; ``kind``: ``network_change``): its segment's valves are the ones to
+check, the outflow is the water re-routed.  A place is served by the water junctions within
 ``SERVED_M`` of its outline, and loses water in proportion to those that run dry.
 """
 
@@ -54,7 +57,7 @@ class WaterIncidentAnalyst:
         self.model = city_model(city, sensors, balance=False)  # minutes before and after: the records' demand
         self.valves = valves if valves is not None else strategic_layer(self.wn, seed=0)
         self.served = self._served_places()
-        self._cache: dict[tuple[int, int, int], dict[str, Any]] = {}
+        self._cache: dict[tuple[int, int, int, bool], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def _served_places(self) -> list[tuple[Any, list[str]]]:
@@ -77,18 +80,21 @@ class WaterIncidentAnalyst:
         step = STEP_S * 1000
         t0 = int(incident.t_first_ms) // step * step
         end = min(t0 + AFTER_MS, int(now_ms) // step * step)
-        key = (incident.id, t0, end)
+        kinds = {e.kind for e in store.events(incident.id)}
+        shut = "water_network_change" in kinds and not kinds & {"water_leak", "water_burst"}
+        key = (incident.id, t0, end, shut)
         with self._lock:
             if key not in self._cache:
-                found = self._analyse(store, t0, end)
+                found = self._analyse(store, t0, end, shut)
                 if found["status"] == "waiting":  # readings still arriving: ask again next time
                     return found
                 self._cache = {k: v for k, v in self._cache.items() if k[0] != incident.id}
                 self._cache[key] = found
             return self._cache[key]
 
-    def _analyse(self, store: Any, t0: int, end: int) -> dict[str, Any]:
-        """The change from the hour before ``t0`` (the first warning, on a 5-minute step) to ``end``."""
+    def _analyse(self, store: Any, t0: int, end: int, shut: bool = False) -> dict[str, Any]:
+        """The change from the hour before ``t0`` (the first warning, on a 5-minute step) to ``end``,
+        placed as a leak, or (``shut``, where a pipe shut explains it better) as a pipe shut."""
         t_ms = np.arange(t0 - BASELINE_MS, end + 1, STEP_S * 1000, dtype=np.int64)
         run = YearRun(t_ms, self._binned(store, "pressure", t_ms), self._binned(store, "flow", t_ms),
                       self._binned(store, "level", t_ms), np.zeros((len(t_ms), 0)), np.zeros((len(t_ms), 0)))
@@ -107,9 +113,11 @@ class WaterIncidentAnalyst:
         first = self._fill(run, row)
         detector = LeakDetector.for_changes(self.model, self.model.signatures(at=(first, 0)), sigma)
         n = 1.0 / (1.0 / max(len(after), 1) + 1.0 / max(len(before), 1))
-        where = detector.localise(change, n)
+        closed = detector.closure(change, n) if shut else None
+        where = closed[0] if closed is not None else detector.localise(change, n)
         plan = isolation_plan(self.wn, self.valves, where.pipe)
-        return {"status": "placed", "localisation": self._where_json(where),
+        return {"status": "placed", "kind": "network_change" if closed is not None else "leak",
+                "localisation": self._where_json(where),
                 "isolation": {"pipe": plan.pipe, "valves": [self._valve_json(v, p) for v, p in plan.valves],
                               "segment_pipes": list(plan.segment_pipes),
                               "junctions_without_water": len(plan.without_water),

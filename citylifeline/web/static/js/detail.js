@@ -161,8 +161,11 @@ function actionsPanel(inc) {
 }
 
 function waterPanel(w) {
-  // where the leak is, the valves to close and who loses water (a water incident's analysis)
-  const head = el("h3", { "data-i18n": "water.title" }, t("water.title"));
+  // where the leak is, the valves to close and who loses water (a water incident's analysis); for a
+  // network change, the pipe that seems shut and the valves to check
+  const shut = w.kind === "network_change";
+  const word = (key) => t(shut ? `${key}_shut` : key);
+  const head = el("h3", { "data-i18n": shut ? "water.title_shut" : "water.title" }, word("water.title"));
   if (w.status !== "placed") {
     return el("div", { class: "water-panel", id: "water-panel" }, head,
       el("p", { class: "muted" }, w.status === "waiting" ? t("water.waiting") : w.reason));
@@ -170,18 +173,18 @@ function waterPanel(w) {
   const loc = w.localisation;
   const imp = w.impact;
   const pct = Math.round(loc.confidence * 100);
-  return el("div", { class: "water-panel", id: "water-panel", dataset: { pipe: loc.pipe } }, head,
+  return el("div", { class: "water-panel", id: "water-panel", dataset: { pipe: loc.pipe, kind: w.kind } }, head,
     el("dl", { class: "water-facts" },
-      el("dt", {}, t("water.pipe")), el("dd", {}, el("b", {}, loc.pipe)),
+      el("dt", {}, word("water.pipe")), el("dd", {}, el("b", {}, loc.pipe)),
       el("dt", {}, t("water.confidence")), el("dd", {},
         el("span", { class: "meter" }, el("span", { style: `width:${pct}%` })), ` ${pct}%`),
       el("dt", {}, t("water.radius")), el("dd", {}, `${Math.round(loc.radius_m)} m`),
-      el("dt", {}, t("water.outflow")), el("dd", {}, `≈ ${loc.leak_m3h} m³/h`),
+      el("dt", {}, word("water.outflow")), el("dd", {}, `≈ ${loc.leak_m3h} m³/h`),
       el("dt", {}, t("water.candidates")), el("dd", {}, loc.candidates.slice(0, 5)
         .map((c) => `${c.pipe} ${Math.round(c.chance * 100)}%`).join(" · "))),
-    el("h4", {}, `${t("water.valves")} (${w.isolation.valves.length})`),
+    el("h4", {}, `${word("water.valves")} (${w.isolation.valves.length})`),
     el("ul", { class: "valves" }, ...w.isolation.valves.map((v) => el("li", {}, `${v.pipe} @ ${v.node}`))),
-    el("h4", {}, t("water.impact")),
+    el("h4", {}, word("water.impact")),
     el("p", { class: "impact" }, el("b", {}, `${imp.households}`), ` ${t("water.households")} · `,
       el("b", {}, `${imp.population}`), ` ${t("water.people")} · ${t("water.demand")} ${w.isolation.demand_lost_m3h} m³/h`),
     el("ul", { class: "places" }, ...imp.places.map((p) => el("li", { dataset: { kind: p.kind } },
