@@ -18,6 +18,7 @@ from citylifeline.settings import Config
 from citylifeline.store.base import IncidentFilter
 from citylifeline.twin.runner import simulate
 from citylifeline.twin.scenario import scenario_from_dict
+from citylifeline.warn.model import Incident
 from tests.conftest import ADMIN_TOKEN, AUTH
 
 BURST_AT = "W-N1011"  # by Binhu Hospital, as in the shipped burst scenario
@@ -109,6 +110,12 @@ def test_a_pipe_shut_is_placed_as_one_where_the_analyst_judged_it_a_network_chan
         t0 = (scenario.start_ms + 160 * 60_000) // 300_000 * 300_000 + 300_000
         shut = analyst._analyse(engine.store, t0, t0 + 3_600_000, shut=True)
         leak = analyst._analyse(engine.store, t0, t0 + 3_600_000, shut=False)
+        admin = engine.access.get("admin")
+        engine.start()
+        engine.create_works(admin, "test", "water", "water/pipe/WP-N1206N", "close",
+                            scenario.start_ms + 160 * 60_000, None, "the valve shut on purpose").result(30)
+        inc = Incident(1, "water", 4, "new", "low pressure", t0, t0, t0, t0, 0.0, 0.0)  # a warning it raised
+        ordered = analyst.analyse(engine.store, inc, t0 + 3_600_000)
     finally:
         engine.stop()
     assert shut["kind"] == "network_change" and leak["kind"] == "leak"
@@ -118,6 +125,7 @@ def test_a_pipe_shut_is_placed_as_one_where_the_analyst_judged_it_a_network_chan
     assert ends & {found.start_node_name, found.end_node_name}
     assert shut["localisation"]["confidence"] > 0.3 > 0.05 > leak["localisation"]["confidence"]
     assert shut["isolation"]["valves"]  # the valves to check
+    assert ordered is not None and ordered["localisation"]["leak_m3h"] < 0.1 * leak["localisation"]["leak_m3h"]
 
 
 def test_the_incident_detail_carries_the_analysis(burst_engine: Engine) -> None:

@@ -12,7 +12,8 @@ layer), and the places served by the junctions left dry give the impact: househo
 population, hospitals and schools.  An incident the water analyst judged a network change (a
 ``water_network_change`` event, and no leak or burst) is placed as a pipe shut
 (``LeakDetector.closure``; ``kind``: ``network_change``): its segment's valves are the ones to
-check, the outflow is the water re-routed.  A place is served by the water junctions within
+check, the outflow is the water re-routed.  Pipes shut by works orders are shut in the model for
+their time (``WaterModel.shut``): what they change is expected.  A place is served by the water junctions within
 ``SERVED_M`` of its outline, and loses water in proportion to those that run dry.
 """
 
@@ -29,6 +30,7 @@ import pandas as pd
 from ...city.model import City
 from ...city.sensors import SensorRegistry
 from ...twin.leakyear import Sensors, YearRun
+from ...works import closures
 from ..isolation import isolation_plan, strategic_layer
 from .leaks import LeakDetector, Localisation
 from .model import TO_MODEL_UNITS, city_channels, city_model
@@ -57,7 +59,7 @@ class WaterIncidentAnalyst:
         self.model = city_model(city, sensors, balance=False)  # minutes before and after: the records' demand
         self.valves = valves if valves is not None else strategic_layer(self.wn, seed=0)
         self.served = self._served_places()
-        self._cache: dict[tuple[int, int, int, bool], dict[str, Any]] = {}
+        self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def _served_places(self) -> list[tuple[Any, list[str]]]:
@@ -82,9 +84,11 @@ class WaterIncidentAnalyst:
         end = min(t0 + AFTER_MS, int(now_ms) // step * step)
         kinds = {e.kind for e in store.events(incident.id)}
         shut = "water_network_change" in kinds and not kinds & {"water_leak", "water_burst"}
-        key = (incident.id, t0, end, shut)
+        works = closures(store.works_orders())
+        key = (incident.id, t0, end, shut, works)
         with self._lock:
             if key not in self._cache:
+                self.model.shut = works  # a pipe shut for works is part of what the model expects
                 found = self._analyse(store, t0, end, shut)
                 if found["status"] == "waiting":  # readings still arriving: ask again next time
                     return found
