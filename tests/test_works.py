@@ -64,6 +64,7 @@ def test_bad_works_orders_are_refused_naming_the_field_the_value_and_the_fix(eng
                ({"asset": "gas/pipe/1", "lifeline": "gas", "start": 0}, "lifeline", "water"),
                ({"asset": "water/pipe/197", "action": "open", "start": 0}, "action", "close"),
                ({"asset": "water/pipe/197", "start": "tomorrow"}, "start", "ISO 8601"),
+               ({"asset": "water/pipe/197", "start": 0, "end": 1e300}, "end", "before 2100"),
                ({"asset": "water/pipe/197", "start": 100.0, "end": 50.0}, "end", "not after start")]
         for body, field, fix in bad:
             r = c.post("/api/v1/works", json=body)

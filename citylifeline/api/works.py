@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -18,6 +19,7 @@ from .readings import engine_of
 from .schemas import Error, RecordId
 
 router = APIRouter(prefix="/api/v1", tags=["works"])
+MAX_EPOCH_S = 4_102_444_800  # 2100-01-01
 TIME_HELP = "ISO 8601 (with a UTC offset, or the city's local time) or epoch seconds"
 
 
@@ -52,6 +54,9 @@ def time_ms(value: str | float | None, name: str, tz: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, int | float):
+        if not math.isfinite(value) or not 0 <= value < MAX_EPOCH_S:
+            raise ValidationError(f"{name} {value!r} is not a time; give {TIME_HELP} (after 1970, before 2100)",
+                                  field=name, value=str(value))
         return round(float(value) * 1000)
     ms = int(parse_iso([value], tz)[0])
     if ms in (BAD_TIME, NAIVE_TIME):
