@@ -42,10 +42,12 @@ class WorksEndIn(BaseModel):
 
 def sees(engine: Engine, who: Credential, lifeline: str, asset: str) -> bool:
     """Whether the works on ``asset`` are in ``who``'s scope (its lifeline, and the district at its middle)."""
+    if not who.districts:  # no district to place it in
+        return who.sees(lifeline, [])
     try:
         point = engine.city.asset(asset).geometry.representative_point()
     except CityLifelineError:
-        return who.sees(lifeline, [""]) if not who.districts else False
+        return False
     return who.sees(lifeline, [engine.city.district_at(point.x, point.y)])
 
 
