@@ -109,7 +109,6 @@ class Engine:
             self.store.save_warnings(WarnChanges(audit=[AuditEntry(
                 0, self.clock(), "platform", "", "", "server.start", "", "",
                 "settings other than the defaults: " + ", ".join(f"{k}={v}" for k, v in changed.items()))]))
-            self.pipeline.works(self.store.works_orders())  # a cluster's partitions learn them from here
             self._thread.start()
             self._store_thread.start()
             if self.config.mqtt_url:

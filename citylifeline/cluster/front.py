@@ -246,6 +246,7 @@ class ClusterPipeline:
         self.watermark_ms = NO_TIME
         self._levels = np.zeros(len(self.registry), np.int8)
         self._seen: list[tuple[str, int, int]] = [("", 0, -1)] * cluster.plan.n  # (epoch, change, seq) per partition
+        self.works(store.works_orders())  # the front's works orders, to the partitions (as Pipeline's own, at start)
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="citylifeline-front-nats", daemon=True).start()
         self._js: Any = None
