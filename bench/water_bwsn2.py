@@ -26,8 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from citylifeline.analysis.water.leaks import LeakDetector, LeakWatch  # noqa: E402
+from citylifeline.analysis.water.leaks import LeakDetector  # noqa: E402
 from citylifeline.analysis.water.model import BALANCE_STEPS, WaterModel  # noqa: E402
+from citylifeline.analysis.water.watch import LeakWatch  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city.bundle import packaged_network  # noqa: E402
 from citylifeline.twin.leakyear import LeakYear, Sensors, add_noise, simulate_year  # noqa: E402

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from citylifeline.analysis.water.leaks import reports  # noqa: E402
+from citylifeline.analysis.water.watch import reports  # noqa: E402
 from citylifeline.bench.battledim import PipeDistance, Report, score  # noqa: E402
 from citylifeline.bench.report import bench_command, machine, replace_section  # noqa: E402
 from citylifeline.city import load_city  # noqa: E402

@@ -8,8 +8,9 @@ import pytest
 import wntr
 
 from citylifeline.analysis.isolation import isolation_plan, strategic_layer
-from citylifeline.analysis.water.leaks import LeakDetector, LeakWatch, reports
+from citylifeline.analysis.water.leaks import LeakDetector
 from citylifeline.analysis.water.model import WaterModel
+from citylifeline.analysis.water.watch import LeakWatch, reports
 from citylifeline.twin.leakyear import Closure, Leak, LeakYear, Sensors, add_noise, simulate_year
 
 T0 = 1_514_764_800_000  # 2018-01-01 00:00 UTC, the patterns' origin
@@ -112,8 +113,8 @@ def test_a_pipe_shut_by_a_works_order_is_expected_not_found(net3: tuple[LeakDete
 def test_a_change_that_draws_more_water_through_the_meters_is_no_valve(net3: tuple[LeakDetector, Sensors]) -> None:
     """Where the demand comes from the metered areas' balance, the inflow is not a channel of the
     change: it is asked apart whether more water went in than the same hours a day before."""
-    from citylifeline.analysis.water.leaks import LeakWatch, _Known
     from citylifeline.analysis.water.night import fed_areas
+    from citylifeline.analysis.water.watch import _Known
 
     detector, sensors = net3
     start = T0 + 102 * DAY + 12 * HOUR

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.water.leaks import Finding, LeakDetector, reports
+from ..analysis.water.leaks import Finding, LeakDetector
 from ..analysis.water.model import WaterModel
+from ..analysis.water.watch import reports
 from ..twin.leakyear import LeakYear, add_noise, load_leaks, load_sensors, simulate_year
 from .battledim import MATCH_M, PipeDistance, Report, Score, score
 from .report import machine, replace_section

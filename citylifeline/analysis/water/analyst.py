@@ -6,7 +6,7 @@ meter) sensors on it, the committed readings are averaged into the model's 5-min
 still count; a utility's history, one export per kind of sensor, is merged by time on the way
 in: ``offline.interleaved``), and every closed step is run through the model at its measured
 demand and operation (``model.WaterModel.expected``, one EPANET project kept open) and handed to
-the leak detector (``leaks.LeakWatch``).  Its life, as a utility follows it:
+the leak detector (``watch.LeakWatch``).  Its life, as a utility follows it:
 
 1. **learning**: the first days' steps are the history it calibrates on (they are taken as
    leak-free; ``night`` tells a utility what was already leaking).  After a day it fits what it
@@ -49,9 +49,10 @@ from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
 from ...works import WorksOrder, closures
 from ..base import Analyst
-from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, LeakWatch, Localisation
+from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 from .night import NightLog, fed_areas
+from .watch import LeakWatch
 
 log = logging.getLogger(__name__)
 STEP_MS = 300_000

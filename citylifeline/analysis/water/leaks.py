@@ -1,5 +1,8 @@
 """Leak and burst detection and localisation on a water network's hydraulic model.
 
+Items 1, 2 and the evidence, placing and ``closure`` of the others are ``LeakDetector``'s; the
+watch over a stream of readings (items 3 to 6, and their constants) is ``watch.LeakWatch``.
+
 1. **Residuals.**  Each step's pressures and flows minus what the leak-free model expects for
    the measured demand and operation (``model.WaterModel.expected``).
 2. **Calibration** on leak-free history (``LeakDetector.fit``): the model is never exact (its
@@ -62,7 +65,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import nnls
 
 from ...errors import ConfigError
 from ...twin.leakyear import YearRun
@@ -75,21 +77,14 @@ MIN_STATE_READINGS = 288  # an operating state seen for less than a day uses the
 TEMPER = 12  # the evidence of more readings than this is not counted as independent in the chances
 CONFIDENCE_MASS = 0.9
 MAX_CANDIDATES = 10
-ACTIVE_FRACTION = 0.25  # a found leak whose change is below this fraction of its placed size is not changing
-SAME_LEAK_M = 300.0
 FLOW_WEIGHT = 0.2  # the flows say how much (or which side of a loop), the pressures where: the flows weigh this much
-PLACE_SIGMAS = 8.0  # a leak is reported once the channels that say where point along its pipe's signature this clearly
-REPLACE_GROWTH = 2.0  # a reported leak is placed again each time its fitted outflow has doubled
 CHANGE_MARGIN = 0.05  # a pipe's closure must explain this much more of a change than any leak to be reported as one
-CHANGE_INFLOW_SIGMAS = 3.0  # a change draws no more water: the metered areas' inflow within this many spreads
 KIND_CODES = ("leak", "burst", "change")  # a finding's kind as a number, in checkpoints
-DAY_READINGS = 288
 MIN_HISTORY_DAYS = {"2 readings": 1, "hour": 7, "day": 20}
 """A partial fit's window watches once the history is this many days long, so that the moments it
 learns its threshold from cover a daily cycle for bursts, a weekly one for the hour against the
 day before (one short stretch under-rates the day-to-day changes and alarms falsely), and twelve
 days beyond its eight-day span for the day against the week before."""
-CONFIRM = {"burst": 36, "leak": 144}  # readings gathered after an alarm before placing a leak: 3 h, 12 h
 
 
 @dataclass(frozen=True)
@@ -118,25 +113,6 @@ class Finding:
     evidence: float
     where: Localisation
     update: bool = False
-
-
-@dataclass
-class _Known:
-    """A leak suspected (alarmed, not yet placed) or reported."""
-
-    pipe: int
-    alarm_row: int
-    start_row: int  # the first reading of the window that alarmed
-    kind: str
-    evidence: float
-    base: npt.NDArray[np.float64]  # the mean residual before the alarm
-    base_readings: int
-    next_row: int  # when to try placing it
-    reported: bool = False
-    placed_m3h: float = 0.0
-    last_active: int = 0
-    alarm_ms: int = 0
-    sign: float = 1.0  # a change's: its closure signature's sign (which end lost the water)
 
 
 @dataclass(frozen=True)
@@ -377,209 +353,10 @@ class LeakDetector:
 
     # -- the detector over a run ----------------------------------------------------------
     def detect(self, run: YearRun, z: npt.NDArray[np.float64] | None = None) -> list[Finding]:
-        """Every leak reported over ``run``, in time order (``LeakWatch`` fed the whole run at once)."""
+        """Every leak reported over ``run``, in time order (``watch.LeakWatch`` fed the whole run at once)."""
+        from .watch import LeakWatch  # the watch is built on this detector
+
         return LeakWatch(self).feed(run, z)
-
-
-class LeakWatch:
-    """A detector watching a stream of readings: fed run after run (any lengths), it reports what
-    ``LeakDetector.detect`` reports over their concatenation.  It keeps the last ``keep`` readings
-    (the longest window's span and two days more, for placing suspects) and the leaks it knows;
-    rows are counted from the first reading it was fed."""
-
-    def __init__(self, detector: LeakDetector, keep: int = WINDOWS[-1].span + 576) -> None:
-        assert detector.cal is not None, "fit the detector on leak-free history first"
-        self.d, self.keep = detector, keep
-        self.known: list[_Known] = []
-        self.first = 0  # the row of the tail's first reading
-        self.rows = 0  # readings fed so far
-        self.tail: YearRun | None = None
-        self.cum = np.zeros((1, detector.model.channels))  # prefix sums of z, cum[0] just before the tail
-
-    def feed(self, run: YearRun, z: npt.NDArray[np.float64] | None = None, detect: bool = True) -> list[Finding]:
-        """Consume the next readings; the leaks they report (none, and nothing learnt of leaks, when
-        not ``detect``: readings taken as leak-free, to fill the windows)."""
-        d = self.d
-        cal = d.cal
-        assert cal is not None
-        z = d.z(run) if z is None else z
-        self.tail = run if self.tail is None else self.tail.joined(run)
-        self.cum = np.vstack([self.cum, self.cum[-1] + np.cumsum(z, axis=0)])
-        found: list[Finding] = []
-        for t in range(self.rows, self.rows + len(z) if detect else self.rows):
-            i = t - self.first  # the reading's place in the tail
-            for k in [k for k in self.known if not k.reported and t >= k.next_row]:
-                self._place(k, found, t)
-            if t % 12 == 0:
-                self._track(found, t)
-            for win in WINDOWS:
-                if t + 1 < win.span or t % win.every:
-                    continue
-                u, n = _change(self.cum, i, win)
-                if win.kind != "burst":  # within an hour only a new burst changes much, whatever else leaks
-                    u = self._unexplained(u)
-                best = d._evidence(u, n)
-                if best <= cal.thresholds[win.name] or best < win.coherence * float(u @ u) * n:
-                    continue
-                j = d.sig.pipes.index(d.localise(u, n).pipe)
-                near = self._near(j)
-                if near is not None:
-                    near.last_active = t
-                    if not near.reported:
-                        near.pipe = j  # the leak already suspected, placed better
-                        if win.kind == "burst" and near.kind != "burst":  # seen first by a slower window
-                            near.kind, near.start_row, near.base_readings = "burst", t - win.readings + 1, win.base
-                            near.base = _baseline(self.cum, i, win)
-                            near.next_row = min(near.next_row, t + CONFIRM["burst"])
-                    continue
-                self.known.append(_Known(j, t, t - win.readings + 1, win.kind, best, _baseline(self.cum, i, win),
-                                         win.base, t + CONFIRM[win.kind], last_active=t, alarm_ms=self._t_ms(t)))
-                break
-        self.rows += len(z)
-        self._trim()
-        return found
-
-    def state(self) -> dict[str, np.ndarray]:
-        """What the watch remembers, as arrays (``load`` takes them back)."""
-        assert self.tail is not None
-        known = self.known
-        ints = np.array([[k.pipe, k.alarm_row, k.start_row, KIND_CODES.index(k.kind), k.base_readings, k.next_row,
-                          k.reported, k.last_active, k.alarm_ms] for k in known], np.int64).reshape(len(known), 9)
-        floats = np.array([[k.evidence, k.placed_m3h, k.sign] for k in known], np.float64).reshape(len(known), 3)
-        base = np.array([k.base for k in known], np.float64).reshape(len(known), self.d.model.channels)
-        return {"rows": np.array([self.first, self.rows], np.int64), "cum": self.cum.copy(),
-                **{f"tail.{f}": getattr(self.tail, f).copy() for f in YearRun.__dataclass_fields__},
-                "known.ints": ints, "known.floats": floats, "known.base": base}
-
-    def load(self, arrays: dict[str, np.ndarray]) -> None:
-        """Take back what ``state`` gave."""
-        self.first, self.rows = (int(v) for v in arrays["rows"])
-        self.cum = arrays["cum"].copy()
-        self.tail = YearRun(*(arrays[f"tail.{f}"].copy() for f in YearRun.__dataclass_fields__))
-        self.known = [_Known(int(i[0]), int(i[1]), int(i[2]), KIND_CODES[int(i[3])], float(f[0]), b.copy(),
-                             int(i[4]), int(i[5]), bool(i[6]), float(f[1]), int(i[7]), int(i[8]),
-                             float(f[2]) if len(f) > 2 else 1.0)
-                      for i, f, b in zip(arrays["known.ints"], arrays["known.floats"], arrays["known.base"],
-                                         strict=True)]
-
-    def _trim(self) -> None:
-        """Forget the readings older than ``keep``."""
-        assert self.tail is not None
-        drop = len(self.tail.t_ms) - self.keep
-        if drop > 0:
-            self.tail = self.tail.rows(drop)
-            self.cum = self.cum[drop:]
-            self.first += drop
-
-    def _t_ms(self, t: int) -> int:
-        assert self.tail is not None
-        return int(self.tail.t_ms[t - self.first])
-
-    def _since(self, k: _Known, t: int) -> tuple[npt.NDArray[np.float64], float]:
-        """What changed from before ``k``'s alarm to now (at most the last day), and its readings' worth."""
-        start = max(k.start_row, t - 287, self.first)
-        r = t - start + 1
-        return ((self.cum[t - self.first + 1] - self.cum[start - self.first]) / r - k.base,
-                1.0 / (1.0 / r + 1.0 / k.base_readings))
-
-    def _unexplained(self, u: npt.NDArray[np.float64], skip: _Known | None = None) -> npt.NDArray[np.float64]:
-        """``u`` less its best non-negative fit by the known leaks' signatures (but ``skip``'s): their growth."""
-        fit = [k for k in self.known if k is not skip]
-        if not fit:
-            return u
-        basis = np.array([k.sign * self.d._shut.s[k.pipe] if k.kind == "change" else self.d._b.s[k.pipe]
-                          for k in fit]).T
-        q, _ = nnls(basis, u)
-        return u - basis @ q
-
-    def _near(self, j: int, skip: _Known | None = None) -> _Known | None:
-        xy = self.d.sig.pipe_xy
-        return next((k for k in self.known if k is not skip and np.linalg.norm(xy[k.pipe] - xy[j]) < SAME_LEAK_M),
-                    None)
-
-    def _basis_at(self, row: int) -> _Basis:
-        """The signatures in the operation measured at ``row`` (or the oldest reading kept, if it is gone)."""
-        assert self.tail is not None
-        return self.d._basis_at(self.tail, max(row, self.first) - self.first, key=row)
-
-    def _place(self, k: _Known, found: list[Finding], t: int) -> None:
-        """Place a suspected leak from what changed since before its alarm, and report it once the
-        pressures point at a pipe clearly enough (or fold it into a leak already reported there)."""
-        d = self.d
-        u, n = self._since(k, t)
-        if k.kind != "burst":  # within hours of a burst, the growth of other leaks is too small to fit out
-            u = self._unexplained(u, skip=k)
-        if k.kind == "burst" or k.alarm_row - k.start_row < 12:  # a short change: in the operation of its moment
-            where = d.localise(u, n, self._basis_at(k.alarm_row))
-        else:  # a day's change is seen over many operating states: the day's average signatures
-            where = d.localise(u, n)
-        k.pipe = d.sig.pipes.index(where.pipe)
-        if where.where_sigmas < PLACE_SIGMAS:
-            k.next_row = t + 12  # the channels that say where do not yet: try again in an hour
-            return
-        if self._near(k.pipe, skip=k) is not None:
-            self.known.remove(k)
-            return
-        shut = d.closure(u, n) if k.kind == "burst" or k.alarm_row - k.start_row < 12 else None
-        if shut is not None and self._no_more_water(k, t):  # a pipe shut: at once, as a valve is, and no water lost
-            where, k.sign = shut
-            k.kind, k.pipe = "change", d.sig.pipes.index(where.pipe)
-            if self._near(k.pipe, skip=k) is not None:
-                self.known.remove(k)
-                return
-        k.reported, k.placed_m3h = True, where.leak_m3h
-        found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where))
-
-    def _no_more_water(self, k: _Known, t: int) -> bool:
-        """Whether the metered areas drew no more water since ``k``'s change began than in the same
-        hours a day before, within ``CHANGE_INFLOW_SIGMAS`` spreads of that day-to-day difference (over
-        the readings kept).  A leak's water is drawn through the meters, a pipe shut's is not; where
-        the demand comes from the areas' balance (no household meters) this is the only place the
-        inflow is seen: the model spreads it over the junctions (a burst larger than the city's use
-        moves every pressure so far from the model's linear signatures that a closure fits as well).
-        True where the model has no metered areas (the inflow meters are then channels of the change)."""
-        from .night import area_inflow
-
-        m = self.d.model
-        assert self.tail is not None
-        lo, hi = k.start_row - self.first, t - self.first + 1
-        if not m.areas or lo < 2 * DAY_READINGS:
-            return True
-        total = np.sum([area_inflow(a, self.tail) for a in m.areas], axis=0)
-        rise = total[DAY_READINGS:] - total[:-DAY_READINGS]  # on the same clock, a day apart
-        width = hi - lo
-        mean = np.convolve(np.nan_to_num(rise[: lo - DAY_READINGS]), np.ones(width) / width, mode="valid")
-        spread = float(np.std(mean)) if len(mean) > 1 else math.inf
-        return bool(abs(float(np.nanmean(rise[lo - DAY_READINGS: hi - DAY_READINGS]))) <= CHANGE_INFLOW_SIGMAS * spread)
-
-    def _track(self, found: list[Finding], t: int) -> None:
-        """Hourly: place again each reported leak that has doubled since it was placed (incipient
-        leaks are placed while small): reported again if it moved further than ``SAME_LEAK_M``, else
-        an update; forget leaks that have not changed for longer than the longest window looks back."""
-        d = self.d
-        for k in list(self.known):
-            if t - k.last_active > WINDOWS[-1].span:
-                self.known.remove(k)
-                continue
-            if not k.reported or k.kind == "change":  # a change is forgotten once every window's baseline has it
-                continue
-            u, n = self._since(k, t)
-            where = d.localise(self._unexplained(u, skip=k), n)
-            if where.leak_m3h > ACTIVE_FRACTION * k.placed_m3h:
-                k.last_active = t
-            if where.leak_m3h < REPLACE_GROWTH * k.placed_m3h or where.where_sigmas < PLACE_SIGMAS:
-                continue
-            j = d.sig.pipes.index(where.pipe)
-            moved = float(np.linalg.norm(d.sig.pipe_xy[j] - d.sig.pipe_xy[k.pipe]))
-            k.pipe, k.placed_m3h = j, where.leak_m3h
-            if self._near(j, skip=k) is None:
-                found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where, update=moved <= SAME_LEAK_M))
-
-
-def reports(findings: list[Finding]) -> list[Finding]:
-    """The leaks reported (BattLeDIM's rule): not the updates of a leak already reported, nor the
-    network's changes."""
-    return [f for f in findings if not f.update and f.kind != "change"]
 
 
 def _ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
