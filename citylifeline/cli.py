@@ -226,13 +226,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import DEMO_ANALYSTS, run_demo
 
     config = _config(args)
     if args.db is None:
         config = config.with_(db="var/demo.duckdb")
     if args.city is None:
         config = config.with_(city="demo")
+    if "CITYLIFELINE_ANALYSTS" not in os.environ:  # the demo shows the water analyst learning, too
+        config = config.with_(analysts=DEMO_ANALYSTS)
     run_demo(config, feed=not args.no_feed)
     return 0
 

@@ -27,6 +27,7 @@ from .twin.scenario import Scenario, load_scenario, parse_duration
 log = logging.getLogger("citylifeline.demo")
 DEMO_SCENARIO = "city_day"
 DEMO_HISTORY = "8h"  # how much of the scenario has already happened when the demo starts
+DEMO_ANALYSTS = "gas,water"  # the water analyst learns from the feed (the overview shows how far it is)
 
 
 def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, history: str = DEMO_HISTORY) -> None:

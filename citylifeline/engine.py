@@ -316,6 +316,23 @@ class Engine:
         """The lifeline analysts the pipeline runs (none in the distributed mode's front: its workers run them)."""
         return list(getattr(self.pipeline, "analysts", []))
 
+    def recalibrate(self, who: Credential, source: str, name: str) -> Future[dict[str, Any]]:
+        """Make an analyst learn again (on the writer thread, audited, with a checkpoint at once so that
+        a restart does not bring back what it was told to forget); its status after."""
+        analyst = next((a for a in self.analysts() if a.name == name), None)
+        if analyst is None:
+            raise NotFound(f"analyst {name!r} is not running here; running: "
+                           f"{', '.join(a.name for a in self.analysts()) or 'none'}")
+
+        def job() -> dict[str, Any]:
+            analyst.recalibrate()
+            entry = self._audit_entry(who, source, "analyst.recalibrate", f"analyst/{name}",
+                                      "learn again from the next readings")
+            assert isinstance(self.pipeline, Pipeline)  # analysts run in one process's pipeline
+            self.pipeline.save(WarnChanges(audit=[entry]), force_checkpoint=True)
+            return dict(analyst.status())
+        return self.run(job)
+
     def lifeline_analyses(self, inc: Incident) -> dict[str, Any]:
         """Each analyst's analysis of an incident it judged ({'gas': …}), by analyst name."""
         out: dict[str, Any] = {}

@@ -73,7 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
             "The lifeline analysts the pipeline runs, comma-separated (gas: leak or sewer biogas, source and "
             "danger for every space with a methane detector beside the gas mains; their methane rule warnings "
             "become evidence. water: leaks and bursts on the EPANET model, after a day of learning; opt-in "
-            "for now). Empty: none."),
+            "for now, the demo runs it). Empty: none."),
     Setting("anomaly_corroborate_s", 900.0,
             "The time within which AI anomaly warnings of nearby sensors corroborate each other."),
     Setting("max_incidents_per_asset_hour", 3,

@@ -471,6 +471,7 @@ ACCESS_TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/layers/{name}"): Route("viewer", "/api/v1/layers/gas"),  # the city's map: no scope
     ("GET", "/api/v1/status"): Route("viewer", check=check_status),
     ("GET", "/api/v1/analysts/{name}"): Route("viewer", "/api/v1/analysts/gas", check=check_analyst),
+    ("POST", "/api/v1/analysts/{name}/recalibrate"): Route("admin", "/api/v1/analysts/gas/recalibrate"),
     ("GET", "/api/v1/works"): Route("viewer", items="works"),
     ("POST", "/api/v1/works"): Route("operator", "/api/v1/works", "pipe", ok=201, body=lambda pipe: {
         "asset": pipe, "start": NOW - 600, "reason": "a new connection"}),

@@ -274,6 +274,15 @@ def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo:
         cells = page.locator(f"#lifeline-matrix tr[data-lifeline='{ll}'] td").all_inner_texts()
         assert [int(c) for c in cells] == [o["active_by_lifeline"][ll][lv] for lv in ("I", "II", "III", "IV")]
     assert page.locator("#trend canvas").count() >= 1
+    water = HTTP.get(f"{demo}/api/v1/analysts/water").json()  # the demo's water analyst, learning from the feed
+    view = page.locator("#water-view")
+    view.wait_for()
+    assert view.get_attribute("data-phase") == water["phase"] == "learning"
+    assert page.locator("#water-view .meter span").get_attribute("style").startswith("width:")
+    assert [c.get_attribute("data-window") for c in page.locator("#wa-windows .chip.off").all()] == [
+        w for w, ready in water["windows"].items() if not ready]
+    assert page.locator("#wa-night tr[data-area]").count() == len(water["night"])
+    assert page.locator("#wa-recalibrate").count() == 1  # the admin may make it learn again
     page.locator("nav a[data-route='health']").click()
     page.locator("#health-table").wait_for()
     health = HTTP.get(f"{demo}/api/v1/sensor-health").json()

@@ -14,7 +14,7 @@ from citylifeline.batch import ReadingBatch
 from citylifeline.city import CityBundle, load_city
 from citylifeline.city.sensors import SensorRegistry, SensorSpec
 from citylifeline.settings import Config
-from citylifeline.twin.leakyear import Leak, LeakYear, YearRun, add_noise, simulate_year
+from citylifeline.twin.leakyear import Leak, LeakYear, Sensors, YearRun, add_noise, simulate_year
 from citylifeline.units import WATER_HEAD_PA_PER_M
 from tests.test_leaks import DAY, HOUR, net3_sensors
 
@@ -215,3 +215,86 @@ def test_each_metered_areas_night_flow_is_kept_live_as_the_library_computes_it(
     report = b.status()["night"]
     assert len(report) == len(b.night.areas) and len(report[0]["nights"]) == 3
     assert "超出合理夜间用水" in report[0]["words"]["zh"] and "legitimate night use" in report[0]["words"]["en"]
+
+
+def test_a_transmitter_knocked_off_zero_is_a_maintenance_ticket_not_a_leak(
+        net3: tuple[CityBundle, ReadingBatch], city_dir: Path, tmp_path: Path) -> None:
+    """A pressure transmitter that jumps 3 m down alone (knocked, re-zeroed) while its neighbours do
+    not, and no more water is drawn into the metered areas, is no burst: the analyst of a city
+    without household meters sets it aside (kept across a restart) and says so as a ``drift``
+    fault, which the correlator makes a maintenance ticket, not an incident."""
+    from citylifeline.store import open_store
+    from citylifeline.warn.correlate import Correlator
+
+    bundle, _ = net3
+    s = net3_sensors()
+    run = add_noise(simulate_year("Net3", LeakYear(ORIGIN, ORIGIN + 2 * DAY + 12 * HOUR, 300, ()), s, seed=5,
+                                  pattern_origin_ms=ORIGIN), seed=6)
+    run.pressure_m[run.t_ms >= BURST_MS, 3] -= 3.0
+    reg = bundle.sensors  # without its household meters: the demand, and the water drawn, from the areas' balance
+    sensors = SensorRegistry([SensorSpec(reg.ids[i], reg.kind[i], reg.asset[i], "water", interval_s=300)
+                              for i in range(len(reg)) if not reg.ids[i].startswith("AMR-")])
+    a = WaterAnalyst(bundle.city, sensors, CONFIG)
+    assert a.model is not None and a.model.areas
+    events = a.update(as_readings(run, len(s.pressure_nodes), len(s.flow_links), len(s.level_tanks)))
+    knocked = f"P-{s.pressure_nodes[3]}"
+    assert [(e.sensor_id, e.kind) for e in events] == [(knocked, "drift")]
+    (e,) = events
+    assert 0 <= e.t_ms - BURST_MS <= 600_000 and e.value < -10  # at its first or second reading; spreads, down
+    assert "疑似传感器漂移或故障" in e.message and "suspected drift or fault" in e.message
+    assert a.status()["set_aside"] == [knocked] and a.findings == []
+    restarted = WaterAnalyst(bundle.city, sensors, CONFIG)
+    restarted.restore(a.checkpoint())
+    assert restarted.status()["set_aside"] == [knocked]
+    restarted.recalibrate()  # repaired: it counts again once the analyst has learnt again
+    assert restarted.status()["set_aside"] == [] and restarted.status()["phase"] == "learning"
+    config = Config.load(environ={}, db=str(tmp_path / "w.duckdb"), city=str(city_dir))
+    store = open_store(config.db)
+    try:
+        ch = Correlator(bundle.city, sensors, config, store).process(events, e.t_ms, e.t_ms)
+    finally:
+        store.close()
+    assert ch.incidents == {} and [(t.sensor_id, t.fault, t.state) for t in ch.tickets.values()] == [
+        (knocked, "drift", "open")]
+
+
+def test_an_admin_makes_the_analyst_learn_again_audited_and_kept_across_a_restart(config: Config,
+                                                                                 bundle: CityBundle) -> None:
+    """``POST /analysts/water/recalibrate``: after a known change of the network (or its sensors
+    repaired) the analyst forgets its calibration and learns again; an operator may not; a restart
+    does not bring the old calibration back."""
+    from fastapi.testclient import TestClient
+
+    from citylifeline.api import create_app
+    from citylifeline.engine import Engine
+    from tests.conftest import AUTH
+
+    s = Sensors(("123", "125", "121", "10"), ("20",), ("1",), ())  # the test city's water sensors, in its order
+    config = config.with_(analysts="water")
+    engine = Engine(config, bundle)
+    engine.start()
+    try:
+        a = next(x for x in engine.analysts() if x.name == "water")
+        run = add_noise(simulate_year("Net3", LeakYear(ORIGIN, ORIGIN + DAY + 2 * HOUR, 300, ()), s, seed=5,
+                                      pattern_origin_ms=ORIGIN), seed=6)
+        a.update(as_readings(run, 4, 1, 1))
+        assert a.status()["history_days"] > 1 and a.status()["windows"]["2 readings"]
+        with TestClient(create_app(engine, manage_engine=False), headers=AUTH) as c:
+            token = c.post("/api/v1/credentials", json={"name": "duty", "role": "operator"}).json()["token"]
+            assert c.post("/api/v1/analysts/water/recalibrate",
+                          headers={"Authorization": f"Bearer {token}"}).status_code == 403
+            r = c.post("/api/v1/analysts/water/recalibrate")
+            assert r.status_code == 200, r.text
+            assert r.json()["history_days"] == 0 and r.json()["phase"] == "learning"
+            assert not any(r.json()["windows"].values())
+            assert c.post("/api/v1/analysts/nope/recalibrate").status_code == 404
+            audited = [(e["action"], e["target"]) for e in c.get("/api/v1/audit").json()
+                       if e["action"] == "analyst.recalibrate"]
+            assert audited == [("analyst.recalibrate", "analyst/water")]
+    finally:
+        engine.stop()
+    again = Engine(config, bundle)
+    try:
+        assert next(x for x in again.analysts() if x.name == "water").status()["history_days"] == 0
+    finally:
+        again.stop()

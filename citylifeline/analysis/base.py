@@ -77,6 +77,11 @@ class Analyst(ABC):
         """Adopt a registry that gained sensors (by default: start again with the new one)."""
         self.__init__(self.city, registry, self.config)  # type: ignore[misc]
 
+    def recalibrate(self) -> None:
+        """Learn again from the next readings, forgetting what was learnt (after a known change of
+        the network, or its sensors repaired): by default, start again from nothing."""
+        self.__init__(self.city, self.registry, self.config)  # type: ignore[misc]
+
     def works(self, orders: list[WorksOrder]) -> None:  # noqa: B027  # most analysts have none to take in
         """Every works order known (``works``): operations on the network that its judgement must
         take for what they are.  By default none concern it."""

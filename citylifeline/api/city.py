@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Query, Request
 
 from .. import levels
@@ -10,7 +12,7 @@ from ..city.geojson import layer_to_geojson
 from ..errors import NotFound
 from ..store.base import IncidentFilter
 from ..warn.lifecycle import ACTIVE_STATES
-from .auth import VIEWER, in_scope
+from .auth import ADMIN, VIEWER, client_of, in_scope
 from .jsonresponse import JSON
 from .readings import engine_of
 from .schemas import Error
@@ -103,3 +105,14 @@ def analyst_state(request: Request, name: str, who: Credential = VIEWER) -> JSON
     state = analyst.status()
     state["spaces"] = [row for row in state.get("spaces", []) if row["space"] in seen]
     return JSON(state)
+
+
+@router.post("/analysts/{name}/recalibrate", summary="Make a lifeline analyst learn again",
+             responses={404: {"model": Error}})
+async def recalibrate(request: Request, name: str, who: Credential = ADMIN) -> JSON:
+    """The analyst forgets its calibration and learns again from the next readings, as after a
+    known change of the network (a new main, a zone boundary moved) or the sensors it set aside
+    repaired; the water analyst then watches for bursts after a day, for slow leaks after three
+    weeks (its status says how far it is).  Audited; its status after."""
+    engine = engine_of(request)
+    return JSON(await asyncio.wrap_future(engine.recalibrate(who, client_of(request), name)))

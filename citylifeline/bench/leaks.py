@@ -48,6 +48,7 @@ class LeakBench:
     findings: list[Finding]
     leaks: list[dict[str, Any]]  # per true leak: link, kind, m³ lost, found after (days), distance (m)
     seconds: dict[str, float] = field(default_factory=dict)
+    set_aside: list[str] = field(default_factory=list)  # pressure sensors taken for faulty (none is: no faults here)
 
     def median(self, key: str, abrupt: bool) -> float:
         """The median of ``key`` (e.g. ``report_days``) over the abrupt or incipient leaks found; NaN if none."""
@@ -85,7 +86,8 @@ def run(inp: Path, leaks: Path, sensors: Path, name: str, seed: int = 0, mismatc
     seconds["localise_hour"] = localise_hour_s(detector, readings)
     distance = PipeDistance(wntr.network.WaterNetworkModel(str(inp)))
     result = score([Report(f.where.pipe, f.t_ms) for f in findings], year, truth, distance)
-    return LeakBench(name, result, findings, _per_leak(year, truth, findings, distance), seconds)
+    aside = [placement.pressure_nodes[c] for c in sorted(detector.excluded)]
+    return LeakBench(name, result, findings, _per_leak(year, truth, findings, distance), seconds, aside)
 
 
 def localise_hour_s(detector: LeakDetector, readings: Any, repeats: int = 5) -> float:
@@ -161,6 +163,7 @@ def table(results: list[LeakBench]) -> str:
             ("leaks found / in the year", lambda r: f"{r.score.true_positives} / {len(r.leaks)}"),
             ("false reports", lambda r: str(r.score.false_positives)),
             ("missed leaks", lambda r: str(r.score.missed)),
+            ("sensors set aside as faulty (none is)", lambda r: ", ".join(r.set_aside) or "none"),
             ("abrupt: median readings to the alarm", lambda r: fmt(r.median("alarm_readings", True), ".0f")),
             ("abrupt: median days to the report", lambda r: fmt(r.median("report_days", True), ".2f")),
             ("incipient: median days to the alarm", lambda r: fmt(r.median("alarm_days", False), ".1f")),

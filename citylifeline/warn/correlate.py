@@ -55,7 +55,7 @@ from ..store.base import Store, WarnChanges
 from .lifecycle import ACTIVE_STATES, SYSTEM
 from .model import Event, Incident, Ticket, TimelineEntry
 
-FAULT_KINDS = ("stuck", "no_data", "impossible", "spike")
+FAULT_KINDS = ("stuck", "no_data", "impossible", "spike", "drift")  # drift: the water analyst's model
 RULE_KINDS = ("threshold", "rate", "anomaly")
 ALARM_KINDS = ("threshold", "gas_leak", "sewer_gas")  # warnings with a level in force until they clear
 KIND_LIFELINE = {"sewer_gas": "drainage"}

@@ -29,6 +29,9 @@ sensors are kept: they still open incidents of their own (a pressure below the s
 a fact, whatever its cause).  A change that a pipe shut explains better than any leak
 (``LeakDetector.closure``: no water lost, only re-routed) is a ``water_network_change`` event,
 level IV, "check the valves": a valve left shut or closed without a works order, not a leak.
+A pressure transmitter whose change no leak explains (``LeakDetector.faulty_channel``) is set
+aside and told as a ``drift`` fault: a maintenance ticket, never an incident (``status``:
+``set_aside``; it is used again once the analyst learns again, ``recalibrate``).
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class WaterAnalyst(Analyst):
 
     name = "water"
     lifeline = "water"
-    kinds = ("water_burst", "water_leak", "water_network_change")
+    kinds = ("water_burst", "water_leak", "water_network_change", "drift")
 
     def __init__(self, city: City, registry: SensorRegistry, config: Config) -> None:
         super().__init__(city, registry, config)
@@ -81,6 +84,7 @@ class WaterAnalyst(Analyst):
         self.sensors = Sensors(*(tuple(n for _, n in names[g]) for g in CHANNEL_GROUPS))
         order = [i for g in CHANNEL_GROUPS for i, _ in names[g]]
         self.column[order] = np.arange(len(order), dtype=np.int32)
+        self.order = np.array(order, np.int32)  # column → sensor (the model's channels are the first columns)
         self.column_ids = np.array([registry.ids[i] for i in order], dtype=np.str_)  # a checkpoint's sensors
         self.edges = np.cumsum([0, *(len(names[g]) for g in CHANNEL_GROUPS)])  # each group's columns
         self.scale = np.array([TO_MODEL_UNITS[g] for g in CHANNEL_GROUPS for _ in names[g]])
@@ -193,9 +197,10 @@ class WaterAnalyst(Analyst):
         if self.watch is None:
             return []
         assert self.detector is not None
+        told = len(self.watch.set_aside)
         found = self.watch.feed(run, self.detector.z(run, expected[None, :]))
         self.findings = (self.findings + found)[-FINDINGS_KEPT:]
-        return [self._event(f) for f in found]
+        return [*(self._fault(c, t, change) for c, t, change in self.watch.set_aside[told:]), *map(self._event, found)]
 
     def _before(self, run: YearRun) -> YearRun | None:
         """The steps just before ``run``'s, up to ``BALANCE_STEPS`` (for the water balance), keeping
@@ -237,9 +242,12 @@ class WaterAnalyst(Analyst):
                 self.model.shut = closures(orders)
 
     def recalibrate(self) -> None:
-        """Learn again from the next days (after a known change of the network)."""
+        """Learn again from the next days (after a known change of the network, or the sensors set
+        aside repaired): every sensor counts again."""
         with self._lock:
             self._reset()
+            if self.detector is not None:
+                self.detector.excluded.clear()
 
     def where_xy(self, pipe: str) -> tuple[float, float]:
         """A pipe's midpoint in the city's coordinates (the model's own may be unreferenced)."""
@@ -259,6 +267,18 @@ class WaterAnalyst(Analyst):
                   active=True, value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
         e.message = self.message(f, again=first != i or f.update)
         return e
+
+    def _fault(self, channel: int, t_ms: int, change: float) -> Event:
+        """A sensor set aside by the watch (``LeakDetector.faulty_channel``): a maintenance ticket, not a leak."""
+        i = int(self.order[channel])
+        sid = self.registry.ids[i]
+        return Event(sensor=i, sensor_id=sid, t_ms=t_ms, kind="drift", level=1,
+                     active=True, value=change, ref=0.0, detail=change,
+                     message=(f"{sid} 读数偏离管网水力模型 {abs(change):.0f} 倍噪声，而其他传感器未随之变化，不像漏水："
+                              "疑似传感器漂移或故障，已暂不用于漏损分析，请检查校准 / "
+                              f"{sid} moved {abs(change):.0f} spreads from the network's hydraulic model while "
+                              "the other sensors did not, as no leak does: suspected drift or fault; left out of "
+                              "the leak analysis; check and calibrate it"))
 
     @staticmethod
     def message(f: Finding, again: bool = False) -> str:
@@ -291,6 +311,8 @@ class WaterAnalyst(Analyst):
                    f"{self.name}.acc_sum": self.acc_sum.copy(), f"{self.name}.acc_n": self.acc_n.copy(),
                    f"{self.name}.history": np.array(self.history, np.float64) if self.history else np.zeros((0, 1)),
                    f"{self.name}.sensors": self.column_ids,
+                   f"{self.name}.set_aside": np.array(sorted(self.detector.excluded if self.detector else ()),
+                                                      np.int64),
                    f"{self.name}.reported_on": np.array(sorted(self.reported_on.items()), np.int64).reshape(-1, 2),
                    f"{self.name}.last_steps": np.zeros((0, 1 + self.width)) if self.last_steps is None else
                    np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
@@ -318,6 +340,10 @@ class WaterAnalyst(Analyst):
             last = arrays.get(f"{self.name}.last_steps")
             self.last_steps = self._run(last[:, 0].astype(np.int64), last[:, 1:]) if last is not None and len(last) \
                 else None
+            aside = arrays.get(f"{self.name}.set_aside", np.zeros(0, np.int64))
+            if len(aside) and self.model is not None:
+                self.detector = self.detector or LeakDetector(self.model)
+                self.detector.excluded = {int(c) for c in aside}
             if fit_rows:
                 self._fit(fit_rows)
                 assert self.watch is not None
@@ -342,7 +368,9 @@ class WaterAnalyst(Analyst):
                     "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
                     "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
                     "sensors": {g: int(self.edges[k + 1] - self.edges[k]) for k, g in enumerate(CHANNEL_GROUPS)},
-                    "leaks": leaks, "night": self.night.report() if self.night is not None else [],
+                    "leaks": leaks, "set_aside": [self.registry.ids[int(self.order[c])] for c in sorted(
+                        self.detector.excluded if self.detector is not None else ())],
+                    "night": self.night.report() if self.night is not None else [],
                     "last_failure": self.failure or None}
 
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 import { COLOURS, el, fmtAge, fmtTime, getJSON, postJSON, toast, ui } from "./api.js";
 import { trendChart } from "./chart.js";
 import { t } from "./i18n.js";
+import { waterView } from "./waterview.js";
 
 const LEVELS = ["I", "II", "III", "IV"];
 
@@ -41,6 +42,8 @@ export async function renderOverview() {
       el("div", {}, el("h3", { "data-i18n": "ov.sensors" }, t("ov.sensors")), bar,
         el("h3", { "data-i18n": "ov.trend" }, t("ov.trend")), trend)));
   trendChart(trend, o.trend.hour_ms, o.trend.by_level);
+  const water = await waterView();
+  if (water) root.append(water);
 }
 
 function alpha(f) {
