@@ -316,13 +316,18 @@ class Engine:
         """The lifeline analysts the pipeline runs (none in the distributed mode's front: its workers run them)."""
         return list(getattr(self.pipeline, "analysts", []))
 
+    def analyst(self, name: str) -> Any:
+        """The analyst called ``name``; NotFound naming those running."""
+        analyst = next((a for a in self.analysts() if a.name == name), None)
+        if analyst is None:
+            raise NotFound(f"analyst {name!r} is not running; running: "
+                           f"{', '.join(a.name for a in self.analysts()) or 'none'}")
+        return analyst
+
     def recalibrate(self, who: Credential, source: str, name: str) -> Future[dict[str, Any]]:
         """Make an analyst learn again (on the writer thread, audited, with a checkpoint at once so that
         a restart does not bring back what it was told to forget); its status after."""
-        analyst = next((a for a in self.analysts() if a.name == name), None)
-        if analyst is None:
-            raise NotFound(f"analyst {name!r} is not running here; running: "
-                           f"{', '.join(a.name for a in self.analysts()) or 'none'}")
+        analyst = self.analyst(name)
 
         def job() -> dict[str, Any]:
             analyst.recalibrate()

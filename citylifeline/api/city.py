@@ -97,9 +97,7 @@ def analyst_state(request: Request, name: str, who: Credential = VIEWER) -> JSON
     """What the analyst judges now, per asset it watches (the gas analyst: every space's verdict, leak
     probability, methane and usual biogas), limited to the assets whose sensors are in the credential's scope."""
     engine = engine_of(request)
-    analyst = next((a for a in engine.analysts() if a.name == name), None)
-    if analyst is None:
-        raise NotFound(f"analyst {name!r} is not running; running: {', '.join(a.name for a in engine.analysts())}")
+    analyst = engine.analyst(name)
     mask = engine.access.sensor_mask(who)
     seen = {a for a, m in zip(engine.registry.asset, mask, strict=False) if m}
     state = analyst.status()

@@ -368,7 +368,7 @@ class WaterAnalyst(Analyst):
                     "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
                     "ready_fraction": round(min(days / CALIBRATION_DAYS, 1.0), 3), "windows": ready,
                     "sensors": {g: int(self.edges[k + 1] - self.edges[k]) for k, g in enumerate(CHANNEL_GROUPS)},
-                    "leaks": leaks, "set_aside": [self.registry.ids[int(self.order[c])] for c in sorted(
+                    "leaks": leaks, "set_aside": [str(self.column_ids[c]) for c in sorted(
                         self.detector.excluded if self.detector is not None else ())],
                     "night": self.night.report() if self.night is not None else [],
                     "last_failure": self.failure or None}

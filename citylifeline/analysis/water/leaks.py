@@ -63,9 +63,10 @@ watch over a stream of readings (items 3 to 6, and their constants) is ``watch.L
    or re-zeroed, not the network.  Only where the water drawn can be told (the areas' balance):
    on L-Town, whose household meters leave it no metered areas, the rule alone set four of its
    33 healthy transmitters aside in leak years (leaks beside sparse transmitters move them
-   alone) and cost 2018 a fifth of its score.  It is set aside (``exclude``: its noise infinite, its column out of the
-   windows' sums), told to the platform as a ``drift`` fault (a maintenance ticket), and the
-   moment is looked at again without it.  It stays aside until the analyst learns again.
+   alone) and cost 2018 a fifth of its score.  It is set aside (``exclude``: its noise
+   infinite, its column out of the windows' sums; ``watch.LeakWatch._sensor_fault``), told to
+   the platform as a ``drift`` fault (a maintenance ticket), and the moment is looked at again
+   without it.  It stays aside until the analyst learns again.
 """
 
 from __future__ import annotations

@@ -83,21 +83,15 @@ class LeakWatch:
                 if t + 1 < win.span or t % win.every:
                     continue
                 u, n = _change(self.cum, i, win)
-                c = d.faulty_channel(u) if self._alarms(u, n, win, coherent=False) else None
-                if c is not None and all(self._no_more_water(t - r + 1, t, unknown=False) for r in {win.readings, 2}):
-                    # one sensor's change, no leak's, and no more water drawn over the window nor just now:
-                    # set aside, and the moment looked at again (the demo city's 120 L/s burst at WP-16's
-                    # node moves WP-16 far more than the others, in ways no linear signature fits; its
-                    # water says it is a burst, at once, though diluted in the hour window's mean).  Not
-                    # where the water drawn cannot be told: on L-Town, with household meters and no
-                    # metered areas, leaks beside its sparse transmitters had four of them set aside)
+                c = self._sensor_fault(u, n, win, t) if d.model.areas else None
+                if c is not None:  # one sensor's change, no leak's: set aside, and the moment looked at again
                     self._set_aside(c, t, float(u[c]))
                     u, n = _change(self.cum, i, win)
                 if win.kind != "burst":  # within an hour only a new burst changes much, whatever else leaks
                     u = self._unexplained(u)
-                if not self._alarms(u, n, win):
-                    continue
                 best = d._evidence(u, n)
+                if best <= cal.thresholds[win.name] or best < win.coherence * float(u @ u) * n:
+                    continue
                 j = d.sig.pipes.index(d.localise(u, n).pipe)
                 near = self._near(j)
                 if near is not None:
@@ -116,13 +110,23 @@ class LeakWatch:
         self._trim()
         return found
 
-    def _alarms(self, u: npt.NDArray[np.float64], n: float, win: Window, coherent: bool = True) -> bool:
-        """Whether a window's change ``u`` (worth ``n`` readings) is past its threshold (and, if
-        ``coherent``, one pipe's leak explains enough of it: a sensor's own jump does not, so the
-        sensor-fault check asks without it)."""
-        assert self.d.cal is not None
-        best = self.d._evidence(u, n)
-        return best > self.d.cal.thresholds[win.name] and (not coherent or best >= win.coherence * float(u @ u) * n)
+    def _sensor_fault(self, u: npt.NDArray[np.float64], n: float, win: Window, t: int) -> int | None:
+        """The pressure channel to set aside now: the window's change ``u`` (worth ``n`` readings) is past
+        its threshold (coherent or not: a sensor's own jump is not), one channel carries it that no
+        leak explains (``LeakDetector.faulty_channel``), and the metered areas drew no more water over
+        the window nor over its last two readings.  The water check is what keeps a burst at a
+        transmitter's own node (the demo city's 120 L/s at WP-16 moves WP-16 far more than the others,
+        in ways no linear signature fits) from being taken for its fault, at once, though diluted in
+        the hour window's mean; so where the water drawn cannot be told (no metered areas: L-Town,
+        with household meters, had four of its transmitters set aside beside leaks), nothing is."""
+        d = self.d
+        assert d.cal is not None
+        if d._evidence(u, n) <= d.cal.thresholds[win.name]:
+            return None
+        c = d.faulty_channel(u)
+        if c is None or not all(self._no_more_water(t - r + 1, t, unknown=False) for r in {win.readings, 2}):
+            return None
+        return c
 
     def _set_aside(self, c: int, t: int, change: float) -> None:
         """Leave channel ``c`` out from now on (``LeakDetector.exclude``), from the windows' sums and the
