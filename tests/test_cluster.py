@@ -381,7 +381,8 @@ def _front(engine: Any, cluster: Any, morning: tuple[CityBundle, list[ReadingBat
         tickets = c.get("/api/v1/tickets").json()
         _same((incidents, tickets), single)
         assert all(t["sensor"] == reg.idx(t["sensor_id"]) for t in tickets)  # the city's sensor numbers
-        pushed = heard.wait_for(lambda ms: {m["incident"]["id"] for m in ms if m["type"] == "incident"} >= set(want))
+        pushed = heard.wait_for(lambda ms: {m["incident"]["id"] for m in ms if m["type"] == "incident"} >= set(want)
+                                and {m["ticket"]["sensor_id"] for m in ms if m["type"] == "ticket"} >= {"WP-03"})
         assert {m["ticket"]["sensor_id"] for m in pushed if m["type"] == "ticket"} >= {"WP-03"}
 
         water = next(i for i in incidents if i["lifeline"] == "water")
