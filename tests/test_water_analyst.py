@@ -298,3 +298,43 @@ def test_an_admin_makes_the_analyst_learn_again_audited_and_kept_across_a_restar
         assert next(x for x in again.analysts() if x.name == "water").status()["history_days"] == 0
     finally:
         again.stop()
+
+
+def test_a_leak_that_raises_an_areas_night_inflow_is_reported_after_that_night_placed_and_sized_by_it(
+        net3: tuple[CityBundle, ReadingBatch]) -> None:
+    """Sixteen nights of Net3 without a leak, then a leak from noon of the sixteenth day: once the
+    next night's hours are over (04:00), the area's night inflow has risen beyond its spread, and
+    the analyst reports the leak, sized by the night's rise (the water drawn) and placed by the
+    model among the area's pipes; no night before raised anything, and a restart from the
+    checkpoint does not raise that night again."""
+    bundle, _ = net3
+    s = net3_sensors()
+    start = ORIGIN + 15 * DAY + 12 * HOUR
+    leak = Leak("171", start, ORIGIN + 30 * DAY, 0.05, False, start + 12 * HOUR)  # growing to ~33 L/s by midnight
+    year = LeakYear(ORIGIN, ORIGIN + 16 * DAY + 6 * HOUR, 300, (leak,))
+    run = add_noise(simulate_year("Net3", year, s, seed=7, pattern_origin_ms=ORIGIN), seed=8)
+    batch = as_readings(run, len(s.pressure_nodes), len(s.flow_links), len(s.level_tanks))
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    cut = int(np.searchsorted(batch.t_ms, ORIGIN + 16 * DAY + 3 * HOUR))
+    events = a.update(batch.slice(0, cut))
+    assert not [e for e in events if "night" in e.message]  # sixteen nights, none alarming
+    b = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    b.restore(a.checkpoint())
+    later = b.update(batch.slice(cut, len(batch)))
+    night = [e for e in later if "minimum night flow" in e.message]
+    assert len(night) == 1, [e.message for e in later]
+    e = night[0]
+    assert e.kind == "water_leak" and ORIGIN + 16 * DAY + 4 * HOUR <= e.t_ms <= ORIGIN + 16 * DAY + 5 * HOUR
+    assert "最小夜间流量" in e.message and "模型定位" in e.message and "the model places it" in e.message
+    f = next(f for f in b.findings if f.night_m3h > 0)
+    lost = float(np.mean(run.leak_m3h[(run.t_ms >= ORIGIN + 16 * DAY + 2 * HOUR)
+                                      & (run.t_ms < ORIGIN + 16 * DAY + 4 * HOUR), 0]))
+    assert f.night_m3h == pytest.approx(lost, rel=0.3) and f.where.leak_m3h == f.night_m3h
+    assert b.model is not None
+    wn = b.model.wn
+    ends = [{wn.get_link(p).start_node_name, wn.get_link(p).end_node_name} for p in (f.where.pipe, "171")]
+    assert ends[0] & ends[1]  # the leaking pipe or one that meets it
+    assert b.night is not None and b.night.alarms and b.status()["night"][0]["nights"][-1]["alarm"]
+    c = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    c.restore(b.checkpoint())
+    assert not [e for e in c.update(batch.slice(len(batch) - 50, len(batch))) if "night" in e.message]

@@ -18,7 +18,10 @@ the leak detector (``watch.LeakWatch``).  Its life, as a utility follows it:
 
 From the first night on, whatever its phase, it keeps each metered area's minimum night flow
 (``night.NightLog``): the night inflow against legitimate night use, which is the leakage already
-running, that no change detector sees (in ``status``: ``night``).
+running, that no change detector sees (in ``status``: ``night``); once a night's hours are over, an
+area whose night inflow rose beyond its night-to-night spread (``NightLog.judge``) has a new
+leak: the one the watch suspects or has reported there, else one it places from that night's
+change (``LeakWatch.night_leak``), reported with the night's rise as its size.
 
 A leak reported becomes a ``water_burst`` or ``water_leak`` event on the pressure sensor nearest
 the suspected pipe, graded by its size, with the place, the search radius and the estimated
@@ -54,7 +57,7 @@ from ...works import WorksOrder, closures
 from ..base import Analyst
 from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
-from .night import NightLog, fed_areas
+from .night import BASE_NIGHTS, DAY_MS, NIGHT_HOURS, NightLog, NightRise, fed_areas
 from .watch import LeakWatch
 
 log = logging.getLogger(__name__)
@@ -199,8 +202,25 @@ class WaterAnalyst(Analyst):
         assert self.detector is not None
         told = len(self.watch.set_aside)
         found = self.watch.feed(run, self.detector.z(run, expected[None, :]))
+        events = [*(self._fault(c, t, change) for c, t, change in self.watch.set_aside[told:]),
+                  *map(self._event, found)]
+        for rise in self.night.judge(t_ms) if self.night is not None else []:
+            f = self._night_leak(rise)
+            if f is not None and self.night is not None:
+                found.append(f)
+                events.append(self._event(f, rise.words(self.night.areas[rise.area].name)))
         self.findings = (self.findings + found)[-FINDINGS_KEPT:]
-        return [*(self._fault(c, t, change) for c, t, change in self.watch.set_aside[told:]), *map(self._event, found)]
+        return events
+
+    def _night_leak(self, rise: NightRise) -> Finding | None:
+        """A metered area's night inflow rose: the leak it means, placed by the watch among the area's pipes."""
+        assert self.watch is not None and self.watch.tail is not None and self.night is not None
+        local = self.watch.tail.t_ms + self.tz_ms
+        hour, day = (local % DAY_MS) / 3_600_000, local // DAY_MS
+        night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+        tonight = (rise.night_ms + self.tz_ms) // DAY_MS
+        return self.watch.night_leak(rise.rise_m3h, rise.sigmas, frozenset(self.night.areas[rise.area].junctions),
+                                     night & (day == tonight), night & (day < tonight) & (day >= tonight - BASE_NIGHTS))
 
     def _before(self, run: YearRun) -> YearRun | None:
         """The steps just before ``run``'s, up to ``BALANCE_STEPS`` (for the water balance), keeping
@@ -254,7 +274,9 @@ class WaterAnalyst(Analyst):
         p = self.city.asset(f"water/pipe/{pipe}").geometry.interpolate(0.5, normalized=True)
         return float(p.x), float(p.y)
 
-    def _event(self, f: Finding) -> Event:
+    def _event(self, f: Finding, night: tuple[str, str] | None = None) -> Event:
+        """A finding as an event on the pressure sensor nearest its pipe (a leak's later estimates on
+        the sensor of its first report); ``night``: the night-flow rise that reported it, in words."""
         reg = self.registry
         xy = np.array([self.city.asset(reg.asset[i]).xy for i in self.pressure_sensors])
         x, y = self.where_xy(f.where.pipe)
@@ -266,6 +288,9 @@ class WaterAnalyst(Analyst):
         e = Event(sensor=first, sensor_id=reg.ids[first], t_ms=f.t_ms, kind=kind, level=level,
                   active=True, value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
         e.message = self.message(f, again=first != i or f.update)
+        if night is not None:
+            zh, en = e.message.split(" / ", 1)
+            e.message = f"{night[0]}；模型定位：{zh} / {night[1]}; the model places it: {en}"
         return e
 
     def _fault(self, channel: int, t_ms: int, change: float) -> Event:
@@ -317,7 +342,7 @@ class WaterAnalyst(Analyst):
                    f"{self.name}.last_steps": np.zeros((0, 1 + self.width)) if self.last_steps is None else
                    np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
             if self.night is not None:
-                out[f"{self.name}.nights"] = self.night.state()
+                out[f"{self.name}.nights"], out[f"{self.name}.night_alarms"] = self.night.state()
             out |= _findings_state(self.name, self.findings)
             if self.watch is not None:
                 out |= {f"{self.name}.watch.{k}": v for k, v in self.watch.state().items()}
@@ -335,7 +360,8 @@ class WaterAnalyst(Analyst):
             self.history = list(arrays[f"{self.name}.history"])
             self.reported_on = {int(a): int(i) for a, i in arrays.get(f"{self.name}.reported_on", np.zeros((0, 2)))}
             if self.night is not None:
-                self.night.load(arrays.get(f"{self.name}.nights", np.zeros((0, 7))))
+                self.night.load(arrays.get(f"{self.name}.nights", np.zeros((0, 7))),
+                                arrays.get(f"{self.name}.night_alarms"))
             self.findings = _findings_loaded(self.name, arrays)
             last = arrays.get(f"{self.name}.last_steps")
             self.last_steps = self._run(last[:, 0].astype(np.int64), last[:, 1:]) if last is not None and len(last) \
@@ -362,7 +388,8 @@ class WaterAnalyst(Analyst):
                      "learning": ("学习中：用最初几天的数据校准模型", "learning: calibrating on the first days"),
                      "watching": ("监测中", "watching")}[phase]
             leaks = [{"pipe": f.where.pipe, "kind": f.kind, "alarm_ms": f.alarm_ms, "reported_ms": f.t_ms,
-                      "leak_m3h": round(f.where.leak_m3h, 1), "radius_m": round(f.where.radius_m)}
+                      "leak_m3h": round(f.where.leak_m3h, 1), "radius_m": round(f.where.radius_m),
+                      "night_m3h": round(f.night_m3h, 1)}
                      for f in self.findings]
             return {"phase": phase, "words": {"zh": words[0], "en": words[1]},
                     "history_days": round(days, 2), "calibration_days": CALIBRATION_DAYS,
@@ -384,8 +411,8 @@ class WaterAnalyst(Analyst):
 def _findings_state(name: str, findings: list[Finding]) -> dict[str, np.ndarray]:
     """Findings as arrays: their numbers, and their pipes with the short lists (``pipe:chance …``)."""
     numbers = np.array([[f.alarm_ms, f.t_ms, KIND_CODES.index(f.kind), f.evidence, f.update, w.x, w.y, w.radius_m,
-                         w.confidence, w.leak_m3h, w.where_sigmas] for f in findings for w in [f.where]],
-                       np.float64).reshape(len(findings), 11)
+                         w.confidence, w.leak_m3h, w.where_sigmas, f.night_m3h] for f in findings for w in [f.where]],
+                       np.float64).reshape(len(findings), 12)
     words = np.array([" ".join(f"{p}:{c!r}" for p, c in f.where.candidates) for f in findings], dtype=np.str_)
     return {f"{name}.findings": numbers, f"{name}.findings.candidates": words}
 
@@ -393,11 +420,11 @@ def _findings_state(name: str, findings: list[Finding]) -> dict[str, np.ndarray]
 def _findings_loaded(name: str, arrays: dict[str, np.ndarray]) -> list[Finding]:
     """Take back what ``_findings_state`` gave (none from a checkpoint older than it)."""
     out = []
-    for row, words in zip(arrays.get(f"{name}.findings", np.zeros((0, 11))),
+    for row, words in zip(arrays.get(f"{name}.findings", np.zeros((0, 12))),
                           arrays.get(f"{name}.findings.candidates", np.zeros(0, np.str_)), strict=True):
         candidates = tuple((p, float(c)) for p, c in (w.rsplit(":", 1) for w in str(words).split()))
         where = Localisation(candidates[0][0], float(row[5]), float(row[6]), float(row[7]), float(row[8]), candidates,
                              float(row[9]), float(row[10]))
         out.append(Finding(int(row[0]), int(row[1]), KIND_CODES[int(row[2])], float(row[3]), where,
-                           update=bool(row[4])))
+                           update=bool(row[4]), night_m3h=float(row[11]) if len(row) > 11 else 0.0))
     return out

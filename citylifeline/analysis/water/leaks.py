@@ -117,7 +117,8 @@ class Localisation:
 class Finding:
     """A leak found: the alarm (its first sign), the report (placed), the window that saw it, and
     where; ``update``: the same leak, grown, placed again within ``SAME_LEAK_M`` of where it was
-    (not a new report)."""
+    (not a new report); ``night_m3h``: reported or placed again because its metered area's night
+    inflow rose this much (``watch.LeakWatch.night_leak``)."""
 
     alarm_ms: int
     t_ms: int
@@ -125,6 +126,7 @@ class Finding:
     evidence: float
     where: Localisation
     update: bool = False
+    night_m3h: float = 0.0  # the metered area's night-flow rise that reported it (``night.NightLog.judge``), if any
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ calibration, evidence and localisation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,7 @@ from scipy.optimize import nnls
 
 from ...twin.leakyear import YearRun
 from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Window, _baseline, _Basis, _change
+from .night import BASE_NIGHTS
 
 ACTIVE_FRACTION = 0.25  # a found leak whose change is below this fraction of its placed size is not changing
 SAME_LEAK_M = 300.0
@@ -228,6 +229,48 @@ class LeakWatch:
                 return
         k.reported, k.placed_m3h = True, where.leak_m3h
         found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where))
+
+    def night_leak(self, rise_m3h: float, sigmas: float, junctions: frozenset[str], tonight: npt.NDArray[np.bool_],
+                   before: npt.NDArray[np.bool_]) -> Finding | None:
+        """A metered area's night inflow rose (``night.NightLog.judge``): water is being lost there, as a
+        utility's night-flow alarm says, whether or not the windows have placed it.  The leak is
+        the one suspected or reported in the area since the nights of its baseline began (the
+        latest: a suspect is reported now, placed as it stands; a leak reported is placed again,
+        an update unless it moved further than ``SAME_LEAK_M``), else a new one placed by what
+        changed from the nights before (``before``: rows of the tail) to this one (``tonight``).
+        Placed among the area's pipes (``junctions``), with the night's rise as its size (the
+        balance measures the water; the pressures only say where); ``sigmas``, the rise in its
+        spreads, is a new leak's evidence.  None when the tail holds none of that night."""
+        d = self.d
+        assert self.tail is not None
+        if not tonight.any() or not before.any():
+            return None
+        t = self.rows - 1
+        ends = [d.sig.junctions[e] if e >= 0 else "" for e in d._ends[:, 0]]
+        inside = np.array([e in junctions for e in ends], dtype=np.float64)[:, None]
+        area = _Basis(d._b.s * inside, d._b.unit * inside, d._b.where * inside)
+        since = t - (BASE_NIGHTS + 1) * DAY_READINGS
+        mine = [k for k in self.known if k.kind != "change" and k.alarm_row >= since and inside[k.pipe, 0] > 0]
+        k = max(mine, key=lambda k: k.alarm_row) if mine else None
+        if k is None:
+            z = np.diff(self.cum, axis=0)
+            now, base = z[tonight].mean(axis=0), z[before].mean(axis=0)
+            n = 1.0 / (1.0 / int(tonight.sum()) + 1.0 / int(before.sum()))
+            where = d.localise(now - base, n, area)
+            start = self.first + int(np.argmax(tonight))
+            k = _Known(d.sig.pipes.index(where.pipe), t, start, "leak", sigmas, base, int(before.sum()), t,
+                       last_active=t, alarm_ms=self._t_ms(t))
+            self.known.append(k)
+            update = False
+        else:
+            u, n = self._since(k, t)
+            where = d.localise(self._unexplained(u, skip=k), n, area)
+            j = d.sig.pipes.index(where.pipe)
+            update = k.reported and float(np.linalg.norm(d.sig.pipe_xy[j] - d.sig.pipe_xy[k.pipe])) <= SAME_LEAK_M
+            k.pipe, k.last_active = j, t
+        k.reported, k.placed_m3h = True, max(k.placed_m3h, where.leak_m3h)
+        return Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, replace(where, leak_m3h=rise_m3h), update,
+                       night_m3h=rise_m3h)
 
     def _no_more_water(self, start_row: int, t: int, unknown: bool = True) -> bool:
         """Whether the metered areas drew no more water since a change began (``start_row``) than in

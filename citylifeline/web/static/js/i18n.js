@@ -117,6 +117,7 @@ const L = {
   "wa.win_day": ["一天变化（慢漏）", "a day's change (slow leaks)"],
   "wa.night": ["各计量分区最小夜间流量（超出合理夜间用水，即现有漏损）", "Minimum night flow per metered area (above legitimate night use: the leakage running now)"],
   "wa.area": ["分区", "Area"],
+  "wa.night_alarm": ["夜间流量上升：报告新增漏水", "night flow rose: a new leak reported"],
   "wa.nights": ["近几晚", "Last nights"],
   "wa.latest": ["最近一晚", "Latest night"],
   "wa.no_night": ["尚无完整夜间数据", "No full night yet"],

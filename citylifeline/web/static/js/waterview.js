@@ -43,12 +43,14 @@ export async function waterView() {
       : el("p", { class: "muted" }, t("wa.none")));
 }
 
-// the excess night inflow of the last nights, one bar each (m³/h above legitimate night use)
+// the excess night inflow of the last nights, one bar each (m³/h above legitimate night use); a night
+// whose rise reported a new leak is red
 function nightBars(nights) {
   const top = Math.max(1, ...nights.map((n) => Math.abs(n.excess_m3h)));
   return el("span", { class: "nightbars" }, ...nights.map((n) => el("span", {
+    class: n.alarm ? "alarm" : "",
     style: `height:${Math.max(2, Math.round(28 * Math.max(0, n.excess_m3h) / top))}px`,
-    title: `${fmtTime(n.night_ms)}: ${n.excess_m3h} m³/h` })));
+    title: `${fmtTime(n.night_ms)}: ${n.excess_m3h} m³/h${n.alarm ? " — " + t("wa.night_alarm") : ""}` })));
 }
 
 async function recalibrate() {
