@@ -53,15 +53,8 @@ def batch(scn, bundle) -> ReadingBatch:  # type: ignore[no-untyped-def]
 
 def one(name: str, days: int, seed: int, nights: bool) -> dict[str, object]:
     bundle = load_city("demo")
-    scn = load_scenario(name)
-    shift = days * 86400
-
-    def later(x):  # type: ignore[no-untyped-def]
-        return replace(x, start_s=x.start_s + shift, end_s=None if x.end_s is None else x.end_s + shift)
-
     # one run: the leak-free days, then the scenario's (its incidents and faults as many days later)
-    scn = replace(scn, seed=seed, start_ms=scn.start_ms - days * DAY_MS, duration_s=scn.duration_s + shift,
-                  incidents=tuple(later(i) for i in scn.incidents), faults=tuple(later(f) for f in scn.faults))
+    scn = replace(load_scenario(name), seed=seed).preceded_by(days * 86400)
     a = WaterAnalyst(bundle.city, bundle.sensors, Config.load(environ={}))
     assert a.model is not None
     night.ALARM_SIGMAS = ALARM_SIGMAS if nights else math.inf  # the way before: the model's windows alone

@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="serve the demo city with a live digital-twin feed (a burst and a stuck sensor)")
     common(sp, server=True)
     sp.add_argument("--no-feed", action="store_true", help="serve only; no twin feed")
+    sp.add_argument("--scenario", default=None, help="the twin's scenario: a shipped name (city_day, slow_leak, "
+                    "burst …) or a YAML file (default city_day)")
+    sp.add_argument("--history", default=None, help="how much of the scenario has already happened when the demo "
+                    "starts, e.g. 8h or 2d (default 8h)")
+    sp.add_argument("--water-history", default=None, help="the water network's days before the scenario, for the "
+                    "water analyst to calibrate on, e.g. 22d (0 for none; default 22d)")
     sp.set_defaults(run=_demo)
 
     def cluster_args(sp: argparse.ArgumentParser) -> None:
@@ -226,7 +232,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_ANALYSTS, run_demo
+    from .demo import DEMO_ANALYSTS, DEMO_HISTORY, DEMO_SCENARIO, DEMO_WATER_HISTORY, run_demo
 
     config = _config(args)
     if args.db is None:
@@ -235,7 +241,8 @@ def _demo(args: argparse.Namespace) -> int:
         config = config.with_(city="demo")
     if "CITYLIFELINE_ANALYSTS" not in os.environ:  # the demo shows the water analyst learning, too
         config = config.with_(analysts=DEMO_ANALYSTS)
-    run_demo(config, feed=not args.no_feed)
+    run_demo(config, feed=not args.no_feed, scenario=args.scenario or DEMO_SCENARIO,
+             history=args.history or DEMO_HISTORY, water_history=args.water_history or DEMO_WATER_HISTORY)
     return 0
 
 

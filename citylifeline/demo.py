@@ -2,9 +2,12 @@
 
 The digital twin runs the "city day" scenario for every lifeline — water, drainage, gas,
 heating, bridges, the utility tunnel — placed so that its first hours are already past when
-the demo starts.  The feed sends that history at once, so within a minute the incidents of the
-morning (a gas leak by a school, a burst main, an overloaded bridge, a flooding tunnel, a
-frozen transmitter …) are on the platform, then streams the rest live as it happens.
+the demo starts.  Before them come ``DEMO_WATER_HISTORY`` of the water network's quiet days (the
+same twin, in one run with the scenario's water: no seam), as a utility's SCADA history: the water
+analyst calibrates on them and watches the scenario with every window, slow leaks included.  The
+feed sends that history at once, so within a minute or two the incidents of the morning (a gas
+leak by a school, a burst main, an overloaded bridge, a flooding tunnel, a frozen transmitter …)
+are on the platform, then streams the rest live as it happens.
 """
 
 from __future__ import annotations
@@ -18,20 +21,26 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import numpy as np
 
 from .auth.model import new_token
 from .server import make_server
 from .settings import Config
+from .twin.realism import Readings
 from .twin.scenario import Scenario, load_scenario, parse_duration
 
 log = logging.getLogger("citylifeline.demo")
 DEMO_SCENARIO = "city_day"
 DEMO_HISTORY = "8h"  # how much of the scenario has already happened when the demo starts
 DEMO_ANALYSTS = "gas,water"  # the water analyst learns from the feed (the overview shows how far it is)
+DEMO_WATER_HISTORY = "22d"  # the water network's days before the scenario: the analyst's calibration (20 days
+# for its day window, ``leaks.MIN_HISTORY_DAYS``), with two nights to spare for its first night-flow judgements
 
 
-def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, history: str = DEMO_HISTORY) -> None:
-    """Serve the demo city with a fresh store and (unless ``feed`` is False) the twin feed."""
+def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, history: str = DEMO_HISTORY,
+             water_history: str = DEMO_WATER_HISTORY) -> None:
+    """Serve the demo city with a fresh store and (unless ``feed`` is False) the twin feed: the
+    scenario with ``history`` of it already past, after ``water_history`` of the water network's."""
     db = Path(config.db)
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)  # a demo starts from scratch
@@ -42,13 +51,14 @@ def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, h
     now_ms = int(time.time() * 1000)
     scn = load_scenario(scenario)
     scn = scn.shifted((now_ms - round(parse_duration(history, "history") * 1000)) // 60_000 * 60_000)
+    water_s = parse_duration(water_history, "water history")
     print(_banner(engine.city.name, int(engine.registry.active.sum()), base, scn, now_ms, engine.city.timezone,
-                  config.admin_token), flush=True)
+                  config.admin_token, water_s), flush=True)
     stop = threading.Event()
     thread = None
     if feed:
-        thread = threading.Thread(target=_feed, args=(base, scn, stop, config.admin_token), name="twin-feed",
-                                  daemon=True)
+        thread = threading.Thread(target=_feed, args=(base, scn, stop, config.admin_token, water_s),
+                                  name="twin-feed", daemon=True)
         thread.start()
     try:
         server.run()
@@ -58,7 +68,8 @@ def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, h
             thread.join(timeout=10)
 
 
-def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: str, token: str) -> str:
+def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: str, token: str,
+            water_s: float) -> str:
     zone = ZoneInfo(tz)
 
     def hhmm(offset_s: float) -> str:
@@ -77,24 +88,43 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
         f"  {base}/docs              the REST API (OpenAPI); WebSocket at {base.replace('http', 'ws')}/api/v1/ws",
         f"  admin token (log in with it; API: 'Authorization: Bearer …'):  {token}",
         f"The twin plays the scenario '{scn.name}' ({scn.description.strip()})",
-        "Already happened (on the platform within a minute):", *lines,
+        *([f"First, the water network's last {water_s / 86400:g} days (the water analyst calibrates on them; "
+           "the overview shows how far it is)"] if water_s > 0 else []),
+        "Already happened (on the platform within a minute or two):", *lines,
         "Still to come, live:", *soon,
         "Then every sensor keeps reporting at its own rate.  The store is fresh each run.  Ctrl-C stops.", ""])
 
 
-def _feed(base: str, scn: Scenario, stop: threading.Event, token: str) -> None:
+def _feed(base: str, scn: Scenario, stop: threading.Event, token: str, water_s: float = 0.0) -> None:
     from .twin.feed import bearer, feed
-    from .twin.runner import simulate
 
     try:
-        run = simulate(scn)
+        readings = demo_readings(scn, water_s)
         deadline = time.time() + 60
         while not stop.is_set() and time.time() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{base}/api/v1/status", timeout=2, headers=bearer(token)).status_code == 200:
                     break
             stop.wait(0.2)
-        stats = feed(run.readings, base, history_until_ms=int(time.time() * 1000), stop=stop, token=token)
+        stats = feed(readings, base, history_until_ms=int(time.time() * 1000), stop=stop, token=token)
         log.info("twin feed finished: %d readings", stats.sent)
     except Exception:  # the server keeps running for the user even if the feed fails
         log.exception("the twin feed failed")
+
+
+def demo_readings(scn: Scenario, water_s: float) -> Readings:
+    """The scenario's readings, the water network's from a run that began ``water_s`` earlier."""
+    from .city import load_city
+    from .twin.runner import simulate
+
+    bundle = load_city(scn.city)
+    run = simulate(scn, bundle).readings
+    if water_s <= 0:
+        return run
+    water = simulate(scn.preceded_by(water_s), bundle, lifelines=("water",)).readings
+    mine = {s.id for s in bundle.sensors.specs if s.layer == "water"}
+    keep = np.array([s not in mine for s in run.sensor_id], dtype=bool)
+    sid, t, value, delivered = (np.concatenate([getattr(water, f), getattr(run, f)[keep]])
+                                for f in ("sensor_id", "t_ms", "value", "delivered_ms"))
+    return Readings(sid, t, value, delivered, [f for f in water.faults if f["sensor"] in mine]
+                    + [f for f in run.faults if f["sensor"] not in mine])

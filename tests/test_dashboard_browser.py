@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,31 +38,41 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo server, once its morning incidents (water, gas, tunnel) are in; the bridge overload
-    breaches its strain limit only at some hours of the day, so it is not waited for."""
+@contextmanager
+def served_demo(db: Path, args: list[str], ready: Callable[[list[dict[str, Any]]], bool],
+                seconds: float) -> Iterator[str]:
+    """A demo server (``citylifeline demo`` with ``args``), once ``ready`` holds of its incidents, or
+    after ``seconds`` (then an error); stopped with Ctrl-C at the end."""
     port = free_port()
-    db = tmp_path_factory.mktemp("dash") / "demo.duckdb"
-    proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "demo", "--port", str(port), "--db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "citylifeline.cli", "demo", "--port", str(port), "--db", str(db),
+                             *args], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     started = time.time()
     try:
-        while time.time() - started < 120:
+        while time.time() - started < seconds:
             time.sleep(1)
             try:
-                live = HTTP.get(f"{base}/api/v1/incidents", params={"active": True}).json()
+                incidents = HTTP.get(f"{base}/api/v1/incidents", params={"active": True}).json()
             except httpx.TransportError:
                 continue
-            if {"water", "gas", "tunnel"} <= {i["lifeline"] for i in live}:
+            if ready(incidents):
                 break
         else:
-            raise AssertionError("the demo raised no incidents on every morning lifeline within 120 s")
+            raise AssertionError(f"the demo ({' '.join(args) or 'city day'}) was not ready within {seconds:.0f} s: "
+                                 f"{[(i['lifeline'], i['title']) for i in incidents]}")
         yield base
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo server, once its morning incidents (water, gas, tunnel) are in; the bridge overload
+    breaches its strain limit only at some hours of the day, so it is not waited for."""
+    with served_demo(tmp_path_factory.mktemp("dash") / "demo.duckdb", [],
+                     lambda live: {"water", "gas", "tunnel"} <= {i["lifeline"] for i in live}, 120) as base:
+        yield base
 
 
 class Watched:
@@ -274,14 +285,14 @@ def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo:
         cells = page.locator(f"#lifeline-matrix tr[data-lifeline='{ll}'] td").all_inner_texts()
         assert [int(c) for c in cells] == [o["active_by_lifeline"][ll][lv] for lv in ("I", "II", "III", "IV")]
     assert page.locator("#trend canvas").count() >= 1
-    water = HTTP.get(f"{demo}/api/v1/analysts/water").json()  # the demo's water analyst, learning from the feed
+    water = HTTP.get(f"{demo}/api/v1/analysts/water").json()  # calibrated on the 22 days the demo feeds first
     view = page.locator("#water-view")
     view.wait_for()
-    assert view.get_attribute("data-phase") == water["phase"] == "learning"
-    assert page.locator("#water-view .meter span").get_attribute("style").startswith("width:")
-    assert [c.get_attribute("data-window") for c in page.locator("#wa-windows .chip.off").all()] == [
-        w for w, ready in water["windows"].items() if not ready]
-    assert page.locator("#wa-night tr[data-area]").count() == len(water["night"])
+    assert view.get_attribute("data-phase") == water["phase"] == "watching"
+    assert page.locator("#water-view .meter span").get_attribute("style").replace(" ", "").startswith("width:100%")
+    assert page.locator("#wa-windows .chip.off").count() == 0 and all(water["windows"].values())
+    assert page.locator("#wa-night tr[data-area]").count() == len(water["night"]) >= 1
+    assert page.locator("#wa-night .nightbars span").count() == sum(len(a["nights"]) for a in water["night"]) > 7
     assert page.locator("#wa-recalibrate").count() == 1  # the admin may make it learn again
     page.locator("nav a[data-route='health']").click()
     page.locator("#health-table").wait_for()
@@ -399,3 +410,57 @@ def test_the_gas_incident_shows_the_judgement_the_suspects_the_danger_per_space_
     page.wait_for_function("document.querySelector('#gas-verdict').textContent.includes('pipeline gas leak')",
                            timeout=10_000)
     assert "keep people out" in panel.locator("#gas-actions").inner_text()
+
+
+@pytest.fixture(scope="module")
+def slow_leak_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The demo playing ``slow_leak`` as it is written (from local midnight three days ago: the leak
+    at 10:00 of the first day, growing over two days to 6 L/s), all of it past, after the water
+    network's 22 quiet days; once the water analyst's leak incident has a later estimate on its
+    timeline.  Yields the address and the scenario's start."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))  # the demo city's clock
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    history_s = int((now - midnight).total_seconds()) // 60 * 60  # the demo starts the scenario on the minute
+    with served_demo(tmp_path_factory.mktemp("slow") / "demo.duckdb",
+                     ["--scenario", "slow_leak", "--history", str(history_s)],
+                     lambda live: any(i["lifeline"] == "water" and i["event_count"] >= 2 for i in live), 300) as base:
+        yield base, int(midnight.timestamp() * 1000)
+
+
+def test_the_demos_slow_leak_is_an_incident_from_the_water_model_whose_timeline_narrows_the_estimate(
+        browser: Any, slow_leak_demo: tuple[str, int]) -> None:
+    """No pressure limit sees a 6 L/s leak in the demo city; the water analyst, calibrated on the
+    three weeks before, opens a leak incident while it grows, and each later estimate of its place
+    and size is a line of the incident's timeline, the search narrowing, as the duty officer sees it."""
+    import re
+
+    base, start_ms = slow_leak_demo
+    leak_ms = start_ms + 10 * 3_600_000
+    water = [i for i in HTTP.get(f"{base}/api/v1/incidents").json() if i["lifeline"] == "water"]
+    assert water, HTTP.get(f"{base}/api/v1/analysts/water").json()
+    assert not [i for i in water if "pressure" in i["title"].lower()]  # no pressure limit was crossed
+    inc = max(water, key=lambda i: i["event_count"])
+    assert inc["event_count"] >= 2 and leak_ms < inc["t_first_ms"] < leak_ms + 2 * 86_400_000
+    detail = HTTP.get(f"{base}/api/v1/incidents/{inc['id']}").json()
+    radii = [int(r) for e in detail["timeline"] for r in re.findall(r"search within (\d+) m", e["detail"])]
+    assert len(radii) >= 2 and radii[-1] < radii[0], radii  # the place narrows as the leak grows
+    ctx = browser.new_context(viewport={"width": 1600, "height": 960}, locale="zh-CN")
+    try:
+        assert ctx.request.post(f"{base}/api/v1/session", data={"token": ADMIN_TOKEN}).ok
+        w = Watched(ctx.new_page())
+        w.page.goto(f"{base}/#incident/{inc['id']}")
+        w.page.wait_for_function("window.cl && window.cl.ready", timeout=30_000)
+        w.page.locator("#timeline li[data-action='estimate']").first.wait_for(timeout=30_000)
+        opened = w.page.locator("#timeline li[data-action='open']").inner_text()
+        later = w.page.locator("#timeline li[data-action='estimate']").last.inner_text()
+        assert "疑似管道漏水" in opened and "suspected leak" in opened
+        assert "估计更新" in later and "estimate updated" in later
+        assert f"搜索半径 {radii[-1]} m" in later
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        w.page.screenshot(path=str(ARTIFACTS / "dashboard-slow-leak.png"))
+        w.check_clean()
+    finally:
+        ctx.close()

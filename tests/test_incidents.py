@@ -14,7 +14,7 @@ from citylifeline.pipeline import Pipeline
 from citylifeline.settings import Config
 from citylifeline.store import IncidentFilter, open_store
 from citylifeline.warn.lifecycle import ACTIONS, STATES, allowed_actions, apply_action, escalations_due
-from citylifeline.warn.model import Incident
+from citylifeline.warn.model import Event, Incident
 
 T0 = 1_790_000_000_000
 MIN = 60_000
@@ -104,6 +104,24 @@ def test_sensor_faults_make_tickets_not_incidents(pipe: Pipeline) -> None:
     assert active(pipe) == []
     tickets = pipe.store.tickets("open")
     assert [(t.sensor_id, t.fault) for t in tickets] == [("P-2", "stuck")]
+
+
+def test_an_analysts_drift_on_a_sensor_with_an_open_ticket_counts_on_it_and_elsewhere_opens_one(
+        pipe: Pipeline) -> None:
+    """The water model's judgement that a transmitter strays (``drift``) is one more sign of a fault
+    the crew already has to fix, when the sensor has an open ticket; else a ticket of its own."""
+    stuck = np.full(40, NORMAL)
+    pipe.ingest(ReadingBatch.of([pipe.registry.index["P-2"]] * 40, [T0 + k * MIN for k in range(40)], stuck))
+    reg, at = pipe.registry, T0 + 41 * MIN
+
+    def drift(sid: str) -> Event:
+        return Event(sensor=reg.index[sid], sensor_id=sid, t_ms=at, kind="drift", level=1, active=True, value=5.0,
+                     ref=0.0, message=f"{sid} strays from the model")
+
+    changes = pipe.correlator.process([drift("P-2"), drift("P-1")], at, at)
+    assert changes.incidents == {}
+    assert sorted((t.sensor_id, t.fault, t.event_count) for t in changes.tickets.values()) == [
+        ("P-1", "drift", 1), ("P-2", "stuck", 2)]
 
 
 @pytest.mark.parametrize("state", STATES)

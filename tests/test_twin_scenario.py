@@ -16,7 +16,7 @@ from citylifeline.twin.scenario import (
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30min", 1800), ("6h", 21600), ("1d6h", 108000),
-                                               (45, 45), ("1.5h", 5400)])
+                                               (45, 45), ("1.5h", 5400), ("340620", 340620), ("0", 0)])
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text, "x") == seconds
 
@@ -78,3 +78,16 @@ def test_every_shipped_scenario_loads_and_names_real_places() -> None:
     assert seen_types == set(INCIDENT_TYPES)
     with pytest.raises(ConfigError, match="not found; give a YAML file or one of"):
         load_scenario("nope")
+
+
+def test_a_scenario_preceded_by_quiet_days_keeps_its_happenings_at_their_clock_times() -> None:
+    """The demo's water history: the same incidents, faults and storms at the same instants, in a
+    run that begins earlier (and at the same time of day)."""
+    scn = load_scenario("city_day")
+    longer = scn.preceded_by(22 * 86400)
+    assert longer.start_ms == scn.start_ms - 22 * 86_400_000 and longer.duration_s == scn.duration_s + 22 * 86400
+    at = [longer.start_ms + round(x.start_s * 1000) for x in (*longer.incidents, *longer.faults, *longer.weather.rain)]
+    assert at == [scn.start_ms + round(x.start_s * 1000) for x in (*scn.incidents, *scn.faults, *scn.weather.rain)]
+    ends = [x.end_s for x in (*longer.incidents, *longer.faults)]
+    assert ends == [None if x.end_s is None else x.end_s + 22 * 86400 for x in (*scn.incidents, *scn.faults)]
+    assert longer.seed == scn.seed and longer.name == scn.name

@@ -71,6 +71,8 @@ def parse_duration(value: object, where: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     text = str(value).strip().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d*)?", text):  # seconds, as written on a command line
+        return float(text)
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ConfigError(f"{where}: {value!r} is not a duration; write e.g. 90s, 30min, 6h, 1d6h or seconds")
@@ -183,6 +185,19 @@ class Scenario:
         from dataclasses import replace
 
         return replace(self, start_ms=start_ms)
+
+    def preceded_by(self, seconds: float) -> Scenario:
+        """The same happenings at the same times, in a run that begins ``seconds`` earlier: quiet
+        days before them, in one run of the twin (a utility's history, with no seam at its end)."""
+        from dataclasses import replace
+
+        def later(x: Any) -> Any:
+            return replace(x, start_s=x.start_s + seconds, end_s=None if x.end_s is None else x.end_s + seconds)
+
+        return replace(self, start_ms=self.start_ms - round(seconds * 1000), duration_s=self.duration_s + seconds,
+                       incidents=tuple(later(i) for i in self.incidents), faults=tuple(later(f) for f in self.faults),
+                       weather=replace(self.weather, rain=tuple(replace(r, start_s=r.start_s + seconds)
+                                                                for r in self.weather.rain)))
 
 
 def scenarios_dir() -> Path:

@@ -5,7 +5,10 @@ already covers (however long ago — a chattering sensor makes one incident, not
 when it is within ``correlate_radius_m`` of one of the incident's sensors (along the network
 where both are on one) and at most ``correlate_window_s`` after the incident's latest event.
 Otherwise it opens a new incident.  An incident's level is the highest level of its events.
-Sensor-fault events open, count and close maintenance tickets, one per sensor and fault.
+Sensor-fault events open, count and close maintenance tickets, one per sensor and fault; an
+analyst's judgement that a sensor is faulty (``MODEL_FAULT_KINDS``: the water model's ``drift``)
+counts on the sensor's open ticket if it has one (a frozen transmitter also strays from the model:
+one thing for the crew to fix, one ticket).
 
 AI anomaly warnings are early signs.  By default (``anomaly_corroborate_sensors`` = 0) they are
 evidence only: a sign related to an open incident is attached to it without changing its level,
@@ -56,6 +59,7 @@ from .lifecycle import ACTIVE_STATES, SYSTEM
 from .model import Event, Incident, Ticket, TimelineEntry
 
 FAULT_KINDS = ("stuck", "no_data", "impossible", "spike", "drift")  # drift: the water analyst's model
+MODEL_FAULT_KINDS = ("drift",)  # an analyst's judgement of a sensor: joins the sensor's open ticket if it has one
 RULE_KINDS = ("threshold", "rate", "anomaly")
 ALARM_KINDS = ("threshold", "gas_leak", "sewer_gas")  # warnings with a level in force until they clear
 KIND_LIFELINE = {"sewer_gas": "drainage"}
@@ -279,6 +283,8 @@ class Correlator:
     def _ticket(self, e: Event, now_ms: int, ch: WarnChanges) -> None:
         key = (e.sensor, e.kind)
         t = self.tickets.get(key)
+        if t is None and e.active and e.kind in MODEL_FAULT_KINDS:  # a sensor already on the crew's list: its ticket
+            t = next((o for (sensor, _), o in self.tickets.items() if sensor == e.sensor), None)
         if e.active:
             if t is None:
                 t = Ticket(id=self._next_ticket, sensor=e.sensor, sensor_id=e.sensor_id, fault=e.kind, state="open",
