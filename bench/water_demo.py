@@ -37,7 +37,6 @@ from citylifeline.twin.runner import simulate  # noqa: E402
 from citylifeline.twin.scenario import load_scenario  # noqa: E402
 
 MARK = "<!-- bench:water-demo -->"
-DAY_MS = 86_400_000
 SCENARIOS = ("slow_leak", "burst", "city_day")
 SAME_PLACE_M = 300.0
 ALARM_SIGMAS = night.ALARM_SIGMAS
@@ -90,8 +89,8 @@ def one(name: str, days: int, seed: int, nights: bool) -> dict[str, object]:
     aside = a.status()["set_aside"]
     shut["aside"] = f"{sum(x in faulty for x in aside)} / {sum(x.startswith('W') for x in faulty)}, " \
                     f"{sum(x not in faulty for x in aside)} healthy"
-    return {"found": found, "false": false, "shut": shut, "by_night": by_night, "leaks": len(water), "seconds": time.perf_counter() - began,
-            "thresholds": dict(a.detector.cal.thresholds), "last_m": [d for d in last.values() if d <= 1000]}
+    return {"found": found, "false": false, "shut": shut, "by_night": by_night, "leaks": len(water),
+            "seconds": time.perf_counter() - began, "thresholds": dict(a.detector.cal.thresholds), "last_m": [d for d in last.values() if d <= 1000]}
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ from ...works import WorksOrder, closures
 from ..base import Analyst
 from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
-from .night import BASE_NIGHTS, DAY_MS, NIGHT_HOURS, NightLog, NightRise, fed_areas
+from .night import NightLog, NightRise, fed_areas
 from .watch import LeakWatch
 
 log = logging.getLogger(__name__)
@@ -215,12 +215,9 @@ class WaterAnalyst(Analyst):
     def _night_leak(self, rise: NightRise) -> Finding | None:
         """A metered area's night inflow rose: the leak it means, placed by the watch among the area's pipes."""
         assert self.watch is not None and self.watch.tail is not None and self.night is not None
-        local = self.watch.tail.t_ms + self.tz_ms
-        hour, day = (local % DAY_MS) / 3_600_000, local // DAY_MS
-        night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
-        tonight = (rise.night_ms + self.tz_ms) // DAY_MS
+        tonight, before = self.night.rows(self.watch.tail.t_ms, rise)
         return self.watch.night_leak(rise.rise_m3h, rise.sigmas, frozenset(self.night.areas[rise.area].junctions),
-                                     night & (day == tonight), night & (day < tonight) & (day >= tonight - BASE_NIGHTS))
+                                     tonight, before)
 
     def _before(self, run: YearRun) -> YearRun | None:
         """The steps just before ``run``'s, up to ``BALANCE_STEPS`` (for the water balance), keeping

@@ -188,15 +188,20 @@ def area_steps(model: WaterModel, area: Area, run: YearRun) -> tuple[npt.NDArray
     return q, use, p
 
 
+def night_steps(t_ms: npt.NDArray[np.int64], tz_offset_ms: int) -> tuple[npt.NDArray[np.bool_],
+                                                                          npt.NDArray[np.int64]]:
+    """Which steps are in the night hours (``NIGHT_HOURS``, local), and each step's local day."""
+    local = t_ms + tz_offset_ms
+    hour = (local % DAY_MS) / 3_600_000
+    return (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1]), local // DAY_MS
+
+
 def night_flow(model: WaterModel, run: YearRun, areas: tuple[Area, ...] | None = None,
                tz_offset_ms: int = 0) -> NightFlow:
     """Each night's inflow, legitimate use and excess per area over ``run`` (steps of a few minutes);
     ``tz_offset_ms``: local time minus the readings' time."""
     areas = metered_areas(model) if areas is None else areas
-    local = run.t_ms + tz_offset_ms
-    hour = (local % DAY_MS) / 3_600_000
-    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
-    day = local // DAY_MS
+    night, day = night_steps(run.t_ms, tz_offset_ms)
     nights = np.unique(day[night])
     shape = (len(nights), len(areas))
     inflow, legit, press = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
@@ -286,8 +291,8 @@ class NightLog:
             x, d = t.excess_m3h[ok, a], days[ok]
             if len(x) <= MIN_NIGHTS or d[-1] != day:
                 continue
-            recent = [(ad, level) for ad, area, level in self.alarms if area == a and 0 < day - ad <= BASE_NIGHTS]
-            base = max([float(np.median(x[-1 - BASE_NIGHTS:-1])), *(level for _, level in recent)])
+            known = [level for ad, area, level in self.alarms if area == a and 0 < day - ad <= BASE_NIGHTS]
+            base = max([float(np.median(x[-1 - BASE_NIGHTS:-1])), *known])
             calm = [i for i in range(BASE_NIGHTS, len(x) - 1)
                     if not any(0 <= d[i] - ad <= BASE_NIGHTS for ad, area, _ in self.alarms if area == a)]
             rises = np.array([x[i] - np.median(x[i - BASE_NIGHTS:i]) for i in calm])
@@ -299,6 +304,13 @@ class NightLog:
                 out.append(NightRise(a, int(day * DAY_MS - self.tz_offset_ms), rise, spread, float(x[-1]), inflow))
         self.alarms = [al for al in self.alarms if day - al[0] <= NIGHTS_KEPT]
         return out
+
+    def rows(self, t_ms: npt.NDArray[np.int64], rise: NightRise) -> tuple[npt.NDArray[np.bool_],
+                                                                        npt.NDArray[np.bool_]]:
+        """Of the steps at ``t_ms``: those of ``rise``'s night, and those of the ``BASE_NIGHTS`` nights before it."""
+        night, day = night_steps(t_ms, self.tz_offset_ms)
+        tonight = (rise.night_ms + self.tz_offset_ms) // DAY_MS
+        return night & (day == tonight), night & (day < tonight) & (day >= tonight - BASE_NIGHTS)
 
     def table(self) -> NightFlow:
         """The nights measured well enough (``FULL_NIGHT``), as ``night_flow`` gives them."""
