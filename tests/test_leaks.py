@@ -10,10 +10,10 @@ import pytest
 import wntr
 
 from citylifeline.analysis.isolation import isolation_plan, strategic_layer
-from citylifeline.analysis.water.leaks import LeakDetector
+from citylifeline.analysis.water.leaks import CHANGE_MARGIN, LeakDetector
 from citylifeline.analysis.water.model import WaterModel
 from citylifeline.analysis.water.watch import LeakWatch, reports
-from citylifeline.twin.leakyear import Closure, Leak, LeakYear, Sensors, add_noise, simulate_year
+from citylifeline.twin.leakyear import Closure, Leak, LeakYear, Sensors, YearRun, add_noise, simulate_year
 
 T0 = 1_514_764_800_000  # 2018-01-01 00:00 UTC, the patterns' origin
 DAY = 86_400_000
@@ -107,14 +107,19 @@ def test_a_drifting_transmitter_is_set_aside_as_faulty_and_a_burst_is_still_foun
     assert untold.excluded == set()
 
 
+def shut_197(sensors: Sensors) -> tuple[int, LeakYear, YearRun]:
+    """Two days of Net3 with pipe 197 shut from noon of the first: (the moment, the days, the readings)."""
+    start = T0 + 100 * DAY + 12 * HOUR
+    year = days(100, 2)
+    shut = LeakYear(year.start_ms, year.end_ms, 300, (), (Closure("197", start, year.end_ms),))
+    return start, year, add_noise(simulate_year("Net3", shut, sensors, seed=5, pattern_origin_ms=T0), seed=6)
+
+
 def test_a_pipe_shut_is_a_change_of_the_network_not_a_leak(net3: tuple[LeakDetector, Sensors]) -> None:
     """No water is lost when a valve is shut: the change is told apart from a leak (and not scored as one),
     and the leak of the same size there is still a leak."""
     detector, sensors = net3
-    start = T0 + 100 * DAY + 12 * HOUR
-    year = days(100, 2)
-    shut = LeakYear(year.start_ms, year.end_ms, 300, (), (Closure("197", start, year.end_ms),))
-    run = add_noise(simulate_year("Net3", shut, sensors, seed=5, pattern_origin_ms=T0), seed=6)
+    start, year, run = shut_197(sensors)
     found = detector.detect(run)
     assert [f.kind for f in found] == ["change"] and reports(found) == []
     wn = wntr.network.WaterNetworkModel("Net3")
@@ -124,6 +129,26 @@ def test_a_pipe_shut_is_a_change_of_the_network_not_a_leak(net3: tuple[LeakDetec
     leak = days(100, 2, Leak("197", start, year.end_ms, 0.03, True, start))
     run = add_noise(simulate_year("Net3", leak, sensors, seed=5, pattern_origin_ms=T0), seed=6)
     assert [f.kind for f in detector.detect(run)] == ["leak"]
+
+
+def test_the_model_says_how_far_a_pipes_closure_moves_the_sensors(net3: tuple[LeakDetector, Sensors]) -> None:
+    """A closure's signature is a direction; how far it moves the sensors is the flow the pipe
+    carried, which the model knows at the moment.  The change a closure of 197 made is explained by
+    the model's closure of 197; the same change twenty times as large is not (no closure of 197
+    re-routes that much: a leak explains it better), and the closure of 199, which meets 197 and
+    would move the sensors the other way, explains nothing."""
+    detector, sensors = net3
+    start, _, run = shut_197(sensors)
+    z = detector.z(run)
+    row = int(np.searchsorted(run.t_ms, start))
+    u = z[row + 1: row + 13].mean(axis=0) - z[row - 12: row].mean(axis=0)  # the hour after, on the hour before
+    change = detector.model.closure_change(run, row + 6, ["197", "199"])
+    wn = wntr.network.WaterNetworkModel("Net3")
+    assert {wn.get_link("199").start_node_name, wn.get_link("199").end_node_name} & {wn.get_link("197").end_node_name}
+    fits = detector.shut_fits(u, change)
+    assert fits[0] > detector.leak_fit(u) + CHANGE_MARGIN and fits[0] > 0.8, fits
+    assert detector.shut_fits(20 * u, change)[0] < detector.leak_fit(20 * u)
+    assert fits[1] <= 0.05, fits
 
 
 def test_a_pipe_shut_by_a_works_order_is_expected_not_found(net3: tuple[LeakDetector, Sensors]) -> None:

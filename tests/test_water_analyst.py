@@ -338,3 +338,24 @@ def test_a_leak_that_raises_an_areas_night_inflow_is_reported_after_that_night_p
     c = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
     c.restore(b.checkpoint())
     assert not [e for e in c.update(batch.slice(len(batch) - 50, len(batch))) if "night" in e.message]
+
+
+def test_a_leak_growing_over_three_nights_is_one_leak_though_the_analyst_refits_each_day_while_it_learns(
+        net3: tuple[CityBundle, ReadingBatch]) -> None:
+    """A leak from noon of the sixteenth day grows for three days: each night's inflow rises again
+    beyond the last.  The analyst is still learning (it refits every day for three weeks), and
+    every night it is the same leak, reported once and then updated, not a new leak each night."""
+    bundle, _ = net3
+    s = net3_sensors()
+    start = ORIGIN + 15 * DAY + 12 * HOUR
+    leak = Leak("171", start, ORIGIN + 30 * DAY, 0.05, False, start + 3 * DAY)
+    year = LeakYear(ORIGIN, ORIGIN + 18 * DAY + 5 * HOUR, 300, (leak,))
+    run = add_noise(simulate_year("Net3", year, s, seed=9, pattern_origin_ms=ORIGIN), seed=10)
+    a = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    a.update(as_readings(run, len(s.pressure_nodes), len(s.flow_links), len(s.level_tanks)))
+    night = [f for f in a.findings if f.night_m3h > 0]
+    assert len(night) >= 2, [(f.t_ms, f.night_m3h, f.update) for f in a.findings]  # it rose again, and was told
+    said = [((f.t_ms - ORIGIN) / DAY, f.kind, f.where.pipe, f.night_m3h, f.update) for f in a.findings]
+    assert {f.alarm_ms for f in a.findings} == {night[0].alarm_ms}, said  # one leak
+    assert sum(not f.update for f in a.findings) == 1 and night[-1].update
+    assert [f.night_m3h for f in night] == sorted(f.night_m3h for f in night)  # each night more than the last

@@ -217,7 +217,7 @@ class WaterAnalyst(Analyst):
         assert self.watch is not None and self.watch.tail is not None and self.night is not None
         tonight, before = self.night.rows(self.watch.tail.t_ms, rise)
         return self.watch.night_leak(rise.rise_m3h, rise.sigmas, frozenset(self.night.areas[rise.area].junctions),
-                                     tonight, before)
+                                     tonight, before, self.findings)
 
     def _before(self, run: YearRun) -> YearRun | None:
         """The steps just before ``run``'s, up to ``BALANCE_STEPS`` (for the water balance), keeping

@@ -27,7 +27,7 @@ times of day.  ``channels`` are pressures (m) then flows (m³/h), in ``Sensors``
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -343,6 +343,29 @@ class WaterModel:
                 steps.en.ENsetlinkvalue(i, EN_STATUS, float(i not in closed))
 
         return operate
+
+    def closure_change(self, run: YearRun, row: int, pipes: Sequence[str]) -> npt.NDArray[np.float64]:
+        """How every channel would change were each of ``pipes`` shut in the operation measured at
+        ``run``'s ``row`` (pipes × channels): the model solved as operated, then with each pipe
+        closed in turn.  A closure re-routes the flow the pipe carried, no more: this says how far
+        that moves the sensors, which the closure's linear signature (a dipole, scale free) cannot."""
+        reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links)}
+        t = np.array([int(run.t_ms[row])], dtype=np.int64)
+        out = np.zeros((len(pipes) + 1, self.channels))
+        with open_steps(self._operated_wn()) as steps:
+            at_row = self._operator(steps, run, self.demand_factor(run))
+            links = [steps.link(p) for p in pipes]
+            for k, link in enumerate([None, *links]):
+                def before(_row: int, _t: int, link: int | None = link) -> None:
+                    at_row(row)
+                    if link is not None:
+                        steps.en.ENsetlinkvalue(link, EN_STATUS, 0.0)
+
+                _, got = steps.run(t, self.origin_ms, reads, before)
+                out[k] = np.hstack([got["p"][0], self._flows(got["f"][0])])
+                if link is not None:
+                    steps.en.ENsetlinkvalue(link, EN_STATUS, 1.0)
+        return np.nan_to_num(out[1:] - out[0])
 
     def signatures(self, at: tuple[YearRun, int] | None = None) -> Signatures:
         """Every junction's and pipe's leak signature: averaged over ``SIGNATURE_HOURS`` of a
