@@ -25,17 +25,22 @@ def test_siegmunds_limit_gives_the_run_length_asked_for() -> None:
     assert cusum_limit(0.9, 525_600.0) > cusum_limit(0.9, 105_120.0) > cusum_limit(1.5, 105_120.0)
 
 
-def test_a_winter_with_frost_and_a_spring_raise_no_damage_on_a_healthy_bridge() -> None:
-    """Ninety days from January: frosty nights (the girder stiffens: the frequency rises steeply)
-    and the spring's warming (the frequency falls as the concrete softens) are the weather, not
-    damage; frost windows are neither learnt nor judged."""
-    y = BridgeYear(bridge(), START, 90, seed=11)
-    chart, alarms = watch(y, range(90))
+def test_winters_with_frost_and_springs_raise_no_damage_on_a_healthy_bridge() -> None:
+    """Eight winters and springs (ninety days from January, seeds 11–18): frosty nights (the girder
+    stiffens, the frequency rises steeply, and the deck's surface freezes hours before the girder
+    does) and the spring's warming (the frequency falls as the concrete softens) are the weather,
+    not damage.  At most one alarm in the eight, the stated rate's chance (without the frost
+    margin there were 33); frost windows are neither learnt nor judged."""
+    alarms = 0
+    for seed in range(11, 19):
+        y = BridgeYear(bridge(), START, 90, seed=seed)
+        chart, found = watch(y, range(90))
+        alarms += len(found)
+        assert chart.bins[: 30 + int(FROST_MARGIN_C) - 1].sum() == 0  # nothing learnt below the frost margin
+        assert chart.spread() < 0.012  # the identification's spread, 0.85 %, and a little of the model's
     readings = np.concatenate([y.day(d, strain=False).deck_c for d in range(90)])
     assert readings.min() < 0 and readings.max() > 15  # it froze, and it warmed
-    assert alarms == []
-    assert chart.bins[: 30 + int(FROST_MARGIN_C) - 1].sum() == 0  # nothing learnt below the frost margin
-    assert chart.spread() < 0.012  # the identification's spread, 0.85 %, and a little of the model's
+    assert alarms <= 1
 
 
 def test_a_three_percent_loss_of_stiffness_is_warned_within_a_day_with_its_size_and_start() -> None:

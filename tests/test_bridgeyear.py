@@ -23,7 +23,7 @@ from citylifeline.twin.bridgeyear import (
 from citylifeline.twin.citygen import geography
 from citylifeline.twin.citygen.structures import bridge_properties
 
-START = 1_767_196_800_000 - 8 * 3_600_000  # 2026-01-01 00:00 in Hefei
+START = 1_767_225_600_000 - 8 * 3_600_000  # 2026-01-01 00:00 in Hefei
 SIX_AXLE = CLASSES.index(LORRIES[-1])
 
 

@@ -35,7 +35,7 @@ show (Zhang et al., *Adv. Civ. Eng.* 2019:5910463, seven years of a national fre
 six-lane Jinzhai Rd bridge that gives about 100 overloaded lorries a day, of the order of Hefei's
 Zhaohe bridge (over 4,700 in a month, 2021).  Lorries keep mostly to the night (city cores restrict heavy
 goods vehicles by day, as Hefei does 07:00–21:00); cars follow the usual two-peaked day.  Speeds
-30–60 km/h; each vehicle keeps its lane.
+30–60 km/h; each vehicle keeps its lane and at least ``HEADWAY_S`` behind the one ahead.
 
 **Strain** (``strain``): at midspan under each web, and at a quarter of the span on the axis (the
 pair gives a vehicle's speed, as a bridge weigh-in-motion system's axle detectors do).  Each
@@ -48,6 +48,12 @@ the gauge's noise (``GAUGE_NOISE_UE``).  A 49 t lorry at midspan of the 80 m Jin
 strains its bottom flange by about 6 µε: a big prestressed box carries mostly its own weight.
 The span is statically determinate, so a stiffness loss changes the strain only where it is: at
 a gauge inside the damaged length by 1/(1 − loss).
+
+**Axles** (``axles``): bridge weigh-in-motion systems find the axles with strain gauges under the
+deck slab near a support ("nothing on the road" axle detection, as SiWIM does: Žnidarič et al.,
+*Transp. Res. Procedia* 2016), sampled at hundreds of Hz, on two lines a few metres apart; the
+gateway reports each axle's passage, lane and speed, which is what the year gives (a few
+milliseconds' timing error, one axle in 200 missed).
 
 **Damage** (``Damage``): bending stiffness lost over a length around a point, growing linearly
 over its growth time and restored at its repair; the first frequency falls by the Rayleigh quotient
@@ -77,6 +83,10 @@ RESTRAINT = 0.05  # share of free thermal strain the sliding bearings and the ga
 SEIZED_RESTRAINT = 0.5
 TORSION = 0.3
 GAUGES = ("midspan, west web", "midspan, east web", "quarter span, on the axis")
+AXLE_DETECTOR_M = 2.0  # the axle detector's first line: under the deck slab, this far onto the span
+AXLE_LINES_M = 4.0  # and its second, this far beyond the first (the pair gives each axle's speed)
+AXLE_JITTER_MS = 2.0  # its gateway samples the slab's strain at 512 Hz and reports each axle's passage
+AXLE_MISSED = 0.005
 STRAIN_HZ = 20  # the gauges' rate as the gateway sends it (a lorry crosses a 70 m span in 4–8 s)
 GAUGE_NOISE_UE = 0.5  # fibre-Bragg gauges resolve about 1 pm ≈ 0.8 µε; resistance gauges with bridge amplifiers better
 FREQ_WINDOW_S = 600
@@ -88,6 +98,7 @@ the year draws instead of simulating every sample (``test_bridgeyear`` checks th
 DAY_MS = 86_400_000
 OVERLOAD_SHARE = 0.06  # of loaded lorries
 OVERLOAD_EXCESS = 0.18  # mean excess over the limit, of the overloaded
+HEADWAY_S = 1.0  # the least time gap a driver leaves behind the vehicle ahead in the lane
 HOURLY = {  # vehicles an hour per lane at the day's peak
     "car": 700.0, "lorry": 40.0}
 
@@ -212,9 +223,47 @@ class BridgeDay:
     accel_rms_ms2: F64  # each minute's RMS acceleration
     vehicles: Vehicles
     ei_factor: F64  # the true stiffness left, at ``freq_t_ms``
+    axle_t_ms: I64  # each axle the axle detector's gateway reported: when it passed
+    axle_lane: I64  # in which lane
+    axle_speed_ms: F64  # and how fast
 
     def strain_t_ms(self) -> I64:
         return self.t0_ms + (np.arange(self.strain_ue.shape[1]) * 1000 // STRAIN_HZ).astype(np.int64)
+
+
+def _keep_distance(veh: Vehicles) -> I64:
+    """Entry times moved later where a vehicle would come within ``HEADWAY_S`` of the one ahead in
+    its lane (measured from that one's rear axle): drivers keep their distance, Poisson arrivals do not."""
+    length_m = np.array([sum(c.spacing_m) for c in CLASSES])[veh.cls]
+    entry = veh.entry_ms.astype(np.float64).copy()
+    for lane in np.unique(veh.lane):
+        idx = np.flatnonzero(veh.lane == lane)
+        clear = -np.inf
+        for i in idx:
+            entry[i] = max(entry[i], clear + HEADWAY_S * 1000)
+            clear = entry[i] + length_m[i] / veh.speed_ms[i] * 1000  # the rear axle passes the entry
+    return entry.astype(np.int64)
+
+
+def axles(veh: Vehicles, rng: np.random.Generator) -> tuple[I64, I64, F64]:
+    """The axle detector's reports (time, lane, speed), in time order: each axle crossing its first
+    line ``AXLE_DETECTOR_M`` onto the span, timed to ``AXLE_JITTER_MS`` and missed with
+    ``AXLE_MISSED``; the speed from the time it takes to the second line ``AXLE_LINES_M`` on."""
+    times, lanes, speeds = [], [], []
+    for c, vc in enumerate(CLASSES):
+        sel = np.flatnonzero(veh.cls == c)
+        for off in np.concatenate([[0.0], np.cumsum(vc.spacing_m)]):
+            times.append(veh.entry_ms[sel] + (off + AXLE_DETECTOR_M) / veh.speed_ms[sel] * 1000)
+            lanes.append(veh.lane[sel])
+            speeds.append(veh.speed_ms[sel])
+    t, lane, v = np.concatenate(times), np.concatenate(lanes), np.concatenate(speeds)
+    kept = rng.random(len(t)) >= AXLE_MISSED
+    t, lane, v = t[kept], lane[kept], v[kept]
+    jitter = rng.uniform(-AXLE_JITTER_MS, AXLE_JITTER_MS, (2, len(t)))
+    dt_ms = AXLE_LINES_M / v * 1000 + jitter[1] - jitter[0]
+    order = np.argsort(t + jitter[0], kind="stable")
+    return (np.round(t + jitter[0]).astype(np.int64)[order], lane[order].astype(np.int64),
+            (AXLE_LINES_M / dt_ms * 1000)[order])
 
 
 def f1_factor(deck_c: F64) -> F64:
@@ -326,7 +375,10 @@ class BridgeYear:
             out.append((entry.astype(np.int64) + t0, lane.astype(np.int64), (k + first).astype(np.int64), gross, speed))
         cols = [np.concatenate(c) for c in zip(*out, strict=True)]
         order = np.argsort(cols[0], kind="stable")
-        return Vehicles(*(c[order] for c in cols))
+        veh = Vehicles(*(c[order] for c in cols))
+        veh.entry_ms = _keep_distance(veh)
+        order = np.argsort(veh.entry_ms, kind="stable")
+        return Vehicles(*(getattr(veh, f)[order] for f in Vehicles.__dataclass_fields__))
 
     def day(self, day: int, extra: Vehicles | None = None, strain: bool = True) -> BridgeDay:
         """Day ``day``'s sensors (``extra``: vehicles added to its traffic, e.g. a test's lorry;
@@ -353,7 +405,8 @@ class BridgeYear:
         deck_read = deck + rng.normal(0, 0.2, len(deck))
         gauges = (self.strain(t0, veh, np.random.default_rng([self.seed, 3, day])) if strain
                   else np.zeros((len(GAUGES), 0)))
-        return BridgeDay(t0, gauges, freq_t, f1, deck_read, rms, veh, ei)
+        axle_t, axle_lane, axle_v = axles(veh, np.random.default_rng([self.seed, 4, day]))
+        return BridgeDay(t0, gauges, freq_t, f1, deck_read, rms, veh, ei, axle_t, axle_lane, axle_v)
 
     def _mass_on_span(self, veh: Vehicles, t_ms: I64) -> F64:
         """The mean vehicle mass on the span over each window starting at ``t_ms``."""

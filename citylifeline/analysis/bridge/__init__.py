@@ -1,2 +1,3 @@
 """The bridge analyst's parts: the first frequency compensated for temperature and its damage chart
-(``modal``); weigh-in-motion, fatigue and the twice-daily assessment are to come (issue 27)."""
+(``modal``), and weigh-in-motion from the span's strain and the axle detector (``wim``); fatigue,
+the twice-daily assessment and the analyst in the live pipeline are to come (issue 27)."""
