@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,34 @@ def test_escalation_is_saved_on_the_timeline(pipe: Pipeline) -> None:
     pipe.act(inc.id, "acknowledge", "li")
     clock.now += 10 * 3600_000
     assert not pipe.escalate()  # acknowledged incidents do not escalate
+
+
+def test_a_bridges_warnings_join_its_own_incidents_never_another_bridges(tmp_path: Path) -> None:
+    """The 2nd St and Jinzhai Rd bridges are within the correlation radius of each other; a strain
+    warning on one and a frequency warning on the other are two incidents (a bridge's strain says
+    nothing of its neighbour's health), while a second warning on the first bridge joins its own."""
+    from citylifeline.city import demo_city_path, load_city
+    from citylifeline.warn.correlate import Correlator
+
+    bundle = load_city(demo_city_path())
+    reg = bundle.sensors
+    config = Config.load(environ={}, db=str(tmp_path / "b.duckdb"))
+    city = bundle.city
+    b1, b2 = (city.asset(a) for a in ("bridge/bridge/B-1", "bridge/bridge/B-2"))
+    assert city.distance_m(b1, b2, cutoff_m=config.correlate_radius_m) <= config.correlate_radius_m
+
+    def warn(sensor_id: str, t_ms: int) -> Event:
+        i = reg.idx(sensor_id)
+        return Event(sensor=i, sensor_id=sensor_id, t_ms=t_ms, kind="threshold", level=2, active=True,
+                     value=1.0, ref=0.0, message=f"{sensor_id} over its limit")
+
+    store = open_store(config.db)
+    try:
+        t0 = 1_767_225_600_000
+        ch = Correlator(city, reg, config, store).process(
+            [warn("BS-11", t0), warn("BF-21", t0 + 60_000), warn("BF-11", t0 + 120_000)], t0 + 120_000, t0 + 120_000)
+    finally:
+        store.close()
+    incs = sorted(ch.incidents.values(), key=lambda i: i.id)
+    assert len(incs) == 2
+    assert sorted(incs[0].sensors) == ["BF-11", "BS-11"] and incs[1].sensors == ["BF-21"]

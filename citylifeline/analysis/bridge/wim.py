@@ -16,9 +16,9 @@ The strain's slow part (the deck's temperature) is taken off first, to find the 
 the lower fifth of each half-minute's samples, interpolated (a vehicle's strain is always a
 rise).  That sits below the true level by most of the noise's spread (0.84 of it), which a fit
 without a level of its own took for load: +7 % on a lone lorry.  The span's E·W comes
-from the city model's section (``section_modulus_m3``) and concrete's modulus; a real bridge's
-must be calibrated with a lorry of known weight, as COST 323 asks (the twin's bridge is its model:
-not yet in this module).
+from the city model's section (``section_modulus_m3``) and concrete's modulus.  A real bridge's
+must be calibrated with a lorry of known weight, as COST 323 asks; that calibration is not built
+yet (the twin's bridge is its own model).
 
 Measured (2026-12-06, the bridge twin's 2nd St bridge, a May day, seed 21, 1,655 vehicles over 8 t):
 1,636 weighed and matched to the truth by time and lane; gross weight within 1.9 % (median; 90 %
