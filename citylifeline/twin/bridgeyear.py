@@ -29,12 +29,15 @@ dimensions, axle load and masses for motor vehicles, trailers and combination ve
 gross-weight limits — two axles 18 t, three 25 t, four 31 t, five (articulated) 43 t, six
 (articulated) 49 t; axle loads in proportion to the standard's axle limits (steer axle 7 t, a
 tandem 18 t, a tridem 24 t) and typical axle spacings.  A lorry runs empty (about 35 % of its limit)
-or loaded (about 88 %, spread 8 %), the bimodal gross weights that Chinese weigh-in-motion records
-show (Zhang et al., *Adv. Civ. Eng.* 2019:5910463, seven years of a national freeway's WIM data);
+or loaded (about 88 %, spread 8 %): the empty and loaded modes of lorry weights that weigh-in-motion
+records show (seven years of a Chinese national freeway's: *Effects of revised toll-by-weight policy
+on truck overloading behavior and bridge infrastructure damage using weigh-in-motion data*, Adv.
+Civ. Eng. 2019:5910463, which also saw the overloaded share fall after the 2016 revision);
 ``OVERLOAD_SHARE`` of the loaded ones exceed the limit by an exponential excess (mean 18 %).  On the
 six-lane Jinzhai Rd bridge that gives about 100 overloaded lorries a day, of the order of Hefei's
-Zhaohe bridge (over 4,700 in a month, 2021).  Lorries keep mostly to the night (city cores restrict heavy
-goods vehicles by day, as Hefei does 07:00–21:00); cars follow the usual two-peaked day.  Speeds
+Zhaohe bridge (over 4,700 in a month, 2021).  Lorries keep mostly to the night: Chinese cities
+keep heavy goods vehicles out of their cores by day (the hours here, 07:00–21:00, are assumed);
+cars follow the usual two-peaked day.  Speeds
 30–60 km/h; each vehicle keeps its lane and at least ``HEADWAY_S`` behind the one ahead.
 
 **Strain** (``strain``): at midspan under each web, and at a quarter of the span on the axis (the
