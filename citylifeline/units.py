@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 G_MS2 = 9.80665
+E_CONCRETE_C50_PA = 3.45e10  # elastic modulus of C50 concrete (GB 50010), the city's bridge girders'
 WATER_HEAD_PA_PER_M = 9806.65  # 1 m of water column, at 4 °C and standard gravity
 METHANE_LEL_FRACTION = 0.05  # lower explosive limit of methane: 5 % by volume
 

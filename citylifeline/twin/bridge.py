@@ -27,12 +27,12 @@ import numpy as np
 from scipy.signal import lfilter
 
 from ..batch import F64, I64
+from ..units import E_CONCRETE_C50_PA, G_MS2
 from .base import Signals, TwinContext, moved
 from .realism import noise_sigma
 from .scenario import Incident
 
-G_MS2 = 9.80665
-E_PA = 3.45e10
+E_PA = E_CONCRETE_C50_PA
 ALPHA = 1e-5  # thermal expansion of concrete, 1/°C
 RESTRAINT = 0.05  # share of free thermal strain left after the bearings and the gauge's compensation
 DAMPING = 0.02
@@ -74,19 +74,24 @@ def with_vehicle(tr: Traffic, entry_s: float, mass_kg: float, speed_ms: float) -
     return Traffic(np.append(tr.entry_s, entry_s), np.append(tr.mass_kg, mass_kg), np.append(tr.speed_ms, speed_ms))
 
 
+def on_span(entry_s: F64, span_m: float, speed_ms: F64, dt: float, n: int) -> tuple[I64, I64, F64]:
+    """Every sample a load is on the span: for loads entering at ``entry_s`` (s from the first of
+    ``n`` samples ``dt`` apart), (the load, the sample, the seconds since it entered), one row each."""
+    first = np.ceil(entry_s / dt).astype(np.int64)
+    count = np.maximum(np.floor((entry_s + span_m / speed_ms) / dt).astype(np.int64) - first + 1, 0)
+    who = np.repeat(np.arange(len(count)), count)
+    k = np.repeat(first, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    ok = (k >= 0) & (k < n)
+    who, k = who[ok], k[ok]
+    return who, k, k * dt - entry_s[who]
+
+
 def quasi_static(tr: Traffic, t_s: F64, span_m: float, ei: float, w_m3: float) -> tuple[F64, F64]:
     """(strain, deflection m) at midspan at times ``t_s`` (regularly spaced) from the traffic."""
     dt = float(t_s[1] - t_s[0]) if len(t_s) > 1 else 1.0
     t0 = float(t_s[0])
-    dur = span_m / tr.speed_ms
-    first = np.ceil((tr.entry_s - t0) / dt).astype(np.int64)
-    last = np.floor((tr.entry_s + dur - t0) / dt).astype(np.int64)
-    n = np.maximum(last - first + 1, 0)
-    veh = np.repeat(np.arange(len(n)), n)
-    k = np.repeat(first, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
-    ok = (k >= 0) & (k < len(t_s))
-    veh, k = veh[ok], k[ok]
-    a = np.clip(tr.speed_ms[veh] * (t0 + k * dt - tr.entry_s[veh]), 0, span_m)
+    veh, k, tau = on_span(tr.entry_s - t0, span_m, tr.speed_ms, dt, len(t_s))
+    a = np.clip(tr.speed_ms[veh] * tau, 0, span_m)
     a = np.minimum(a, span_m - a)
     p = tr.mass_kg[veh] * G_MS2
     strain = np.bincount(k, weights=p * a / 2 / (E_PA * w_m3), minlength=len(t_s))

@@ -75,9 +75,10 @@ import numpy as np
 from scipy.signal import lfilter
 
 from ..batch import F64, I64
+from ..units import E_CONCRETE_C50_PA, G_MS2
+from .bridge import on_span
 
-G_MS2 = 9.80665
-E_PA = 3.45e10  # C50 concrete
+E_PA = E_CONCRETE_C50_PA
 ALPHA_PER_C = 1e-5
 MEAN_C = 16.0
 SURFACE_LAG_H = 1.5  # the deck surface's (the thermometer's) time constant behind the air
@@ -434,14 +435,7 @@ class BridgeYear:
             for off, share in zip(offsets, vc.axle_share, strict=True):
                 # each axle enters ``off`` metres after the front one
                 entry_s = (veh.entry_ms[sel] - t0_ms) / 1000 + off / veh.speed_ms[sel]
-                dur = span / veh.speed_ms[sel]
-                first = np.ceil(entry_s / dt).astype(np.int64)
-                count = np.maximum(np.floor((entry_s + dur) / dt).astype(np.int64) - first + 1, 0)
-                who = np.repeat(np.arange(len(sel)), count)
-                k = np.repeat(first, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
-                ok = (k >= 0) & (k < n)
-                who, k = who[ok], k[ok]
-                tau = k * dt - entry_s[who]
+                who, k, tau = on_span(entry_s, span, veh.speed_ms[sel], dt, n)
                 x = np.clip(veh.speed_ms[sel][who] * tau, 0, span)
                 p = veh.gross_kg[sel][who] * share * G_MS2 * (1 + mu * np.sin(2 * np.pi * f1 * tau))
                 lane = veh.lane[sel][who]

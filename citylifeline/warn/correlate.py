@@ -68,11 +68,11 @@ MODEL_FAULT_KINDS = ("drift",)  # an analyst's judgement of a sensor: joins the 
 RULE_KINDS = ("threshold", "rate", "anomaly")
 ALARM_KINDS = ("threshold", "gas_leak", "sewer_gas")  # warnings with a level in force until they clear
 KIND_LIFELINE = {"sewer_gas": "drainage"}
+"""Analyst event kinds whose incidents belong to another lifeline than their sensor's."""
 STRUCTURES = ("bridge",)
 """Lifelines whose assets are structures: a warning joins an incident of its own structure only,
 never another's however near (a bridge's strain says nothing of the bridge 1 km downstream)."""
 ESTIMATE_KINDS = ("water_leak", "water_burst")  # an analyst's estimate: each one joining an incident is on its timeline
-"""Analyst event kinds whose incidents belong to another lifeline than their sensor's."""
 REVIEWED_KINDS = ("threshold", "rate")  # the rule warnings the AI review may keep from opening incidents
 REVIEWED_MAX_LEVEL = levels.SEVERITIES[1]  # yellow (III) and blue (IV) only
 HOUR_MS = 3600 * 1000
@@ -195,9 +195,8 @@ class Correlator:
         layer = self.registry.layer[e.sensor]
         agree: dict[int, Event] = {}
         for other in self._signs:
-            there = self.registry.asset[other.sensor]
             if other.sensor != e.sensor and other.sensor not in agree and self.registry.layer[other.sensor] == layer \
-                    and (there == asset if layer in STRUCTURES else self._distance(asset, there) <= self.radius_m):
+                    and self._close(asset, self.registry.asset[other.sensor], layer):
                 agree[other.sensor] = other
         if len(agree) + 1 >= self.corroborate_sensors:
             first = min(agree.values(), key=lambda o: o.t_ms) if agree else e
@@ -230,13 +229,15 @@ class Correlator:
                 continue
             recent = e.t_ms - inc.t_last_ms <= self.window_ms
             on_asset = asset in inc.assets and (recent or inc.id not in self._ai_only)  # AI signs do not hold an asset
-            related = on_asset or (recent and layer not in STRUCTURES and self._near(asset, inc))
+            related = on_asset or (recent and any(self._close(asset, other, layer) for other in inc.assets))
             if related and (best is None or (inc.level, inc.t_last_ms) > (best.level, best.t_last_ms)):
                 best = inc
         return best
 
-    def _near(self, asset: str, inc: Incident) -> bool:
-        return any(self._distance(asset, other) <= self.radius_m for other in inc.assets)
+    def _close(self, a: str, b: str, layer: str) -> bool:
+        """Whether warnings on assets ``a`` and ``b`` of ``layer`` are of one place: within
+        ``correlate_radius_m``, or for a structure (``STRUCTURES``) the same one."""
+        return a == b if layer in STRUCTURES else self._distance(a, b) <= self.radius_m
 
     def _distance(self, a: str, b: str) -> float:
         key = (a, b) if a <= b else (b, a)

@@ -35,9 +35,8 @@ import numpy as np
 from scipy.optimize import lsq_linear
 
 from ...batch import F64, I64
+from ...units import G_MS2
 
-G_MS2 = 9.80665
-E_CONCRETE_PA = 3.45e10
 AXLE_GAP_M = 8.0  # axles of one lane this close are one vehicle (a semi-trailer's longest gap is about 7.5 m)
 HEAVY_KG = 8000.0  # a passage whose peak strain is that of this weight on one axle is weighed
 BASELINE_S = 30

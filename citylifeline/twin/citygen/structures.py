@@ -21,10 +21,10 @@ from typing import Any
 
 import shapely
 
+from ...units import E_CONCRETE_C50_PA
 from . import geography as g
 from .io import feature, write_geojson
 
-E_CONCRETE_PA = 3.45e10  # C50 concrete
 BRIDGE_MASS_KG_M = {"B-1": 20000.0, "B-2": 48000.0, "B-3": 20000.0}
 BRIDGE_F1_HZ = {"B-1": 2.5, "B-2": 2.1, "B-3": 2.6}
 BRIDGE_DEPTH_M = {"B-1": 3.2, "B-2": 3.8, "B-3": 3.2}  # girder depth; the strain gauge is on the bottom flange
@@ -40,7 +40,7 @@ def bridge_properties(b: g.Bridge) -> dict[str, float]:
     f1 = BRIDGE_F1_HZ[b.name]
     ei = m * (f1 * 2 * b.span_m**2 / math.pi) ** 2  # f1 = π/(2L²)·√(EI/m)
     return {"span_m": b.span_m, "mass_kg_m": m, "ei_nm2": round(ei, -6), "f1_hz": f1,
-            "section_modulus_m3": round(ei / E_CONCRETE_PA / (BRIDGE_DEPTH_M[b.name] * 0.6), 3),
+            "section_modulus_m3": round(ei / E_CONCRETE_C50_PA / (BRIDGE_DEPTH_M[b.name] * 0.6), 3),
             "lanes": float(b.props["lanes"]), "width_m": float(b.props["width_m"])}
 
 
