@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from .analysis import default_analysts, judged_mask
+from .analysis.base import UNTRUSTED_FAULTS
 from .auth.model import AuditEntry
 from .batch import NO_TIME, EventBatch, ReadingBatch
 from .city.bundle import CityBundle
@@ -210,7 +211,10 @@ class Pipeline:
     def warnings(self, new: ReadingBatch) -> list[Event]:
         """The detectors' events in words, then the analysts' judgements, for readings ``new``."""
         records = describe(self.run_detectors(new), self.registry, self.tz)
+        faults = [e for e in records if e.kind in UNTRUSTED_FAULTS and e.active]
         for a in self.analysts:
+            if faults:
+                a.sensor_faults(faults)
             records.extend(a.update(new))
         return records
 

@@ -359,3 +359,42 @@ def test_a_leak_growing_over_three_nights_is_one_leak_though_the_analyst_refits_
     assert {f.alarm_ms for f in a.findings} == {night[0].alarm_ms}, said  # one leak
     assert sum(not f.update for f in a.findings) == 1 and night[-1].update
     assert [f.night_m3h for f in night] == sorted(f.night_m3h for f in night)  # each night more than the last
+
+
+def test_a_transmitter_found_frozen_is_left_out_and_carries_no_finding(
+        net3: tuple[CityBundle, ReadingBatch], city_dir: Path, tmp_path: Path) -> None:
+    """The health detectors' ``stuck`` ticket reaches the analyst through the pipeline: the frozen
+    transmitter is set aside from the fault's time (kept across a restart), the burst is still
+    reported, on another sensor, and no incident names the frozen one.  (The demo city's WP-03,
+    frozen at the evening's pressure, read as a deficit at its own node all night and carried the
+    night's burst report into the burst's incident.)"""
+    from citylifeline.pipeline import Pipeline
+    from citylifeline.store import IncidentFilter, open_store
+
+    bundle, batch = net3
+    alone = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+    (burst,) = alone.update(batch)
+    frozen = bundle.sensors.index[burst.sensor_id]  # the sensor the burst would be told on
+    at = (batch.sensor == frozen) & (batch.t_ms >= BURST_MS - 3 * HOUR)
+    value = batch.value.copy()
+    value[at] = value[np.flatnonzero(at)[0]]
+    config = Config.load(environ={}, db=str(tmp_path / "f.duckdb"), city=str(city_dir), analysts="water")
+    store = open_store(config.db)
+    try:
+        pipeline = Pipeline(bundle, store, config, clock=lambda: int(batch.t_ms.max()))
+        changes = [pipeline.ingest(ReadingBatch.of(batch.sensor[k:k + 5000], batch.t_ms[k:k + 5000],
+                                                   value[k:k + 5000]))[1] for k in range(0, len(batch), 5000)]
+        analyst = next(a for a in pipeline.analysts if a.name == "water")
+        stuck = [t for ch in changes for t in ch.tickets.values()
+                 if t.fault == "stuck" and t.sensor_id == burst.sensor_id]
+        assert stuck and stuck[0].t_opened_ms < BURST_MS
+        assert analyst.status()["set_aside"] == [burst.sensor_id]
+        told = [e for ch in changes for e in ch.events if e.kind == "water_burst"]
+        assert told and burst.sensor_id not in {e.sensor_id for e in told}
+        assert abs(told[0].t_ms - burst.t_ms) <= 2 * 300_000  # found as soon, without it
+        assert not any(burst.sensor_id in i.sensors for i in store.incidents(IncidentFilter()))
+        restarted = WaterAnalyst(bundle.city, bundle.sensors, CONFIG)
+        restarted.restore(analyst.checkpoint())
+        assert restarted.faulty == analyst.faulty and restarted.status()["set_aside"] == [burst.sensor_id]
+    finally:
+        store.close()

@@ -16,6 +16,9 @@ cause is and whom it threatens.  Every analyst
   analyst's events, graded by danger, do;
 - takes in the works orders on its lifeline (``works``: a valve shut for works is an operation,
   not a fault), given all at once whenever one is entered or ended, and before a restart's replay;
+- is told of the sensors the health detectors find faulty (``sensor_faults``: a frozen
+  transmitter), in the batch that found them and before it sees that batch, and leaves their
+  readings out of its judgement from the fault's time on, until it learns again (``recalibrate``);
 - enriches an incident of its lifeline with what a crew needs (``analyse``: the judgement, the
   suspects with a search radius, the danger per place, the actions), and reports its state per
   asset (``status``).
@@ -40,6 +43,12 @@ from ..city.sensors import SensorRegistry
 from ..settings import Config
 from ..warn.model import Event, Incident
 from ..works import WorksOrder
+
+UNTRUSTED_FAULTS = ("stuck",)
+"""Sensor faults whose readings an analyst must not judge with: a frozen value reads as a deficit
+or surplus against the model wherever the network moves (the demo city's WP-03, frozen at the
+evening's pressure, placed the night's burst at its own node).  A spike or a gap spoils a reading,
+not the sensor."""
 
 
 class Analyst(ABC):
@@ -85,6 +94,11 @@ class Analyst(ABC):
     def works(self, orders: list[WorksOrder]) -> None:  # noqa: B027  # most analysts have none to take in
         """Every works order known (``works``): operations on the network that its judgement must
         take for what they are.  By default none concern it."""
+
+    def sensor_faults(self, faults: list[Event]) -> None:  # noqa: B027  # an analyst without a model uses none
+        """The health detectors' fault events of the batch about to be given to ``update``
+        (``UNTRUSTED_FAULTS``, active): those sensors' readings no longer follow what they measure
+        and are left out of the judgement from each event's time on.  By default none is used."""
 
     @abstractmethod
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:

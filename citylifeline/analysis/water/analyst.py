@@ -34,7 +34,9 @@ a fact, whatever its cause).  A change that a pipe shut explains better than any
 level IV, "check the valves": a valve left shut or closed without a works order, not a leak.
 A pressure transmitter whose change no leak explains (``LeakDetector.faulty_channel``) is set
 aside and told as a ``drift`` fault: a maintenance ticket, never an incident (``status``:
-``set_aside``; it is used again once the analyst learns again, ``recalibrate``).
+``set_aside``; it is used again once the analyst learns again, ``recalibrate``).  So is a sensor
+the health detectors find frozen (``sensor_faults``), from the step of the fault's time; and a
+finding is never put on a sensor set aside.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
 from ...works import WorksOrder, closures
-from ..base import Analyst
+from ..base import UNTRUSTED_FAULTS, Analyst
 from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 from .night import NightLog, NightRise, fed_areas
@@ -103,6 +105,7 @@ class WaterAnalyst(Analyst):
         self.detector: LeakDetector | None = None
         self.watch: LeakWatch | None = None
         self._lock = threading.Lock()
+        self.faulty: dict[int, int] = {}  # column → the time (ms) its sensor was found faulty (``sensor_faults``)
         self._reset()
 
     def _reset(self) -> None:
@@ -174,9 +177,34 @@ class WaterAnalyst(Analyst):
             self.open_step += 1
         return events
 
+    def sensor_faults(self, faults: list[Event]) -> None:
+        """Pressure transmitters found frozen: left out from the step of the fault's time (``_leave_out``)
+        until the analyst learns again (``recalibrate``, once repaired), though the value moves again
+        (a logger holding the last value may resume; its transmitter's calibration is in doubt).
+        Pressures only, as in ``LeakDetector.faulty_channel``: a flow meter or a household meter
+        reads a flat zero while its pump or its household is off, as it should."""
+        with self._lock:
+            for e in faults:
+                c = int(self.column[e.sensor]) if e.kind in UNTRUSTED_FAULTS and e.sensor < len(self.column) else -1
+                if 0 <= c < self.edges[1]:  # the pressure columns come first
+                    self.faulty.setdefault(c, e.t_ms)
+
+    def _leave_out(self, t_ms: int) -> None:
+        """The columns found faulty by the end of the step at ``t_ms`` left out of the detector and the watch
+        (before a detector is made: at its first calibration, ``_fit``)."""
+        if self.detector is None:
+            return
+        for c, since in self.faulty.items():
+            if since < t_ms + STEP_MS and c not in self.detector.excluded:
+                if self.watch is not None:
+                    self.watch.leave_out(c)
+                else:
+                    self.detector.excluded.add(c)
+
     def _step(self, t_ms: int, row: npt.NDArray[np.float64]) -> list[Event]:
         """One closed step through the model, the calibration lifecycle and the watch."""
         assert self.model is not None
+        self._leave_out(t_ms)
         run = self._run(np.array([t_ms], np.int64), row[None, :])
         expected = np.full(self.model.channels, np.nan)  # an empty step: nothing to compare
         before = self._before(run)
@@ -246,6 +274,7 @@ class WaterAnalyst(Analyst):
         expected = h[:, 1 + self.width:]
         if self.detector is None:
             self.detector = LeakDetector(self.model)
+            self.detector.excluded |= {c for c, since in self.faulty.items() if since <= h[-1, 0]}
         self.detector.fit([run], partial=True, expected=[expected])
         self.fit_rows = rows
         self.watch = LeakWatch(self.detector)
@@ -263,6 +292,7 @@ class WaterAnalyst(Analyst):
         aside repaired): every sensor counts again."""
         with self._lock:
             self._reset()
+            self.faulty.clear()
             if self.detector is not None:
                 self.detector.excluded.clear()
 
@@ -277,7 +307,12 @@ class WaterAnalyst(Analyst):
         reg = self.registry
         xy = np.array([self.city.asset(reg.asset[i]).xy for i in self.pressure_sensors])
         x, y = self.where_xy(f.where.pipe)
-        i = int(self.pressure_sensors[int(np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)))])
+        far = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
+        aside = sorted(c for c in (self.detector.excluded if self.detector is not None else ())
+                       if c < len(far))
+        if len(aside) < len(far):
+            far[aside] = np.inf  # a faulty sensor carries no finding: its incident would name it
+        i = int(self.pressure_sensors[int(np.argmin(far))])
         q = f.where.leak_m3h
         level = 3 if f.kind == "burst" else 2 if q >= BIG_LEAK_M3H and f.kind == "leak" else 1
         first = self.reported_on.setdefault(f.alarm_ms, i)
@@ -336,6 +371,7 @@ class WaterAnalyst(Analyst):
                    f"{self.name}.set_aside": np.array(sorted(self.detector.excluded if self.detector else ()),
                                                       np.int64),
                    f"{self.name}.reported_on": np.array(sorted(self.reported_on.items()), np.int64).reshape(-1, 2),
+                   f"{self.name}.faulty": np.array(sorted(self.faulty.items()), np.int64).reshape(-1, 2),
                    f"{self.name}.last_steps": np.zeros((0, 1 + self.width)) if self.last_steps is None else
                    np.column_stack([self.last_steps.t_ms, *(getattr(self.last_steps, g) for g in GROUP_FIELDS)])}
             if self.night is not None:
@@ -356,6 +392,7 @@ class WaterAnalyst(Analyst):
             self.acc_n = arrays[f"{self.name}.acc_n"].copy()
             self.history = list(arrays[f"{self.name}.history"])
             self.reported_on = {int(a): int(i) for a, i in arrays.get(f"{self.name}.reported_on", np.zeros((0, 2)))}
+            self.faulty = {int(c): int(t) for c, t in arrays.get(f"{self.name}.faulty", np.zeros((0, 2)))}
             if self.night is not None:
                 self.night.load(arrays.get(f"{self.name}.nights", np.zeros((0, 7))),
                                 arrays.get(f"{self.name}.night_alarms"))

@@ -131,13 +131,17 @@ class LeakWatch:
         return c
 
     def _set_aside(self, c: int, t: int, change: float) -> None:
+        """Leave channel ``c`` out (``leave_out``) and tell it as the sensor's fault (``set_aside``)."""
+        self.leave_out(c)
+        self.set_aside.append((c, self._t_ms(t), change))
+
+    def leave_out(self, c: int) -> None:
         """Leave channel ``c`` out from now on (``LeakDetector.exclude``), from the windows' sums and the
         suspects' baselines too."""
         self.d.exclude(c)
         self.cum[:, c] = 0.0
         for k in self.known:
             k.base[c] = 0.0
-        self.set_aside.append((c, self._t_ms(t), change))
 
     def state(self) -> dict[str, np.ndarray]:
         """What the watch remembers, as arrays (``load`` takes them back)."""
