@@ -21,6 +21,7 @@ I8 = npt.NDArray[np.int8]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 NO_TIME = int(np.iinfo(np.int64).min)
+NEVER_MS = int(np.iinfo(np.int64).max)  # a time that never comes (an analyst's judgement of a sensor: never)
 """An int64 time column's 'never' (no reading yet, no run in progress)."""
 
 

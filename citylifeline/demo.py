@@ -4,7 +4,9 @@ The digital twin runs the "city day" scenario for every lifeline — water, drai
 heating, bridges, the utility tunnel — placed so that its first hours are already past when
 the demo starts.  Before them come ``DEMO_WATER_HISTORY`` of the water network's quiet days (the
 same twin, in one run with the scenario's water: no seam), as a utility's SCADA history: the water
-analyst calibrates on them and watches the scenario with every window, slow leaks included.  The
+analyst calibrates on them and watches the scenario with every window, slow leaks included; and
+``DEMO_BRIDGE_HISTORY`` of the bridges' identified frequencies and deck temperatures, from which the
+bridge analyst learns each bridge's temperature-compensated normal before the day's damage.  The
 feed sends that history at once, so within a minute or two the incidents of the morning (a gas
 leak by a school, a burst main, an overloaded bridge, a flooding tunnel, a frozen transmitter …)
 are on the platform, then streams the rest live as it happens.
@@ -18,6 +20,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -32,9 +35,11 @@ from .twin.scenario import Scenario, load_scenario, parse_duration
 log = logging.getLogger("citylifeline.demo")
 DEMO_SCENARIO = "city_day"
 DEMO_HISTORY = "8h"  # how much of the scenario has already happened when the demo starts
-DEMO_ANALYSTS = "gas,water"  # the water analyst learns from the feed (the overview shows how far it is)
+DEMO_ANALYSTS = "gas,water,bridge"  # the water and bridge analysts learn from the feed (the overview shows how far)
 DEMO_WATER_HISTORY = "22d"  # the water network's days before the scenario: the analyst's calibration (20 days
 # for its day window, ``leaks.MIN_HISTORY_DAYS``), with two nights to spare for its first night-flow judgements
+DEMO_BRIDGE_HISTORY = "8d"  # the bridges' frequencies and deck temperatures before the scenario: the bridge
+# analyst learns each bridge's normal from its first week (``modal.LEARN_DAYS``) and watches the day
 
 
 def run_demo(config: Config, feed: bool = True, scenario: str = DEMO_SCENARIO, history: str = DEMO_HISTORY,
@@ -90,6 +95,8 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
         f"The twin plays the scenario '{scn.name}' ({scn.description.strip()})",
         *([f"First, the water network's last {water_s / 86400:g} days (the water analyst calibrates on them; "
            "the overview shows how far it is)"] if water_s > 0 else []),
+        f"… and the bridges' frequencies and deck temperatures of the {DEMO_BRIDGE_HISTORY} before (the bridge analyst "
+        "learns each bridge's temperature-compensated normal)",
         "Already happened (on the platform within a minute or two):", *lines,
         "Still to come, live:", *soon,
         "Then every sensor keeps reporting at its own rate.  The store is fresh each run.  Ctrl-C stops.", ""])
@@ -99,7 +106,7 @@ def _feed(base: str, scn: Scenario, stop: threading.Event, token: str, water_s: 
     from .twin.feed import bearer, feed
 
     try:
-        readings = demo_readings(scn, water_s)
+        readings = demo_readings(scn, water_s, parse_duration(DEMO_BRIDGE_HISTORY, "bridge history"))
         deadline = time.time() + 60
         while not stop.is_set() and time.time() < deadline:
             with contextlib.suppress(httpx.TransportError):
@@ -112,13 +119,16 @@ def _feed(base: str, scn: Scenario, stop: threading.Event, token: str, water_s: 
         log.exception("the twin feed failed")
 
 
-def demo_readings(scn: Scenario, water_s: float) -> Readings:
-    """The scenario's readings, the water network's from a run that began ``water_s`` earlier."""
+def demo_readings(scn: Scenario, water_s: float, bridge_s: float = 0.0) -> Readings:
+    """The scenario's readings, the water network's from a run that began ``water_s`` earlier, after
+    ``bridge_s`` of the bridges' frequencies and deck temperatures."""
     from .city import load_city
     from .twin.runner import simulate
 
     bundle = load_city(scn.city)
     run = simulate(scn, bundle).readings
+    if bridge_s > 0:
+        run = _with_bridge_history(run, scn, bundle, bridge_s)
     if water_s <= 0:
         return run
     water = simulate(scn.preceded_by(water_s), bundle, lifelines=("water",)).readings
@@ -128,3 +138,24 @@ def demo_readings(scn: Scenario, water_s: float) -> Readings:
                                 for f in ("sensor_id", "t_ms", "value", "delivered_ms"))
     return Readings(sid, t, value, delivered, [f for f in water.faults if f["sensor"] in mine]
                     + [f for f in run.faults if f["sensor"] not in mine])
+
+
+def _with_bridge_history(run: Readings, scn: Scenario, bundle: Any, bridge_s: float) -> Readings:
+    """``run`` after the bridges' frequencies and deck temperatures of the ``bridge_s`` before it (the
+    same twin run longer; its strain and deflection are not sent: a gateway's history is its indices)."""
+    import copy
+    from dataclasses import replace
+
+    from .city.sensors import SensorRegistry
+    from .twin.runner import simulate
+
+    sub = copy.copy(bundle)
+    sub.sensors = SensorRegistry([s for s in bundle.sensors.specs
+                                  if s.layer == "bridge" and s.kind in ("frequency", "temperature")])
+    if not len(sub.sensors):
+        return run
+    hist = simulate(replace(scn.preceded_by(bridge_s), faults=()), sub, lifelines=("bridge",)).readings
+    early = hist.t_ms < scn.start_ms
+    sid, t, value, delivered = (np.concatenate([getattr(hist, f)[early], getattr(run, f)])
+                                for f in ("sensor_id", "t_ms", "value", "delivered_ms"))
+    return Readings(sid, t, value, delivered, run.faults)

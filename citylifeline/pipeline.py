@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numba
 import numpy as np
 
-from .analysis import default_analysts, judged_mask
+from .analysis import default_analysts, judged_from
 from .analysis.base import UNTRUSTED_FAULTS
 from .auth.model import AuditEntry
 from .batch import NO_TIME, EventBatch, ReadingBatch
@@ -101,7 +101,7 @@ class Pipeline:
         self.detectors = default_detectors(self.registry, config)
         self.analysts = default_analysts(self.city, self.registry, config)
         self.correlator = Correlator(self.city, self.registry, config, store, partition,
-                                     judged=judged_mask(self.analysts, len(self.registry)))
+                                     judged_from=judged_from(self.analysts, len(self.registry)))
         self.detected_t = np.full(len(self.registry), NONE, dtype=np.int64)  # newest time given to detectors
         self.watermark_ms = NONE
         self.seq = 0
@@ -216,6 +216,8 @@ class Pipeline:
             if faults:
                 a.sensor_faults(faults)
             records.extend(a.update(new))
+        if self.analysts:  # an analyst that has learnt a sensor's normal judges it from then on
+            self.correlator.judged_from = judged_from(self.analysts, len(self.registry))
         return records
 
     def run_detectors(self, new: ReadingBatch) -> EventBatch:

@@ -1,4 +1,4 @@
-"""Lifeline analysts (``base.Analyst``), one folder per lifeline (``gas/``, ``water/``).
+"""Lifeline analysts (``base.Analyst``), one folder per lifeline (``gas/``, ``water/``, ``bridge/``).
 
 ``ANALYSTS`` lists every analyst the pipeline runs; the ``analysts`` setting chooses among them.
 """
@@ -8,15 +8,17 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ..batch import NEVER_MS
 from ..city.model import City
 from ..city.sensors import SensorRegistry
 from ..errors import ConfigError
 from ..settings import Config
 from .base import Analyst
+from .bridge.analyst import BridgeAnalyst
 from .gas.analyst import GasAnalyst
 from .water.analyst import WaterAnalyst
 
-ANALYSTS: tuple[type[Analyst], ...] = (GasAnalyst, WaterAnalyst)
+ANALYSTS: tuple[type[Analyst], ...] = (GasAnalyst, WaterAnalyst, BridgeAnalyst)
 """Every analyst, by name; the conformance suite runs over all of them."""
 
 
@@ -31,13 +33,14 @@ def default_analysts(city: City, registry: SensorRegistry, config: Config) -> li
     return [known[n](city, registry, config) for n in names]
 
 
-def judged_mask(analysts: list[Analyst], n: int) -> npt.NDArray[np.bool_]:
-    """Sensors whose rule warnings an analyst's judgement replaces."""
-    mask = np.zeros(n, dtype=bool)
+def judged_from(analysts: list[Analyst], n: int) -> npt.NDArray[np.int64]:
+    """Per sensor, the reading time from which an analyst's judgement replaces its rule warnings
+    (``NEVER_MS``: never)."""
+    since = np.full(n, NEVER_MS, dtype=np.int64)
     for a in analysts:
-        m = a.judged()
-        mask[: len(m)] |= m[:n]
-    return mask
+        m = a.judged_from_ms()[:n]
+        since[: len(m)] = np.minimum(since[: len(m)], m)
+    return since
 
 
-__all__ = ["ANALYSTS", "Analyst", "GasAnalyst", "WaterAnalyst", "default_analysts", "judged_mask"]
+__all__ = ["ANALYSTS", "Analyst", "BridgeAnalyst", "GasAnalyst", "WaterAnalyst", "default_analysts", "judged_from"]

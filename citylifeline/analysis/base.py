@@ -13,7 +13,8 @@ cause is and whom it threatens.  Every analyst
   the correlator like the detectors' events);
 - names the sensors whose rule warnings its judgement replaces (``judged``): their threshold,
   rate and AI warnings are kept as evidence and open no incident of their own, because the
-  analyst's events, graded by danger, do;
+  analyst's events, graded by danger, do; from when, in the readings' time (``judged_from_ms``),
+  where it must first learn a sensor's normal;
 - takes in the works orders on its lifeline (``works``: a valve shut for works is an operation,
   not a fault), given all at once whenever one is entered or ended, and before a restart's replay;
 - is told of the sensors the health detectors find faulty (``sensor_faults``: a frozen
@@ -37,7 +38,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from ..batch import ReadingBatch
+from ..batch import NEVER_MS, NO_TIME, ReadingBatch
 from ..city.model import City
 from ..city.sensors import SensorRegistry
 from ..settings import Config
@@ -49,6 +50,14 @@ UNTRUSTED_FAULTS = ("stuck",)
 or surplus against the model wherever the network moves (the demo city's WP-03, frozen at the
 evening's pressure, placed the night's burst at its own node).  A spike or a gap spoils a reading,
 not the sensor."""
+
+
+def per_reading(table: npt.NDArray[Any], sensor: npt.NDArray[np.int32], fill: int = -1) -> npt.NDArray[Any]:
+    """``table[sensor]`` for each reading, ``fill`` for sensors beyond the table (registered after it)."""
+    out = np.full(len(sensor), fill, dtype=table.dtype)
+    inside = sensor < len(table)
+    out[inside] = table[sensor[inside]]
+    return out
 
 
 class Analyst(ABC):
@@ -69,6 +78,11 @@ class Analyst(ABC):
     @abstractmethod
     def judged(self) -> npt.NDArray[np.bool_]:
         """A mask over the registry: the sensors whose rule warnings this analyst's judgement replaces."""
+
+    def judged_from_ms(self) -> npt.NDArray[np.int64]:
+        """Per sensor, the reading time from which ``judged`` holds (``NEVER_MS``: never): by default
+        from the start.  Asked after each batch, so an analyst that learns first says when it is done."""
+        return np.where(self.judged(), NO_TIME, NEVER_MS).astype(np.int64)
 
     @abstractmethod
     def update(self, batch: ReadingBatch) -> list[Event]:

@@ -9,7 +9,8 @@ the deck's temperature adds restrained thermal strain and a hogging deflection f
 gradient.  Vibration is the first mode, a lightly damped resonator driven by wind and ground
 noise and kicked by every vehicle, simulated at 50 Hz; like a real SHM gateway, the edge
 reports the RMS acceleration of each minute and the first frequency identified (FFT peak) in
-each ten minutes, not the raw samples.  Heat softens the deck (−0.1 % of f1 per °C).
+each ten minutes, not the raw samples.  Heat softens the deck (−0.1 % of f1 per °C); a deck
+thermometer reads its temperature.
 
 Incidents: ``bridge_overload`` — one vehicle of ``magnitude`` tonnes crossing slowly at its
 start; ``bridge_damage`` — EI loses ``magnitude`` (a fraction) over ``growth``: f1 falls by
@@ -183,6 +184,8 @@ class BridgeTwin:
                         v = strain / stiff(off) + ALPHA * RESTRAINT * (deck - 20.0)
                     else:
                         v = defl / stiff(off) - ALPHA * self._gradient_c(ctx, t) * span**2 / (8 * 3.5)
+                elif s.kind == "temperature":  # the deck thermometer
+                    v = self._deck_c(ctx, t)
                 else:
                     v = self._dynamic(ctx, s.kind, t, traffic_, stiff, f0, m, noise_seed)
                 (actual if which == "actual" else base)[s.id] = (t, v)

@@ -30,8 +30,9 @@ warnings joining an open incident, and sensors the AI is still learning are neve
 Lifeline analysts (``analysis``): their events (a judged gas leak, dangerous sewer gas) join
 and open incidents like rule warnings, on the lifeline that owns the danger (``KIND_LIFELINE``:
 sewer gas belongs to the drainage owner), at the level the analyst graded.  Rule and AI warnings
-of the sensors an analyst judges (``judged``) are evidence only: attached to a related open
-incident without changing it, else stored on their sensor; the analyst's judgement decides.  An
+of the sensors an analyst judges (``judged_from``: from when) are evidence only: attached to a
+related open incident without changing it, else stored on their sensor; the analyst's judgement
+decides.  So are an analyst's records (``EVIDENCE_KINDS``: an overweight lorry counted).  An
 analyst's estimate that is refined as evidence grows (a water leak's size and place:
 ``ESTIMATE_KINDS``) is a line on its incident's timeline each time it joins.
 
@@ -55,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import levels
+from ..batch import NEVER_MS
 from ..city.model import City
 from ..city.sensors import SensorRegistry
 from ..errors import NotFound
@@ -64,6 +66,9 @@ from .lifecycle import ACTIVE_STATES, SYSTEM
 from .model import Event, Incident, Ticket, TimelineEntry
 
 FAULT_KINDS = ("stuck", "no_data", "impossible", "spike", "drift")  # drift: the water analyst's model
+BRIDGE_TITLES = {"bridge_damage": "suspected structural damage 疑似结构损伤",
+                 "bridge_overload": "a load beyond the design load 超设计荷载", "bridge_overweight": "heavy load 重载"}
+EVIDENCE_KINDS = ("bridge_overweight",)  # an analyst's record: joins an open incident of its place, opens none
 MODEL_FAULT_KINDS = ("drift",)  # an analyst's judgement of a sensor: joins the sensor's open ticket if it has one
 RULE_KINDS = ("threshold", "rate", "anomaly")
 ALARM_KINDS = ("threshold", "gas_leak", "sewer_gas")  # warnings with a level in force until they clear
@@ -90,10 +95,10 @@ class Correlator:
     """Holds the open incidents and tickets and applies events to them."""
 
     def __init__(self, city: City, registry: SensorRegistry, config: Config, store: Store,
-                 partition: tuple[int, int] = (0, 1), judged: npt.NDArray[np.bool_] | None = None) -> None:
+                 partition: tuple[int, int] = (0, 1), judged_from: npt.NDArray[np.int64] | None = None) -> None:
         self.city = city
         self.registry = registry
-        self.judged = judged if judged is not None else np.zeros(len(registry), dtype=bool)
+        self.judged_from = judged_from if judged_from is not None else np.full(len(registry), NEVER_MS, np.int64)
         self.window_ms = int(config.correlate_window_s * 1000)
         self.radius_m = config.correlate_radius_m
         self.max_per_asset_hour = config.max_incidents_per_asset_hour
@@ -134,8 +139,10 @@ class Correlator:
     def _warning(self, e: Event, now_ms: int, ch: WarnChanges) -> None:
         asset = self.registry.asset[e.sensor]
         inc = self._match(e, asset)
-        if e.kind in RULE_KINDS and e.sensor < len(self.judged) and self.judged[e.sensor]:
-            e.message += " — evidence: this space's lifeline analyst judges it (leak, biogas or fault)"
+        judged = e.kind in RULE_KINDS and e.sensor < len(self.judged_from) and self.judged_from[e.sensor] <= e.t_ms
+        if judged or e.kind in EVIDENCE_KINDS:
+            e.message += (" — evidence: this lifeline's analyst judges it" if judged else
+                          " — recorded; it opens no incident of its own")
             if inc is not None:
                 inc.event_count += 1
                 inc.updated_at_ms = now_ms
@@ -344,6 +351,8 @@ def _title(e: Event, registry: SensorRegistry, city: City) -> str:
         what = "suspected water leak 疑似管道漏水"
     elif e.kind == "water_network_change":
         what = "suspected valve closure 疑似阀门关闭（管网变化）"
+    elif e.kind in BRIDGE_TITLES:
+        what = BRIDGE_TITLES[e.kind]
     elif e.kind == "rate":
         what = f"sudden {kind} {'rise' if e.value > e.ref else 'drop'}"
     else:

@@ -129,6 +129,13 @@ class FrequencyChart:
         a = self.xtx + RIDGE * max(self.xtx[0, 0], 1.0) * np.diag(np.r_[0.0, np.ones(len(x) - 1)])
         return float(x @ np.linalg.solve(a + 1e-12 * np.eye(len(x)), x))
 
+    def limit(self) -> float:
+        """The CUSUM's limit h at the reference spread (NaN before ten windows)."""
+        sigma = self.spread()
+        if not math.isfinite(sigma) or sigma <= 0:
+            return math.nan
+        return cusum_limit(round(DESIGN_DROP / sigma / 2, 3), ARL0_DAYS * WINDOWS_A_DAY)
+
     def learning(self, t_ms: int) -> bool:
         return self.first_ms < 0 or t_ms - self.first_ms < LEARN_DAYS * 86_400_000
 

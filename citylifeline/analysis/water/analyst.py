@@ -56,7 +56,7 @@ from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
 from ...works import WorksOrder, closures
-from ..base import UNTRUSTED_FAULTS, Analyst
+from ..base import UNTRUSTED_FAULTS, Analyst, per_reading
 from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 from .night import NightLog, NightRise, fed_areas
@@ -130,10 +130,7 @@ class WaterAnalyst(Analyst):
         """Average the water readings into steps; run each closed step through the model and the detector."""
         if not self.enabled or not len(batch):
             return []
-        sensor = batch.sensor
-        inside = sensor < len(self.column)
-        col = np.full(len(batch), -1, np.int32)
-        col[inside] = self.column[sensor[inside]]
+        col = per_reading(self.column, batch.sensor)
         rows = np.flatnonzero(col >= 0)
         if not len(rows):
             return []

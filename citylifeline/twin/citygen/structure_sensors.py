@@ -1,7 +1,8 @@
 """Sensors of the demo city's bridges, utility tunnel and heating loop, with their thresholds.
 
 Bridges (one of each per bridge, at midspan): strain every second, deflection every second,
-acceleration RMS every minute, first frequency every ten minutes.  Strain and deflection warn
+acceleration RMS every minute, first frequency every ten minutes, the deck's temperature every
+minute (no limits: the bridge analyst compensates the frequency with it).  Strain and deflection warn
 at 1.1 / 1.25 / 1.5 / 2 × the highest of a normal summer week (no minimum duration: an
 overweight truck crosses in seconds); acceleration at 1.3 / 1.6 / 2 / 3 ×; the first frequency
 *below* 98 / 96 / 93 / 88 % of its normal mean (stiffness loss), held 20 minutes.
@@ -51,7 +52,10 @@ def bridge_rows() -> list[dict[str, Any]]:
              "physical_min": 0, "physical_max": 50},
             {"id": f"BF-{n}1", "kind": "frequency", "asset": key, "unit": "Hz", "interval_s": 600,
              "min_duration_s": 1200,
-             "name": f"{label} 一阶自振频率 first natural frequency", "physical_min": 0.1, "physical_max": 20}]
+             "name": f"{label} 一阶自振频率 first natural frequency", "physical_min": 0.1, "physical_max": 20},
+            {"id": f"BT-{n}1", "kind": "temperature", "asset": key, "unit": "degC", "interval_s": 60,
+             "min_duration_s": 0, "name": f"{label} 桥面温度 deck temperature", "physical_min": -40,
+             "physical_max": 80}]
     return out
 
 

@@ -1,0 +1,136 @@
+"""The bridge analyst live, in the pipeline: a weaker bridge is one incident of its own, graded by
+the drop; the frequency's fixed limits judge it only until the chart has learnt; an overload
+beyond the design load is an incident, with its weight; a gauge's spike weighs nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from citylifeline.analysis.bridge.analyst import BridgeAnalyst
+from citylifeline.analysis.bridge.modal import LEARN_DAYS
+from citylifeline.batch import NEVER_MS, ReadingBatch
+from citylifeline.city import CityBundle, load_city
+from citylifeline.pipeline import Pipeline
+from citylifeline.settings import Config
+from citylifeline.store import IncidentFilter, open_store
+from citylifeline.twin.bridgeyear import DAY_MS, BridgeYear, Damage
+from citylifeline.twin.runner import simulate
+from citylifeline.twin.scenario import scenario_from_dict
+from citylifeline.warn.correlate import Correlator
+from citylifeline.warn.model import Event
+from tests.test_bridgeyear import START, bridge
+
+CONFIG = Config.load(environ={})
+
+
+def year_readings(demo: CityBundle, year: BridgeYear, days: range) -> list[ReadingBatch]:
+    """The 2nd St bridge's frequency (BF-11) and deck thermometer (BT-11), a batch a day."""
+    f, t = demo.sensors.index["BF-11"], demo.sensors.index["BT-11"]
+    out = []
+    for d in days:
+        day = year.day(d, strain=False)
+        n = len(day.freq_t_ms)
+        sensor = np.repeat(np.array([[t, f]], np.int32), n, axis=0).ravel()
+        out.append(ReadingBatch.of(sensor, np.repeat(day.freq_t_ms, 2), np.column_stack([day.deck_c, day.f1_hz])
+                                   .ravel()))
+    return out
+
+
+def test_a_weaker_bridge_is_one_incident_of_its_own_and_the_limits_judge_only_while_the_chart_learns(
+        tmp_path: Path) -> None:
+    """Twelve spring days of the 2nd St bridge, which loses 10 % of its bending stiffness at once on
+    the tenth (its frequency about 5 %): warned within the hour, level II, one incident on that
+    bridge; its frequency's fixed limits are evidence once the chart has learnt its week."""
+    demo = load_city("demo")
+    b = bridge("B-1")
+    at = START + 130 * DAY_MS + 11 * 3_600_000
+    year = BridgeYear(b, START + 121 * DAY_MS, 12, (Damage(at, 0, 0.10, b.span_m / 2, b.span_m),), seed=41)
+    config = Config.load(environ={}, db=str(tmp_path / "b.duckdb"), city="demo", analysts="bridge")
+    store = open_store(config.db)
+    try:
+        batches = year_readings(demo, year, range(12))
+        p = Pipeline(demo, store, config, clock=lambda: int(batches[-1].t_ms.max()))
+        changes = [p.ingest(batch)[1] for batch in batches]
+        analyst = next(a for a in p.analysts if isinstance(a, BridgeAnalyst))
+        f = demo.sensors.index["BF-11"]
+        first = analyst.charts[0].first_ms
+        assert p.correlator.judged_from[f] == first + LEARN_DAYS * DAY_MS == START + 128 * DAY_MS
+        damage = [e for ch in changes for e in ch.events if e.kind == "bridge_damage"]
+        assert len(damage) == 1 and at <= damage[0].t_ms <= at + 3_600_000 and damage[0].level == 3  # II
+        assert "疑似结构损伤" in damage[0].message and "suspected structural damage" in damage[0].message
+        limits = [e for ch in changes for e in ch.events if e.sensor_id == "BF-11" and e.kind == "threshold"]
+        assert limits and all("evidence" in e.message for e in limits if e.t_ms >= first + LEARN_DAYS * DAY_MS)
+        incidents = store.incidents(IncidentFilter())
+        assert [(i.lifeline, i.assets, i.level) for i in incidents] == [("bridge", ["bridge/bridge/B-1"], 3)]
+        state = json.loads(json.dumps(analyst.status()))["bridges"][0]  # as the API gives it
+        assert state["phase"] == "watching" and 3.5 <= state["alarm"]["drop_pct"] <= 6.5
+        assert state["assessment"]["class"] == "D" and abs(state["assessment"]["drop_pct"] - damage[0].detail * 100) < 1
+    finally:
+        store.close()
+
+
+def test_the_limits_still_open_incidents_before_the_chart_has_learnt(tmp_path: Path) -> None:
+    """A frequency limit's warning opens an incident before the sensor is judged, and is evidence after."""
+    demo = load_city("demo")
+    config = Config.load(environ={}, db=str(tmp_path / "c.duckdb"), city="demo")
+    store = open_store(config.db)
+    f = demo.sensors.index["BF-11"]
+    since = np.full(len(demo.sensors), NEVER_MS, np.int64)
+    since[f] = 1_000_000
+    try:
+        c = Correlator(demo.city, demo.sensors, config, store, judged_from=since)
+
+        def low(t_ms: int) -> Event:
+            return Event(sensor=f, sensor_id="BF-11", t_ms=t_ms, kind="threshold", level=3, active=True,
+                         value=2.3, ref=2.38, message="low")
+
+        early = c.process([low(999_000)], 999_000, 999_000)
+        assert len(early.incidents) == 1
+        c.forget_closed()
+        for inc in c.active.values():
+            inc.state = "resolved"
+        c.forget_closed()
+        late = c.process([low(1_000_000)], 1_000_000, 1_000_000)
+        assert late.incidents == {} and "evidence" in late.events[0].message
+    finally:
+        store.close()
+
+
+def test_an_overload_beyond_the_design_load_is_an_incident_with_its_weight_and_a_spike_weighs_nothing(
+        tmp_path: Path) -> None:
+    """A 150 t vehicle crossing the 2nd St bridge at 8 m/s: one incident, level II, its weight within
+    a tenth from the 1 Hz gauge; the strain gauge's fixed limits, which it passes, are evidence; spikes
+    on the 6th St bridge's gauge, higher still, are a ticket and weigh nothing."""
+    demo = load_city("demo")
+    doc = {"duration": "6h", "start": "2026-05-10T00:00:00+08:00", "seed": 7,
+           "weather": {"temperature_c": {"mean": 18, "swing": 8}},
+           "incidents": [{"type": "bridge_overload", "place": "bridge/bridge/B-1", "start": "3h", "magnitude": 150}],
+           "faults": [{"sensor": "BS-31", "type": "spike", "start": "2h", "magnitude": 30.0}]}
+    r = simulate(scenario_from_dict(doc), demo, lifelines=("bridge",)).readings
+    idx = np.array([demo.sensors.index[s] for s in r.sensor_id], np.int32)
+    o = np.lexsort((idx, r.t_ms))
+    config = Config.load(environ={}, db=str(tmp_path / "o.duckdb"), city="demo", analysts="bridge")
+    store = open_store(config.db)
+    try:
+        p = Pipeline(demo, store, config, clock=lambda: int(r.t_ms.max()))
+        changes = [p.ingest(ReadingBatch.of(idx[o][k:k + 20_000], r.t_ms[o][k:k + 20_000], r.value[o][k:k + 20_000]))[1]
+                   for k in range(0, len(o), 20_000)]
+        told = [e for ch in changes for e in ch.events if e.kind.startswith("bridge_")]
+        assert [(e.sensor_id, e.kind, e.level) for e in told] == [("BS-11", "bridge_overload", 3)]  # II
+        assert 135 <= told[0].value <= 165 and f"{told[0].value:.0f}" in told[0].message
+        assert abs(told[0].t_ms - (int(r.t_ms.min()) + 3 * 3_600_000)) <= 30_000
+        spikes = [t for ch in changes for t in ch.tickets.values() if t.sensor_id == "BS-31"]
+        assert spikes  # the health detectors saw the spikes; the analyst weighed none of them
+        strain_limits = [e for ch in changes for e in ch.events if e.sensor_id == "BS-11" and e.kind == "threshold"
+                         and e.active]
+        assert strain_limits and all("evidence" in e.message for e in strain_limits)
+        incidents = store.incidents(IncidentFilter())
+        assert [(i.lifeline, i.sensors, i.level) for i in incidents if i.lifeline == "bridge"] == [
+            ("bridge", ["BS-11"], 3)]
+        state = next(x for x in p.analysts[0].status()["bridges"] if x["asset"] == "bridge/bridge/B-1")
+        assert state["overweight_by_day"][0]["vehicles"] == 1 and state["weighs_from_t"] is not None
+    finally:
+        store.close()
