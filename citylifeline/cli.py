@@ -174,6 +174,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="instead: fit judge.COEF and judge.P_LEAK on these seeds' episodes and print them")
     sp.add_argument("--write-docs", action="store_true", help="replace the gas section of docs/benchmarks.md")
     sp.set_defaults(run=_bench_gas)
+    sp = bench.add_parser("bridges", help="the bridge analyst on the bridge twin's held-out years: false damage "
+                                          "warnings, time to warning, weights and overloads, with the fixed limits")
+    sp.add_argument("--days", type=int, default=30, help="days of traffic weighed")
+    sp.add_argument("--healthy-days", type=int, default=365, help="days of each healthy bridge-year")
+    sp.add_argument("--write-docs", action="store_true", help="replace the bridges section of docs/benchmarks.md")
+    sp.set_defaults(run=_bench_bridges)
     return p
 
 
@@ -431,6 +437,19 @@ def _bench_gas(args: argparse.Namespace) -> int:
         print(gas.table(layout, gas.goals(chosen)))
     if args.write_docs:
         gas.write_docs(results, args.seeds, bench_command(args.write_docs), time.perf_counter() - began)
+    return 0
+
+
+def _bench_bridges(args: argparse.Namespace) -> int:
+    from .bench import bridges
+    from .bench.report import bench_command, replace_section
+
+    result = bridges.run(args.days, args.healthy_days)
+    result["command"] = bench_command(args.write_docs)
+    md = bridges.markdown(result)
+    print(md)
+    if args.write_docs:
+        replace_section("<!-- bridges -->", md)
     return 0
 
 

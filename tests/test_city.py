@@ -125,7 +125,7 @@ def test_the_demo_city_loads_whole() -> None:
     layers = demo.city.layers
     assert set(layers) == {"water", "drainage", "gas", "heating", "bridge", "tunnel", "places", "base"}
     assert Counter(s.layer for s in demo.sensors.specs) == {"water": 25, "drainage": 19, "gas": 23, "heating": 12,
-                                                           "bridge": 12, "tunnel": 36}
+                                                           "bridge": 15, "tunnel": 36}
     kinds = {a.kind for a in layers["places"].assets.values()}
     assert kinds == {"hospital", "school", "metro_station", "residential", "other"}
     # the lifelines lie under the same streets: a gas junction 2.8 m from its sewer manhole and cable well

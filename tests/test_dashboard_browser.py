@@ -154,12 +154,12 @@ def test_the_map_draws_every_layer_every_sensor_and_the_live_incidents(open_page
         assert drawn[layer] > 0, f"layer {layer} drew nothing"
         assert page.locator(f'#layer-list input[data-layer="{layer}"]').is_checked()
     sensors = HTTP.get(f"{demo}/api/v1/sensors").json()
-    assert page.evaluate("cl.mapState.sensorLayer.n") == len(sensors) == 127
+    assert page.evaluate("cl.mapState.sensorLayer.n") == len(sensors) == 130
     page.wait_for_function("cl.mapState.stateFetches > 0")
     legend = {el.get_attribute("data-state"): int(el.locator("b").inner_text())
               for el in page.locator("#state-legend .legend-row").all()}
     states = HTTP.get(f"{demo}/api/v1/sensor-states").json()
-    assert sum(legend.values()) == len(states["state"]) == 127
+    assert sum(legend.values()) == len(states["state"]) == 130
     assert legend["fault"] >= 1  # the frozen transmitter WP-03
     assert sum(legend[lv] for lv in ("I", "II", "III", "IV")) >= 1
     # one pulsing marker per live incident, in its level's colour

@@ -16,23 +16,26 @@ Per bridge of the city's bridge layer, from the sensors on it:
   line.  Over the legal limit by 10 % (GB 1589-2016: 49 t for the heaviest articulated lorry) it is a
   ``bridge_overweight`` record — counted per day and listed with its weight and time, evidence that
   opens no incident (Hefei's centre checks each against video; one of its bridges saw 4,700 in a
-  month).  Beyond what the bridge was designed for — the design vehicle of JTG D60-2015 (550 kN)
-  times its ultimate-state load factor 1.4, 77 t — it is a ``bridge_overload`` event, level III, II
-  when it weighs twice the design vehicle (110 t).  The strain and deflection gauges' fixed limits are
-  evidence only: a lawful 49 t lorry crossing a cold deck passes them for a second (6 of 13 false
-  incidents on the scenarios of issue 27).  Several lorries side by side read as their sum: one
-  gauge cannot part them.  So a gauge under more than ``SINGLE_LANES`` lanes (the demo city's
-  six-lane Jinzhai Rd bridge has one) weighs the span's load, not a vehicle: it reports no
-  overweight vehicles, and a load is an overload beyond the design vehicles of all its lanes at once
-  (``design_t``: JTG D60-2015's multi-lane reduction); three lawful lorries side by side weighed
-  114 t there on a quiet day.  A weight counts only past its threshold by ``RECORD_SIGMAS`` (a record)
-  or ``INCIDENT_SIGMAS`` (an incident) of its uncertainty, the gauge's noise over its strain per
-  tonne: the demo city's 1 Hz gauges (2 µε) weigh to ±7 t on the 2nd St bridge and ±16 t on the
-  six-lane Jinzhai Rd bridge, so there only a vehicle of 100 t or so is told from a lawful one, and the
-  status says from what weight each bridge reports (``weighs_from_t``).  The gross weight assumes
-  the gauge at midspan and the span's E·W from
-  the city model (``section_modulus_m3``, C50 concrete), unless the bridge's ``wim_ue_per_t`` (a
-  calibration lorry's strain per tonne, COST 323) is given.
+  month).  A load beyond what the bridge was designed for and beyond what lawful lorries could
+  make — the design vehicle of JTG D60-2015 (550 kN) times its ultimate-state load factor 1.4, 77 t,
+  and one 49 t lorry a lane abreast (``overload_t``: 98 t on a two-lane span) — is a
+  ``bridge_overload`` event, level III, II from half as much again.  The strain and deflection
+  gauges' fixed limits are evidence only: a lawful 49 t lorry crossing a cold deck passes them for a
+  second (6 of 13 false incidents on the scenarios of issue 27).  Several lorries on the span read
+  as their sum: one gauge cannot part them (nor can the fit's residuals, ``crossing``).  So a gauge
+  under more than ``SINGLE_LANES`` lanes (the demo city's six-lane Jinzhai Rd bridge has one)
+  weighs the span's load, not a vehicle: it reports no overweight vehicles, and its incidents come
+  beyond the design vehicles of all its lanes at once (``design_t``: JTG D60-2015's multi-lane
+  reduction; three lawful lorries abreast weighed 114 t there on a quiet day).  A weight counts only
+  past its threshold by ``RECORD_SIGMAS`` (a record) or ``INCIDENT_SIGMAS`` (an incident) of its
+  uncertainty, the gauge's noise over its strain per tonne: the demo city's 1 Hz gauges (2 µε) weigh
+  to ±5 t on the 2nd St bridge, so only a vehicle of about 70 t is told from a lawful one there, and
+  the status says from what weight each bridge reports (``weighs_from_t``).  The gross weight
+  assumes the gauge at midspan, the load spread over ``LORRY_AXLES_M`` (a load spread over ℓ puts at
+  most P·L/4·(1 − ℓ/2L) on midspan: a 14 m articulated lorry 10 % less than a point load on a 70 m
+  span; the twin's five- and six-axle lorries span 13.5 and 14.75 m, and as point loads they were
+  weighed 10 % low) and the span's E·W from the city model (``section_modulus_m3``, C50 concrete),
+  unless the bridge's ``wim_ue_per_t`` (a calibration lorry's strain per tonne, COST 323) is given.
 - **Assessment**, twice a day (``ASSESS_HOURS``, the city's local time): a technical-condition class
   A 完好 … E 危险 (the five classes of CJJ 99-2017, *Technical code of maintenance for city
   bridges*) with its reasons.  CJJ 99 scores a bridge by inspecting its members; this class is
@@ -71,7 +74,9 @@ REPORT_SHARE = 1.1  # over the limit by this share: an overweight vehicle report
 DESIGN_T = 55.0  # JTG D60-2015 §4.3.1: the design vehicle, 550 kN
 ULS_FACTOR = 1.4  # JTG D60-2015: the vehicle load's partial factor at the ultimate limit state
 RECORD_SIGMAS = 3.0  # an overweight vehicle is reported when its weight is past the limit by this many uncertainties
-INCIDENT_SIGMAS = 4.0  # ... a vehicle beyond the design load, by this many
+INCIDENT_SIGMAS = 4.0  # ... a load past ``overload_t``, by this many
+SEVERE_SHARE = 1.5  # a load this many times ``overload_t`` is level II
+LORRY_AXLES_M = 14.0  # first to last axle of the five- and six-axle articulated lorries that carry the heavy loads
 SINGLE_LANES = 2  # a gauge under more lanes than this weighs the span's load, not one vehicle
 MULTI_LANE = {1: 1.2, 2: 1.0, 3: 0.78, 4: 0.67, 5: 0.60, 6: 0.55, 7: 0.52, 8: 0.50}  # JTG D60-2015 Table 4.3.1-4
 DAY_MS = 86_400_000
@@ -87,6 +92,17 @@ def damage_level(drop: float) -> int:
     """A frequency drop's level: III, II from ``D_DROP`` (3 %: about 6 % of the bending stiffness), I from
     ``E_DROP`` (7 %) — the drops of the assessment's classes D and E."""
     return 4 if drop >= E_DROP else 3 if drop >= D_DROP else 2  # severities (``levels``): I = 4, II = 3, III = 2
+
+
+def overload_t(lanes: float) -> float:
+    """The load on a span that makes an incident, seen by a gauge under ``lanes`` lanes: beyond the
+    design vehicle at the ultimate state (77 t), and beyond what lawful lorries abreast, one a lane,
+    can put there (a gauge reads them as one load: on the twin's 2nd St bridge at 20 Hz, 20 lawful
+    loads in 30 days were incidents at 77 t); under more than ``SINGLE_LANES`` lanes, beyond the
+    design vehicles of all its lanes at once too."""
+    n = max(1, int(np.ceil(lanes)))
+    bar = max(DESIGN_T * ULS_FACTOR, n * LEGAL_T)
+    return max(bar, design_t(lanes) * ULS_FACTOR) if lanes > SINGLE_LANES else bar
 
 
 def design_t(lanes: float) -> float:
@@ -124,8 +140,9 @@ class BridgeAnalyst(Analyst):
             props = city.asset(key).props
             lanes_seen = float(props.get("lanes", 2)) / max(len(by_kind["strain"]), 1)
             ue = props.get("wim_ue_per_t")
-            strain_per_t = float(ue) * 1e-6 if ue else \
-                1000 * G_MS2 * float(props["span_m"]) / (4 * E_CONCRETE_C50_PA * float(props["section_modulus_m3"]))
+            span = float(props["span_m"])
+            strain_per_t = float(ue) * 1e-6 if ue else 1000 * G_MS2 * span / (4 * E_CONCRETE_C50_PA * float(
+                props["section_modulus_m3"])) * (1 - min(LORRY_AXLES_M, span) / (2 * span))
             for i in by_kind["strain"]:
                 gauges.append(i)
                 per_t.append(strain_per_t)
@@ -140,8 +157,7 @@ class BridgeAnalyst(Analyst):
         self.strain_per_t = np.array(per_t)
         self.half_span_m = np.array(half)
         self.single = np.array(seen) <= SINGLE_LANES  # a gauge that weighs single vehicles
-        self.design_t = np.array([DESIGN_T if one else design_t(x) for one, x in zip(self.single, seen,
-                                                                                           strict=True)])
+        self.overload_t = np.array([overload_t(x) for x in seen])
         self.zone = ZoneInfo(city.timezone)
         self._lock = threading.Lock()
         self._reset()
@@ -226,17 +242,19 @@ class BridgeAnalyst(Analyst):
         gauge = found.gauge
         weight_t, sigma_t = found.height / self.strain_per_t[gauge], found.sigma / self.strain_per_t[gauge]
         record = self.single[gauge] & (weight_t - RECORD_SIGMAS * sigma_t >= LEGAL_T * REPORT_SHARE)
-        overload = weight_t - INCIDENT_SIGMAS * sigma_t >= self.design_t[gauge] * ULS_FACTOR
+        bar = self.overload_t[gauge]
+        overload = weight_t - INCIDENT_SIGMAS * sigma_t >= bar
         keep = (record | overload) & ~found.spike
         t_ms = found.t_ms
         out = []
-        for j, t, w, sd, big in zip(gauge[keep].tolist(), t_ms[keep].tolist(), weight_t[keep].tolist(),
-                                    sigma_t[keep].tolist(), overload[keep].tolist(), strict=True):
+        for j, t, w, sd, big, b_t in zip(gauge[keep].tolist(), t_ms[keep].tolist(), weight_t[keep].tolist(),
+                                         sigma_t[keep].tolist(), overload[keep].tolist(), bar[keep].tolist(),
+                                         strict=True):
             i = int(self.gauges[j])
             b = int(self.bridge_of[i])
             self._count(b, t, w, j)
             kind = "bridge_overload" if big else "bridge_overweight"
-            level = 3 if big and w >= 2 * self.design_t[j] else 2 if big else 1  # II, III, IV (``levels``)
+            level = 3 if big and w >= SEVERE_SHARE * b_t else 2 if big else 1  # II, III, IV (``levels``)
             out.append(Event(sensor=i, sensor_id=self.registry.ids[i], t_ms=t, kind=kind, level=level, active=True,
                              value=w, ref=LEGAL_T, message=self._vehicle_words(b, t, w, sd, big), detail=sd))
         return out
