@@ -128,8 +128,14 @@ class BridgeAnalyst(Analyst):
         self.bridge_of = np.full(n, -1, np.int32)
         self.keys: list[str] = []
         self.freq, self.deck_sensor, gauges, per_t, seen, half = [], [], [], [], [], []
+        on_asset: dict[str, list[int]] = {}
+        watched = set(assets)
+        for i, a in enumerate(registry.asset):  # one pass over the registry: a city has far more sensors than bridges
+            if a in watched and registry.active[i]:
+                on_asset.setdefault(a, []).append(i)
+        self._judged = np.zeros(n, bool)
         for key in assets:
-            mine = [i for i in range(n) if registry.asset[i] == key and registry.active[i]]
+            mine = on_asset.get(key, [])
             by_kind = {k: [i for i in mine if registry.kind[i] == k] for k in ROLE_KINDS}
             if not any(by_kind.values()):
                 continue
@@ -151,6 +157,10 @@ class BridgeAnalyst(Analyst):
             for k, role in ROLE_KINDS.items():
                 for i in by_kind[k][: None if k == "strain" else 1]:
                     self.role[i], self.bridge_of[i] = role, b
+            if by_kind["strain"]:  # its loads judged: the strain and deflection limits are evidence
+                self._judged[[i for i in mine if registry.kind[i] in ("strain", "displacement")]] = True
+            if self.freq[b] >= 0 and self.deck_sensor[b] >= 0:
+                self._judged[self.freq[b]] = True
         self.gauges = np.array(gauges, np.int32)
         self.gauge_of = np.full(n, -1, np.int32)
         self.gauge_of[self.gauges] = np.arange(len(gauges), dtype=np.int32)
@@ -177,16 +187,7 @@ class BridgeAnalyst(Analyst):
     # ---- the live path --------------------------------------------------------------------------
     def judged(self) -> npt.NDArray[np.bool_]:
         """The bridges' strain and deflection gauges, and their frequencies (once each chart watches)."""
-        n = len(self.registry)
-        mask = np.zeros(n, bool)
-        for b, key in enumerate(self.keys):
-            has_gauge = bool(np.any(self.bridge_of[self.gauges] == b))
-            for i in range(n):
-                if self.registry.asset[i] == key and (
-                        (has_gauge and self.registry.kind[i] in ("strain", "displacement"))
-                        or (i == self.freq[b] and self.deck_sensor[b] >= 0)):
-                    mask[i] = True
-        return mask
+        return self._judged.copy()
 
     def judged_from_ms(self) -> npt.NDArray[np.int64]:
         """Strain and deflection from the start; a frequency from the end of its chart's learning."""
