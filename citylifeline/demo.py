@@ -134,10 +134,8 @@ def demo_readings(scn: Scenario, water_s: float, bridge_s: float = 0.0) -> Readi
     water = simulate(scn.preceded_by(water_s), bundle, lifelines=("water",)).readings
     mine = {s.id for s in bundle.sensors.specs if s.layer == "water"}
     keep = np.array([s not in mine for s in run.sensor_id], dtype=bool)
-    sid, t, value, delivered = (np.concatenate([getattr(water, f), getattr(run, f)[keep]])
-                                for f in ("sensor_id", "t_ms", "value", "delivered_ms"))
-    return Readings(sid, t, value, delivered, [f for f in water.faults if f["sensor"] in mine]
-                    + [f for f in run.faults if f["sensor"] not in mine])
+    return water.then(run.take(keep), [f for f in water.faults if f["sensor"] in mine]
+                      + [f for f in run.faults if f["sensor"] not in mine])
 
 
 def _with_bridge_history(run: Readings, scn: Scenario, bundle: Any, bridge_s: float) -> Readings:
@@ -155,7 +153,4 @@ def _with_bridge_history(run: Readings, scn: Scenario, bundle: Any, bridge_s: fl
     if not len(sub.sensors):
         return run
     hist = simulate(replace(scn.preceded_by(bridge_s), faults=()), sub, lifelines=("bridge",)).readings
-    early = hist.t_ms < scn.start_ms
-    sid, t, value, delivered = (np.concatenate([getattr(hist, f)[early], getattr(run, f)])
-                                for f in ("sensor_id", "t_ms", "value", "delivered_ms"))
-    return Readings(sid, t, value, delivered, run.faults)
+    return hist.take(hist.t_ms < scn.start_ms).then(run, run.faults)

@@ -82,6 +82,16 @@ class Readings:
     def __len__(self) -> int:
         return len(self.t_ms)
 
+    def take(self, rows: npt.NDArray[Any]) -> Readings:
+        """These rows (a mask or indices), with the same faults."""
+        return Readings(self.sensor_id[rows], self.t_ms[rows], self.value[rows], self.delivered_ms[rows], self.faults)
+
+    def then(self, after: Readings, faults: list[dict[str, Any]]) -> Readings:
+        """These readings followed by ``after``'s, with ``faults``."""
+        sid, t, value, delivered = (np.concatenate([getattr(self, f), getattr(after, f)])
+                                    for f in ("sensor_id", "t_ms", "value", "delivered_ms"))
+        return Readings(sid, t, value, delivered, faults)
+
 
 def readings(signals: Signals, kinds: dict[str, str], scenario: Scenario) -> Readings:
     """Noisy, faulty, delivered readings of ``signals`` (``kinds``: sensor id → kind)."""

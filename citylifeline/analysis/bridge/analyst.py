@@ -64,7 +64,7 @@ from ...city.sensors import SensorRegistry
 from ...settings import Config
 from ...units import E_CONCRETE_C50_PA, G_MS2
 from ...warn.model import Event, Incident
-from ..base import UNTRUSTED_FAULTS, Analyst, per_reading
+from ..base import Analyst, per_reading
 from . import crossing
 from .assess import CLASSES, D_DROP, E_DROP, Assessment, assess
 from .modal import LEARN_DAYS, FrequencyChart
@@ -153,7 +153,7 @@ class BridgeAnalyst(Analyst):
                 gauges.append(i)
                 per_t.append(strain_per_t)
                 seen.append(lanes_seen)
-                half.append(float(props["span_m"]) / 2)
+                half.append(span / 2)
             for k, role in ROLE_KINDS.items():
                 for i in by_kind[k][: None if k == "strain" else 1]:
                     self.role[i], self.bridge_of[i] = role, b
@@ -178,9 +178,9 @@ class BridgeAnalyst(Analyst):
         self.cross = crossing.new_state(len(self.gauges))
         self.deck = np.full((b, 2), np.nan)  # the thermometer's latest (°C, ms)
         self.off = np.zeros(b, bool)  # the chart stopped: its frequency or thermometer found frozen
-        self.alarm = np.full((b, 4), np.nan)  # the chart's alarm in force: (drop now, since ms, sigmas, severity told)
+        self.told = np.zeros(b, np.int64)  # the severity of the damage alarm in force last told (0: none)
         self.counts = np.zeros((0, 4))  # (bridge, local day, overweight vehicles, heaviest t)
-        self.records = np.zeros((0, 4))  # the latest vehicles reported: (bridge, ms, t, gauge)
+        self.records = np.zeros((0, 3))  # the latest vehicles reported: (bridge, ms, t)
         self.assessments: list[Assessment] = []
         self.next_assess_ms = -1
 
@@ -203,7 +203,7 @@ class BridgeAnalyst(Analyst):
         with self._lock:
             for e in faults:
                 b = int(self.bridge_of[e.sensor]) if e.sensor < len(self.bridge_of) else -1
-                if b >= 0 and e.kind in UNTRUSTED_FAULTS and self.role[e.sensor] in (FREQ, DECK):
+                if b >= 0 and self.role[e.sensor] in (FREQ, DECK):
                     self.off[b] = True
 
     def update(self, batch: ReadingBatch) -> list[Event]:
@@ -253,14 +253,14 @@ class BridgeAnalyst(Analyst):
                                          strict=True):
             i = int(self.gauges[j])
             b = int(self.bridge_of[i])
-            self._count(b, t, w, j)
+            self._count(b, t, w)
             kind = "bridge_overload" if big else "bridge_overweight"
             level = 3 if big and w >= SEVERE_SHARE * b_t else 2 if big else 1  # II, III, IV (``levels``)
             out.append(Event(sensor=i, sensor_id=self.registry.ids[i], t_ms=t, kind=kind, level=level, active=True,
                              value=w, ref=LEGAL_T, message=self._vehicle_words(b, t, w, sd, big), detail=sd))
         return out
 
-    def _count(self, b: int, t_ms: int, weight_t: float, gauge: int) -> None:
+    def _count(self, b: int, t_ms: int, weight_t: float) -> None:
         day = (t_ms + self.tz_ms) // DAY_MS
         hit = np.flatnonzero((self.counts[:, 0] == b) & (self.counts[:, 1] == day))
         if len(hit):
@@ -269,7 +269,7 @@ class BridgeAnalyst(Analyst):
         else:
             self.counts = np.vstack([self.counts, [b, day, 1, weight_t]])
             self.counts = self.counts[self.counts[:, 1] > day - DAYS_KEPT]
-        self.records = np.vstack([self.records, [b, t_ms, weight_t, gauge]])[-RECORDS_KEPT * len(self.keys):]
+        self.records = np.vstack([self.records, [b, t_ms, weight_t]])[-RECORDS_KEPT * len(self.keys):]
 
     def _chart(self, batch: ReadingBatch, rows: npt.NDArray[np.intp]) -> list[Event]:
         out = []
@@ -283,24 +283,24 @@ class BridgeAnalyst(Analyst):
                 continue
             fresh = 0 <= t - self.deck[b, 1] <= DECK_STALE_MS
             chart = self.charts[b]
-            alarms = chart.update(np.array([t]), np.array([v]), np.array([self.deck[b, 0] if fresh else np.nan]))
-            if alarms:
-                self.alarm[b] = (alarms[0].drop, alarms[0].since_ms, alarms[0].sigmas, 0)
-            elif chart.s == 0.0:
-                self.alarm[b] = np.nan
+            chart.update(np.array([t]), np.array([v]), np.array([self.deck[b, 0] if fresh else np.nan]))
+            drop = self._drop(b)
+            if np.isnan(drop):
+                self.told[b] = 0  # re-armed
                 continue
-            if np.isnan(self.alarm[b, 0]) or not chart.alarmed:
-                continue
-            drop = -chart.run_sum / chart.run_n if alarms == [] else alarms[0].drop  # grown since the alarm
-            self.alarm[b, 0], self.alarm[b, 2] = drop, chart.s
             level = damage_level(drop)
-            if level > self.alarm[b, 3]:  # a first alarm, or a drop grown past the next level's
-                self.alarm[b, 3] = level
-                since = int(self.alarm[b, 1])
+            if level > self.told[b]:  # a first alarm, or a drop grown past the next level's
+                self.told[b] = level
                 out.append(Event(sensor=i, sensor_id=self.registry.ids[i], t_ms=t, kind="bridge_damage",
                                  level=level, active=True, value=v, ref=v / (1 - drop), detail=drop,
-                                 message=self._damage_words(b, drop, since, chart.s)))
+                                 message=self._damage_words(b, drop, chart.run_from_ms, chart.s)))
         return out
+
+    def _drop(self, b: int) -> float:
+        """The drop of the damage alarm in force: the mean compensated residual since the change began
+        (``modal.Alarm``'s, grown as windows come), NaN while the chart is not in alarm."""
+        c = self.charts[b]
+        return -c.run_sum / c.run_n if c.alarmed and c.run_n else np.nan
 
     def _next_assessment(self, after_ms: int) -> int:
         local = after_ms + self.tz_ms
@@ -319,7 +319,7 @@ class BridgeAnalyst(Analyst):
             chart = self.charts[b]
             watching = self.deck_sensor[b] >= 0 and not self.off[b] and chart.first_ms >= 0 \
                 and not chart.learning(at_ms)
-            out.append(assess(b, at_ms, self.alarm[b, 0], chart.last_residual if watching else np.nan,
+            out.append(assess(b, at_ms, self._drop(b), chart.last_residual if watching else np.nan,
                               chart.s / max(chart.limit(), 1e-9) if watching else np.nan,
                               len(recent), float(recent[:, 2].max()) if len(recent) else 0.0,
                               DESIGN_T * ULS_FACTOR, 2 * DESIGN_T))
@@ -358,7 +358,7 @@ class BridgeAnalyst(Analyst):
         with self._lock:
             out = {f"{self.name}.keys": np.array(self.keys, dtype=np.str_),
                    f"{self.name}.deck": self.deck.copy(), f"{self.name}.off": self.off.copy(),
-                   f"{self.name}.alarm": self.alarm.copy(), f"{self.name}.counts": self.counts.copy(),
+                   f"{self.name}.told": self.told.copy(), f"{self.name}.counts": self.counts.copy(),
                    f"{self.name}.records": self.records.copy(),
                    f"{self.name}.assessments": np.array([a.row() for a in self.assessments]).reshape(-1, 8),
                    f"{self.name}.next_assess": np.array([self.next_assess_ms], np.int64)}
@@ -373,7 +373,7 @@ class BridgeAnalyst(Analyst):
         if keys is None or list(keys) != self.keys:
             return
         with self._lock:
-            for k in ("deck", "off", "alarm", "counts", "records"):
+            for k in ("deck", "off", "told", "counts", "records"):
                 setattr(self, k, arrays[f"{self.name}.{k}"].copy())
             self.assessments = [Assessment.of(r) for r in arrays[f"{self.name}.assessments"]]
             self.next_assess_ms = int(arrays[f"{self.name}.next_assess"][0])
@@ -406,11 +406,11 @@ class BridgeAnalyst(Analyst):
                 "learnt_days": round(max(chart.last_ms - chart.first_ms, 0) / DAY_MS, 2) if chart.first_ms >= 0
                 else 0.0,
                 "f1_shift_pct": None if not np.isfinite(chart.last_residual) else round(100 * chart.last_residual, 2),
-                "alarm": None if np.isnan(self.alarm[b, 0]) else {
-                    "drop_pct": round(100 * float(self.alarm[b, 0]), 2), "since_ms": int(self.alarm[b, 1])},
+                "alarm": None if np.isnan(self._drop(b)) else {
+                    "drop_pct": round(100 * self._drop(b), 2), "since_ms": int(chart.run_from_ms)},
                 "overweight_by_day": [{"day_ms": int(d * DAY_MS - self.tz_ms), "vehicles": int(c),
                                        "heaviest_t": round(float(w), 1)} for _, d, c, w in mine],
-                "vehicles": [{"t_ms": int(t), "weight_t": round(float(w), 1)} for _, t, w, _ in recs[::-1]],
+                "vehicles": [{"t_ms": int(t), "weight_t": round(float(w), 1)} for _, t, w in recs[::-1]],
                 "weighs_from_t": self._weighs_from_t(b),
                 "assessment": history[-1].to_dict() if history else None,
                 "assessments": [a.to_dict() for a in history]}

@@ -68,12 +68,8 @@ def new_state(gauges: int) -> dict[str, np.ndarray]:
 
 @numba.njit(cache=True, nogil=True)
 def fit(t_ms, x, peak_t, half_span_m, speeds):  # type: ignore[no-untyped-def]
-    """The influence line's triangle fitted to readings (times ms, excess strain): (H, 1/√Σφ², the
-    residuals' root mean square)."""
+    """The influence line's triangle fitted to readings (times ms, excess strain): (H, 1/√Σφ²)."""
     n = len(t_ms)
-    sum_x2 = 0.0
-    for i in range(n):
-        sum_x2 += x[i] * x[i]
     dt = (t_ms[n - 1] - t_ms[0]) / max(n - 1, 1)
     best, h_best, fac = -1.0, 0.0, np.inf
     for v in speeds:
@@ -88,13 +84,13 @@ def fit(t_ms, x, peak_t, half_span_m, speeds):  # type: ignore[no-untyped-def]
                     sxx += phi * phi
             if sxx > 0 and sxy > 0 and sxy * sxy / sxx > best:
                 best, h_best, fac = sxy * sxy / sxx, sxy / sxx, 1.0 / np.sqrt(sxx)
-    return h_best, fac, np.sqrt(max(sum_x2 - best, 0.0) / max(n - 3, 1))
+    return h_best, fac
 
 
 @numba.njit(cache=True, nogil=True)
 def _crossings(g, t_ms, v, on_strain, half_span_m, speeds, base, last_t, last_x, noise, prev_ex,  # type: ignore[no-untyped-def]
                run_n, peak, peak_t, peak_prev, peak_next, buf_t, buf_x, pos,
-               o_g, o_t, o_h, o_fac, o_n, o_prev, o_next, o_noise, o_rms):
+               o_g, o_t, o_h, o_fac, o_n, o_prev, o_next, o_noise):
     n = 0
     tau_ms = BASE_TAU_S * 1000.0
     for i in range(len(g)):
@@ -125,9 +121,9 @@ def _crossings(g, t_ms, v, on_strain, half_span_m, speeds, base, last_t, last_x,
             else:  # the run is over: fitted on its readings, two before it and this one
                 m = min(run_n[j] + 3, BUFFER, pos[j])
                 idx = (pos[j] - m + np.arange(m)) % BUFFER
-                h, fac, rms = fit(buf_t[j, idx].astype(np.float64), buf_x[j, idx], float(peak_t[j]), half_span_m[j],
-                                  speeds)
-                o_g[n], o_t[n], o_h[n], o_fac[n], o_n[n], o_rms[n] = j, peak_t[j], h, fac, run_n[j], rms
+                h, fac = fit(buf_t[j, idx].astype(np.float64), buf_x[j, idx], float(peak_t[j]), half_span_m[j],
+                             speeds)
+                o_g[n], o_t[n], o_h[n], o_fac[n], o_n[n] = j, peak_t[j], h, fac, run_n[j]
                 o_prev[n], o_next[n] = peak_prev[j], ex if np.isnan(peak_next[j]) else peak_next[j]
                 o_noise[n] = noise[j] / MEDIAN_ABS_DIFF
                 n += 1
@@ -150,8 +146,7 @@ def _crossings(g, t_ms, v, on_strain, half_span_m, speeds, base, last_t, last_x,
 @dataclass
 class Crossings:
     """Heavy crossings completed: the gauge, the highest reading's time, the fitted triangle's height
-    (excess strain), its uncertainty (strain), the readings in the run, whether it is a spike, and
-    the fit's residuals."""
+    (excess strain), its uncertainty (strain), the readings in the run, and whether it is a spike."""
 
     gauge: I32
     t_ms: I64
@@ -159,7 +154,6 @@ class Crossings:
     sigma: F64
     readings: I64
     spike: npt.NDArray[np.bool_]
-    rms: F64  # the fit's residuals' root mean square (strain)
 
 
 def crossings(gauge: I32, t_ms: I64, strain: F64, on: F64, half_span_m: F64, state: dict[str, np.ndarray]
@@ -168,12 +162,12 @@ def crossings(gauge: I32, t_ms: I64, strain: F64, on: F64, half_span_m: F64, sta
     gauge's excess strain for ``ON_T`` tonnes; ``half_span_m``: half its span."""
     m = len(gauge)
     out = (np.empty(m, np.int32), np.empty(m, np.int64), np.empty(m), np.empty(m), np.empty(m, np.int64),
-           np.empty(m), np.empty(m), np.empty(m), np.empty(m))
+           np.empty(m), np.empty(m), np.empty(m))
     s = state
     k = _crossings(gauge, t_ms, strain, on, half_span_m, SPEEDS_MS, s["base"], s["last_t"], s["last_x"], s["noise"],
                    s["prev_ex"], s["run_n"], s["peak"], s["peak_t"], s["peak_prev"], s["peak_next"], s["buf_t"],
                    s["buf_x"], s["pos"], *out)
     g, t, runs = out[0][:k], out[1][:k], out[4][:k]
-    h, fac, before, after, noise, rms = (np.asarray(a[:k], np.float64) for a in out[2:4] + out[5:])
+    h, fac, before, after, noise = (np.asarray(a[:k], np.float64) for a in out[2:4] + out[5:])
     spike = (runs == 1) & (np.maximum(before, after) < SIDE_SHARE * h)
-    return Crossings(g, t, h, noise * fac, runs, spike, rms)
+    return Crossings(g, t, h, noise * fac, runs, spike)

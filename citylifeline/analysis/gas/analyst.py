@@ -29,7 +29,7 @@ from ...city.sensors import SensorRegistry
 from ...settings import Config
 from ...units import METHANE_LEL_FRACTION
 from ...warn.model import Event, Incident
-from ..base import Analyst
+from ..base import Analyst, per_reading
 from . import judge, stream
 from .danger import Danger, cordon_m
 from .locate import SEARCH_M, MainsGrid, Sighting, Suspects
@@ -72,11 +72,8 @@ class GasAnalyst(Analyst):
         if not len(self.spaces) or not len(batch):
             return []
         sensor = batch.sensor
-        inside = sensor < len(self.space_of)
-        methane = np.zeros(len(batch), dtype=bool)
-        ethane = np.zeros(len(batch), dtype=bool)
-        methane[inside] = self.space_of[sensor[inside]] >= 0
-        ethane[inside] = self.ethane_of[sensor[inside]] >= 0
+        methane = per_reading(self.space_of, sensor) >= 0
+        ethane = per_reading(self.ethane_of, sensor) >= 0
         rows = np.flatnonzero(methane | ethane)
         if not len(rows):
             return []

@@ -56,7 +56,7 @@ from ...settings import Config
 from ...twin.leakyear import Sensors, YearRun
 from ...warn.model import Event, Incident
 from ...works import WorksOrder, closures
-from ..base import UNTRUSTED_FAULTS, Analyst, per_reading
+from ..base import Analyst, per_reading
 from .leaks import KIND_CODES, WINDOWS, Finding, LeakDetector, Localisation
 from .model import BALANCE_STEPS, CHANNEL_GROUPS, TO_MODEL_UNITS, city_channels, city_model
 from .night import NightLog, NightRise, fed_areas
@@ -182,7 +182,7 @@ class WaterAnalyst(Analyst):
         reads a flat zero while its pump or its household is off, as it should."""
         with self._lock:
             for e in faults:
-                c = int(self.column[e.sensor]) if e.kind in UNTRUSTED_FAULTS and e.sensor < len(self.column) else -1
+                c = int(self.column[e.sensor]) if e.sensor < len(self.column) else -1
                 if 0 <= c < self.edges[1]:  # the pressure columns come first
                     self.faulty.setdefault(c, e.t_ms)
 
