@@ -57,9 +57,12 @@ async def post_readings(request: Request, who: Credential = DEVICE) -> JSON:
     """Validate and store readings; answers only after they are committed.  Re-sending a batch is
     harmless: readings already stored (same sensor and time) are counted as duplicates.
 
-    The body is JSON, or — for gateways and bulk loads, ten times faster — an Arrow IPC stream
-    (``Content-Type: application/vnd.apache.arrow.stream``) with the columns sensor, t (epoch
-    seconds or a timestamp with a time zone), value and optionally unit."""
+    The body is JSON: ``readings``, and/or ``blocks`` of a sensor's samples at a fixed rate (an
+    accelerometer's second at 100 Hz: ``{"sensor", "t0", "hz", "values": [...], "unit"?}``, each sample
+    a reading at t0 + round(k·1000/hz) ms; counts, errors and dead letters are per sample, errors
+    indexed over the readings and then each block's samples).  Or, for gateways and bulk loads, ten
+    times faster, an Arrow IPC stream (``Content-Type: application/vnd.apache.arrow.stream``) with the
+    columns sensor, t (epoch seconds or a timestamp with a time zone), value and optionally unit."""
     engine = engine_of(request)
     source = f"http:{client_of(request)}" + (f":{who.name}" if who.role == "device" else "")
     body = b""

@@ -14,7 +14,7 @@ assert set(ActionName.__args__) == set(ACTIONS)  # type: ignore[attr-defined]
 
 READINGS_BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["readings"],
+    "anyOf": [{"required": ["readings"]}, {"required": ["blocks"]}],
     "properties": {
         "readings": {
             "type": "array", "minItems": 1,
@@ -32,8 +32,31 @@ READINGS_BODY_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "blocks": {
+            "type": "array", "minItems": 1,
+            "description": "sample blocks: a sensor's samples at a fixed rate (an accelerometer's second at 100 Hz); "
+                           "sample k is stored as a reading at t0 + round(k * 1000 / hz) ms",
+            "items": {
+                "type": "object",
+                "required": ["sensor", "t0", "hz", "values"],
+                "additionalProperties": False,
+                "properties": {
+                    "sensor": {"type": "string", "description": "the sensor's id, e.g. A-01"},
+                    "t0": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+                           "description": "time of values[0]: ISO-8601 with a UTC offset, or epoch seconds"},
+                    "hz": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000,
+                           "description": "samples per second"},
+                    "values": {"type": "array", "minItems": 1, "items": {"type": "number"},
+                               "description": "the samples, in unit"},
+                    "unit": {"type": "string",
+                             "description": "unit of every value (default: the sensor's canonical SI unit)"},
+                },
+            },
+        },
     },
-    "example": {"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]},
+    "example": {"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}],
+                "blocks": [{"sensor": "A-01", "t0": "2026-11-23T10:00:00+08:00", "hz": 100,
+                            "values": [0.0123, -0.0081, 0.0102], "unit": "m/s2"}]},
 }
 
 

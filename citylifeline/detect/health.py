@@ -156,6 +156,9 @@ def _no_data(sensor, t_ms, value, limit_ms, watermark, last_t, open_,  # type: i
     return o_s, o_t, o_l, o_a, o_v, o_r, n
 
 
+BLOCK_S = 10.0  # the longest block of samples a gateway is expected to send at once
+
+
 class NoDataDetector(Detector):
     """Tickets for sensors silent for ``no_data_intervals`` of their sampling intervals."""
 
@@ -169,7 +172,11 @@ class NoDataDetector(Detector):
         self._limit_ms = self._limits(registry)
 
     def _limits(self, registry: SensorRegistry) -> np.ndarray:
-        return (registry.interval_s * self.config.no_data_intervals * 1000).astype(np.int64)
+        """Each sensor's silence limit: ``no_data_intervals`` of its interval, or of ``BLOCK_S`` for a
+        sensor sampled faster than once a second (its gateway sends the samples in blocks, ``ingest.blocks``:
+        the silence between two blocks is no fault)."""
+        every_s = np.where(registry.interval_s < 1.0, np.maximum(registry.interval_s, BLOCK_S), registry.interval_s)
+        return (every_s * self.config.no_data_intervals * 1000).astype(np.int64)
 
     def resize(self, registry: SensorRegistry) -> None:
         """See ``Detector.resize``."""

@@ -4,14 +4,16 @@ are committed.
 **Topics** (``mqtt_topic_prefix``, default ``citylifeline/v1``), payloads JSON:
 
 - ``PREFIX/sensor/SENSOR_ID`` — one sensor's readings: ``{"t": …, "value": …, "unit": …}`` (unit
-  optional) or a list of such objects.
+  optional), or a block of its samples ``{"t0": …, "hz": …, "values": [...], "unit": …}`` (``blocks``),
+  or a list of such objects (an object with ``values`` is a block).
 - ``PREFIX/gateway/GATEWAY_ID`` — a gateway's batch, the same body as ``POST /api/v1/readings``:
-  ``{"readings": [{"sensor": …, "t": …, "value": …, "unit": …}, …]}``, or an Arrow IPC stream of the
-  columns sensor, t, value (and unit) — told apart by its first bytes; ten times cheaper to read.
+  ``{"readings": [{"sensor": …, "t": …, "value": …, "unit": …}, …], "blocks": [...]}`` (either list, or
+  both), or an Arrow IPC stream of the columns sensor, t, value (and unit) — told apart by its first
+  bytes; ten times cheaper to read.
 
-``t`` and ``value`` are as over HTTP (ISO-8601 with an offset, or epoch seconds).  Another shape
-is one function in ``TOPIC_KINDS`` that turns (topic's last level, decoded payload) into reading
-objects.
+``t``, ``value`` and blocks are as over HTTP (ISO-8601 with an offset, or epoch seconds), and so is the
+limit of ``max_batch_readings`` readings and samples a message.  Another shape is one function in
+``TOPIC_KINDS`` that turns (topic's last level, decoded payload) into reading objects and block objects.
 
 **Flow.**  paho's network thread queues each message.  The ingest thread takes what has arrived
 within ``mqtt_flush_ms``, validates it as one columnar batch, hands it to the engine's writer and,
@@ -46,9 +48,10 @@ from ..batch import ReadingBatch
 from ..errors import CityLifelineError, ConfigError, PayloadTooLarge, ValidationError
 from ..store.base import PAYLOAD_CHARS, DeadLetter, DeadLetters
 from ..supervise import Supervised
+from .blocks import samples_in, validate_blocks
 from .decode import decode_json
 from .files import parse_arrow_stream
-from .payload import EXAMPLE, Parsed, readings_of, validate_rows
+from .payload import EXAMPLE, Parsed, rows_of, validate_rows
 
 log = logging.getLogger("citylifeline.mqtt")
 SESSION_EXPIRY_S = 7 * 86_400
@@ -56,27 +59,31 @@ RETRY_S = (0.2, 10.0)  # back-off of a failed commit: first and longest wait
 SPLIT_AFTER_TRIES = 4  # a batch failing this often is committed message by message
 POISON_TRIES = 3  # a message failing this often alone, while others commit, is a poison message
 SENSOR_EXAMPLE = '{"t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}'
+Rows = tuple[list[object], list[object]]
+"""What a message holds: reading objects and block objects."""
 ARROW_MAGIC = b"\xff\xff\xff\xff"  # an Arrow IPC stream's first message starts so; JSON never does
 
 
-def _sensor_rows(sensor_id: str, doc: object, max_readings: int) -> list[object]:
+def _sensor_rows(sensor_id: str, doc: object, max_readings: int) -> Rows:
     items = doc if isinstance(doc, list) else [doc]
     objs = [r for r in items if isinstance(r, dict)]
     if not items or len(objs) < len(items):
         raise ValidationError(f"a sensor topic takes an object or a non-empty list of objects; send {SENSOR_EXAMPLE}",
                               field="payload", value=type(doc).__name__)
-    if len(items) > max_readings:
-        raise ValidationError(f"{len(items)} readings in one message; the limit is {max_readings}",
-                              field="payload", value=len(items))
-    return [{"sensor": sensor_id, **r} for r in objs]
+    blocks: list[object] = [{"sensor": sensor_id, **r} for r in objs if "values" in r]
+    readings: list[object] = [{"sensor": sensor_id, **r} for r in objs if "values" not in r]
+    n = len(readings) + samples_in(blocks)
+    if n > max_readings:
+        raise PayloadTooLarge(f"{n} readings in one message; the limit is {max_readings}: split the batch",
+                              field="payload", value=n)
+    return readings, blocks
 
 
-def _gateway_rows(gateway_id: str, doc: object, max_readings: int) -> list[object]:
-    return readings_of(doc, max_readings)
+def _gateway_rows(gateway_id: str, doc: object, max_readings: int) -> Rows:
+    return rows_of(doc, max_readings, per="message")
 
 
-TOPIC_KINDS: dict[str, Callable[[str, object, int], list[object]]] = {"sensor": _sensor_rows,
-                                                                       "gateway": _gateway_rows}
+TOPIC_KINDS: dict[str, Callable[[str, object, int], Rows]] = {"sensor": _sensor_rows, "gateway": _gateway_rows}
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,7 @@ def parse_messages(messages: list[Message], prefix: str, validator: Any, max_rea
             log.exception("MQTT message on %s could not be read; kept as a dead letter", messages[0].topic)
             return Parsed(ReadingBatch.empty(), [], [_letter(messages[0], "the message could not be read "
                                                                          "(a fault of the platform, logged)")], 0)
-    parts = [parse_messages([m], prefix, validator, max_readings) for m in messages]
-    return Parsed(ReadingBatch.concat([p.batch for p in parts]), [r for p in parts for r in p.rejections],
-                  DeadLetters.concat([p.dead_letters for p in parts]), sum(p.received for p in parts))
+    return Parsed.concat([parse_messages([m], prefix, validator, max_readings) for m in messages])
 
 
 def _letter(m: Message, reason: str, field: str = "payload") -> DeadLetter:
@@ -117,6 +122,9 @@ def _parse(messages: list[Message], prefix: str, validator: Any, max_readings: i
     rows: list[object] = []
     sources: list[str] = []  # per reading: the topic it came on, and its place in its message
     local: list[int] = []
+    blocks: list[object] = []
+    block_sources: list[str] = []  # per block: the same
+    block_local: list[int] = []
     letters: list[DeadLetter] = []
     columnar: list[Parsed] = []  # gateways' Arrow streams, each validated as columns
     for m in messages:
@@ -135,19 +143,24 @@ def _parse(messages: list[Message], prefix: str, validator: Any, max_readings: i
             if kind == "gateway" and m.payload.startswith(ARROW_MAGIC):
                 columnar.append(parse_arrow_stream(m.payload, validator, max_readings, source))
                 continue
-            got = TOPIC_KINDS[kind](name, decode_json(m.payload, SENSOR_EXAMPLE if kind == "sensor" else EXAMPLE),
-                                    max_readings)
+            got, got_blocks = TOPIC_KINDS[kind](name, decode_json(m.payload, SENSOR_EXAMPLE if kind == "sensor"
+                                                                  else EXAMPLE), max_readings)
         except ValidationError as e:
             letters.append(_letter(m, str(e), e.field))
             continue
         rows += got
         sources += [source] * len(got)
         local += range(len(got))
+        blocks += got_blocks
+        block_sources += [source] * len(got_blocks)
+        block_local += range(len(got_blocks))
     if rows:
         columnar.append(validate_rows(rows, validator, sources,
                                       lambda i, col: f"{sources[i][5:]} readings[{local[i]}].{col}"))
-    return Parsed(ReadingBatch.concat([p.batch for p in columnar]), [r for p in columnar for r in p.rejections],
-                  DeadLetters.concat([letters, *(p.dead_letters for p in columnar)]), sum(p.received for p in columnar))
+    if blocks:
+        columnar.append(validate_blocks(blocks, validator, block_sources,
+                                        lambda b: f"{block_sources[b][5:]} blocks[{block_local[b]}]", len(rows)))
+    return Parsed.concat([Parsed(ReadingBatch.empty(), [], DeadLetters.of(letters), 0), *columnar])
 
 
 class MqttIngest:

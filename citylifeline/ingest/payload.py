@@ -1,23 +1,26 @@
-"""The JSON readings payload: ``{"readings": [{"sensor", "t", "value", "unit"?}, …]}``.
+"""The JSON readings payload: ``{"readings": [{"sensor", "t", "value", "unit"?}, …]}``, and sample blocks.
 
 ``t`` is ISO-8601 with a UTC offset (``2026-11-23T10:00:00+08:00``) or epoch seconds;
 ``value`` a JSON number; ``unit`` optional, any unit of the sensor's kind (converted to the
-canonical SI unit here, at the edge).  A payload that is not JSON, not of this shape or too
-large is refused as a whole (``ValidationError``/``PayloadTooLarge``); otherwise each bad
-reading is refused on its own with a ``Rejection`` and the rest go on.
+canonical SI unit here, at the edge).  A body may instead, or as well, hold ``"blocks"``: a sensor's
+samples at a fixed rate, ``{"sensor", "t0", "hz", "values": [...], "unit"?}`` each, as vibration
+gateways send them (``blocks``); each sample is a reading, validated as one.  A payload that is not
+JSON, not of this shape or too large (more than ``max_batch_readings`` readings and samples) is refused
+as a whole (``ValidationError``/``PayloadTooLarge``); otherwise each bad reading or sample is refused
+on its own with a ``Rejection`` and the rest go on.  Rejections are indexed over the body's readings,
+then each block's samples in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ..batch import ReadingBatch
 from ..errors import PayloadTooLarge, ValidationError
-from ..store.base import DeadLetter
+from .blocks import BLOCK_EXAMPLE, samples_in, validate_blocks
 from .decode import decode_json, shown
 from .validate import (
     FieldName,
+    Parsed,
     Rejection,
     Validator,
     assemble,
@@ -29,38 +32,41 @@ from .validate import (
 
 FIELDS = ("sensor", "t", "value", "unit")
 EXAMPLE = '{"readings": [{"sensor": "P-01", "t": "2026-11-23T10:00:00+08:00", "value": 0.31, "unit": "MPa"}]}'
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A validated payload: the good readings, the rejections and their dead letters."""
-
-    batch: ReadingBatch
-    rejections: list[Rejection]
-    dead_letters: Sequence[DeadLetter]  # ``DeadLetters`` (columns) from validation; a list where made by hand
-    received: int
+__all__ = ["EXAMPLE", "FIELDS", "Parsed", "parse_readings", "rows_of", "validate_rows"]
 
 
 def parse_readings(body: bytes, validator: Validator, max_readings: int, source: str = "http") -> Parsed:
-    """Validate a JSON payload of readings (see the module docstring)."""
-    return validate_rows(readings_of(decode_json(body, EXAMPLE), max_readings), validator, source)
+    """Validate a JSON payload of readings and sample blocks (see the module docstring)."""
+    readings, blocks = rows_of(decode_json(body, EXAMPLE), max_readings)
+    parts = [validate_rows(readings, validator, source)] if readings else []
+    if blocks:
+        parts.append(validate_blocks(blocks, validator, source, first_row=len(readings)))
+    return Parsed.concat(parts)
 
 
-def readings_of(doc: object, max_readings: int) -> list[object]:
-    """The ``readings`` list of a decoded payload, or ``ValidationError`` naming what is wrong."""
-    if not isinstance(doc, dict) or "readings" not in doc:
+def rows_of(doc: object, max_readings: int, per: str = "request") -> tuple[list[object], list[object]]:
+    """The ``readings`` and ``blocks`` lists of a decoded payload (either may be empty, not both), or
+    ``ValidationError`` naming what is wrong; more than ``max_readings`` readings and samples in one
+    ``per`` (request, message) is ``PayloadTooLarge``."""
+    if not isinstance(doc, dict) or ("readings" not in doc and "blocks" not in doc):
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)}"
-        raise ValidationError(f"the body must be an object with a 'readings' list (got {got}); send {EXAMPLE}",
-                              field="readings", value=None)
-    rows = doc["readings"]
-    if not isinstance(rows, list) or not rows:
-        raise ValidationError(f"'readings' must be a non-empty list (got {type(rows).__name__} "
-                              f"{'empty' if rows == [] else ''}); send {EXAMPLE}".replace(" )", ")"),
-                              field="readings", value=None)
-    if len(rows) > max_readings:
-        raise PayloadTooLarge(f"{len(rows)} readings in one request; the limit is {max_readings}: "
-                              "split the batch into smaller requests", field="readings", value=len(rows))
-    return rows
+        raise ValidationError(f"the body must be an object with a 'readings' list (or a 'blocks' list of sample "
+                              f"blocks, or both; got {got}); send {EXAMPLE}", field="readings", value=None)
+    lists = {key: doc[key] for key in ("readings", "blocks") if key in doc}
+    for key, rows in lists.items():
+        if not isinstance(rows, list) or (not rows and not any(lists.values())):
+            raise ValidationError(f"'{key}' must be a non-empty list (got {type(rows).__name__} "
+                                  f"{'empty' if rows == [] else ''}); send "
+                                  f"{EXAMPLE if key == 'readings' else BLOCK_EXAMPLE}".replace(" )", ")"),
+                                  field=key, value=None)
+    readings, blocks = lists.get("readings", []), lists.get("blocks", [])
+    samples = samples_in(blocks)
+    if len(readings) + samples > max_readings:
+        what = f"{len(readings)} readings" if not blocks else \
+            f"{len(readings) + samples} readings ({samples} of them samples in blocks)"
+        raise PayloadTooLarge(f"{what} in one {per}; the limit is {max_readings}: split the batch into smaller "
+                              f"{per}s", field="blocks" if blocks else "readings", value=len(readings) + samples)
+    return readings, blocks
 
 
 def validate_rows(rows: Sequence[object], validator: Validator, source: str | Sequence[str],

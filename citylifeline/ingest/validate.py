@@ -18,7 +18,7 @@ import pandas as pd
 from ..batch import F64, I32, I64, ReadingBatch
 from ..city.sensors import KIND_NAMES, SensorRegistry, unknown_sensor_message
 from ..settings import Config
-from ..store.base import DeadLetters
+from ..store.base import DeadLetter, DeadLetters
 from ..units import KINDS
 from .decode import InvalidText, shown
 
@@ -27,6 +27,7 @@ NAIVE_TIME = BAD_TIME + 1  # parsed, but ambiguous: no UTC offset and no time zo
 _HAS_OFFSET = re.compile(r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)$")
 MAX_SUGGESTIONS = 20  # 'did you mean' costs a fuzzy search: only for the first few unknown ids
 FieldName = Callable[[int, str], str]
+_NUMBER_TYPES = {float, int}  # exactly: a bool is an int to isinstance, and is refused as a value
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,25 @@ class Rejection:
         elif not (isinstance(v, str | int | float | bool) or v is None):
             v = shown(v)
         return {"index": self.index, "field": self.field, "value": v, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A validated payload: the good readings, the rejections (one per refused reading) and their dead
+    letters, and how many readings arrived."""
+
+    batch: ReadingBatch
+    rejections: list[Rejection]
+    dead_letters: Sequence[DeadLetter]  # ``DeadLetters`` (columns) from validation; a list where made by hand
+    received: int
+
+    @classmethod
+    def concat(cls, parts: Sequence[Parsed]) -> Parsed:
+        """The readings, rejections and dead letters of ``parts``, in order (rejections keep their indices)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(ReadingBatch.concat([p.batch for p in parts]), [r for p in parts for r in p.rejections],
+                   DeadLetters.concat([p.dead_letters for p in parts]), sum(p.received for p in parts))
 
 
 def _text(v: object) -> str:
@@ -97,6 +117,10 @@ class Validator:
 
     def values(self, raw: Sequence[object], name: FieldName, out: list[Rejection]) -> F64:
         """Float values (NaN where refused): JSON numbers only, finite."""
+        if set(map(type, raw)) <= _NUMBER_TYPES:  # the common case, a third faster than a test per value
+            vals = np.asarray(raw, dtype=np.float64)
+            self.check_values(vals, np.zeros(len(raw), np.bool_), raw, name, out)
+            return vals
         is_number = np.fromiter((type(v) is float or type(v) is int for v in raw), np.bool_, len(raw))
         vals = np.full(len(raw), np.nan)
         if is_number.all():
