@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from citylifeline.analysis.bridge.analyst import BridgeAnalyst
 from citylifeline.analysis.bridge.modal import LEARN_DAYS
@@ -152,3 +153,77 @@ def test_the_bridge_benchmark_measures_the_analyst_against_the_limits() -> None:
     fast = next(x for x in r["loads"] if x["rate"] == "20 Hz")
     assert fast["weighed_alone"] > 100 and fast["median_error"] < 0.05 and fast["incidents_lawful"] == 0
     assert sum(x["analyst"] for x in r["false"]) < sum(x["limit"] for x in r["false"])
+
+
+def test_fatigue_is_counted_live_as_a_whole_days_rainflow_would_and_assessed() -> None:
+    """A May day of the 2nd St bridge, its midspan gauge at 20 Hz in batches of a minute: the analyst's
+    Miner's sum is the whole day's rainflow count (``fatigue.damage``) within a percent, the lorries'
+    cycles counted, the rate judged adequate, the life left given, and the 08:00 and 20:00 assessments
+    say it in both languages; the same gauge at 1 Hz is said to be indicative only."""
+    from citylifeline.analysis.bridge import fatigue
+
+    demo = load_city("demo")
+    year = BridgeYear(bridge("B-1"), START + 130 * DAY_MS, 1, seed=12)  # from midnight in Hefei
+    day = year.day(0)
+    g = demo.sensors.index["BS-11"]
+    t = day.strain_t_ms()
+    whole = fatigue.damage(day.strain_ue[0], fatigue.DETAILS[fatigue.DEFAULT_DETAIL], gate_ue=8.0)[0]
+    for step, rate in ((1, "20 Hz"), (20, "1 Hz")):
+        a = BridgeAnalyst(demo.city, demo.sensors, CONFIG)
+        for k in range(0, len(t), 60 * 20):
+            part = slice(k, k + 60 * 20, step)
+            a.update(ReadingBatch.of(np.full(len(t[part]), g, np.int32), t[part], day.strain_ue[0][part] * 1e-6))
+        state = json.loads(json.dumps(a.status()))["bridges"][0]
+        gauge = next(x for x in state["fatigue"] if x["sensor"] == "BS-11")
+        assert [x["t_ms"] % DAY_MS for x in state["assessments"]] == [0, 12 * 3_600_000]  # 08:00 and 20:00 Hefei
+        reason = state["assessment"]["reasons"][-1]
+        assert "Miner" in reason["zh"] and "Miner's sum" in reason["en"]
+        if rate == "20 Hz":
+            assert gauge["adequate"] and 19.9 < gauge["hz"] < 20.1
+            assert gauge["damage"] == pytest.approx(whole, rel=0.01)  # the gate: eight of the gauge's noise, 1 µε
+            assert gauge["cycles"] > (day.vehicles.gross_kg > 15_000).sum()
+            assert gauge["remaining_years"] is None or gauge["remaining_years"] > 1e6  # None: no end foreseen
+            assert gauge["damage_per_day"] == pytest.approx(whole, rel=0.01)
+            assert state["overweight_by_day"] and max(x["heaviest_t"] for x in state["overweight_by_day"]) < 120
+            assert "indicative" not in reason["en"]
+        else:
+            assert not gauge["adequate"] and "indicative" in reason["en"] and "仅供参考" in reason["zh"]
+
+
+def test_raw_acceleration_at_100_hz_gives_the_chart_its_first_frequency_every_ten_minutes() -> None:
+    """A bridge whose accelerometer sends 100 Hz samples in blocks of ten seconds (no gateway identifying
+    the frequency): each ten minutes closed gives the chart one first frequency, as near the true one as
+    the gateway's own identification is (``FREQ_ID_SIGMA``); a window with a third of its samples lost
+    gives none; the history and the checkpoint carry it."""
+    from citylifeline.city.sensors import SensorRegistry, SensorSpec
+    from citylifeline.twin import bridge as twin
+    from citylifeline.twin.bridgeyear import FREQ_ID_SIGMA
+
+    demo = load_city("demo")
+    key = "bridge/bridge/B-1"
+    registry = SensorRegistry([SensorSpec("BA-R1", "acceleration", key, "bridge", interval_s=0.01),
+                               SensorSpec("BT-R1", "temperature", key, "bridge", interval_s=600)])
+    b = bridge("B-1")
+    hours = 3
+    y = BridgeYear(b, START, 1, seed=8)
+    v = y.vehicles(0, np.random.default_rng(8))
+    traffic = twin.Traffic((v.entry_ms - START) / 1000.0, v.gross_kg, v.speed_ms)
+    accel = twin.vibration(traffic, hours * 3600.0, np.full(hours * 6, b.f1_hz), b.mass_kg_m,
+                           np.random.default_rng(9), hz=100)
+    t = START + np.arange(len(accel)) * 10
+    keep = ~((t >= START + 3_600_000) & (t < START + 4_200_000) & (np.arange(len(t)) % 3 == 0))  # a third lost
+    a = BridgeAnalyst(demo.city, registry, CONFIG)
+    for k in range(0, len(t), 1000):  # a message every ten seconds
+        part = np.flatnonzero(keep[k:k + 1000]) + k
+        sensor = np.r_[np.zeros(len(part), np.int32), [1]].astype(np.int32)
+        a.update(ReadingBatch.of(sensor, np.r_[t[part], t[part[-1]]], np.r_[accel[part], 15.0]))
+    history = a.status()["bridges"][0]["f1_history"]
+    assert [h["t_ms"] for h in history] == [START + h * 3_600_000 for h in range(hours)]
+    found = np.array([f for h in history for f in [h["f_hz"]]])
+    assert np.all(np.abs(found / b.f1_hz - 1) < 4 * FREQ_ID_SIGMA)
+    assert a.charts[0].first_ms == START + 600_000  # the first window's end
+    windows = a.charts[0].bins.sum()  # every window identified is learnt in the chart's first week
+    assert windows == hours * 6 - 1 - 1  # the last still open, the one with a third lost gave nothing
+    again = BridgeAnalyst(demo.city, registry, CONFIG)
+    again.restore(a.checkpoint())
+    assert again.windows.filled[0] == a.windows.filled[0] > 0 and again.status()["bridges"][0]["f1_history"] == history

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from citylifeline.analysis.bridge.modal import identify_f1
 from citylifeline.twin.bridgeyear import (
     CLASSES,
     DAY_MS,
@@ -126,7 +127,7 @@ def test_a_day_is_the_same_whenever_it_is_asked_for_and_its_sensors_are_what_the
 def test_the_years_identified_frequency_spreads_as_the_gateways_own_identification_does() -> None:
     """The year draws each ten minutes' identified frequency around the true one with
     ``FREQ_ID_SIGMA``, instead of simulating 50 Hz of acceleration: the gateway's method (the FFT
-    peak, ``bridge.identify_f1``) on a day of the first mode driven by wind and that day's traffic
+    peak, ``modal.identify_f1``) on a day of the first mode driven by wind and that day's traffic
     spreads as much."""
     from citylifeline.twin import bridge as twin
 
@@ -135,5 +136,5 @@ def test_the_years_identified_frequency_spreads_as_the_gateways_own_identificati
     v = y.vehicles(0, np.random.default_rng(1))
     traffic = twin.Traffic((v.entry_ms - START) / 1000.0, v.gross_kg, v.speed_ms)
     raw = twin.vibration(traffic, 86_400.0, np.full(144, b.f1_hz), b.mass_kg_m, np.random.default_rng(2))
-    found = twin.identify_f1(raw, b.f1_hz) / b.f1_hz - 1
+    found = identify_f1(raw, twin.RAW_HZ, b.f1_hz) / b.f1_hz - 1
     assert np.std(found) == pytest.approx(FREQ_ID_SIGMA, rel=0.25)

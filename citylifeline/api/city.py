@@ -95,13 +95,17 @@ def status(request: Request, who: Credential = VIEWER) -> JSON:
             responses={404: {"model": Error}})
 def analyst_state(request: Request, name: str, who: Credential = VIEWER) -> JSON:
     """What the analyst judges now, per asset it watches (the gas analyst: every space's verdict, leak
-    probability, methane and usual biogas), limited to the assets whose sensors are in the credential's scope."""
+    probability, methane and usual biogas; the bridge analyst: every bridge's class and reasons, frequency
+    history, overweight vehicles and fatigue per gauge), limited to the assets whose sensors are in the
+    credential's scope."""
     engine = engine_of(request)
     analyst = engine.analyst(name)
     mask = engine.access.sensor_mask(who)
     seen = {a for a, m in zip(engine.registry.asset, mask, strict=False) if m}
     state = analyst.status()
-    state["spaces"] = [row for row in state.get("spaces", []) if row["space"] in seen]
+    for key, field in (("spaces", "space"), ("bridges", "asset")):  # the gas analyst's spaces, the bridges
+        if key in state:
+            state[key] = [row for row in state[key] if row[field] in seen]
     return JSON(state)
 
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.signal import lfilter
 
+from ..analysis.bridge.modal import identify_f1
 from ..batch import F64, I64
 from ..units import E_CONCRETE_C50_PA, G_MS2
 from .base import Signals, TwinContext, moved
@@ -101,37 +102,22 @@ def quasi_static(tr: Traffic, t_s: F64, span_m: float, ei: float, w_m3: float) -
 
 
 def vibration(tr: Traffic, duration_s: float, f1_of_window: F64, mass_kg_m: float,
-              rng: np.random.Generator) -> F64:
-    """Vertical midspan acceleration at ``RAW_HZ`` (m/s²): the first mode, window by window."""
-    n = round(duration_s * RAW_HZ)
-    force = rng.normal(0.0, AMBIENT / mass_kg_m, n)
-    idx = np.clip(np.round(tr.entry_s * RAW_HZ).astype(np.int64), 0, n - 1)
+              rng: np.random.Generator, hz: int = RAW_HZ) -> F64:
+    """Vertical midspan acceleration at ``hz`` (m/s²): the first mode, window by window (the wind's
+    force is white at the sampling rate, scaled so its spectrum near f1 does not depend on it)."""
+    n = round(duration_s * hz)
+    force = rng.normal(0.0, AMBIENT / mass_kg_m * math.sqrt(RAW_HZ / hz), n)
+    idx = np.clip(np.round(tr.entry_s * hz).astype(np.int64), 0, n - 1)
     np.add.at(force, idx, KICK_MS2_PER_T / mass_kg_m * tr.mass_kg / 1000 * rng.choice([-1.0, 1.0], len(idx)))
     out = np.empty(n)
     state = np.zeros(2)
-    step = WINDOW_S * RAW_HZ
+    step = WINDOW_S * hz
     for w, start in enumerate(range(0, n, step)):
-        omega_t = 2 * math.pi * f1_of_window[min(w, len(f1_of_window) - 1)] / RAW_HZ
+        omega_t = 2 * math.pi * f1_of_window[min(w, len(f1_of_window) - 1)] / hz
         r = math.exp(-DAMPING * omega_t)
         a = [1.0, -2 * r * math.cos(omega_t), r * r]
         out[start:start + step], state = lfilter([1.0], a, force[start:start + step], zi=state)
     return out
-
-
-def identify_f1(raw: F64, nominal_hz: float) -> F64:
-    """The first frequency found in each window of raw acceleration (FFT peak, interpolated)."""
-    step = WINDOW_S * RAW_HZ
-    out = []
-    freqs = np.fft.rfftfreq(step, 1 / RAW_HZ)
-    band = (freqs > 0.7 * nominal_hz) & (freqs < 1.3 * nominal_hz)
-    window = np.hanning(step)
-    for start in range(0, len(raw) - step + 1, step):
-        spec = np.abs(np.fft.rfft(raw[start:start + step] * window))
-        i = int(np.flatnonzero(band)[np.argmax(spec[band])])
-        y0, y1, y2 = np.log(spec[i - 1:i + 2] + 1e-30)
-        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if (y0 - 2 * y1 + y2) != 0 else 0.0
-        out.append(freqs[i] + shift * (freqs[1] - freqs[0]))
-    return np.array(out)
 
 
 class BridgeTwin:
@@ -214,7 +200,7 @@ class BridgeTwin:
             per = RAW_HZ * 60
             rms = np.sqrt(np.mean(raw[: len(raw) // per * per].reshape(-1, per) ** 2, axis=1))
             return rms[np.clip((off // 60).astype(int), 0, len(rms) - 1)]
-        found = identify_f1(raw, f0)
+        found = identify_f1(raw, RAW_HZ, f0)
         return found[np.clip((off // WINDOW_S).astype(int), 0, len(found) - 1)]
 
     @staticmethod

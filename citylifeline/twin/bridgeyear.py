@@ -96,7 +96,7 @@ GAUGE_NOISE_UE = 0.5  # fibre-Bragg gauges resolve about 1 pm ≈ 0.8 µε; resi
 FREQ_WINDOW_S = 600
 FREQ_ID_SIGMA = 0.0085
 """Relative spread of a first frequency identified from ten minutes of acceleration: measured on the
-gateway's own method (``bridge.identify_f1``, the FFT peak of 50 Hz samples of the first mode under
+gateway's own method (``analysis.bridge.modal.identify_f1``, the FFT peak of 50 Hz samples of the first mode under
 wind and these traffic days: 0.83 % on the Jinzhai Rd bridge, 0.91 % on the 2nd St bridge), which
 the year draws instead of simulating every sample (``test_bridgeyear`` checks the two agree)."""
 DAY_MS = 86_400_000

@@ -11,7 +11,10 @@ Per bridge of the city's bridge layer, from the sensors on it:
   the next level.  Once the chart watches, the frequency's fixed limits are
   evidence only (``judged_from_ms``): a warm afternoon lowers a healthy bridge's frequency onto
   them (issue 27); before, they still open incidents.  The thermometer's latest reading is used,
-  if under ``DECK_STALE_MS`` old; without a thermometer, the chart is off and the limits stay.
+  if within ``DECK_STALE_MS`` of the frequency's time (either side: a window of raw acceleration
+  closes when the next one's samples come); without a thermometer, the chart is off and the
+  limits stay.  Where no gateway identifies the frequency, the bridge's accelerometer sending raw
+  samples (20 Hz or more, in blocks) gives it every ten minutes (``vibration``).
 - **Overloads** (``crossing``): each heavy vehicle's gross weight from the midspan strain's influence
   line.  Over the legal limit by 10 % (GB 1589-2016: 49 t for the heaviest articulated lorry) it is a
   ``bridge_overweight`` record — counted per day and listed with its weight and time, evidence that
@@ -40,11 +43,17 @@ Per bridge of the city's bridge layer, from the sensors on it:
   A 完好 … E 危险 (the five classes of CJJ 99-2017, *Technical code of maintenance for city
   bridges*) with its reasons.  CJJ 99 scores a bridge by inspecting its members; this class is
   the monitoring's part of it, by rules stated in ``assess``: the compensated frequency's drop,
-  the chart's state and the half-day's overloads.  Fatigue (``fatigue``) needs the strain of a
-  gauge at a detail at 10 Hz or more and is not yet live.
+  the chart's state, the half-day's overloads and fatigue.
+- **Fatigue** (``fatigue``): every strain gauge's readings through rainflow counting as they come
+  (spikes dropped, a hysteresis past the gauge's noise), each cycle's damage on the bridge's detail's
+  S–N curve (``fatigue_detail`` in the city model, else a curved tendon's, EN 1992-1-1), Miner's sum
+  since monitoring began and the life left at the rate measured, per gauge in the status and the
+  worst in the assessment; a gauge under 10 Hz is said to be indicative only.
+- **History**: the first frequency's hourly mean, the deck's temperature and the compensated shift
+  over the last ``HISTORY_HOURS``, for the bridge page's chart.
 
-Sensor faults: a spike (one strain reading with nothing beside it) weighs nothing
-(``crossing.is_spike``); a frequency or thermometer found frozen (``sensor_faults``) stops the
+Sensor faults: a spike (one strain reading with nothing beside it) weighs nothing and is no
+fatigue cycle; a frequency or thermometer found frozen (``sensor_faults``) stops the
 chart until the analyst learns again.  The strain gauge's slow drift is its level's to follow.
 """
 
@@ -55,6 +64,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -65,9 +75,9 @@ from ...settings import Config
 from ...units import E_CONCRETE_C50_PA, G_MS2
 from ...warn.model import Event, Incident
 from ..base import Analyst, per_reading
-from . import crossing
+from . import crossing, fatigue, vibration
 from .assess import CLASSES, D_DROP, E_DROP, Assessment, assess
-from .modal import LEARN_DAYS, FrequencyChart
+from .modal import FROST_MARGIN_C, LEARN_DAYS, FrequencyChart
 
 LEGAL_T = 49.0  # GB 1589-2016: the heaviest lawful lorry (six axles, articulated)
 REPORT_SHARE = 1.1  # over the limit by this share: an overweight vehicle reported
@@ -84,8 +94,10 @@ DECK_STALE_MS = 1_800_000
 ASSESS_HOURS = (8, 20)
 DAYS_KEPT = 31
 RECORDS_KEPT = 50
-STRAIN, FREQ, DECK = 0, 1, 2
+STRAIN, FREQ, DECK, RAW = 0, 1, 2, 3
 ROLE_KINDS = {"strain": STRAIN, "frequency": FREQ, "temperature": DECK}
+HISTORY_HOURS = 192  # the frequency's hourly means kept for the bridge page: 8 days
+HOUR_MS = 3_600_000
 
 
 def damage_level(drop: float) -> int:
@@ -103,6 +115,26 @@ def overload_t(lanes: float) -> float:
     n = max(1, int(np.ceil(lanes)))
     bar = max(DESIGN_T * ULS_FACTOR, n * LEGAL_T)
     return max(bar, design_t(lanes) * ULS_FACTOR) if lanes > SINGLE_LANES else bar
+
+
+@numba.njit(cache=True, nogil=True)
+def in_order(sensor: npt.NDArray[np.int32], t_ms: npt.NDArray[np.int64], sensors: int) -> bool:  # pragma: no cover
+    """Whether each sensor's readings come in time order."""
+    last = np.full(sensors, np.iinfo(np.int64).min, np.int64)
+    for i in range(len(sensor)):
+        if t_ms[i] < last[sensor[i]]:
+            return False
+        last[sensor[i]] = t_ms[i]
+    return True
+
+
+def _detail(key: str, props: dict[str, Any]) -> str:
+    """The bridge's fatigue detail (``fatigue.DETAILS``; the city model's ``fatigue_detail``, else the default)."""
+    name = str(props.get("fatigue_detail", fatigue.DEFAULT_DETAIL))
+    if name not in fatigue.DETAILS:
+        raise ValueError(f"bridge {key}: fatigue_detail {name!r} is not a known S-N curve; use one of "
+                         f"{sorted(fatigue.DETAILS)}")
+    return name
 
 
 def design_t(lanes: float) -> float:
@@ -127,7 +159,7 @@ class BridgeAnalyst(Analyst):
         self.role = np.full(n, -1, np.int8)
         self.bridge_of = np.full(n, -1, np.int32)
         self.keys: list[str] = []
-        self.freq, self.deck_sensor, gauges, per_t, seen, half = [], [], [], [], [], []
+        self.freq, self.deck_sensor, self.raw, gauges, per_t, seen, half = [], [], [], [], [], [], []
         on_asset: dict[str, list[int]] = {}
         watched = set(assets)
         for i, a in enumerate(registry.asset):  # one pass over the registry: a city has far more sensors than bridges
@@ -137,12 +169,17 @@ class BridgeAnalyst(Analyst):
         for key in assets:
             mine = on_asset.get(key, [])
             by_kind = {k: [i for i in mine if registry.kind[i] == k] for k in ROLE_KINDS}
+            raw = [i for i in mine if registry.kind[i] == "acceleration"  # where no gateway identifies f1
+                   and registry.interval_s[i] <= vibration.RAW_MAX_INTERVAL_S and not by_kind["frequency"]]
             if not any(by_kind.values()):
                 continue
             b = len(self.keys)
             self.keys.append(key)
             self.freq.append(by_kind["frequency"][0] if by_kind["frequency"] else -1)
             self.deck_sensor.append(by_kind["temperature"][0] if by_kind["temperature"] else -1)
+            self.raw.append(raw[0] if raw else -1)
+            if raw:
+                self.role[raw[0]], self.bridge_of[raw[0]] = RAW, b
             props = city.asset(key).props
             lanes_seen = float(props.get("lanes", 2)) / max(len(by_kind["strain"]), 1)
             ue = props.get("wim_ue_per_t")
@@ -161,6 +198,8 @@ class BridgeAnalyst(Analyst):
                 self._judged[[i for i in mine if registry.kind[i] in ("strain", "displacement")]] = True
             if self.freq[b] >= 0 and self.deck_sensor[b] >= 0:
                 self._judged[self.freq[b]] = True
+        self.detail = [fatigue.DETAILS[_detail(self.keys[b], city.asset(self.keys[b]).props)] for b in
+                       self.bridge_of[gauges].tolist()]
         self.gauges = np.array(gauges, np.int32)
         self.gauge_of = np.full(n, -1, np.int32)
         self.gauge_of[self.gauges] = np.arange(len(gauges), dtype=np.int32)
@@ -169,13 +208,19 @@ class BridgeAnalyst(Analyst):
         self.single = np.array(seen) <= SINGLE_LANES  # a gauge that weighs single vehicles
         self.overload_t = np.array([overload_t(x) for x in seen])
         self.zone = ZoneInfo(city.timezone)
+        self.raw_hz = np.array([1 / registry.interval_s[i] if i >= 0 else np.nan for i in self.raw])
+        self.nominal_f1_hz = np.array([float(city.asset(k).props.get("f1_hz", np.nan)) for k in self.keys])
         self._lock = threading.Lock()
         self._reset()
 
     def _reset(self) -> None:
         b = len(self.keys)
         self.charts = [FrequencyChart() for _ in range(b)]
+        self.windows = vibration.RawWindows(self.raw_hz, self.nominal_f1_hz)
         self.cross = crossing.new_state(len(self.gauges))
+        self.fatigue = fatigue.Ledger(self.detail)
+        self.hist = np.full((b, HISTORY_HOURS, 4), np.nan)  # per bridge, hourly: (ms, f Hz, deck °C, shift)
+        self.hour = np.zeros((b, 7))  # the hour being gathered: ms, n, Σf, Σdeck, n deck, Σshift, n shift
         self.deck = np.full((b, 2), np.nan)  # the thermometer's latest (°C, ms)
         self.off = np.zeros(b, bool)  # the chart stopped: its frequency or thermometer found frozen
         self.told = np.zeros(b, np.int64)  # the severity of the damage alarm in force last told (0: none)
@@ -203,7 +248,7 @@ class BridgeAnalyst(Analyst):
         with self._lock:
             for e in faults:
                 b = int(self.bridge_of[e.sensor]) if e.sensor < len(self.bridge_of) else -1
-                if b >= 0 and self.role[e.sensor] in (FREQ, DECK):
+                if b >= 0 and self.role[e.sensor] in (FREQ, DECK, RAW):
                     self.off[b] = True
 
     def update(self, batch: ReadingBatch) -> list[Event]:
@@ -214,41 +259,47 @@ class BridgeAnalyst(Analyst):
         rows = np.flatnonzero(role >= 0)
         if not len(rows):
             return []
-        rows = rows[np.argsort(batch.t_ms[rows], kind="stable")]
         t = batch.t_ms[rows]
+        if not in_order(batch.sensor[rows], t, len(self.role)):  # a gateway sends each sensor in time order
+            o = np.argsort(t, kind="stable")
+            rows, t = rows[o], t[o]
         events: list[Event] = []
         with self._lock:
             if self.next_assess_ms < 0:
-                self.next_assess_ms = self._next_assessment(int(t[0]))
-            lo = 0
-            while lo < len(rows):
-                hi = int(np.searchsorted(t, self.next_assess_ms, "left"))
-                part = rows[lo:max(hi, lo)]
-                events += self._weigh(batch, part[role[part] == STRAIN])
-                events += self._chart(batch, part[role[part] != STRAIN])
-                if hi >= len(rows):
+                self.next_assess_ms = self._next_assessment(int(t.min()))
+            while len(rows):
+                due = t >= self.next_assess_ms  # after the next assessment: read once it is made
+                part = rows[~due] if due.any() else rows
+                kinds = role[part]
+                strain = kinds == STRAIN
+                if strain.all():  # a bridge-heavy stream is nearly all strain
+                    events += self._weigh(batch, part)
+                else:
+                    events += self._weigh(batch, part[strain])
+                    events += self._chart(batch, part[(kinds == FREQ) | (kinds == DECK)])
+                    events += self._vibrate(batch, part[kinds == RAW])
+                if not due.any():
                     break
                 self.assessments = [*self.assessments, *self._assess(self.next_assess_ms)][-len(self.keys) * 14:]
                 self.next_assess_ms = self._next_assessment(self.next_assess_ms + 1)
-                lo = max(hi, lo)
+                rows, t = rows[due], t[due]
         events.sort(key=lambda e: e.t_ms)
         return events
 
     def _weigh(self, batch: ReadingBatch, rows: npt.NDArray[np.intp]) -> list[Event]:
         if not len(rows):
             return []
-        g = self.gauge_of[batch.sensor[rows]]
-        found = crossing.crossings(g, batch.t_ms[rows], batch.value[rows], crossing.ON_T * self.strain_per_t,
-                                   self.half_span_m, self.cross)
+        g, t_ms, strain = self.gauge_of[batch.sensor[rows]], batch.t_ms[rows], batch.value[rows]
+        found = crossing.crossings(g, t_ms, strain, crossing.ON_T * self.strain_per_t, self.half_span_m, self.cross)
+        self.fatigue.add(g, t_ms, strain, 1e6, self.cross["noise"] / crossing.MEDIAN_ABS_DIFF)  # µε counted
         gauge = found.gauge
         weight_t, sigma_t = found.height / self.strain_per_t[gauge], found.sigma / self.strain_per_t[gauge]
         record = self.single[gauge] & (weight_t - RECORD_SIGMAS * sigma_t >= LEGAL_T * REPORT_SHARE)
         bar = self.overload_t[gauge]
         overload = weight_t - INCIDENT_SIGMAS * sigma_t >= bar
         keep = (record | overload) & ~found.spike
-        t_ms = found.t_ms
         out = []
-        for j, t, w, sd, big, b_t in zip(gauge[keep].tolist(), t_ms[keep].tolist(), weight_t[keep].tolist(),
+        for j, t, w, sd, big, b_t in zip(gauge[keep].tolist(), found.t_ms[keep].tolist(), weight_t[keep].tolist(),
                                          sigma_t[keep].tolist(), overload[keep].tolist(), bar[keep].tolist(),
                                          strict=True):
             i = int(self.gauges[j])
@@ -272,29 +323,59 @@ class BridgeAnalyst(Analyst):
         self.records = np.vstack([self.records, [b, t_ms, weight_t]])[-RECORDS_KEPT * len(self.keys):]
 
     def _chart(self, batch: ReadingBatch, rows: npt.NDArray[np.intp]) -> list[Event]:
+        """The deck thermometers' and the gateways' identified frequencies' readings, in time order."""
         out = []
         for i, t, v in zip(batch.sensor[rows].tolist(), batch.t_ms[rows].tolist(), batch.value[rows].tolist(),
                            strict=True):
             b = int(self.bridge_of[i])
             if self.role[i] == DECK:
                 self.deck[b] = (v, t)
-                continue
-            if self.off[b] or self.deck_sensor[b] < 0:
-                continue
-            fresh = 0 <= t - self.deck[b, 1] <= DECK_STALE_MS
-            chart = self.charts[b]
-            chart.update(np.array([t]), np.array([v]), np.array([self.deck[b, 0] if fresh else np.nan]))
-            drop = self._drop(b)
-            if np.isnan(drop):
-                self.told[b] = 0  # re-armed
-                continue
-            level = damage_level(drop)
-            if level > self.told[b]:  # a first alarm, or a drop grown past the next level's
-                self.told[b] = level
-                out.append(Event(sensor=i, sensor_id=self.registry.ids[i], t_ms=t, kind="bridge_damage",
-                                 level=level, active=True, value=v, ref=v / (1 - drop), detail=drop,
-                                 message=self._damage_words(b, drop, chart.run_from_ms, chart.s)))
+            else:
+                out += self._frequency(b, i, t, v)
         return out
+
+    def _vibrate(self, batch: ReadingBatch, rows: npt.NDArray[np.intp]) -> list[Event]:
+        """Raw acceleration: each ten-minute window it closes gives the bridge's first frequency."""
+        out = []
+        for i in np.unique(batch.sensor[rows]).tolist():
+            mine = rows[batch.sensor[rows] == i]
+            b = int(self.bridge_of[i])
+            for t, f in self.windows.add(b, batch.t_ms[mine], batch.value[mine]):
+                out += self._frequency(b, i, t, f)
+        return out
+
+    def _frequency(self, b: int, i: int, t: int, v: float) -> list[Event]:
+        """One identified first frequency (sensor i, at t) into bridge b's chart; a damage event if it alarms
+        or its drop passes the next level."""
+        deck = self.deck[b, 0] if abs(t - self.deck[b, 1]) <= DECK_STALE_MS else np.nan  # a window may close late
+        if self.off[b] or self.deck_sensor[b] < 0:
+            self._gather(b, t, v, deck, np.nan)
+            return []
+        chart = self.charts[b]
+        chart.update(np.array([t]), np.array([v]), np.array([deck]))
+        judged = not chart.learning(t) and np.isfinite(deck) and chart.lagged.min() >= FROST_MARGIN_C
+        self._gather(b, t, v, deck, chart.last_residual if judged else np.nan)
+        drop = self._drop(b)
+        if np.isnan(drop):
+            self.told[b] = 0  # re-armed
+            return []
+        level = damage_level(drop)
+        if level <= self.told[b]:
+            return []
+        self.told[b] = level  # a first alarm, or a drop grown past the next level's
+        return [Event(sensor=i, sensor_id=self.registry.ids[i], t_ms=t, kind="bridge_damage", level=level,
+                      active=True, value=v, ref=v / (1 - drop), detail=drop,
+                      message=self._damage_words(b, drop, chart.run_from_ms, chart.s))]
+
+    def _gather(self, b: int, t_ms: int, f_hz: float, deck_c: float, shift: float) -> None:
+        """The hour's means of the frequency, the deck and the compensated shift, into the bridge's history."""
+        hour = t_ms // HOUR_MS * HOUR_MS
+        acc = self.hour[b]
+        if acc[0] != hour:
+            acc[:] = (hour, 0, 0, 0, 0, 0, 0)
+        acc[1:] += (1, f_hz, np.nan_to_num(deck_c), np.isfinite(deck_c), np.nan_to_num(shift), np.isfinite(shift))
+        self.hist[b, (hour // HOUR_MS) % HISTORY_HOURS] = (
+            hour, acc[2] / acc[1], acc[3] / acc[4] if acc[4] else np.nan, acc[5] / acc[6] if acc[6] else np.nan)
 
     def _drop(self, b: int) -> float:
         """The drop of the damage alarm in force: the mean compensated residual since the change began
@@ -322,7 +403,8 @@ class BridgeAnalyst(Analyst):
             out.append(assess(b, at_ms, self._drop(b), chart.last_residual if watching else np.nan,
                               chart.s / max(chart.limit(), 1e-9) if watching else np.nan,
                               len(recent), float(recent[:, 2].max()) if len(recent) else 0.0,
-                              DESIGN_T * ULS_FACTOR, 2 * DESIGN_T))
+                              DESIGN_T * ULS_FACTOR, 2 * DESIGN_T,
+                              self.fatigue.worst(np.flatnonzero(self.bridge_of[self.gauges] == b))))
         return out
 
     # ---- words ----------------------------------------------------------------------------------
@@ -360,9 +442,12 @@ class BridgeAnalyst(Analyst):
                    f"{self.name}.deck": self.deck.copy(), f"{self.name}.off": self.off.copy(),
                    f"{self.name}.told": self.told.copy(), f"{self.name}.counts": self.counts.copy(),
                    f"{self.name}.records": self.records.copy(),
-                   f"{self.name}.assessments": np.array([a.row() for a in self.assessments]).reshape(-1, 8),
+                   f"{self.name}.assessments": np.array([a.row() for a in self.assessments]).reshape(-1, 11),
+                   f"{self.name}.hist": self.hist.copy(), f"{self.name}.hour": self.hour.copy(),
                    f"{self.name}.next_assess": np.array([self.next_assess_ms], np.int64)}
             out |= {f"{self.name}.cross.{k}": v.copy() for k, v in self.cross.items()}
+            out |= {f"{self.name}.fatigue.{k}": v for k, v in self.fatigue.arrays().items()}
+            out |= {f"{self.name}.raw.{k}": v for k, v in self.windows.state().items()}
             for b, chart in enumerate(self.charts):
                 out |= {f"{self.name}.chart{b}.{k}": v for k, v in chart.state().items()}
             return out
@@ -378,6 +463,13 @@ class BridgeAnalyst(Analyst):
             self.assessments = [Assessment.of(r) for r in arrays[f"{self.name}.assessments"]]
             self.next_assess_ms = int(arrays[f"{self.name}.next_assess"][0])
             self.cross = {k: arrays[f"{self.name}.cross.{k}"].copy() for k in crossing.STATE}
+            if f"{self.name}.fatigue.sums" in arrays:  # else a checkpoint from before fatigue was live: afresh
+                for k in ("hist", "hour"):
+                    setattr(self, k, arrays[f"{self.name}.{k}"].copy())
+                self.fatigue.load({k.removeprefix(f"{self.name}.fatigue."): v for k, v in arrays.items()
+                                   if k.startswith(f"{self.name}.fatigue.")})
+                self.windows.load({k: arrays[f"{self.name}.raw.{k}"] for k in ("samples", "have", "filled",
+                                                                              "window_ms")})
             for b, chart in enumerate(self.charts):
                 chart.load({k: arrays[f"{self.name}.chart{b}.{k}"] for k in ("xtx", "xty", "bins", "lagged",
                                                                              "scalars")})
@@ -396,8 +488,9 @@ class BridgeAnalyst(Analyst):
 
     def _bridge_status(self, b: int) -> dict[str, Any]:
         chart = self.charts[b]
-        phase = "no thermometer" if self.deck_sensor[b] < 0 or self.freq[b] < 0 else "stopped" if self.off[b] \
-            else "learning" if chart.first_ms < 0 or chart.learning(chart.last_ms) else "watching"
+        no_chart = self.deck_sensor[b] < 0 or max(self.freq[b], self.raw[b]) < 0
+        learning = chart.first_ms < 0 or chart.learning(chart.last_ms)
+        phase = "no thermometer" if no_chart else "stopped" if self.off[b] else "learning" if learning else "watching"
         mine = self.counts[self.counts[:, 0] == b]
         mine = mine[np.argsort(mine[:, 1])]
         recs = self.records[self.records[:, 0] == b]
@@ -412,8 +505,23 @@ class BridgeAnalyst(Analyst):
                                        "heaviest_t": round(float(w), 1)} for _, d, c, w in mine],
                 "vehicles": [{"t_ms": int(t), "weight_t": round(float(w), 1)} for _, t, w in recs[::-1]],
                 "weighs_from_t": self._weighs_from_t(b),
+                "f1_history": self._history(b),
+                "fatigue": [self.fatigue.summary(int(j), self.registry.ids[int(self.gauges[j])])
+                            for j in np.flatnonzero(self.bridge_of[self.gauges] == b)],
                 "assessment": history[-1].to_dict() if history else None,
                 "assessments": [a.to_dict() for a in history]}
+
+    def _history(self, b: int) -> list[dict[str, Any]]:
+        """The bridge's hourly frequency, deck temperature and compensated shift (%), oldest first."""
+        h = self.hist[b]
+        h = h[np.isfinite(h[:, 0])]
+        h = h[np.argsort(h[:, 0])]
+        h = h[h[:, 0] > h[-1, 0] - HISTORY_HOURS * HOUR_MS] if len(h) else h
+
+        def num(x: float, digits: int) -> float | None:
+            return round(float(x), digits) if np.isfinite(x) else None
+        return [{"t_ms": int(t), "f_hz": num(f, 4), "deck_c": num(c, 1), "shift_pct": num(100 * r, 3)}
+                for t, f, c, r in h.tolist()]
 
     def _weighs_from_t(self, b: int) -> float | None:
         """The weight a vehicle must show to be reported overweight on this bridge's gauges now: the

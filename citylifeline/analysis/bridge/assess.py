@@ -9,7 +9,9 @@ engineer can check them (``assess``):
   stiffness: a member badly cracked or a bearing seized);
 - **D** it has dropped 3 % or more, or a vehicle of twice the design vehicle (JTG D60-2015) crossed;
 - **C** the damage chart is in alarm (a drop of its design size, 1.5 %), or a vehicle beyond the
-  design load (the design vehicle times its ultimate-state factor) crossed;
+  design load (the design vehicle times its ultimate-state factor) crossed, or a strain gauge's
+  detail (sampled at 10 Hz or more) would reach Miner's sum of 1 within ``FATIGUE_C_YEARS`` at the
+  rate measured (a detail to inspect for cracks);
 - **B** overweight vehicles crossed, or the damage chart stands past half its limit;
 - **A** none of these.
 
@@ -24,9 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from .fatigue import ADEQUATE_HZ, fatigue_words
+
 CLASSES = (("A", "完好", "intact"), ("B", "良好", "good"), ("C", "合格", "fair"), ("D", "不合格", "poor"),
            ("E", "危险", "dangerous"))
 E_DROP, D_DROP = 0.07, 0.03
+FATIGUE_C_YEARS = 20.0
 
 
 @dataclass
@@ -41,13 +46,18 @@ class Assessment:
     cusum_share: float  # the chart's CUSUM over its limit (NaN: not watching)
     overweights: int
     heaviest_t: float
+    fatigue_used: float  # the gauges' largest Miner's sum since monitoring began (NaN: no strain gauge)
+    fatigue_years: float  # the shortest remaining life at the rate measured (inf: none foreseen; NaN: not known)
+    fatigue_hz: float  # the slowest gauge's reading rate
 
     def row(self) -> list[float]:
         return [float(x) for x in astuple(self)]
 
     @classmethod
     def of(cls, r: np.ndarray) -> Assessment:
-        return cls(int(r[0]), int(r[1]), int(r[2]), float(r[3]), float(r[4]), float(r[5]), int(r[6]), float(r[7]))
+        r = np.r_[r, np.full(11 - len(r), np.nan)]  # a checkpoint from before fatigue was live
+        return cls(int(r[0]), int(r[1]), int(r[2]), float(r[3]), float(r[4]), float(r[5]), int(r[6]), float(r[7]),
+                   float(r[8]), float(r[9]), float(r[10]))
 
     def reasons(self) -> list[dict[str, str]]:
         """Why, in both languages: the frequency, the chart, the vehicles, fatigue."""
@@ -65,13 +75,13 @@ class Assessment:
                         "en": f"first frequency {self.shift:+.2%} from its temperature-compensated normal; the "
                               f"damage CUSUM at {self.cusum_share:.0%} of its limit"})
         if self.overweights:
+            many = "vehicles" if self.overweights > 1 else "vehicle"
             out.append({"zh": f"近 12 小时超限车辆 {self.overweights} 辆，最重约 {self.heaviest_t:.0f} t",
-                        "en": f"{self.overweights} overweight vehicles in the last 12 h, the heaviest about "
+                        "en": f"{self.overweights} overweight {many} in the last 12 h, the heaviest about "
                               f"{self.heaviest_t:.0f} t"})
         else:
             out.append({"zh": "近 12 小时无超限车辆", "en": "no overweight vehicle in the last 12 h"})
-        out.append({"zh": "疲劳：需细节处 10 Hz 以上应变，尚未接入", "en": "fatigue: needs the strain at a detail at "
-                    "10 Hz or more; not yet live"})
+        out.append(fatigue_words(self.fatigue_used, self.fatigue_years, self.fatigue_hz))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,21 +89,24 @@ class Assessment:
         return {"t_ms": self.t_ms, "class": c, "zh": zh, "en": en, "reasons": self.reasons(),
                 "drop_pct": None if math.isnan(self.drop) else round(100 * self.drop, 2),
                 "f1_shift_pct": None if math.isnan(self.shift) else round(100 * self.shift, 2),
-                "overweights": self.overweights, "heaviest_t": round(self.heaviest_t, 1)}
+                "overweights": self.overweights, "heaviest_t": round(self.heaviest_t, 1),
+                "fatigue_used": None if math.isnan(self.fatigue_used) else float(f"{self.fatigue_used:.3g}"),
+                "fatigue_years": None if not math.isfinite(self.fatigue_years) else round(self.fatigue_years, 1)}
 
 
 def assess(bridge: int, t_ms: int, drop: float, shift: float, cusum_share: float, overweights: int,
-           heaviest_t: float, over_design_t: float, twice_design_t: float) -> Assessment:
+           heaviest_t: float, over_design_t: float, twice_design_t: float,
+           fatigue: tuple[float, float, float] = (math.nan, math.nan, math.nan)) -> Assessment:
     """The class by the rules of the module docstring (``drop`` NaN: no alarm in force)."""
     alarm = not math.isnan(drop)
     if alarm and drop >= E_DROP:
         grade = 4
     elif (alarm and drop >= D_DROP) or heaviest_t >= twice_design_t:
         grade = 3
-    elif alarm or heaviest_t >= over_design_t:
+    elif alarm or heaviest_t >= over_design_t or (fatigue[2] >= ADEQUATE_HZ and fatigue[1] < FATIGUE_C_YEARS):
         grade = 2
     elif overweights or (not math.isnan(cusum_share) and cusum_share >= 0.5):
         grade = 1
     else:
         grade = 0
-    return Assessment(bridge, t_ms, grade, drop, shift, cusum_share, overweights, heaviest_t)
+    return Assessment(bridge, t_ms, grade, drop, shift, cusum_share, overweights, heaviest_t, *fatigue)

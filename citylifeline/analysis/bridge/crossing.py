@@ -93,6 +93,7 @@ def _crossings(g, t_ms, v, on_strain, half_span_m, speeds, base, last_t, last_x,
                o_g, o_t, o_h, o_fac, o_n, o_prev, o_next, o_noise):
     n = 0
     tau_ms = BASE_TAU_S * 1000.0
+    sigmas_per_diff = ON_SIGMAS / MEDIAN_ABS_DIFF
     for i in range(len(g)):
         j = g[i]
         t = t_ms[i]
@@ -110,7 +111,7 @@ def _crossings(g, t_ms, v, on_strain, half_span_m, speeds, base, last_t, last_x,
         slot = pos[j] % BUFFER
         buf_t[j, slot], buf_x[j, slot] = t, ex
         pos[j] += 1
-        on = max(on_strain[j], ON_SIGMAS * noise[j] / MEDIAN_ABS_DIFF)
+        on = max(on_strain[j], noise[j] * sigmas_per_diff)
         if run_n[j] > 0:
             if ex > on / 2:
                 run_n[j] += 1
@@ -132,7 +133,7 @@ def _crossings(g, t_ms, v, on_strain, half_span_m, speeds, base, last_t, last_x,
             run_n[j] = 1
             peak[j], peak_t[j], peak_prev[j], peak_next[j] = ex, t, prev_ex[j], np.nan
         if run_n[j] == 0:
-            base[j] += (x - base[j]) * (1.0 - np.exp(-dt / tau_ms))
+            base[j] += (x - base[j]) * (dt / (tau_ms + dt))  # 1 − e^(−dt/τ) to first order: readings ≪ τ apart
             if noise[j] == 0.0:
                 noise[j] = d
             else:
