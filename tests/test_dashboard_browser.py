@@ -9,6 +9,7 @@ request left 127.0.0.1.  Screenshots of the map and of an incident are saved as 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -69,9 +70,10 @@ def served_demo(db: Path, args: list[str], ready: Callable[[list[dict[str, Any]]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo server, once its morning incidents (water, gas, tunnel) are in; the bridge overload
-    breaches its strain limit only at some hours of the day, so it is not waited for."""
+    breaches its strain limit only at some hours of the day, so it is not waited for.  The feed's
+    history (22 days of water, 8 of bridges) takes about two minutes on a busy two-core machine."""
     with served_demo(tmp_path_factory.mktemp("dash") / "demo.duckdb", [],
-                     lambda live: {"water", "gas", "tunnel"} <= {i["lifeline"] for i in live}, 120) as base:
+                     lambda live: {"water", "gas", "tunnel"} <= {i["lifeline"] for i in live}, 240) as base:
         yield base
 
 
@@ -351,6 +353,170 @@ def test_a_pipe_shut_for_works_is_drawn_dashed_on_the_map_and_switched_off_with_
     assert HTTP.post(f"{demo}/api/v1/works/{r.json()['id']}/finish", json={}).status_code == 200
     page.evaluate("cl.refreshWorks()")
     page.wait_for_function("cl.mapState.worksShown.length === 0")
+
+
+BRIDGE_CLASS_COLOURS = {"A": "#22c55e", "B": "#3b82f6", "C": "#facc15", "D": "#f97316", "E": "#ef4444"}
+"""The monitoring classes of CJJ 99 (A 完好 … E 危险) on the dashboard: green, blue, yellow, orange, red."""
+
+
+def assessed_bridges(demo: str) -> dict[str, Any]:
+    """The bridge analyst's status once every demo bridge has an assessment: the feed's 8 days of
+    bridge history are assessed twice a day as they come, within a minute or two of the start."""
+    deadline = time.time() + 120
+    while True:
+        status: dict[str, Any] = HTTP.get(f"{demo}/api/v1/analysts/bridge").json()
+        if (status["bridges"] and all(b["assessment"] for b in status["bridges"])) or time.time() > deadline:
+            assert status["bridges"] and all(b["assessment"] for b in status["bridges"]), status
+            return status
+        time.sleep(2)
+
+
+def bridge_cards_shown(page: Any) -> dict[str, dict[str, Any]]:
+    cards: dict[str, dict[str, Any]] = page.evaluate("""() => Object.fromEntries(
+      [...document.querySelectorAll('#bridge-view .bridge-card')]
+      .map((c) => { const all = (sel, f) => [...c.querySelectorAll(sel)].map(f); return [c.dataset.asset, {
+        class: c.querySelector('.bridge-class').dataset.class, badge: c.querySelector('.bridge-class').textContent,
+        reasons: all('.bridge-reasons li', (li) => li.textContent),
+        strip: all('.class-strip i', (i) => i.dataset.class),
+        phase: c.dataset.phase, days: all('.owday', (d) => Number(d.dataset.vehicles)),
+        vehicles: all('.bridge-vehicles li b', (b) => b.textContent),
+        gauges: all('.bridge-fatigue tr[data-sensor]', (r) => [r.dataset.sensor, r.dataset.adequate]),
+        words: all('.bridge-fatigue tr.words', (r) => r.textContent),
+        points: c.querySelector('.bridge-f1')?.dataset.points ?? null,
+        canvases: c.querySelectorAll('.bridge-f1 canvas').length,
+        weighs: c.querySelector('.bridge-weighs').textContent}]; }))""")
+    for card in cards.values():  # "… from 66.5 t", or a sentence without a weight where it weighs none
+        weighs = re.search(r"(\d+(?:\.\d+)?) t$", card["weighs"])
+        card["weighs"] = weighs.group(1) if weighs else None
+    return cards
+
+
+def bridge_cards_expected(status: dict[str, Any], lang: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for b in status["bridges"]:
+        a, history, fatigue = b["assessment"], b.get("f1_history") or [], b.get("fatigue") or []
+        out[b["asset"]] = {
+            "class": a["class"], "badge": f"{a['class']} {a[lang]}", "reasons": [r[lang] for r in a["reasons"]],
+            "strip": [x["class"] for x in b["assessments"]], "phase": b["phase"],
+            "days": [d["vehicles"] for d in b["overweight_by_day"][-8:]],
+            "vehicles": [f"{v['weight_t']:g} t" for v in b["vehicles"][:6]],
+            "gauges": [[f["sensor"], "true" if f["adequate"] else "false"] for f in fatigue],
+            "words": [f["words"][lang] for f in fatigue],
+            "points": str(len(history)) if history else None, "canvases": 2 if history else 0,
+            "weighs": None if b["weighs_from_t"] is None else f"{b['weighs_from_t']:g}"}
+    return out
+
+
+def bridge_view_matches_the_api(page: Any, demo: str, lang: str) -> None:
+    """The overview's bridge cards say what the bridge analyst says, in ``lang``; the feed runs on (a
+    lorry weighed, an hour's frequency), so the view is drawn again until the two agree, 20 s at most."""
+    deadline = time.time() + 20
+    while True:
+        page.locator("#bridge-view:not([data-stale])").wait_for(timeout=15_000)
+        shown = bridge_cards_shown(page)
+        status = HTTP.get(f"{demo}/api/v1/analysts/bridge").json()
+        want = bridge_cards_expected(status, lang)
+        if shown == want or time.time() > deadline:
+            break
+        page.evaluate("document.getElementById('bridge-view').dataset.stale = '1';"
+                      "window.dispatchEvent(new HashChangeEvent('hashchange'))")
+    assert shown == want
+    text = page.locator("#bridge-view").inner_text()
+    assert not any(bad in text for bad in ("br.", "undefined", "NaN", "null")), text  # every label in both languages
+    for b in status["bridges"]:
+        card = page.locator(f".bridge-card[data-asset='{b['asset']}']")
+        assert b["name"] in card.locator("h4").inner_text()
+
+
+def test_the_bridge_view_shows_each_bridges_class_reasons_frequency_loads_and_fatigue_in_both_languages(
+        open_page: Any, demo: str) -> None:
+    status = assessed_bridges(demo)
+    page = open_page("/#overview").page
+    view = page.locator("#bridge-view")
+    view.wait_for(timeout=15_000)
+    assert view.locator(".bridge-card").count() == len(status["bridges"]) == 3
+    bridge_view_matches_the_api(page, demo, "zh")  # the page opens in Chinese
+    for b in status["bridges"]:  # the badge in its class's colour, the card edged in it
+        badge = page.locator(f".bridge-card[data-asset='{b['asset']}'] .bridge-class")
+        colour = BRIDGE_CLASS_COLOURS[badge.get_attribute("data-class") or ""]
+        rgb = "rgb({}, {}, {})".format(*(int(colour[k:k + 2], 16) for k in (1, 3, 5)))
+        assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == rgb
+    page.locator("#lang").click()
+    bridge_view_matches_the_api(page, demo, "en")
+    page.locator("#lang").click()
+    bridge_view_matches_the_api(page, demo, "zh")
+    names = {b["assessment"]["zh"] for b in status["bridges"]}
+    assert all(any(n in t for n in names) for t in view.locator(".bridge-class").all_inner_texts())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    view.screenshot(path=str(ARTIFACTS / "dashboard-bridges.png"))
+
+
+def test_the_map_colours_each_bridge_by_its_class_and_a_bridge_or_its_incident_leads_to_its_card(
+        open_page: Any, demo: str) -> None:
+    status = assessed_bridges(demo)
+    page = open_page().page
+    page.wait_for_function("cl.mapState.ready && cl.mapState.bridgeClasses !== null")
+    deadline = time.time() + 20
+    while True:  # the bridges as drawn: each in its latest class's colour
+        want = {b["asset"]: b["assessment"]["class"] for b in status["bridges"]}
+        drawn = page.evaluate("""() => Object.fromEntries(cl.mapState.layers.bridge.getLayers()
+          .map((l) => [l.feature.properties.key, l.options.color]))""")
+        if drawn == {k: BRIDGE_CLASS_COLOURS[c] for k, c in want.items()} or time.time() > deadline:
+            break
+        page.evaluate("cl.refreshBridges()")
+        status = HTTP.get(f"{demo}/api/v1/analysts/bridge").json()
+    assert drawn == {k: BRIDGE_CLASS_COLOURS[c] for k, c in want.items()}
+    assert page.evaluate("cl.mapState.bridgeClasses") == want
+    legend = {r.get_attribute("data-class"): int(r.locator("b").inner_text())
+              for r in page.locator("#bridge-legend .legend-row").all()}
+    assert legend == {c: list(want.values()).count(c) for c in BRIDGE_CLASS_COLOURS}
+    row_a = page.locator("#bridge-legend .legend-row[data-class='A'] span")
+    assert row_a.inner_text() == f"A {status['classes']['A']['zh']}"
+    page.locator("#lang").click()
+    assert row_a.inner_text() == f"A {status['classes']['A']['en']}"
+    page.locator("#lang").click()
+    # a click on a bridge, away from its sensors and the incident markers: its class, and the way to its card
+    asset = status["bridges"][-1]["asset"]
+    target = page.evaluate("""(asset) => {
+      const ms = cl.mapState, map = ms.map;
+      const line = ms.layers.bridge.getLayers().find((l) => l.feature.properties.key === asset);
+      map.setView(line.getCenter(), 19, { animate: false });
+      const ll = line.getLatLngs(), box = map.getContainer().getBoundingClientRect();
+      const a = map.latLngToContainerPoint(ll[0]), z = map.latLngToContainerPoint(ll[ll.length - 1]);
+      for (const f of [0.25, 0.75, 0.15, 0.85, 0.35, 0.65]) {
+        const p = L.point(a.x + f * (z.x - a.x), a.y + f * (z.y - a.y));
+        if (ms.sensorLayer.nearest(p, 12) >= 0) continue;
+        const x = box.left + p.x, y = box.top + p.y;
+        if (document.elementFromPoint(x, y)?.tagName !== 'CANVAS') continue;
+        return { x, y };
+      }
+      return null;
+    }""", asset)
+    assert target is not None
+    page.mouse.click(target["x"], target["y"])
+    popup = page.locator(f".bridge-popup[data-asset='{asset}']")
+    popup.wait_for(timeout=5_000)
+    assert popup.locator(".bridge-class").get_attribute("data-class") == want[asset]
+    assert page.locator("#sensor-panel").is_hidden()
+    popup.locator("a.bridge-card-link").click()
+    card = page.locator(f".bridge-card.focus[data-asset='{asset}']")
+    card.wait_for(timeout=15_000)
+    assert page.evaluate("cl.view") == "overview"
+    assert card.evaluate("c => { const r = c.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+    # a bridge incident (the demo's overloaded lorry on the 2nd St bridge, whatever became of it since)
+    deadline = time.time() + 60
+    while not (bridge := [i for i in HTTP.get(f"{demo}/api/v1/incidents", params={"limit": 1000}).json()
+                          if i["lifeline"] == "bridge"]) and time.time() < deadline:
+        time.sleep(2)
+    assert bridge, "the demo's overloaded lorry should have raised a bridge incident"
+    inc = bridge[0]
+    page.evaluate(f"location.hash = '#incident/{inc['id']}'")
+    panel = page.locator("#bridge-panel")
+    panel.wait_for(timeout=15_000)
+    on = panel.get_attribute("data-asset")
+    assert on in inc["assets"] and panel.get_attribute("data-class") == want[on]
+    panel.locator("a.bridge-card-link").click()
+    page.locator(f".bridge-card.focus[data-asset='{on}']").wait_for(timeout=15_000)
 
 
 def test_a_new_level_i_incident_sounds_the_alarm_when_sound_is_on(open_page: Any, demo: str) -> None:

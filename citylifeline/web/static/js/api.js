@@ -67,6 +67,10 @@ export function fmtTime(ms) {
   return formatter({ month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
 }
 
+export function fmtDay(ms) {
+  return formatter({ month: "2-digit", day: "2-digit" }).format(new Date(ms));
+}
+
 export function fmtHourMinute(ms) {
   return formatter({ hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
 }

@@ -1,10 +1,15 @@
 // A sensor's readings as a time chart (uPlot) with its warning thresholds drawn as dashed lines
 // in the level colours, and an optional band marking when the incident ran.
-import { COLOURS, displayUnit, fmtHourMinute, fmtTime, toDisplay, ui } from "./api.js";
+import { COLOURS, displayUnit, fmtDay, fmtHourMinute, fmtTime, toDisplay, ui } from "./api.js";
 
 const LEVELS = ["IV", "III", "II", "I"];
 // the time axis in the city's 24-hour clock
 const timeAxis = { stroke: "#94a3b8", grid: { stroke: "#1e293b" }, values: (u, splits) => splits.map((s) => fmtHourMinute(s * 1000)) };
+// ... over days: the date at midnight
+const daysAxis = { ...timeAxis, values: (u, splits) => splits.map((s) => {
+  const hm = fmtHourMinute(s * 1000);
+  return hm === "00:00" ? fmtDay(s * 1000) : hm;
+}) };
 
 // sensor: {kind, high: {IV: v…}, low: {…}} in canonical units; t: epoch ms; value: canonical
 export function sensorChart(target, sensor, t, value, opts = {}) {
@@ -82,4 +87,54 @@ export function trendChart(target, hourMs, byLevel) {
     axes: [timeAxis, { stroke: "#94a3b8", grid: { stroke: "#1e293b" } }],
     series,
   }, data, target);
+}
+
+// a bridge's first frequency by the hour with its deck temperature (right axis), and below it the
+// frequency's temperature-compensated shift in % (what the damage alarm watches), the cursors joined;
+// history: [{t_ms, f_hz, deck_c, shift_pct}], oldest first; band: the alarm's [since, until]
+export function f1Chart(target, history, opts = {}) {
+  target.replaceChildren();
+  const xs = history.map((h) => h.t_ms / 1000);
+  const col = (k) => history.map((h) => (h[k] === undefined ? null : h[k]));
+  const width = Math.max(280, target.clientWidth || 480);
+  const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), ui.timezone);
+  const cursor = { sync: { key: `f1-${opts.sync || ""}` } };
+  const stamp = { value: (u, v) => (v === null ? "--" : fmtTime(v * 1000)) };
+  const axis = { stroke: "#94a3b8", grid: { stroke: "#1e293b" }, size: 56 };
+  const right = { side: 1, size: 44, grid: { show: false } };
+  const labels = opts.labels || {};
+  const top = document.createElement("div");
+  const bottom = document.createElement("div");
+  target.append(top, bottom);
+  const band = opts.band ? [(u) => shade(u, opts.band)] : [];
+  new uPlot({
+    width, height: 170, tzDate, cursor,
+    scales: { x: { time: true }, hz: { range: (u, lo, hi) => padRange(lo, hi) }, c: { range: (u, lo, hi) => padRange(lo, hi) } },
+    axes: [daysAxis, { ...axis, scale: "hz", label: "Hz" }, { ...right, scale: "c", stroke: "#f59e0b", label: "°C" }],
+    series: [stamp, { label: labels.f1 || "Hz", scale: "hz", stroke: "#e2e8f0", width: 1.5, points: { show: false } },
+      { label: labels.deck || "°C", scale: "c", stroke: "#f59e0b", width: 1, dash: [4, 3], points: { show: false } }],
+    hooks: { drawClear: band },
+  }, [xs, col("f_hz"), col("deck_c")], top);
+  new uPlot({
+    width, height: 110, tzDate, cursor,
+    scales: { x: { time: true }, y: { range: (u, lo, hi) => { const m = Math.max(0.5, Math.abs(lo ?? 0), Math.abs(hi ?? 0)) * 1.15; return [-m, m]; } } },
+    axes: [daysAxis, { ...axis, label: "%" }, { ...right, values: (u, splits) => splits.map(() => "") }],
+    series: [stamp, { label: labels.shift || "%", stroke: "#38bdf8", width: 1.5, points: { show: false } }],
+    hooks: { drawClear: [...band, zeroLine] },
+  }, [xs, col("shift_pct")], bottom);
+  target.dataset.points = String(xs.length);
+  target.dataset.shifts = String(history.filter((h) => h.shift_pct !== null && h.shift_pct !== undefined).length);
+}
+
+function zeroLine(u) {
+  const y = u.valToPos(0, "y", true);
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.strokeStyle = "#64748b";
+  ctx.setLineDash([2, 4]);
+  ctx.beginPath();
+  ctx.moveTo(u.bbox.left, y);
+  ctx.lineTo(u.bbox.left + u.bbox.width, y);
+  ctx.stroke();
+  ctx.restore();
 }

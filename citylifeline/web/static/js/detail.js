@@ -2,6 +2,7 @@
 // and the reasons in words), a mini-map with the affected assets and the places nearby, the
 // timeline, and the lifecycle actions.  A change arriving over the WebSocket refreshes it.
 import { COLOURS, SEVERITY, el, fmtAge, fmtTime, getJSON, levelBadge, postJSON, toast, ui } from "./api.js";
+import { bridgePanel } from "./bridgeview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { drawGas, gasPanel } from "./gaspanel.js";
@@ -59,6 +60,7 @@ export async function showIncident(id, { quiet = false } = {}) {
         actionsPanel(inc),
         d.water ? waterPanel(d.water) : null,
         d.gas ? gasPanel(d.gas) : null,
+        d.bridge ? bridgePanel(d.bridge) : null,
         el("div", { id: "mini-map" }),
         el("h3", { "data-i18n": "detail.nearby" }, t("detail.nearby")),
         nearby(d.nearby_places))));

@@ -1,5 +1,6 @@
 // Chinese and English labels; the choice is kept in localStorage.  t(key) gives the label in the
-// current language; elements with data-i18n="key" (or data-i18n-title) are relabelled on switch.
+// current language; elements with data-i18n="key" (or data-i18n-title, or data-zh and data-en) are
+// relabelled on switch.
 const L = {
   "brand": ["城市生命线", "CityLifeline"],
   "nav.map": ["一张图", "Map"],
@@ -128,6 +129,48 @@ const L = {
   "wa.kind_burst": ["爆管", "burst"],
   "wa.kind_change": ["管网变化（疑似关阀）", "network change (a valve shut?)"],
   "water.waiting": ["等待更多读数后定位", "Placing once more readings arrive"],
+  "br.title": ["桥梁结构监测分析（技术状况评定）", "Bridge monitoring (condition assessment)"],
+  "br.none": ["无受监测的桥梁", "No bridge watched"],
+  "br.legend": ["桥梁技术状况", "Bridge condition"],
+  "br.unassessed": ["尚未评定", "not yet assessed"],
+  "br.assessed": ["评定于", "assessed"],
+  "br.history": ["近期评定", "Last assessments"],
+  "br.phase_learning": ["学习中", "learning"],
+  "br.phase_watching": ["监测中", "watching"],
+  "br.phase_stopped": ["已停止（待重新学习）", "stopped (to learn again)"],
+  "br.phase_no_thermometer": ["无桥面温度计，频率不作判断", "no deck thermometer: frequency not judged"],
+  "br.learnt": ["已学习", "learnt"],
+  "br.days": ["天", "days"],
+  "br.shift": ["温度补偿后一阶频率偏移", "first frequency from its compensated normal"],
+  "br.alarm": ["刚度下降告警：频率", "damage alarm: frequency"],
+  "br.since": ["始于", "since"],
+  "br.f1": ["一阶频率与桥面温度（上），温度补偿后偏移（下）", "First frequency and deck temperature (above), compensated shift (below)"],
+  "br.f1_hz": ["一阶频率 Hz", "first frequency, Hz"],
+  "br.deck_c": ["桥面温度 °C", "deck temperature, °C"],
+  "br.shift_pct": ["补偿后偏移 %", "compensated shift, %"],
+  "br.no_history": ["尚无频率数据", "No frequency yet"],
+  "br.overweight": ["每日超重车辆", "Overweight vehicles per day"],
+  "br.no_overweight": ["近期无超重车辆", "No overweight vehicle lately"],
+  "br.vehicles": ["辆", "vehicles"],
+  "br.heaviest": ["最重", "heaviest"],
+  "br.latest_vehicles": ["最近超重车辆", "Latest overweight vehicles"],
+  "br.no_vehicles": ["无", "none"],
+  "br.weighs_from": ["超重车辆报告起点", "Reports overweight vehicles from"],
+  "br.weighs_span": ["该桥不称单车（尚未标定，或应变计所测为整跨荷载）", "No single vehicle weighed here (not known yet, or the gauge weighs the whole span's load)"],
+  "br.weighs_why": ["更轻的车辆在称重误差之内，不报告（由应变计噪声与每吨应变估算）", "lighter vehicles are within the weighing's uncertainty and not reported (from the gauge's noise over its strain per tonne)"],
+  "br.fatigue": ["疲劳累积（Miner 线性累积损伤）", "Fatigue (Miner's sum)"],
+  "br.gauge": ["应变计", "Gauge"],
+  "br.damage": ["已用损伤", "Damage used"],
+  "br.per_day": ["每日损伤", "Per day"],
+  "br.life": ["剩余寿命", "Life left"],
+  "br.years": ["年", "years"],
+  "br.life_unknown": ["尚不可知", "not known yet"],
+  "br.sampling": ["采样频率", "Sampling"],
+  "br.adequate": ["足够", "adequate"],
+  "br.inadequate": ["不足，仅供参考", "too slow: indicative"],
+  "br.no_gauge": ["无应变计", "No strain gauge"],
+  "br.panel": ["桥梁分析", "The bridge analyst"],
+  "br.open_card": ["查看桥梁卡片 →", "Open the bridge's card →"],
   "detail.escalations": ["升级次数", "Escalations"],
   "col.level": ["级别", "Level"],
   "col.id": ["编号", "#"],
@@ -195,4 +238,6 @@ export function setLang(next) {
 export function applyI18n(root) {
   root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   root.querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = t(el.dataset.i18nTitle); });
+  // the platform's own sentences come in both languages: data-zh and data-en hold them
+  root.querySelectorAll("[data-zh][data-en]").forEach((el) => { el.textContent = lang === "zh" ? el.dataset.zh : el.dataset.en; });
 }

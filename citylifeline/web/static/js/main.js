@@ -1,20 +1,22 @@
 // The dashboard's entry: load the city, open the live link, route between the views by the URL
-// hash (#map, #incidents, #incident/ID, #overview, #health).  window.cl exposes the state for
-// the browser tests and the benchmark.
+// hash (#map, #incidents, #incident/ID, #overview, #overview/ASSET — a bridge's card —, #health).
+// window.cl exposes the state for the browser tests and the benchmark.
 import { el, fmtClock, loadUi, ui } from "./api.js";
 import { initBoard, renderIncidentTable, watchIncidentTable } from "./board.js";
 import { initDetail, leaveDetail, showIncident } from "./detail.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { activeIncidents, connect, incidents, link, onChange } from "./live.js";
-import { closeSensor, initMap, mapState, openSensor, refreshWorks } from "./mapview.js";
+import { closeSensor, initMap, mapState, openSensor, refreshBridges, refreshWorks } from "./mapview.js";
 import { renderHealth, renderOverview } from "./overview.js";
 import { initSound, sound } from "./sound.js";
 
-window.cl = { ready: false, mapState, incidents, link, sound, openSensor, refreshWorks, errors: [] };
+window.cl = { ready: false, mapState, incidents, link, sound, openSensor, refreshWorks, refreshBridges, errors: [] };
 const VIEWS = ["map", "incidents", "incident", "overview", "health"];
 
 async function route() {
-  const [name, arg] = (location.hash.replace(/^#/, "") || "map").split("/");
+  const [name, ...rest] = (location.hash.replace(/^#/, "") || "map").split("/");
+  let arg = rest.join("/");
+  try { arg = decodeURIComponent(arg); } catch { /* a hand-typed address: taken as it is */ }
   const view = VIEWS.includes(name) ? name : "map";
   for (const v of VIEWS) document.getElementById(`view-${v}`).hidden = v !== view;
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("on", a.dataset.route === view
@@ -25,7 +27,7 @@ async function route() {
     if (view === "map") mapState.map?.invalidateSize();
     if (view === "incidents") await renderIncidentTable();
     if (view === "incident") await showIncident(Number(arg));
-    if (view === "overview") await renderOverview();
+    if (view === "overview") await renderOverview(arg);
     if (view === "health") await renderHealth();
   } catch (e) {
     console.warn(e);

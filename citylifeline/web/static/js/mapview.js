@@ -1,7 +1,9 @@
 // The one map: every lifeline layer and the places, switchable; every sensor coloured by its
 // state; live incidents pulsing in their level's colour; the pipes open works orders shut, dashed.
-// Click a sensor for its chart, an incident for its detail.
+// Click a sensor for its chart, an incident for its detail, a bridge for its class and its card;
+// the bridges are drawn in the colour of their latest assessment's class.
 import { COLOURS, STATE_KEYS, el, fmtTime, fmtValue, getJSON, ui } from "./api.js";
+import { CLASSES, CLASS_COLOURS, cardHref, classBadge, fetchBridges, pick } from "./bridgeview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { LAYER_COLOURS, fetchLayer, geoLayer, incidentIcon, incidentTooltip } from "./layers.js";
@@ -10,10 +12,11 @@ import { SensorLayer } from "./sensorlayer.js";
 
 const STATE_REFRESH_MS = 5000;
 const WORKS_REFRESH_MS = 30000;
+const BRIDGE_REFRESH_MS = 60000; // the class changes twice a day; a new assessment shows within a minute
 const WORKS_COLOUR = "#f97316";
 const SENSOR_HISTORY_MS = 6 * 3600 * 1000;
 export const mapState = { map: null, sensors: [], sensorLayer: null, layers: {}, drawn: {}, markers: new Map(),
-  works: null, worksShown: [], ready: false, stateFetches: 0 };
+  works: null, worksShown: [], ready: false, stateFetches: 0, bridgeClasses: null };
 
 export async function initMap() {
   const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: !!ui.tiles });
@@ -53,9 +56,10 @@ export async function initMap() {
   onChange((kind) => { if (kind === "snapshot" || kind === "incident") drawIncidents(); });
   drawIncidents();
   mapState.works = L.layerGroup().addTo(map);
-  await Promise.all([refreshStates(), refreshWorks()]);
+  await Promise.all([refreshStates(), refreshWorks(), refreshBridges()]);
   setInterval(refreshStates, STATE_REFRESH_MS);
   setInterval(refreshWorks, WORKS_REFRESH_MS);
+  setInterval(refreshBridges, BRIDGE_REFRESH_MS);
   mapState.ready = true;
 }
 
@@ -92,6 +96,58 @@ export async function refreshWorks() {
   } catch (e) {
     console.warn("works orders:", e.message);
   }
+}
+
+// each bridge in its class's colour (none yet: the layer's own), with its class on hover and a
+// click to open it; mapState.bridgeClasses: asset → class ("" before the first assessment)
+export async function refreshBridges() {
+  const layer = mapState.layers.bridge;
+  let data = null;
+  try {
+    data = await fetchBridges();
+  } catch (e) {
+    console.warn("bridge analyst:", e.message);
+  }
+  if (!layer || !data) return;
+  const byAsset = new Map(data.bridges.map((b) => [b.asset, b]));
+  const classes = {};
+  layer.eachLayer((l) => {
+    const b = byAsset.get(l.feature?.properties.key);
+    if (!b) return;
+    const cls = b.assessment ? b.assessment.class : "";
+    classes[b.asset] = cls;
+    l.setStyle({ color: CLASS_COLOURS[cls] || LAYER_COLOURS.bridge, opacity: cls ? 0.95 : 0.7 });
+    if (!l.bridge) {
+      l.unbindTooltip();
+      l.bindTooltip(() => `${l.bridge.name} · ${l.bridge.assessment ? `${l.bridge.assessment.class} ${pick(l.bridge.assessment)}`
+        : t("br.unassessed")}`, { sticky: true });
+      l.on("click", (e) => bridgePopup(l.bridge, e));
+    }
+    l.bridge = b;
+  });
+  mapState.bridgeClasses = classes;
+  bridgeLegend(data.classes, Object.values(classes));
+}
+
+function bridgePopup(b, e) {
+  if (mapState.sensorLayer.nearest(e.containerPoint) >= 0) return; // a sensor on the bridge: its chart instead
+  L.popup({ className: "bridge-popup-wrap" }).setLatLng(e.latlng).setContent(el("div", { class: "bridge-popup",
+    dataset: { asset: b.asset } }, el("b", {}, b.name), el("br"), classBadge(b.assessment),
+  b.assessment ? el("span", { class: "small muted" }, ` ${fmtTime(b.assessment.t_ms)}`) : null, el("br"),
+  el("a", { href: cardHref(b.asset), class: "bridge-card-link" }, t("br.open_card")))).openOn(mapState.map);
+}
+
+// the classes' colours under the layers, with how many bridges are in each (the names switch language)
+function bridgeLegend(names, shown) {
+  const legend = document.getElementById("bridge-legend");
+  if (!legend) return;
+  const count = (c) => shown.filter((x) => x === c).length;
+  const row = (c, label, colour) => el("div", { class: "legend-row", dataset: { class: c } },
+    el("i", { class: "swatch", style: `background:${colour};height:6px` }), label, el("b", {}, String(count(c))));
+  const both = (c) => ({ zh: `${c} ${names[c]?.zh || ""}`, en: `${c} ${names[c]?.en || ""}` });
+  legend.replaceChildren(...CLASSES.map((c) => row(c, el("span", { dataset: both(c) }, pick(both(c))), CLASS_COLOURS[c])),
+    ...(count("") ? [row("", el("span", { "data-i18n": "br.unassessed" }, t("br.unassessed")), LAYER_COLOURS.bridge)] : []));
+  document.getElementById("bridge-legend-box").hidden = false;
 }
 
 function buildLayerPanel() {

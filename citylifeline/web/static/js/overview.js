@@ -1,13 +1,15 @@
 // The city overview (counts by lifeline and level, sensors, incidents today, response times,
-// trend) and the sensor health page for maintenance.
+// trend, the water and bridge analysts) and the sensor health page for maintenance.
 import { COLOURS, el, fmtAge, fmtTime, getJSON, postJSON, toast, ui } from "./api.js";
+import { bridgeView, drawBridgeCharts, focusCard } from "./bridgeview.js";
 import { trendChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { waterView } from "./waterview.js";
 
 const LEVELS = ["I", "II", "III", "IV"];
 
-export async function renderOverview() {
+// focus: a bridge asset whose card to show (#overview/<asset>, from the map or a bridge incident)
+export async function renderOverview(focus = "") {
   const root = document.getElementById("overview");
   const o = await getJSON("/api/v1/overview");
   const s = o.sensors;
@@ -44,6 +46,12 @@ export async function renderOverview() {
   trendChart(trend, o.trend.hour_ms, o.trend.by_level);
   const water = await waterView();
   if (water) root.append(water);
+  const bridges = await bridgeView();
+  if (bridges) {
+    root.append(bridges);
+    drawBridgeCharts(bridges);
+    if (focus) focusCard(bridges, focus);
+  }
 }
 
 function alpha(f) {
