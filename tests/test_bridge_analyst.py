@@ -227,3 +227,20 @@ def test_raw_acceleration_at_100_hz_gives_the_chart_its_first_frequency_every_te
     again = BridgeAnalyst(demo.city, registry, CONFIG)
     again.restore(a.checkpoint())
     assert again.windows.filled[0] == a.windows.filled[0] > 0 and again.status()["bridges"][0]["f1_history"] == history
+
+
+def test_a_batch_sent_sensor_by_sensor_charts_as_one_sent_in_time_order() -> None:
+    """Four days of the 2nd St bridge's thermometer and frequency, a batch a day, sent time by time or
+    sensor by sensor (all the thermometer's readings first, as a file export has them): the same chart
+    and history, for each frequency takes the deck's reading of its own time."""
+    demo = load_city("demo")
+    year = BridgeYear(bridge("B-1"), START + 130 * DAY_MS, 4, seed=5)
+    batches = year_readings(demo, year, range(4))
+    states = []
+    for by_sensor in (False, True):
+        a = BridgeAnalyst(demo.city, demo.sensors, CONFIG)
+        for batch in batches:
+            a.update(batch.take(np.argsort(batch.sensor, kind="stable")) if by_sensor else batch)
+        states.append((a.charts[0].xtx.copy(), a.status()["bridges"][0]["f1_history"]))
+    assert states[0][0].any() and np.array_equal(states[0][0], states[1][0])
+    assert states[0][1] == states[1][1] and all(h["deck_c"] is not None for h in states[0][1])

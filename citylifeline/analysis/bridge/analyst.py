@@ -64,7 +64,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -77,7 +76,7 @@ from ...warn.model import Event, Incident
 from ..base import Analyst, per_reading
 from . import crossing, fatigue, vibration
 from .assess import CLASSES, D_DROP, E_DROP, Assessment, assess
-from .modal import FROST_MARGIN_C, LEARN_DAYS, FrequencyChart
+from .modal import LEARN_DAYS, FrequencyChart
 
 LEGAL_T = 49.0  # GB 1589-2016: the heaviest lawful lorry (six axles, articulated)
 REPORT_SHARE = 1.1  # over the limit by this share: an overweight vehicle reported
@@ -115,17 +114,6 @@ def overload_t(lanes: float) -> float:
     n = max(1, int(np.ceil(lanes)))
     bar = max(DESIGN_T * ULS_FACTOR, n * LEGAL_T)
     return max(bar, design_t(lanes) * ULS_FACTOR) if lanes > SINGLE_LANES else bar
-
-
-@numba.njit(cache=True, nogil=True)
-def in_order(sensor: npt.NDArray[np.int32], t_ms: npt.NDArray[np.int64], sensors: int) -> bool:  # pragma: no cover
-    """Whether each sensor's readings come in time order."""
-    last = np.full(sensors, np.iinfo(np.int64).min, np.int64)
-    for i in range(len(sensor)):
-        if t_ms[i] < last[sensor[i]]:
-            return False
-        last[sensor[i]] = t_ms[i]
-    return True
 
 
 def _detail(key: str, props: dict[str, Any]) -> str:
@@ -259,10 +247,7 @@ class BridgeAnalyst(Analyst):
         rows = np.flatnonzero(role >= 0)
         if not len(rows):
             return []
-        t = batch.t_ms[rows]
-        if not in_order(batch.sensor[rows], t, len(self.role)):  # a gateway sends each sensor in time order
-            o = np.argsort(t, kind="stable")
-            rows, t = rows[o], t[o]
+        t = batch.t_ms[rows]  # each sensor's in time order (the store's promise, ``analysis.base``)
         events: list[Event] = []
         with self._lock:
             if self.next_assess_ms < 0:
@@ -276,7 +261,11 @@ class BridgeAnalyst(Analyst):
                     events += self._weigh(batch, part)
                 else:
                     events += self._weigh(batch, part[strain])
-                    events += self._chart(batch, part[(kinds == FREQ) | (kinds == DECK)])
+                    # in time order across sensors, a thermometer before a frequency of the same time: each
+                    # frequency takes the deck's reading of its time (they are few)
+                    charted = part[(kinds == FREQ) | (kinds == DECK)]
+                    events += self._chart(batch, charted[np.lexsort((self.role[batch.sensor[charted]] != DECK,
+                                                                     batch.t_ms[charted]))])
                     events += self._vibrate(batch, part[kinds == RAW])
                 if not due.any():
                     break
@@ -353,8 +342,7 @@ class BridgeAnalyst(Analyst):
             return []
         chart = self.charts[b]
         chart.update(np.array([t]), np.array([v]), np.array([deck]))
-        judged = not chart.learning(t) and np.isfinite(deck) and chart.lagged.min() >= FROST_MARGIN_C
-        self._gather(b, t, v, deck, chart.last_residual if judged else np.nan)
+        self._gather(b, t, v, deck, chart.last_residual if chart.judged_ms == t else np.nan)
         drop = self._drop(b)
         if np.isnan(drop):
             self.told[b] = 0  # re-armed
@@ -376,6 +364,10 @@ class BridgeAnalyst(Analyst):
         acc[1:] += (1, f_hz, np.nan_to_num(deck_c), np.isfinite(deck_c), np.nan_to_num(shift), np.isfinite(shift))
         self.hist[b, (hour // HOUR_MS) % HISTORY_HOURS] = (
             hour, acc[2] / acc[1], acc[3] / acc[4] if acc[4] else np.nan, acc[5] / acc[6] if acc[6] else np.nan)
+
+    def _gauges_of(self, b: int) -> npt.NDArray[np.intp]:
+        """Bridge b's strain gauges (their numbers in ``gauges``)."""
+        return np.flatnonzero(self.bridge_of[self.gauges] == b)
 
     def _drop(self, b: int) -> float:
         """The drop of the damage alarm in force: the mean compensated residual since the change began
@@ -404,7 +396,7 @@ class BridgeAnalyst(Analyst):
                               chart.s / max(chart.limit(), 1e-9) if watching else np.nan,
                               len(recent), float(recent[:, 2].max()) if len(recent) else 0.0,
                               DESIGN_T * ULS_FACTOR, 2 * DESIGN_T,
-                              self.fatigue.worst(np.flatnonzero(self.bridge_of[self.gauges] == b))))
+                              self.fatigue.worst(self._gauges_of(b))))
         return out
 
     # ---- words ----------------------------------------------------------------------------------
@@ -507,7 +499,7 @@ class BridgeAnalyst(Analyst):
                 "weighs_from_t": self._weighs_from_t(b),
                 "f1_history": self._history(b),
                 "fatigue": [self.fatigue.summary(int(j), self.registry.ids[int(self.gauges[j])])
-                            for j in np.flatnonzero(self.bridge_of[self.gauges] == b)],
+                            for j in self._gauges_of(b)],
                 "assessment": history[-1].to_dict() if history else None,
                 "assessments": [a.to_dict() for a in history]}
 
@@ -527,7 +519,7 @@ class BridgeAnalyst(Analyst):
         """The weight a vehicle must show to be reported overweight on this bridge's gauges now: the
         limit plus ``RECORD_SIGMAS`` of the noisiest gauge's uncertainty (None before it is known, or where
         a gauge weighs the span's load, not a vehicle)."""
-        mine = np.flatnonzero(self.bridge_of[self.gauges] == b)
+        mine = self._gauges_of(b)
         if not self.single[mine].all():
             return None
         noise = self.cross["noise"][mine] / crossing.MEDIAN_ABS_DIFF / self.strain_per_t[mine]

@@ -128,6 +128,7 @@ class FrequencyChart:
         self.first_ms = self.last_ms = self.run_from_ms = -1
         self.s, self.run_sum, self.run_n, self.alarmed = 0.0, 0.0, 0, False
         self.last_residual = math.nan
+        self.judged_ms = -1  # the latest window judged (not learnt only, not frost); not checkpointed: read at once
 
     # -- the model ------------------------------------------------------------------------
     def coef(self) -> F64:
@@ -182,7 +183,7 @@ class FrequencyChart:
                 continue
             sigma = self.spread() * math.sqrt(1 + self.leverage(x))
             r = f / float(x @ self.coef()) - 1
-            self.last_residual = r
+            self.last_residual, self.judged_ms = r, t
             z = max(-CLIP, min(CLIP, r / sigma))
             k = round(DESIGN_DROP / sigma / 2, 3)
             h = h_by_k.setdefault(k, cusum_limit(k, ARL0_DAYS * WINDOWS_A_DAY))
