@@ -180,6 +180,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--healthy-days", type=int, default=365, help="days of each healthy bridge-year")
     sp.add_argument("--write-docs", action="store_true", help="replace the bridges section of docs/benchmarks.md")
     sp.set_defaults(run=_bench_bridges)
+    sp = bench.add_parser("drainage", help="the waterlogging forecast on held-out storms against the SWMM truth: "
+                                           "lead time, hits, false warnings, depth, with the fixed limits")
+    sp.add_argument("--seeds", type=int, nargs="*", help="storm seeds (default: the held-out ones)")
+    sp.add_argument("--write-docs", action="store_true", help="replace the drainage section of docs/benchmarks.md")
+    sp.set_defaults(run=_bench_drainage)
     return p
 
 
@@ -442,15 +447,28 @@ def _bench_gas(args: argparse.Namespace) -> int:
 
 def _bench_bridges(args: argparse.Namespace) -> int:
     from .bench import bridges
+
+    return _report(args, bridges.run(args.days, args.healthy_days), bridges.markdown, "<!-- bridges -->")
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any], markdown: Any, marker: str) -> int:
+    """Print a benchmark's section (with the command that ran it) and, with --write-docs, put it in
+    docs/benchmarks.md."""
     from .bench.report import bench_command, replace_section
 
-    result = bridges.run(args.days, args.healthy_days)
     result["command"] = bench_command(args.write_docs)
-    md = bridges.markdown(result)
+    md = markdown(result)
     print(md)
     if args.write_docs:
-        replace_section("<!-- bridges -->", md)
+        replace_section(marker, md)
     return 0
+
+
+def _bench_drainage(args: argparse.Namespace) -> int:
+    from .bench import drainage
+
+    result = drainage.run(tuple(args.seeds) if args.seeds else drainage.SEEDS)
+    return _report(args, result, drainage.markdown, "<!-- drainage -->")
 
 
 def _bench_leaks(args: argparse.Namespace) -> int:

@@ -35,7 +35,8 @@ from .twin.scenario import Scenario, load_scenario, parse_duration
 log = logging.getLogger("citylifeline.demo")
 DEMO_SCENARIO = "city_day"
 DEMO_HISTORY = "8h"  # how much of the scenario has already happened when the demo starts
-DEMO_ANALYSTS = "gas,water,bridge"  # the water and bridge analysts learn from the feed (the overview shows how far)
+DEMO_ANALYSTS = "gas,water,bridge,drainage"
+"""The water and bridge analysts learn from the feed (the overview shows how far)."""
 DEMO_WATER_HISTORY = "22d"  # the water network's days before the scenario: the analyst's calibration (20 days
 # for its day window, ``leaks.MIN_HISTORY_DAYS``), with two nights to spare for its first night-flow judgements
 DEMO_BRIDGE_HISTORY = "8d"  # the bridges' frequencies and deck temperatures before the scenario: the bridge
@@ -95,6 +96,7 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
         f"The twin plays the scenario '{scn.name}' ({scn.description.strip()})",
         *([f"First, the water network's last {water_s / 86400:g} days (the water analyst calibrates on them; "
            "the overview shows how far it is)"] if water_s > 0 else []),
+        "… and the meteorological service's radar nowcasts of the storm, as it would issue them (every 6 minutes)",
         f"… and the bridges' frequencies and deck temperatures of the {DEMO_BRIDGE_HISTORY} before (the bridge analyst "
         "learns each bridge's temperature-compensated normal)",
         "Already happened (on the platform within a minute or two):", *lines,
@@ -103,7 +105,9 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
 
 
 def _feed(base: str, scn: Scenario, stop: threading.Event, token: str, water_s: float = 0.0) -> None:
-    from .twin.feed import bearer, feed
+    from .city.bundle import load_city
+    from .twin.feed import bearer, feed, feed_forecasts
+    from .twin.rainforecast import rain_forecasts
 
     try:
         readings = demo_readings(scn, water_s, parse_duration(DEMO_BRIDGE_HISTORY, "bridge history"))
@@ -113,6 +117,9 @@ def _feed(base: str, scn: Scenario, stop: threading.Event, token: str, water_s: 
                 if httpx.get(f"{base}/api/v1/status", timeout=2, headers=bearer(token)).status_code == 200:
                     break
             stop.wait(0.2)
+        rain = [s.id for s in load_city(scn.city).sensors.specs if s.kind == "rainfall"]  # the met service's nowcasts
+        threading.Thread(target=feed_forecasts, args=(rain_forecasts(scn, rain), base, stop, token),
+                         name="twin-rain-forecasts", daemon=True).start()
         stats = feed(readings, base, history_until_ms=int(time.time() * 1000), stop=stop, token=token)
         log.info("twin feed finished: %d readings", stats.sent)
     except Exception:  # the server keeps running for the user even if the feed fails

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from .analysis.drainage.rain import CityGauges
 from .auth.access import Access
 from .auth.model import (
     ADMIN_ID,
@@ -37,6 +38,7 @@ from .auth.model import (
 from .city.bundle import CityBundle, load_city
 from .city.model import LIFELINES
 from .errors import CityLifelineError, ConfigError, NotFound, ValidationError
+from .forecasts import KEPT, RainForecastRecord
 from .ingest import Parsed, Validator
 from .pipeline import Lifelines, Pipeline, wall_ms
 from .settings import SETTINGS, Config
@@ -91,6 +93,7 @@ class Engine:
             self._set_admin_token(config.admin_token)
         self._water: Any = None
         self._water_lock = threading.Lock()
+        self.rain_gauges = CityGauges.of(self.city, self.registry)  # what a rain forecast names (None: no model)
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the writer thread's
         self._appends: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the store thread's
         self._listeners: list[Listener] = []
@@ -239,6 +242,23 @@ class Engine:
             self._save_works(order, who, source, f"works.{'finish' if done else 'cancel'}",
                              f"{order.action} {order.asset}: {state}" + (f" at {end} ms" if done else ""))
             return order
+        return self.run(job)
+
+    # ---- rain forecasts ------------------------------------------------------------------------------
+    def add_rain_forecast(self, who: Credential, source: str, doc: Any) -> Future[RainForecastRecord]:
+        """Keep a meteorological service's rain forecast (checked, on the model's gauges and steps) and
+        give the newest to the analysts; it takes effect at its issue time in the readings' time."""
+        if self.rain_gauges is None:
+            raise ValidationError("this city has no SWMM drainage model: a rain forecast has nothing to drive",
+                                  field="series", value=None)
+        forecast = self.rain_gauges.parse(doc)
+
+        def job() -> RainForecastRecord:
+            now = self.clock()
+            record = forecast.record(self.store.next_ids()["rain_forecasts"], now, who.name)
+            self.store.save_warnings(WarnChanges(rain_forecasts=[record]))
+            self.pipeline.rain_forecasts(self.store.rain_forecasts(KEPT))
+            return record
         return self.run(job)
 
     def _save_works(self, order: WorksOrder, who: Credential, source: str, action: str, detail: str) -> None:

@@ -10,7 +10,7 @@ produced when the data arrived in the same order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import numpy as np
 
 from .batch import ReadingBatch
 from .city.bundle import CityBundle
+from .forecasts import KEPT, RainForecastRecord
 from .ingest import Validator, read_file
 from .ingest.payload import Parsed
 from .ingest.validate import Rejection
@@ -152,12 +153,16 @@ class ReplayResult:
 
 def replay(bundle: CityBundle, config: Config, source: Store | None = None, files: Iterable[str | Path] = (),
            naive_tz: str | None = None, chunk_rows: int = 1_000_000,
-           progress: Progress | None = None) -> ReplayResult:
-    """Run a fresh pipeline over ``source``'s stored readings (arrival order) and/or ``files``."""
+           progress: Progress | None = None, rain_forecasts: Sequence[RainForecastRecord] = ()) -> ReplayResult:
+    """Run a fresh pipeline over ``source``'s stored readings (arrival order) and/or ``files``, with
+    ``source``'s rain forecasts and ``rain_forecasts`` given to it first."""
     if source is not None:  # keep the source's sensor indices (without writing to it), so no remapping
         bundle = CityBundle(bundle.city, bundle.sensors.reconcile(source.sensor_ids()), bundle.path, bundle.config)
     memory = EmbeddedStore(":memory:", memory_limit=config.memory_limit)
     pipeline = Pipeline(bundle, memory, config.with_(checkpoint_interval_s=1e12))
+    forecasts = [*(source.rain_forecasts(KEPT) if source is not None else []), *rain_forecasts]
+    if forecasts:
+        pipeline.rain_forecasts(forecasts)
     report = IngestReport()
     start = time.perf_counter()
     if source is not None:

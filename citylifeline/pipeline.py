@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numba
 import numpy as np
 
-from .analysis import default_analysts, judged_from
+from .analysis import default_analysts, judged_window
 from .analysis.base import UNTRUSTED_FAULTS
 from .auth.model import AuditEntry
 from .batch import NO_TIME, EventBatch, ReadingBatch
@@ -30,6 +30,7 @@ from .city.sensors import SensorRegistry
 from .detect import AnomalyDetector, default_detectors, impossible_mask
 from .detect.anomaly import review
 from .errors import NotFound
+from .forecasts import KEPT, RainForecastRecord
 from .settings import Config
 from .store.base import AppendResult, Checkpoint, DeadLetter, Store, WarnChanges
 from .warn.correlate import Correlator
@@ -82,6 +83,8 @@ class Lifelines(Protocol):
 
     def works(self, orders: list[WorksOrder]) -> None: ...
 
+    def rain_forecasts(self, forecasts: list[RainForecastRecord]) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -101,12 +104,13 @@ class Pipeline:
         self.detectors = default_detectors(self.registry, config)
         self.analysts = default_analysts(self.city, self.registry, config)
         self.correlator = Correlator(self.city, self.registry, config, store, partition,
-                                     judged_from=judged_from(self.analysts, len(self.registry)))
+                                     judged_from=judged_window(self.analysts, len(self.registry))[0])
         self.detected_t = np.full(len(self.registry), NONE, dtype=np.int64)  # newest time given to detectors
         self.watermark_ms = NONE
         self.seq = 0
         self._last_checkpoint_ms = clock()
         self.works(store.works_orders())  # before the replay: it must judge as the live run did
+        self.rain_forecasts(store.rain_forecasts(KEPT))
         self.recovered_readings = self.recover()
 
     # ---- the two steps -------------------------------------------------------------------------
@@ -191,6 +195,11 @@ class Pipeline:
         for a in self.analysts:
             a.works(orders)
 
+    def rain_forecasts(self, forecasts: list[RainForecastRecord]) -> None:
+        """The newest rain forecasts (each time one comes, and at the start): to the analysts."""
+        for a in self.analysts:
+            a.rain_forecasts(forecasts)
+
     def threshold_levels(self) -> np.ndarray:
         """Each sensor's threshold level in force (a severity, 0 for none), by registry index."""
         threshold = next((d for d in self.detectors if d.name == "threshold"), None)
@@ -217,7 +226,8 @@ class Pipeline:
                 a.sensor_faults(faults)
             records.extend(a.update(new))
         if self.analysts:  # an analyst that has learnt a sensor's normal judges it from then on
-            self.correlator.judged_from = judged_from(self.analysts, len(self.registry))
+            self.correlator.judged_from, self.correlator.judged_until = judged_window(self.analysts,
+                                                                                      len(self.registry))
         return records
 
     def run_detectors(self, new: ReadingBatch) -> EventBatch:

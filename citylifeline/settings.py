@@ -69,13 +69,15 @@ SETTINGS: tuple[Setting, ...] = (
             "is within this many robust deviations of what its sensor usually reads at that hour (as the AI "
             "detector has learned it) is kept as evidence and opens no incident; 0 turns the review off. Orange "
             "and red warnings, and sensors the AI is still learning, are never reviewed."),
-    Setting("analysts", "gas,bridge",
+    Setting("analysts", "gas,bridge,drainage",
             "The lifeline analysts the pipeline runs, comma-separated (gas: leak or sewer biogas, source and "
             "danger for every space with a methane detector beside the gas mains; their methane rule warnings "
             "become evidence. bridge: damage from the temperature-compensated frequency, after a week of "
             "learning, and loads from the midspan strain; the strain and deflection limits become evidence, "
-            "the frequency's once it has learnt. water: leaks and bursts on the EPANET model, after a day of "
-            "learning; opt-in for now, the demo runs it). Empty: none."),
+            "the frequency's once it has learnt. drainage: waterlogging forecast two hours ahead on the city's "
+            "SWMM model at its waterlogging points and catchments, from the rain gauges and the rain forecasts "
+            "pushed to it; while it rains the drainage limits become evidence. water: leaks and bursts on the "
+            "EPANET model, after a day of learning; opt-in for now, the demo runs it). Empty: none."),
     Setting("anomaly_corroborate_s", 900.0,
             "The time within which AI anomaly warnings of nearby sensors corroborate each other."),
     Setting("max_incidents_per_asset_hour", 3,

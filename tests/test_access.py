@@ -473,6 +473,10 @@ ACCESS_TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/analysts/{name}"): Route("viewer", "/api/v1/analysts/gas", check=check_analyst),
     ("POST", "/api/v1/analysts/{name}/recalibrate"): Route("admin", "/api/v1/analysts/gas/recalibrate"),
     ("GET", "/api/v1/works"): Route("viewer", items="works"),
+    # the test city has no drainage model: a device's forecast is refused as such (400), others' with 403
+    ("POST", "/api/v1/rain-forecasts"): Route("device", ok=400, body=lambda _: {
+        "issued": NOW * 1000, "series": [{"gauge": "R-1", "values": [10.0, 20.0]}]}),
+    ("GET", "/api/v1/rain-forecasts"): Route("viewer"),
     ("POST", "/api/v1/works"): Route("operator", "/api/v1/works", "pipe", ok=201, body=lambda pipe: {
         "asset": pipe, "start": NOW - 600, "reason": "a new connection"}),
     ("POST", "/api/v1/works/{order_id}/finish"): Route("operator", "/api/v1/works/{}/finish", "works",

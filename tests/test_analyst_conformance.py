@@ -1,6 +1,6 @@
 """One conformance suite over every analyst in ``ANALYSTS``, each on twin runs of a city it
-analyses (the ``cases`` fixture: the demo city's gas and bridges; the test city's Net3 with its
-water sensors).
+analyses (the ``cases`` fixture: the demo city's gas, bridges and drainage; the test city's Net3 with
+its water sensors).
 
 Each promise of the Analyst contract is checked: cutting the stream into batches does not change
 the events; a checkpoint taken mid-stream and restored into a fresh analyst continues exactly;
@@ -31,10 +31,16 @@ INCIDENTS = {"gas": {"type": "gas_leak", "place": "gas/junction/G-N1209", "start
                      "growth": "10min"}}
 INCIDENTS["bridge"] = {"type": "bridge_overload", "place": "bridge/bridge/B-1", "start": "8h", "magnitude": 120.0}
 """The incidents the gas and bridge analysts exist for, in the demo city."""
-WARNING_KINDS = {"gas": "gas_leak", "water": "water_burst", "bridge": "bridge_overload"}
-JUDGED_KINDS = {"gas": ("methane", "ethane"), "water": (), "bridge": ("strain", "displacement", "frequency")}
+STORM = [{"start": "40min", "duration": "1h", "peak_mm_h": 90}]
+SHOWER = [{"start": "40min", "duration": "1h", "peak_mm_h": 30}]
+"""The drainage analyst's: a storm that floods the underpass, and a shower that floods nothing."""
+WARNING_KINDS = {"gas": "gas_leak", "water": "water_burst", "bridge": "bridge_overload",
+                 "drainage": "waterlogging_forecast"}
+JUDGED_KINDS = {"gas": ("methane", "ethane"), "water": (), "bridge": ("strain", "displacement", "frequency"),
+                "drainage": ("level", "flow", "rainfall")}
 STATE_KEYS = {"gas": {"spaces"}, "water": {"phase", "windows", "history_days", "leaks"}, "bridge": {"bridges",
-                                                                                                  "classes"}}
+                                                                                                  "classes"},
+              "drainage": {"places", "rain"}}
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +48,11 @@ def demo() -> CityBundle:
     return load_city("demo")
 
 
-def readings(bundle: CityBundle, with_incident: str | None, hours: int = 12, mean_c: float = 27.0) -> ReadingBatch:
+def readings(bundle: CityBundle, with_incident: str | None, hours: int = 12, mean_c: float = 27.0,
+             rain: list[dict[str, Any]] | None = None) -> ReadingBatch:
     """A twin run in time order, as registry indices (the order the store replays)."""
     doc = {"duration": f"{hours}h", "start": "2026-08-10T00:00:00+08:00", "seed": 31,
-           "weather": {"temperature_c": {"mean": mean_c, "swing": 8}},
+           "weather": {"temperature_c": {"mean": mean_c, "swing": 8}, "rain": rain or []},
            "incidents": [INCIDENTS[with_incident]] if with_incident else []}
     r = simulate(scenario_from_dict(doc), bundle).readings
     idx = np.array([bundle.sensors.index[s] for s in r.sensor_id], dtype=np.int32)
@@ -59,7 +66,9 @@ def cases(demo: CityBundle, request: pytest.FixtureRequest) -> dict[str, tuple[C
     city, burst_day = request.getfixturevalue("net3")
     return {"gas": (demo, readings(demo, "gas"), lambda: readings(demo, None, hours=24, mean_c=12.0)),
             "water": (city, burst_day, lambda: quiet_net3(city)),
-            "bridge": (demo, readings(demo, "bridge"), lambda: readings(demo, None, hours=24, mean_c=12.0))}
+            "bridge": (demo, readings(demo, "bridge"), lambda: readings(demo, None, hours=24, mean_c=12.0)),
+            "drainage": (demo, readings(demo, None, hours=3, rain=STORM), lambda: readings(demo, None, hours=3,
+                                                                                           rain=SHOWER))}
 
 
 def quiet_net3(bundle: CityBundle) -> ReadingBatch:

@@ -128,6 +128,9 @@ def test_the_demo_city_loads_whole() -> None:
                                                            "bridge": 15, "tunnel": 36}
     kinds = {a.kind for a in layers["places"].assets.values()}
     assert kinds == {"hospital", "school", "metro_station", "residential", "other"}
+    points = [a for a in layers["drainage"].assets.values() if a.kind == "waterlogging_point"]
+    assert len(points) == 7 and all(a.xy == demo.city.asset(f"drainage/{a.props['node_kind']}/{a.props['node']}").xy
+                                    and a.key not in layers["drainage"].graph for a in points)  # above its node
     # the lifelines lie under the same streets: a gas junction 2.8 m from its sewer manhole and cable well
     gas = demo.city.asset("gas/junction/G-N1209")
     for key in ("drainage/junction/S-N1209", "tunnel/cable_well/C-N1209"):

@@ -418,7 +418,8 @@ def bridge_view_matches_the_api(page: Any, demo: str, lang: str) -> None:
         want = bridge_cards_expected(status, lang)
         if shown == want or time.time() > deadline:
             break
-        page.evaluate("document.getElementById('bridge-view').dataset.stale = '1';"
+        page.evaluate("const v = document.getElementById('bridge-view');"  # absent while the overview redraws
+                      "if (v) v.dataset.stale = '1';"
                       "window.dispatchEvent(new HashChangeEvent('hashchange'))")
     assert shown == want
     text = page.locator("#bridge-view").inner_text()

@@ -116,7 +116,7 @@ def test_warning_records_and_checkpoint_round_trip(store: Store) -> None:
     store.save_warnings(WarnChanges(incidents={1: inc}))
     assert store.active_incidents() == []
     assert store.incidents(IncidentFilter(states=("resolved",)))[0].state == "resolved"
-    assert store.next_ids() == {"events": 2, "incidents": 2, "tickets": 2}
+    assert store.next_ids() == {"events": 2, "incidents": 2, "tickets": 2, "rain_forecasts": 1}
 
 
 def test_a_second_process_cannot_open_the_store_for_writing(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ cause is and whom it threatens.  Every analyst
 - names the sensors whose rule warnings its judgement replaces (``judged``): their threshold,
   rate and AI warnings are kept as evidence and open no incident of their own, because the
   analyst's events, graded by danger, do; from when, in the readings' time (``judged_from_ms``),
-  where it must first learn a sensor's normal;
+  where it must first learn a sensor's normal, and until when (``judged_until_ms``), where it judges
+  only in some weather;
 - takes in the works orders on its lifeline (``works``: a valve shut for works is an operation,
   not a fault), given all at once whenever one is entered or ended, and before a restart's replay;
+  and so the rain forecasts a meteorological service pushes (``rain_forecasts``), each taking
+  effect at its issue time in the readings' time;
 - is told of the sensors the health detectors find faulty (``sensor_faults``: a frozen
   transmitter), in the batch that found them and before it sees that batch, and leaves their
   readings out of its judgement from the fault's time on, until it learns again (``recalibrate``);
@@ -41,6 +44,7 @@ import numpy.typing as npt
 from ..batch import NEVER_MS, NO_TIME, ReadingBatch
 from ..city.model import City
 from ..city.sensors import SensorRegistry
+from ..forecasts import RainForecastRecord
 from ..settings import Config
 from ..warn.model import Event, Incident
 from ..works import WorksOrder
@@ -84,6 +88,12 @@ class Analyst(ABC):
         from the start.  Asked after each batch, so an analyst that learns first says when it is done."""
         return np.where(self.judged(), NO_TIME, NEVER_MS).astype(np.int64)
 
+    def judged_until_ms(self) -> npt.NDArray[np.int64]:
+        """Per sensor, the reading time until which ``judged`` holds (``NEVER_MS``: for good, the default);
+        an analyst that judges only in some weather (the drainage forecaster, while it rains) says when
+        that ends."""
+        return np.full(len(self.registry), NEVER_MS, dtype=np.int64)
+
     @abstractmethod
     def update(self, batch: ReadingBatch) -> list[Event]:
         """Consume committed readings (any sensors; per-sensor time order) and return the events they cause."""
@@ -108,6 +118,10 @@ class Analyst(ABC):
     def works(self, orders: list[WorksOrder]) -> None:  # noqa: B027  # most analysts have none to take in
         """Every works order known (``works``): operations on the network that its judgement must
         take for what they are.  By default none concern it."""
+
+    def rain_forecasts(self, forecasts: list[RainForecastRecord]) -> None:  # noqa: B027  # most analysts use none
+        """The newest rain forecasts (``forecasts.KEPT``, oldest first), all at once whenever one comes and
+        before a restart's replay.  By default none concern it."""
 
     def sensor_faults(self, faults: list[Event]) -> None:  # noqa: B027  # an analyst without a model uses none
         """The health detectors' fault events of the batch about to be given to ``update``

@@ -96,8 +96,9 @@ def status(request: Request, who: Credential = VIEWER) -> JSON:
 def analyst_state(request: Request, name: str, who: Credential = VIEWER) -> JSON:
     """What the analyst judges now, per asset it watches (the gas analyst: every space's verdict, leak
     probability, methane and usual biogas; the bridge analyst: every bridge's class and reasons, frequency
-    history, overweight vehicles and fatigue per gauge), limited to the assets whose sensors are in the
-    credential's scope."""
+    history, overweight vehicles and fatigue per gauge; the drainage analyst: every waterlogging point's and
+    catchment's water now and forecast two hours ahead with its band, and the rain), limited to the assets
+    whose sensors are in the credential's scope."""
     engine = engine_of(request)
     analyst = engine.analyst(name)
     mask = engine.access.sensor_mask(who)
@@ -106,6 +107,9 @@ def analyst_state(request: Request, name: str, who: Credential = VIEWER) -> JSON
     for key, field in (("spaces", "space"), ("bridges", "asset")):  # the gas analyst's spaces, the bridges
         if key in state:
             state[key] = [row for row in state[key] if row[field] in seen]
+    if "places" in state:  # the drainage analyst's points and catchments, by the sensor they are told on
+        ids = {i for i, m in zip(engine.registry.ids, mask, strict=False) if m}
+        state["places"] = [row for row in state["places"] if row["sensor"] in ids]
     return JSON(state)
 
 

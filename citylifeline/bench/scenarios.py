@@ -4,7 +4,8 @@ For each scenario: simulate it (``twin.runner``), replay its delivered readings 
 platform's pipeline (``offline.replay``, exactly what ``citylifeline replay`` does), and match
 the incidents the platform raised with the incidents that really happened.  A true incident is
 *found* by the earliest platform incident of the same lifeline that is active during it — it
-begins at most ``EARLY_MS`` before the truth and before the truth ends (plus ``LATE_MS``), and
+begins at most ``EARLY_MS`` (a waterlogging: ``FORECAST_EARLY_MS``) before the truth and before
+the truth ends (plus ``LATE_MS``), and
 was still being updated at the truth's start (less ``GRACE_MS``, for clocks) — and either shares
 a sensor with the truth's expected sensors or lies within ``MATCH_RADIUS_M`` of its place.  One
 platform incident may find several truths (a storm floods several catchments and the platform
@@ -14,7 +15,9 @@ began (rain gauges and outfall flows rise before the streets flood).  Platform i
 find nothing but share a sensor with a truth that another incident found, while it went on, are
 *duplicates* (one burst split into several incidents); the rest are *false*; those made only of
 sensors with injected device faults are also counted as *faults raised as incidents*.  A truth
-no sensor could see (no expected sensors) is *unobservable*: reported, not counted as missed.
+no sensor could see (no expected sensors) is *unobservable* — unless it is a waterlogging that an
+incident at its place found (the drainage forecast of a street no gauge watches): reported, not
+counted as missed.
 """
 
 from __future__ import annotations
@@ -27,16 +30,20 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.drainage.rain import CityGauges
 from ..city.bundle import CityBundle, load_city
 from ..city.model import LIFELINES
 from ..errors import NotFound
+from ..forecasts import RainForecastRecord
 from ..offline import replay
 from ..settings import Config
+from ..twin.rainforecast import rain_forecasts
 from ..twin.runner import TwinRun, simulate, write_run
 from ..twin.scenario import Scenario
 
 GRACE_MS = 5 * 60_000
 EARLY_MS = 3600_000  # a warning up to an hour ahead (rain before a flood) counts; an older incident does not
+FORECAST_EARLY_MS = 2 * 3600_000  # ... two hours for a waterlogging truth: the drainage forecast's horizon
 LATE_MS = 3600_000
 MATCH_RADIUS_M = 500.0  # 'nearby': under the next bridge or tunnel compartment is not
 DAY_MS = 86_400_000
@@ -108,14 +115,16 @@ def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle)
     for t in sorted(run.truth, key=lambda t: t.start_ms):
         sc = by[t.lifeline]
         sc.truths += 1
-        if not t.expected_sensors:
+        end = (t.end_ms or s.end_ms) + LATE_MS
+        early = FORECAST_EARLY_MS if t.type == "waterlogging" else EARLY_MS
+        candidates = [i for i in incidents if i["lifeline"] == t.lifeline
+                      and t.start_ms - early <= i["t_first_ms"] <= end
+                      and i["t_last_ms"] >= t.start_ms - GRACE_MS and _related(i, t)]
+        if not t.expected_sensors and (not candidates or t.type != "waterlogging"):  # no sensor could see it, nor
+            # (a waterlogging of a street no gauge watches) the drainage forecast foresee it
             sc.unobservable += 1
             matches.append({"truth": t.id, "type": t.type, "result": "unobservable"})
             continue
-        end = (t.end_ms or s.end_ms) + LATE_MS
-        candidates = [i for i in incidents if i["lifeline"] == t.lifeline
-                      and t.start_ms - EARLY_MS <= i["t_first_ms"] <= end
-                      and i["t_last_ms"] >= t.start_ms - GRACE_MS and _related(i, t)]
         if not candidates:
             sc.missed += 1
             matches.append({"truth": t.id, "type": t.type, "result": "missed"})
@@ -172,20 +181,32 @@ def _location_error(inc: dict[str, Any], place: str, bundle: CityBundle) -> floa
     return best
 
 
-def run_scenario(scenario: Scenario, config: Config | None = None, bundle: CityBundle | None = None) -> ScenarioScore:
+def run_scenario(scenario: Scenario, config: Config | None = None, bundle: CityBundle | None = None,
+                 rain_forecasts: bool = True) -> ScenarioScore:
     """Simulate, replay and score one scenario."""
     bundle = bundle or load_city(scenario.city)
-    return replay_run(simulate(scenario, bundle), config or Config.load(environ={}), bundle)
+    return replay_run(simulate(scenario, bundle), config or Config.load(environ={}), bundle, rain_forecasts)
 
 
-def replay_run(run: TwinRun, config: Config, bundle: CityBundle) -> ScenarioScore:
-    """Replay one simulated run through the platform with ``config`` and score it."""
+def replay_run(run: TwinRun, config: Config, bundle: CityBundle, rain_forecasts: bool = True) -> ScenarioScore:
+    """Replay one simulated run through the platform with ``config`` and score it; with the rain forecasts
+    the twin's meteorological service would have pushed (``twin.rainforecast``), unless not ``rain_forecasts``."""
     with tempfile.TemporaryDirectory(prefix="cl-score-") as tmp:
         readings, _ = write_run(run, tmp)
-        result = replay(bundle, config, files=[readings])
+        result = replay(bundle, config, files=[readings],
+                        rain_forecasts=twin_forecasts(run.scenario, bundle) if rain_forecasts else ())
     score = score_run(run, result.incidents, bundle)
     score.replay_s = result.report.seconds
     return score
+
+
+def twin_forecasts(scenario: Scenario, bundle: CityBundle) -> list[RainForecastRecord]:
+    """The rain forecasts of a scenario as the store would keep them (none for a city without a drainage model)."""
+    gauges = CityGauges.of(bundle.city, bundle.sensors)
+    if gauges is None or not gauges.ids:
+        return []
+    docs = rain_forecasts(scenario, sorted(gauges.ids))
+    return [gauges.parse(d).record(k + 1, int(d["issued"]), "twin") for k, d in enumerate(docs)]
 
 
 def table(scores: list[ScenarioScore]) -> str:

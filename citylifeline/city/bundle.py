@@ -15,6 +15,8 @@ Example ``city.yaml``::
     districts: districts.geojson  # optional: polygons with a 'name' (WGS84); each sensor's district
     sensor_defaults:           # per kind, for cells left empty in sensors.csv
       pressure: {interval_s: 60, unit: MPa, hysteresis: 0.005, min_duration_s: 120}
+    waterlogging:              # points where standing water is forecast (city.swmm.add_waterlogging_points)
+      - {id: UP1, node: S-UP1, kind: underpass, name: Nanyi Rd railway underpass}
 
 ``load_city("demo")`` and ``load_city("ltown")`` load the bundles shipped in the package.
 """
@@ -38,6 +40,7 @@ from .epanet import Georef, read_epanet
 from .geojson import read_geojson
 from .model import LAYER_NAMES, City
 from .sensors import SensorRegistry, load_sensors_csv
+from .swmm import add_waterlogging_points
 
 
 class CityBundle:
@@ -93,6 +96,8 @@ def load_city(source: str | Path) -> CityBundle:
         if name not in LAYER_NAMES:
             raise ConfigError(f"{path}: layers.{name}: unknown layer; use {', '.join(LAYER_NAMES)}")
         city.add_layer(_read_layer(name, spec or {}, base, city, f"{path}: layers.{name}"))
+    if config.get("waterlogging"):
+        add_waterlogging_points(city, config["waterlogging"], f"{path}: waterlogging")
     asset_layer = {a.key: a.layer for a in city.assets()}
     asset_xy = {a.key: a.xy for a in city.assets()}
     specs = []

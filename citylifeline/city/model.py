@@ -79,6 +79,10 @@ class Layer:
         self.graph.add_node(a.key)
         return a
 
+    def add_feature(self, kind: str, name: str, geometry: BaseGeometry, **props: Any) -> Asset:
+        """Add an asset that is no part of the network's graph (a waterlogging point on a street) and return it."""
+        return self._add(kind, name, geometry, props)
+
     def add_link(self, kind: str, name: str, start: str, end: str, geometry: BaseGeometry | None = None,
                  **props: Any) -> Asset:
         """Add a link asset between two node keys; its geometry defaults to the straight line."""

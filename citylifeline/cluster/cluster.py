@@ -168,6 +168,12 @@ class Cluster:
 
         ray.get([a.works.remote(orders) for a in self.actors], timeout=READ_TIMEOUT_S)
 
+    def rain_forecasts(self, forecasts: list[Any]) -> None:
+        """The newest rain forecasts, to every partition's analysts."""
+        import ray
+
+        ray.get([a.rain_forecasts.remote(forecasts) for a in self.actors], timeout=READ_TIMEOUT_S)
+
     def read(self, k: int | None, name: str, *args: Any) -> list[Any]:
         """A store read (``worker.READS``) of partition ``k``, or of every partition (``None``): their answers."""
         import ray

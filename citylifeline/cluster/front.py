@@ -36,6 +36,7 @@ from ..city.bundle import CityBundle
 from ..city.sensors import SensorRegistry
 from ..engine import Engine
 from ..errors import StoreError
+from ..forecasts import KEPT
 from ..settings import Config
 from ..store.base import AppendResult, Checkpoint, DeadLetter, DeadLetters, IncidentFilter, Store, WarnChanges
 from ..store.postgres import PostgresStore
@@ -204,6 +205,9 @@ class ClusterStore(Store):
     def works_orders(self) -> list[Any]:
         return self.front.works_orders()  # the front's, pushed to every partition (``ClusterPipeline.works``)
 
+    def rain_forecasts(self, limit: int) -> list[Any]:
+        return self.front.rain_forecasts(limit)  # the front's, pushed likewise (``ClusterPipeline.rain_forecasts``)
+
     def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,
               newest_first: bool = True) -> list[Any]:
         return self.front.audit(after_seq, before_seq, limit, newest_first)
@@ -247,6 +251,7 @@ class ClusterPipeline:
         self._levels = np.zeros(len(self.registry), np.int8)
         self._seen: list[tuple[str, int, int]] = [("", 0, -1)] * cluster.plan.n  # (epoch, change, seq) per partition
         self.works(store.works_orders())  # the front's works orders, to the partitions (as Pipeline's own, at start)
+        self.rain_forecasts(store.rain_forecasts(KEPT))
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="citylifeline-front-nats", daemon=True).start()
         self._js: Any = None
@@ -329,6 +334,10 @@ class ClusterPipeline:
     def works(self, orders: list[Any]) -> None:
         """To every partition's analysts (the engine gives them all at its start and at each change)."""
         self.cluster.works(orders)
+
+    def rain_forecasts(self, forecasts: list[Any]) -> None:
+        """To every partition's analysts (at the start and whenever one comes)."""
+        self.cluster.rain_forecasts(forecasts)
 
     def close(self) -> None:
         async def bye() -> None:

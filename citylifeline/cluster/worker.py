@@ -160,6 +160,11 @@ class PartitionWorker:
         with self._lock:
             self.pipeline.works(orders)
 
+    def rain_forecasts(self, forecasts: list[Any]) -> None:
+        """The newest rain forecasts, for the partition's analysts (``Pipeline.rain_forecasts``)."""
+        with self._lock:
+            self.pipeline.rain_forecasts(forecasts)
+
     def read(self, name: str, *args: Any) -> Any:
         """One of the store's reads (``READS``), for the front; sensors are the partition's numbers."""
         if name not in READS:

@@ -25,6 +25,7 @@ from ..auth.model import AuditEntry, Credential, link, verify_chain
 from ..batch import F64, I64, ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import NotFound
+from ..forecasts import RainForecastRecord
 from ..warn.lifecycle import ACTIVE_STATES
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from ..works import WorksOrder
@@ -59,7 +60,8 @@ class DeadLetter:
 @dataclass
 class WarnChanges:
     """Everything one writer job changed beside readings — events, incidents, their timeline, tickets,
-    credentials, works orders and the audit entries of what people did — saved in one transaction."""
+    credentials, works orders, rain forecasts and the audit entries of what people did — saved in one
+    transaction."""
 
     events: list[Event] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
@@ -68,10 +70,11 @@ class WarnChanges:
     credentials: dict[str, Credential] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     works: dict[int, WorksOrder] = field(default_factory=dict)
+    rain_forecasts: list[RainForecastRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.events or self.incidents or self.timeline or self.tickets or self.credentials
-                    or self.audit or self.works)
+                    or self.audit or self.works or self.rain_forecasts)
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ class Store(ABC):
 
     @abstractmethod
     def next_ids(self) -> dict[str, int]:
-        """The next free id of events, incidents and tickets."""
+        """The next free id of events, incidents, tickets and rain forecasts."""
 
     def active_incidents(self) -> list[Incident]:
         """Incidents not yet resolved, archived or marked false alarms."""
@@ -265,6 +268,10 @@ class Store(ABC):
     @abstractmethod
     def works_orders(self) -> list[WorksOrder]:
         """Every works order (``works``), finished and cancelled ones too, oldest first."""
+
+    @abstractmethod
+    def rain_forecasts(self, limit: int) -> list[RainForecastRecord]:
+        """The newest ``limit`` rain forecasts (``forecasts``), by issue time, oldest first."""
 
     @abstractmethod
     def audit(self, after_seq: int = 0, before_seq: int | None = None, limit: int = 500,

@@ -29,6 +29,7 @@ from ..auth.model import AuditEntry, Credential
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
+from ..forecasts import RainForecastRecord
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from ..works import WorksOrder
 from .base import (
@@ -64,9 +65,11 @@ SCHEMA = [
     table_sql("credentials", Credential, "id", DUCKDB_TYPES),
     table_sql("audit", AuditEntry, "seq", DUCKDB_TYPES),  # appended to only; the hash chain shows any change
     table_sql("works_orders", WorksOrder, "id", DUCKDB_TYPES),
+    table_sql("rain_forecasts", RainForecastRecord, "id", DUCKDB_TYPES),
     # files made before events had detail and cause
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS cause BIGINT",
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS asset VARCHAR",  # files made before events named their asset
 ]
 
 
@@ -261,6 +264,7 @@ class EmbeddedStore(Store):
             _insert(con, "credentials", Credential, [astuple(c) for c in changes.credentials.values()], replace=True)
             _insert(con, "audit", AuditEntry, [astuple(a) for a in changes.audit])
             _insert(con, "works_orders", WorksOrder, [astuple(w) for w in changes.works.values()], replace=True)
+            _insert(con, "rain_forecasts", RainForecastRecord, [astuple(f) for f in changes.rain_forecasts])
             if checkpoint is not None:
                 con.execute("DELETE FROM checkpoints")
                 con.execute("INSERT INTO checkpoints VALUES (?, ?, ?)",
@@ -292,7 +296,7 @@ class EmbeddedStore(Store):
     def next_ids(self) -> dict[str, int]:
         """See ``Store.next_ids``."""
         out = {}
-        for table in ("events", "incidents", "tickets"):
+        for table in ("events", "incidents", "tickets", "rain_forecasts"):
             out[table] = int(_one(self._warn, f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0])
         return out
 
@@ -341,6 +345,12 @@ class EmbeddedStore(Store):
         """See ``Store.works_orders``."""
         rows = self._reader().execute(f"SELECT {columns(WorksOrder)} FROM works_orders ORDER BY id").fetchall()
         return [WorksOrder(*r) for r in rows]
+
+    def rain_forecasts(self, limit: int) -> list[RainForecastRecord]:
+        """See ``Store.rain_forecasts``."""
+        rows = self._reader().execute(f"SELECT {columns(RainForecastRecord)} FROM rain_forecasts "
+                                      "ORDER BY issued_ms DESC, id DESC LIMIT ?", [limit]).fetchall()
+        return [RainForecastRecord(*r) for r in reversed(rows)]
 
     def credentials(self) -> list[Credential]:
         """See ``Store.credentials``."""

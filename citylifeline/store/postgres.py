@@ -38,6 +38,7 @@ from ..auth.model import AuditEntry, Credential
 from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
+from ..forecasts import RainForecastRecord
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from ..works import WorksOrder
 from . import dedup, pgcopy
@@ -76,6 +77,7 @@ SCHEMA = [
     "sensor TEXT, t TEXT, value TEXT, unit TEXT, payload TEXT)",
     "CREATE TABLE IF NOT EXISTS checkpoints (seq BIGINT, saved_at_ms BIGINT, data BYTEA)",
     table_sql("events", Event, "id", POSTGRES_TYPES),
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS asset TEXT",  # schemas made before events named their asset
     "CREATE INDEX IF NOT EXISTS events_key ON events (sensor, t_ms, kind)",
     "CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id)",
     table_sql("incidents", Incident, "id", POSTGRES_TYPES),
@@ -86,6 +88,7 @@ SCHEMA = [
     table_sql("credentials", Credential, "id", POSTGRES_TYPES),
     table_sql("audit", AuditEntry, "seq", POSTGRES_TYPES),
     table_sql("works_orders", WorksOrder, "id", POSTGRES_TYPES),
+    table_sql("rain_forecasts", RainForecastRecord, "id", POSTGRES_TYPES),
     "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP; END $$",
     "CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
@@ -343,6 +346,10 @@ class PostgresStore(Store):
                                     [astuple(c) for c in changes.credentials.values()])
                 if changes.works:
                     cur.executemany(_upsert("works_orders", WorksOrder), [astuple(w) for w in changes.works.values()])
+                if changes.rain_forecasts:
+                    cur.executemany(f"INSERT INTO rain_forecasts ({columns(RainForecastRecord)}) "
+                                    f"VALUES ({marks(RainForecastRecord, '%s')})",
+                                    [astuple(f) for f in changes.rain_forecasts])
                 if changes.audit:
                     cur.executemany(f"INSERT INTO audit ({columns(AuditEntry)}) VALUES ({marks(AuditEntry, '%s')})",
                                     [astuple(a) for a in changes.audit])
@@ -381,7 +388,7 @@ class PostgresStore(Store):
     def next_ids(self) -> dict[str, int]:
         """See ``Store.next_ids``."""
         return {table: int(self._rows(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")[0][0])
-                for table in ("events", "incidents", "tickets")}
+                for table in ("events", "incidents", "tickets", "rain_forecasts")}
 
     def incidents(self, flt: IncidentFilter) -> list[Incident]:
         """See ``Store.incidents``."""
@@ -425,6 +432,12 @@ class PostgresStore(Store):
     def works_orders(self) -> list[WorksOrder]:
         """See ``Store.works_orders``."""
         return [WorksOrder(*r) for r in self._rows(f"SELECT {columns(WorksOrder)} FROM works_orders ORDER BY id")]
+
+    def rain_forecasts(self, limit: int) -> list[RainForecastRecord]:
+        """See ``Store.rain_forecasts``."""
+        rows = self._rows(f"SELECT {columns(RainForecastRecord)} FROM rain_forecasts "
+                          "ORDER BY issued_ms DESC, id DESC LIMIT %s", [limit])
+        return [RainForecastRecord(*r) for r in reversed(rows)]
 
     def credentials(self) -> list[Credential]:
         """See ``Store.credentials``."""

@@ -126,19 +126,34 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def feed_forecasts(docs: list[dict[str, Any]], url: str, stop: threading.Event | None = None, token: str = "",
+                   max_backoff_s: float = 8.0) -> FeedStats:
+    """Push rain forecast documents (``twin.rainforecast``) to ``POST /api/v1/rain-forecasts``, each when
+    the wall clock reaches its issue time (those issued already, at once), as a meteorological service would."""
+    stop = stop or threading.Event()
+    stats = FeedStats()
+    with httpx.Client(base_url=url, timeout=30.0, headers=bearer(token)) as client:
+        for doc in sorted(docs, key=lambda d: d["issued"]):
+            if stop.wait(max(0.0, doc["issued"] / 1000 - time.time())):
+                return _stopped(stats)
+            if not _post(client, doc, stop, stats, max_backoff_s, path="/api/v1/rain-forecasts"):
+                return _stopped(stats)
+            stats.sent += 1
+    return stats
+
+
 def _post(client: httpx.Client, body: dict[str, Any], stop: threading.Event, stats: FeedStats,
-          max_backoff_s: float) -> bool:
+          max_backoff_s: float, path: str = "/api/v1/readings") -> bool:
     """POST until acknowledged; False if ``stop`` was set while backing off."""
     delay = 0.25
     while True:
         try:
-            r = client.post("/api/v1/readings", json=body)
+            r = client.post(path, json=body)
             if r.status_code in ACCEPTED:
                 stats.posts += 1
                 return True
             if r.status_code < 500 and r.status_code not in (408, 429):
-                raise ValidationError(f"the server refused a batch of readings: HTTP {r.status_code} "
-                                      f"{r.text[:300]}")
+                raise ValidationError(f"the server refused a POST to {path}: HTTP {r.status_code} {r.text[:300]}")
             why = f"HTTP {r.status_code}"
         except httpx.TransportError as e:  # server restarting, network blip: try again
             why = f"{type(e).__name__}: {e}"

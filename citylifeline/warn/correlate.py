@@ -30,14 +30,16 @@ warnings joining an open incident, and sensors the AI is still learning are neve
 Lifeline analysts (``analysis``): their events (a judged gas leak, dangerous sewer gas) join
 and open incidents like rule warnings, on the lifeline that owns the danger (``KIND_LIFELINE``:
 sewer gas belongs to the drainage owner), at the level the analyst graded.  Rule and AI warnings
-of the sensors an analyst judges (``judged_from``: from when) are evidence only: attached to a
-related open incident without changing it, else stored on their sensor; the analyst's judgement
-decides.  So are an analyst's records (``EVIDENCE_KINDS``: an overweight lorry counted).  An
-analyst's estimate that is refined as evidence grows (a water leak's size and place:
+of the sensors an analyst judges (``judged_from``, ``judged_until``: from and until when) are
+evidence only: attached to a related open incident without changing it, else stored on their
+sensor; the analyst's judgement decides.  So are an analyst's records (``EVIDENCE_KINDS``: an
+overweight lorry counted).  An analyst's estimate that is refined as evidence grows (a water leak's size and place:
 ``ESTIMATE_KINDS``) is a line on its incident's timeline each time it joins.
 
 Structures (``STRUCTURES``: bridges) are judged one by one: a warning joins an incident of its
-own structure only, and anomaly signs corroborate only on it.  (Bridge warnings correlated
+own structure only, and anomaly signs corroborate only on it; so are the places a forecast is
+for (``PLACE_KINDS``: a waterlogging forecast joins its own place's incident, never the storm's
+other places').  (Bridge warnings correlated
 within the radius — the whole district — merged a 12 % stiffness loss into an unrelated
 incident of another bridge.)
 
@@ -49,6 +51,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 
@@ -77,6 +80,10 @@ KIND_LIFELINE = {"sewer_gas": "drainage"}
 STRUCTURES = ("bridge",)
 """Lifelines whose assets are structures: a warning joins an incident of its own structure only,
 never another's however near (a bridge's strain says nothing of the bridge 1 km downstream)."""
+PLACE_KINDS = ("waterlogging_forecast",)
+"""An analyst's forecast for one place (a waterlogging point or catchment, told on its sensor): it joins
+only an incident of that sensor, never another place's however near (a storm floods places one by one,
+each with its own time, depth and crew)."""
 ESTIMATE_KINDS = ("water_leak", "water_burst")  # an analyst's estimate: each one joining an incident is on its timeline
 REVIEWED_KINDS = ("threshold", "rate")  # the rule warnings the AI review may keep from opening incidents
 REVIEWED_MAX_LEVEL = levels.SEVERITIES[1]  # yellow (III) and blue (IV) only
@@ -99,6 +106,7 @@ class Correlator:
         self.city = city
         self.registry = registry
         self.judged_from = judged_from if judged_from is not None else np.full(len(registry), NEVER_MS, np.int64)
+        self.judged_until = np.full(len(registry), NEVER_MS, np.int64)  # ... and until when (the analysts')
         self.window_ms = int(config.correlate_window_s * 1000)
         self.radius_m = config.correlate_radius_m
         self.max_per_asset_hour = config.max_incidents_per_asset_hour
@@ -137,9 +145,10 @@ class Correlator:
 
     # ---- incidents ---------------------------------------------------------------------------
     def _warning(self, e: Event, now_ms: int, ch: WarnChanges) -> None:
-        asset = self.registry.asset[e.sensor]
+        asset = e.asset or self.registry.asset[e.sensor]
         inc = self._match(e, asset)
-        judged = e.kind in RULE_KINDS and e.sensor < len(self.judged_from) and self.judged_from[e.sensor] <= e.t_ms
+        judged = (e.kind in RULE_KINDS and e.sensor < len(self.judged_from)
+                  and self.judged_from[e.sensor] <= e.t_ms < self.judged_until[e.sensor])
         if judged or e.kind in EVIDENCE_KINDS:
             e.message += (" — evidence: this lifeline's analyst judges it" if judged else
                           " — recorded; it opens no incident of its own")
@@ -237,6 +246,8 @@ class Correlator:
             recent = e.t_ms - inc.t_last_ms <= self.window_ms
             on_asset = asset in inc.assets and (recent or inc.id not in self._ai_only)  # AI signs do not hold an asset
             related = on_asset or (recent and any(self._close(asset, other, layer) for other in inc.assets))
+            if e.kind in PLACE_KINDS:  # a forecast of one place: its own incident only
+                related = asset in inc.assets
             if related and (best is None or (inc.level, inc.t_last_ms) > (best.level, best.t_last_ms)):
                 best = inc
         return best
@@ -259,10 +270,14 @@ class Correlator:
 
     def _open(self, e: Event, asset: str, now_ms: int) -> Incident:
         s = e.sensor
+        x, y = float(self.registry.x[s]), float(self.registry.y[s])
+        if e.asset:  # at the place it is about
+            with contextlib.suppress(NotFound):
+                x, y = self.city.asset(e.asset).xy
         inc = Incident(id=self._next_incident, lifeline=self._lifeline(e), level=e.level, state="new",
                        title=_title(e, self.registry, self.city), t_first_ms=e.t_ms, t_last_ms=e.t_ms,
-                       created_at_ms=now_ms, updated_at_ms=now_ms, x=float(self.registry.x[s]),
-                       y=float(self.registry.y[s]), sensors=[e.sensor_id], assets=[asset], event_count=1)
+                       created_at_ms=now_ms, updated_at_ms=now_ms, x=x, y=y, sensors=[e.sensor_id], assets=[asset],
+                       event_count=1)
         self._next_incident += self._id_step
         self.active[inc.id] = inc
         return inc
@@ -273,9 +288,10 @@ class Correlator:
         inc.updated_at_ms = now_ms
         if e.sensor_id not in inc.sensors:
             inc.sensors.append(e.sensor_id)
-            idx = [self.registry.index[sid] for sid in inc.sensors]
-            inc.x = float(self.registry.x[idx].mean())
-            inc.y = float(self.registry.y[idx].mean())
+            if e.kind not in PLACE_KINDS:  # an incident of a place stays at its place
+                idx = [self.registry.index[sid] for sid in inc.sensors]
+                inc.x = float(self.registry.x[idx].mean())
+                inc.y = float(self.registry.y[idx].mean())
             ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "correlate", inc.state, inc.state,
                                              f"{e.sensor_id} joined: {e.message}"))
         elif e.kind in ESTIMATE_KINDS:  # a leak's estimate narrowing (its size, its place) on the same sensor
@@ -353,6 +369,8 @@ def _title(e: Event, registry: SensorRegistry, city: City) -> str:
         what = "suspected valve closure 疑似阀门关闭（管网变化）"
     elif e.kind in BRIDGE_TITLES:
         what = BRIDGE_TITLES[e.kind]
+    elif e.kind in PLACE_KINDS:  # the analyst's message begins with the place's name
+        return f"{lifeline.capitalize()}: waterlogging forecast 积水预警 at {e.message.split(': ', 1)[0]}"
     elif e.kind == "rate":
         what = f"sudden {kind} {'rise' if e.value > e.ref else 'drop'}"
     else:

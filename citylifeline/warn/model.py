@@ -32,6 +32,7 @@ class Event:
     ticket_id: int | None = None
     detail: float | None = None  # the detector's further number (anomaly: signed robust deviations)
     cause: int = -1  # the detector's further code (anomaly: which view saw it)
+    asset: str = ""  # the asset it is about, where not its sensor's (an analyst's forecast for a place)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the level as a Roman numeral."""
