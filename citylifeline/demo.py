@@ -34,7 +34,10 @@ from .twin.scenario import Scenario, load_scenario, parse_duration
 
 log = logging.getLogger("citylifeline.demo")
 DEMO_SCENARIO = "city_day"
-DEMO_HISTORY = "8h"  # how much of the scenario has already happened when the demo starts
+DEMO_HISTORY = "8h30min"
+"""How much of the scenario has already happened when the demo starts: the morning's incidents, and the
+radar has seen the late-morning storm coming (its nowcasts from about 8:06): the underpass is warned,
+with the forecast on the map, half an hour before the water is on the road."""
 DEMO_ANALYSTS = "gas,water,bridge,drainage"
 """The water and bridge analysts learn from the feed (the overview shows how far)."""
 DEMO_WATER_HISTORY = "22d"  # the water network's days before the scenario: the analyst's calibration (20 days

@@ -631,3 +631,49 @@ def test_the_demos_slow_leak_is_an_incident_from_the_water_model_whose_timeline_
         w.check_clean()
     finally:
         ctx.close()
+
+
+def forecast_warning(demo: str) -> dict[str, Any]:
+    """The drainage analyst's status once the underpass is warned: the radar's nowcasts of the demo's
+    storm come from about 8:06 of its day, the demo starts at 8:30, the water is on the road after 9:00."""
+    deadline = time.time() + 180
+    while True:
+        status: dict[str, Any] = HTTP.get(f"{demo}/api/v1/analysts/drainage").json()
+        up = next(p for p in status["places"] if p["key"] == "drainage/waterlogging_point/UP1")
+        if up["level"] or time.time() > deadline:
+            return status
+        time.sleep(2)
+
+
+def test_the_demos_storm_is_forecast_on_the_map_and_the_underpass_warned_before_it_floods(
+        open_page: Any, demo: str) -> None:
+    status = forecast_warning(demo)
+    up = next(p for p in status["places"] if p["key"] == "drainage/waterlogging_point/UP1")
+    assert up["level"] >= 2 and up["now"] < up["bar"]  # warned (an underpass: III or worse), the road still dry
+    assert up["when_ms"] > status["model_time_ms"] and up["ahead"] and max(up["ahead"]["p90"]) >= up["bar"]
+    assert status["rain"]["source"] and "nowcast" in status["rain"]["source"]  # the radar's, not the gauge's
+    page = open_page().page
+    page.wait_for_function("cl.pond.frames === 24 && cl.pond.marks.size > 0")
+    assert page.evaluate("cl.pond.marks.size") == len(status["places"])
+    clock = page.locator("#pond-clock")
+    first = clock.get_attribute("data-frame")
+    page.wait_for_function(f"document.getElementById('pond-clock').dataset.frame !== '{first}'")  # it animates
+    assert clock.inner_text().startswith("积水预测 +")
+    page.locator("#lang").click()
+    page.wait_for_function("document.getElementById('pond-clock').textContent.startsWith('Ponding forecast +')")
+    page.locator("#lang").click()
+    ring = page.evaluate("""() => { const m = cl.pond.marks.get('drainage/waterlogging_point/UP1');
+      return [m.options.color, m.place.level]; }""")
+    assert ring[0] == {2: "#facc15", 3: "#f97316", 4: "#ef4444"}[ring[1]]  # ringed in its level's colour
+    # the underpass's incident: its place, the time left and the band, in its panel
+    live = HTTP.get(f"{demo}/api/v1/incidents").json()
+    inc = next(i for i in live if "drainage/waterlogging_point/UP1" in i["assets"])
+    assert inc["lifeline"] == "drainage" and "积水预警" in inc["title"]
+    page.goto(f"{demo}/#incident/{inc['id']}")
+    panel = page.locator("#pond-panel")
+    panel.wait_for(timeout=15_000)
+    place = panel.locator(".pond-place[data-key='drainage/waterlogging_point/UP1']")
+    assert "Nanyi Rd" in place.inner_text() and "距积水还有" in place.inner_text()
+    assert place.locator(".pond-col").count() == 24
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-ponding.png"))

@@ -390,6 +390,8 @@ class DrainageAnalyst(Analyst):
         band = self.band[k]
         return {"key": w.key, "name": w.name, "kind": w.kind, "catchment": w.is_catchment,
                 "lon": round(float(lon), 6), "lat": round(float(lat), 6), "depth_m": w.depth_m,
+                "bar": OVERFLOW_M3S if w.is_catchment else w.depth_m,
+                "unit": "m3/s" if w.is_catchment else "m",
                 "importance": w.importance, "sensor": self.registry.ids[w.sensor] if w.sensor >= 0 else None,
                 "now": round(float(self.now_m[k]), 3), "share": round(float(self.share[k]), 2),
                 "level": int(self.warned[k]),

@@ -3,6 +3,7 @@
 // timeline, and the lifecycle actions.  A change arriving over the WebSocket refreshes it.
 import { COLOURS, SEVERITY, el, fmtAge, fmtTime, getJSON, levelBadge, postJSON, toast, ui } from "./api.js";
 import { bridgePanel } from "./bridgeview.js";
+import { pondPanel } from "./pondview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { drawGas, gasPanel } from "./gaspanel.js";
@@ -61,6 +62,7 @@ export async function showIncident(id, { quiet = false } = {}) {
         d.water ? waterPanel(d.water) : null,
         d.gas ? gasPanel(d.gas) : null,
         d.bridge ? bridgePanel(d.bridge) : null,
+        d.drainage ? pondPanel(d.drainage) : null,
         el("div", { id: "mini-map" }),
         el("h3", { "data-i18n": "detail.nearby" }, t("detail.nearby")),
         nearby(d.nearby_places))));

@@ -1,13 +1,15 @@
 // The one map: every lifeline layer and the places, switchable; every sensor coloured by its
 // state; live incidents pulsing in their level's colour; the pipes open works orders shut, dashed.
 // Click a sensor for its chart, an incident for its detail, a bridge for its class and its card;
-// the bridges are drawn in the colour of their latest assessment's class.
+// the bridges are drawn in the colour of their latest assessment's class; the drainage forecast's
+// water at each waterlogging point and catchment animates over the next two hours (pondview.js).
 import { COLOURS, STATE_KEYS, el, fmtTime, fmtValue, getJSON, ui } from "./api.js";
 import { CLASSES, CLASS_COLOURS, cardHref, classBadge, fetchBridges, pick } from "./bridgeview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { LAYER_COLOURS, fetchLayer, geoLayer, incidentIcon, incidentTooltip } from "./layers.js";
 import { activeIncidents, onChange } from "./live.js";
+import { initPonding, pond } from "./pondview.js";
 import { SensorLayer } from "./sensorlayer.js";
 
 const STATE_REFRESH_MS = 5000;
@@ -56,7 +58,7 @@ export async function initMap() {
   onChange((kind) => { if (kind === "snapshot" || kind === "incident") drawIncidents(); });
   drawIncidents();
   mapState.works = L.layerGroup().addTo(map);
-  await Promise.all([refreshStates(), refreshWorks(), refreshBridges()]);
+  await Promise.all([refreshStates(), refreshWorks(), refreshBridges(), initPonding(map)]);
   setInterval(refreshStates, STATE_REFRESH_MS);
   setInterval(refreshWorks, WORKS_REFRESH_MS);
   setInterval(refreshBridges, BRIDGE_REFRESH_MS);
@@ -176,6 +178,12 @@ function buildLayerPanel() {
   const worksBox = el("input", { type: "checkbox", checked: true, dataset: { layer: "works" }, onchange: (e) => {
     if (e.target.checked) mapState.works.addTo(mapState.map); else mapState.works.remove();
   } });
+  const pondBox = el("input", { type: "checkbox", checked: true, dataset: { layer: "ponding" }, onchange: (e) => {
+    if (e.target.checked) pond.layer.addTo(mapState.map); else pond.layer.remove();
+  } });
+  list.append(el("label", { class: "layer-row", dataset: { row: "ponding" } }, pondBox,
+    el("i", { class: "swatch", style: "background:#2563eb;border-radius:50%" }),
+    el("span", { "data-i18n": "layer.ponding" }, t("layer.ponding"))));
   list.append(el("label", { class: "layer-row", dataset: { row: "works" } }, worksBox,
     el("i", { class: "swatch dashed", style: `--c:${WORKS_COLOUR}` }),
     el("span", { "data-i18n": "layer.works" }, t("layer.works")),
