@@ -11,7 +11,7 @@ import yaml
 
 from citylifeline.analysis.drainage.analyst import DrainageAnalyst, grade
 from citylifeline.analysis.drainage.model import SwmmModel
-from citylifeline.analysis.drainage.rain import RainForecast, RainOutlook, nowcast, parse_forecast
+from citylifeline.analysis.drainage.rain import LIFETIME_S, SPREAD, RainForecast, RainOutlook, nowcast, parse_forecast
 from citylifeline.batch import NEVER_MS, ReadingBatch
 from citylifeline.city import CityBundle, load_city
 from citylifeline.errors import ConfigError, ValidationError
@@ -118,13 +118,19 @@ def test_a_bad_forecast_is_refused_naming_the_field_and_value(doc: dict, field: 
     assert e.value.field == field and field.split("[")[0] in str(e.value)
 
 
-def test_the_nowcast_persists_the_last_quarter_hour_decaying_with_its_spread_in_order() -> None:
-    recent = np.array([[0, 0, 0, 30, 30, 30.0]])
-    members = nowcast(recent, 24)
-    assert members.shape == (3, 1, 24)
-    assert np.all(np.diff(members[:, 0], axis=0) > 0)  # 10, 50, 90 %
-    assert members[1, 0, 0] == pytest.approx(30 * np.exp(-150 / 2400), rel=0.1)
-    assert members[1, 0, -1] < members[1, 0, 0] / 5  # two hours on: rain cells live 40 minutes
+def test_the_nowcast_carries_the_last_quarter_hour_on_its_trend_then_decays_with_its_spread_in_order() -> None:
+    steady = nowcast(np.full((1, 6), 30.0), 24)
+    assert steady.shape == (3, 1, 24)
+    assert np.all(np.diff(steady[:, 0], axis=0) > 0)  # 10, 50, 90 %
+    lead = (np.arange(24) + 0.5) * 300
+    median = np.exp(-(SPREAD * np.sqrt(lead / LIFETIME_S)) ** 2 / 2)  # the spread's median, of a mean of one
+    assert steady[1, 0, :6] == pytest.approx(30.0 * median[:6], rel=1e-6)  # no trend: persistence for half an hour
+    assert steady[1, 0, -1] < 30.0 / 5  # two hours on: rain cells live 40 minutes
+    rising = nowcast(np.array([[5, 10, 15, 20, 25, 30.0]]), 24)[1, 0]  # 5 mm/h more every 5 minutes
+    assert rising[0] == pytest.approx((25 + 5 * 1.5) * median[0], rel=0.01)  # 5 mm/h more each 5 minutes ...
+    assert rising[5] == pytest.approx(25 * 1.5 * median[5], rel=0.01)  # ... up to half again the present rain
+    waning = nowcast(np.array([[30, 25, 20, 15, 10, 5.0]]), 24)[1, 0]
+    assert waning[0] < 15 and waning[4] == 0.0  # it stops, as the trend says
     assert np.all(nowcast(np.zeros((1, 6)), 24) == 0)
 
 
@@ -216,3 +222,41 @@ def test_a_waterlogging_point_on_a_node_the_model_lacks_is_refused(tmp_path: Pat
     with pytest.raises(ConfigError, match="kind 'tunnel' unknown"):
         load_city(tmp_path)
 
+
+
+def test_a_city_size_network_forecasts_its_members_in_worker_processes_as_one_process_would(
+        model: SwmmModel) -> None:
+    from citylifeline.analysis.drainage.model import PARALLEL_NODES
+    from citylifeline.bench.drainage import tiled_city
+
+    city = SwmmModel(tiled_city(model.text, 3), ["S-UP1_00", "S-UP1_22"])  # nine districts
+    assert len(city.nodes) == 9 * len(model.nodes) > PARALLEL_NODES
+    hot = city.warm(DAY + timedelta(hours=14))
+    start = DAY + timedelta(hours=14)
+    members = [storm(peak)[:, STORM_AT - 12: STORM_AT + 12] for peak in (60.0, 95.0)]
+    apart = city.forecasts(hot, start, members)
+    alone = [city.forecast(hot, start, m) for m in members]
+    for a, b in zip(apart, alone, strict=True):
+        assert np.array_equal(a.depth_m, b.depth_m) and np.array_equal(a.flood_m3s, b.flood_m3s)
+    assert apart[1].depth_m[:, 0].max() > apart[0].depth_m[:, 0].max() > 0.15  # more rain, more water
+
+
+def test_a_level_gauge_above_the_model_raises_its_places_water_now_and_ahead_until_it_is_found_frozen(
+        demo: CityBundle) -> None:
+    from citylifeline.warn.model import Event
+
+    batch, _ = _storm_day(demo, 45.0)
+    up = demo.sensors.index["DL-UP1"]
+    wetter = ReadingBatch.of(batch.sensor, batch.t_ms, np.where(batch.sensor == up, batch.value + 0.3, batch.value))
+    plain, biased = (DrainageAnalyst(demo.city, demo.sensors, CONFIG) for _ in range(2))
+    cut = int(np.searchsorted(batch.t_ms, int(batch.t_ms.min()) + 2 * 3_600_000))  # 14:00, the storm's rise
+    plain.update(batch.slice(0, cut))
+    biased.update(wetter.slice(0, cut))
+    gauge = next(g for g in biased.status()["gauges"] if g["sensor"] == "DL-UP1")
+    assert gauge["error_m"] == pytest.approx(0.3, abs=0.05)  # the gauge reads 0.3 m over the model
+    k = next(k for k, w in enumerate(biased.places) if w.key == "drainage/waterlogging_point/UP1")
+    assert biased.now_m[k] == pytest.approx(plain.now_m[k] + 0.3, abs=0.05)
+    assert biased.warned[k] and biased.status()["places"][k]["now"] >= 0.15  # the water there, as the gauge says
+    biased.sensor_faults([Event(up, "DL-UP1", int(batch.t_ms[cut]), "stuck", 0, True, 0.3, 0.0, "frozen")])
+    biased.update(wetter.slice(cut, len(wetter)))
+    assert next(g for g in biased.status()["gauges"] if g["sensor"] == "DL-UP1")["error_m"] == 0.0

@@ -25,8 +25,10 @@ level, flow and rain sensors are evidence, not incidents (``judged_from_ms``): t
 judges whether the network copes.  In dry weather they open incidents as before (a level high with
 no rain is a blockage or an inflow, which no rain forecast explains).
 
-The model is the city's own: its error shows in the level sensors, which the status compares with
-the now-run at each step (``status``: ``gauges``); assimilating them into the state is left for later.
+The model is the city's own, and the city is not quite its model: each level gauge on a model node
+is compared with the now-run at each step (``status``: ``gauges``), and its error is added to its
+node's water now and ahead, fading over ``ERROR_TAU_S`` (a simple data assimilation: error updating,
+as operational flood forecasts are updated; the model's state itself is not nudged).
 """
 
 from __future__ import annotations
@@ -63,8 +65,19 @@ DRY_SHARE = 0.5  # a place is dry again below this share of its warning depth
 MAX_MEMBERS = 5  # a larger ensemble is thinned to this many (evenly by rank of total rain): 0.7 s a forecast
 RESTART_MS = 86_400_000  # readings resuming after a day's silence: the now-run starts again from dry weather
 GAP_STEPS = 3  # a silent rain gauge's last step is held this long, then taken as no rain
+ERROR_TAU_S = 3600.0
+"""A level gauge's error against the model, added to its node's forecast, fades with this time: the
+updating of operational flood forecasts by an autoregressive error model (WMO Manual on flood
+forecasting and warning, WMO-No. 1072, 2011; Refsgaard, Nordic Hydrology 28:65, 1997).  The model's
+error comes from the city's sewers and rain field being other than the model's; it persists over the
+hour of a storm's rise and passes with it."""
+LEADS_S: npt.NDArray[np.float64] = (np.arange(HORIZON_STEPS * STEP_S // REPORT_S, dtype=np.float64) + 1) * REPORT_S
 SEVERITY_BOUNDS = (3.0, 6.0, 12.0)  # importance × peak/depth at which III, II, I begin
 M_S_TO_MM_H = 3_600_000.0  # a rain gauge's canonical m/s in mm/h
+
+
+def _num(v: float) -> float | None:
+    return None if not np.isfinite(v) else round(float(v), 3)
 
 
 def grade(importance: int, peak_m: float, depth_m: float) -> int:
@@ -87,7 +100,8 @@ class DrainageAnalyst(Analyst):
         self._lock = threading.RLock()
         self.tz = ZoneInfo(city.timezone)
         layer = city.layers.get("drainage")
-        self.places, nodes = watched_places(city, registry) if layer is not None and layer.model else ([], [])
+        self.places, nodes, gauge_col = watched_places(city, registry) if layer is not None and layer.model \
+            else ([], [], {})
         self.model = SwmmModel.of_file(layer.model, nodes) if self.places and layer is not None else None
         gauges = self.model.gauges if self.model else []
         n = len(registry)
@@ -108,6 +122,16 @@ class DrainageAnalyst(Analyst):
         self.seen_ms = np.array([NO_TIME], np.int64)  # the newest reading time
         self.ring_sum = np.zeros((g, RING))
         self.ring_n = np.zeros((g, RING), np.int64)
+        self.gauges = sorted(gauge_col)  # the level gauges on model nodes (registry indices)
+        self.gauge_col = np.array([gauge_col[i] for i in self.gauges], np.int64)  # ... their nodes' columns
+        self.gauge_of = np.full(n, -1, np.int64)  # a sensor's slot among them
+        self.gauge_of[self.gauges] = np.arange(len(self.gauges))
+        self.level_sum = np.zeros((len(self.gauges), RING))
+        self.level_n = np.zeros((len(self.gauges), RING), np.int64)
+        self.levels = np.full((len(self.gauges), 3), np.nan)  # per gauge: observed, model, the error carried (m)
+        self.untrusted = np.zeros(len(self.gauges), np.bool_)  # gauges the health detectors found frozen
+        self.point_gauge = np.array([int(self.gauge_of[w.gauge]) if w.gauge >= 0 else -1 for w in self.places],
+                                    np.int64)
         self.rain = np.full((g, HISTORY_STEPS), np.nan)  # the last steps' rain, mm/h, newest last
         self.wet = np.array([NEVER_MS, NO_TIME], np.int64)  # the wet spell's first and last rain reading
         self.hot = np.zeros(0, np.uint8)  # the model's state at the first open step's start
@@ -138,6 +162,14 @@ class DrainageAnalyst(Analyst):
         with self._lock:
             self._parsed = {r.id: self._parsed.get(r.id) or RainForecast.of_record(r) for r in forecasts}
             self.outlook.take(list(self._parsed.values()))
+
+    def sensor_faults(self, faults: list[Event]) -> None:
+        """A level gauge found frozen corrects nothing from then on (until the analyst starts again)."""
+        for e in faults:
+            g = int(self.gauge_of[e.sensor]) if e.sensor < len(self.gauge_of) else -1
+            if g >= 0:
+                self.untrusted[g] = True
+                self.levels[g, 2] = 0.0
 
     def resize(self, registry: SensorRegistry) -> None:
         """Start again with the new registry, keeping the forecasts given."""
@@ -174,11 +206,12 @@ class DrainageAnalyst(Analyst):
             self._start(int(b.t_ms.min()))
         order = np.argsort(b.t_ms, kind="stable")
         t, role, mm_h = b.t_ms[order], role[order], mm_h[order]
+        sensor, value = b.sensor[order], b.value[order]
         at = 0
         while at < len(t):  # a step closes at the first reading past its end and lateness, after all before it
             j = int(np.searchsorted(t, int(self.step_ms[0]) + STEP_MS + LATE_MS, side="left"))
             if j > at:
-                self._collect(t[at:j], role[at:j], mm_h[at:j])
+                self._collect(t[at:j], role[at:j], mm_h[at:j], sensor[at:j], value[at:j])
                 self.seen_ms[0] = max(int(self.seen_ms[0]), int(t[j - 1]))
                 at = j
             if at < len(t):
@@ -196,13 +229,23 @@ class DrainageAnalyst(Analyst):
         self.hot = np.frombuffer(self.model.warm(self._local(int(self.step_ms[0]))), np.uint8).copy()
         self.ring_sum[:] = 0
         self.ring_n[:] = 0
+        self.level_sum[:] = 0
+        self.level_n[:] = 0
 
-    def _collect(self, t: npt.NDArray[np.int64], role: npt.NDArray[np.int16], mm_h: npt.NDArray[np.float64]) -> None:
+    def _collect(self, t: npt.NDArray[np.int64], role: npt.NDArray[np.int16], mm_h: npt.NDArray[np.float64],
+                 sensor: npt.NDArray[np.int32], value: npt.NDArray[np.float64]) -> None:
         step = (t - self.step_ms[0]) // STEP_MS
-        ok = (role >= 0) & (step >= 0) & (step < RING) & np.isfinite(mm_h)
+        inside = (step >= 0) & (step < RING)
+        ok = (role >= 0) & inside & np.isfinite(mm_h)
         slot = (self.step_ms[0] // STEP_MS + step[ok]) % RING
         np.add.at(self.ring_sum, (role[ok], slot), mm_h[ok])
         np.add.at(self.ring_n, (role[ok], slot), 1)
+        gauge = per_reading(self.gauge_of, sensor)
+        ok = (gauge >= 0) & inside & np.isfinite(value)
+        ok[ok] = ~self.untrusted[gauge[ok]]
+        slot = (self.step_ms[0] // STEP_MS + step[ok]) % RING
+        np.add.at(self.level_sum, (gauge[ok], slot), value[ok])
+        np.add.at(self.level_n, (gauge[ok], slot), 1)
 
     def _close(self) -> list[Event]:
         """Run the model over the first open step; forecast from its end when it is wet."""
@@ -216,16 +259,36 @@ class DrainageAnalyst(Analyst):
         used = np.where(np.isnan(mm_h), last, mm_h)  # a silent gauge's last step, for a while
         self.ring_sum[:, slot] = 0
         self.ring_n[:, slot] = 0
+        observed = np.where(self.level_n[:, slot] > 0, self.level_sum[:, slot] / np.maximum(self.level_n[:, slot], 1),
+                            np.nan)
+        self.level_sum[:, slot] = 0
+        self.level_n[:, slot] = 0
         self.rain = np.concatenate([self.rain[:, 1:], mm_h[:, None]], axis=1)
         hot, run = self.model.step(self.hot.tobytes(), self._local(t0), used)
         self.hot = np.frombuffer(hot, np.uint8).copy()
         self.step_ms[0] = t0 + STEP_MS
+        self._assimilate(observed, run.depth_m[:, self.gauge_col].mean(axis=0))
         for k, w in enumerate(self.places):
             self.now_m[k] = (run.flood_m3s[-1, list(w.manholes)].max() if w.is_catchment
-                             else float(street_depth(w, run.depth_m[-1:, w.node])[0]))
+                             else float(street_depth(w, run.depth_m[-1:, w.node] + self._error(k, 0.0))[0]))
         if not self._forecasting(t0 + STEP_MS):
             return self._judge(t0 + STEP_MS, None)
         return self._judge(t0 + STEP_MS, self._forecast(t0 + STEP_MS))
+
+    def _assimilate(self, observed: npt.NDArray[np.float64], model: npt.NDArray[np.float64]) -> None:
+        """Each level gauge's error against the now-run (its step's mean against the model's): the error
+        carried, which decays over ``ERROR_TAU_S`` while the gauge is silent or faulty."""
+        carried = self.levels[:, 2] * np.exp(-STEP_S / ERROR_TAU_S)
+        fresh = observed - model
+        self.levels[:, 0], self.levels[:, 1] = observed, model
+        self.levels[:, 2] = np.where(self.untrusted, 0.0, np.where(np.isfinite(fresh), fresh, np.nan_to_num(carried)))
+
+    def _error(self, k: int, lead_s: float | npt.NDArray[np.float64]) -> float | npt.NDArray[np.float64]:
+        """The gauge error to add to place ``k``'s node depth ``lead_s`` ahead (none without a gauge)."""
+        g = int(self.point_gauge[k])
+        if g < 0:
+            return 0.0
+        return float(np.nan_to_num(self.levels[g, 2])) * np.exp(-np.asarray(lead_s) / ERROR_TAU_S)
 
     def _forecasting(self, at_ms: int) -> bool:
         recent = np.nan_to_num(self.rain[:, -12:]).max(initial=0.0) >= WET_MM_H
@@ -249,19 +312,29 @@ class DrainageAnalyst(Analyst):
         out = np.full((len(members), len(self.places), reports), np.nan)
         start = self._local(at_ms)
         ordered = self.source == "nowcast"  # members in the order of their rain, everywhere (rain.nowcast)
-        runs = [len(members) // 2, *(k for k in range(len(members)) if k != len(members) // 2)] if ordered \
-            else list(range(len(members)))
-        for n, m in enumerate(runs):
-            if ordered and n == 1 and not self._notable(out[runs[0]]):
-                out[:] = out[runs[0]]  # the median leaves every place dry: the others only bracket it
-                break
-            run = self.model.forecast(self.hot.tobytes(), start, members[m])
-            scans = np.repeat(run.flood_m3s, SCAN_S // REPORT_S, axis=0)[:reports]
-            for k, w in enumerate(self.places):
-                out[m, k] = scans[:, list(w.manholes)].max(axis=1) if w.is_catchment \
-                    else street_depth(w, run.depth_m[:, w.node])
+        median = len(members) // 2
+        first = [median] if ordered else list(range(len(members)))
+        self._run(members, first, start, out)
+        if ordered:
+            rest = [k for k in range(len(members)) if k != median]
+            if self._notable(out[median]):
+                self._run(members, rest, start, out)
+            else:  # the median leaves every place dry: the others only bracket it
+                out[rest] = out[median]
         self.forecast_ms[:] = (at_ms, int((time.perf_counter() - began) * 1e6))
         return out
+
+    def _run(self, members: npt.NDArray[np.float64], which: list[int], start: datetime,
+             out: npt.NDArray[np.float64]) -> None:
+        """Forecast the members ``which`` and put each place's water ahead in ``out``."""
+        assert self.model is not None
+        reports = out.shape[2]
+        for k, run in zip(which, self.model.forecasts(self.hot.tobytes(), start, [members[k] for k in which]),
+                          strict=True):
+            scans = np.repeat(run.flood_m3s, SCAN_S // REPORT_S, axis=0)[:reports]
+            for j, w in enumerate(self.places):
+                out[k, j] = scans[:, list(w.manholes)].max(axis=1) if w.is_catchment \
+                    else street_depth(w, run.depth_m[:, w.node] + self._error(j, LEADS_S[:reports]))
 
     def _notable(self, ahead: npt.NDArray[np.float64]) -> bool:
         """Whether water ahead (places × reports) comes near any place's depth, or a place is warned."""
@@ -347,7 +420,9 @@ class DrainageAnalyst(Analyst):
         return datetime.fromtimestamp(t_ms / 1000, self.tz).replace(tzinfo=None)
 
     # ---- state ------------------------------------------------------------------------------------
-    ARRAYS = ("step_ms", "seen_ms", "ring_sum", "ring_n", "rain", "wet", "hot", "warned", "when_ms", "share",
+    ARRAYS = ("step_ms", "seen_ms", "ring_sum", "ring_n", "level_sum", "level_n", "levels", "untrusted", "rain",
+              "wet", "hot",
+              "warned", "when_ms", "share",
               "now_m", "band", "forecast_ms")
 
     def checkpoint(self) -> dict[str, np.ndarray]:
@@ -382,7 +457,10 @@ class DrainageAnalyst(Analyst):
             return {"places": [self._place(k) for k in range(len(self.places))], "rain": self._rain(),
                     "forecast_ms": int(self.forecast_ms[0]) if self.forecast_ms[0] != NO_TIME else None,
                     "forecast_s": round(int(self.forecast_ms[1]) / 1e6, 3),
-                    "model_time_ms": int(self.step_ms[0]) if self.step_ms[0] != NO_TIME else None}
+                    "model_time_ms": int(self.step_ms[0]) if self.step_ms[0] != NO_TIME else None,
+                    "gauges": [{"sensor": self.registry.ids[i], "observed_m": _num(self.levels[g, 0]),
+                                "model_m": _num(self.levels[g, 1]), "error_m": _num(self.levels[g, 2])}
+                               for g, i in enumerate(self.gauges)]}
 
     def _place(self, k: int) -> dict[str, Any]:
         w = self.places[k]

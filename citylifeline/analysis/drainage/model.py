@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,8 @@ STEP_S = 300  # the now-run's step and the rain series' interval
 REPORT_S = 60  # place depths are read every minute of a forecast
 SCAN_S = 300  # every node's overflow is read every five minutes
 F64 = npt.NDArray[np.float64]
+PARALLEL_NODES = 1000  # a larger network forecasts its members in worker processes (the demo city: 193)
+MAX_WORKERS = 4
 DATE_KEYS = ("START_DATE", "START_TIME", "REPORT_START_DATE", "REPORT_START_TIME", "END_DATE", "END_TIME")
 
 
@@ -101,6 +104,21 @@ class SwmmModel:
     def forecast(self, hot: bytes, start: datetime, rain_mm_h: F64) -> Run:
         """From state ``hot`` at ``start`` over a rain scenario (gauges × 5-minute steps, mm/h)."""
         return self.run(hot, start, rain_mm_h, save=False)[1]
+
+    def forecasts(self, hot: bytes, start: datetime, members: list[F64]) -> list[Run]:
+        """``forecast`` for each rain scenario: on a network of more than ``PARALLEL_NODES`` nodes, in
+        worker processes, one per core (SWMM is one project per process: processes, not threads)."""
+        if len(self.nodes) <= PARALLEL_NODES or len(members) < 2 or (os.cpu_count() or 1) < 2:
+            return [self.forecast(hot, start, m) for m in members]
+        key = hash((self.text, tuple(self.places)))
+        with SWMM_LOCK:
+            if key not in _POOLS:  # one pool per model and process, kept (an analyst started again reuses it)
+                import multiprocessing
+
+                _POOLS[key] = ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, MAX_WORKERS),
+                                                  mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_worker_model, initargs=(self.text, self.places))
+        return list(_POOLS[key].map(_worker_forecast, [(hot, start, m) for m in members]))
 
     def run(self, hot: bytes | None, start: datetime, rain_mm_h: F64, save: bool) -> tuple[bytes, Run]:
         """Run for as many ``STEP_S`` as ``rain_mm_h`` has columns (gauges × steps); ``save``: return
@@ -182,6 +200,18 @@ class SwmmModel:
             out += ["[TIMESERIES]"] + [f"RAIN_{g} {s} {r:.3f}" for g, series in zip(self.gauges, rain_mm_h, strict=True)
                                        for s, r in zip(stamps, [*series, 0.0], strict=True)]
         return "\n".join(out) + "\n"
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_WORKER: list[SwmmModel] = []
+
+
+def _worker_model(text: str, places: list[str]) -> None:
+    _WORKER[:] = [SwmmModel(text, places)]
+
+
+def _worker_forecast(args: tuple[bytes, datetime, F64]) -> Run:
+    return _WORKER[0].forecast(*args)
 
 
 def _sections(text: str) -> dict[str, list[str]]:

@@ -52,14 +52,16 @@ class Watched:
     street_per_m: float = 1.0  # metres of water on the street per metre of node depth above ``full_m``
     full_m: float = 0.0
     manholes: tuple[int, ...] = ()
+    gauge: int = -1  # a level sensor on the point's node (registry index), whose error corrects its forecast
 
     @property
     def is_catchment(self) -> bool:
         return self.node < 0
 
 
-def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched], list[str]]:
-    """The points and catchments, and the model nodes whose depth the points read."""
+def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched], list[str], dict[int, int]]:
+    """The points and catchments, the model nodes whose depth is read every minute (the points' and the
+    level gauges'), and each level gauge (registry index) → its node's column among them."""
     layer = city.layers["drainage"]
     model = SwmmModel.of_file(layer.model, [])
     component = {n: i for i, part in enumerate(nx.connected_components(layer.graph)) for n in part}
@@ -67,9 +69,12 @@ def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched],
     in_catchment = {i: component.get(layer.nodes_of(registry.asset[i])[0]) if registry.asset[i] in layer.assets
                     and layer.nodes_of(registry.asset[i]) else None for i in sensors}
     points = [a for a in layer.assets.values() if a.kind == "waterlogging_point"]
-    nodes = sorted({str(a.props["node"]) for a in points})
+    gauged = {registry.asset[i].rsplit("/", 1)[-1]: i for i in sensors if registry.kind[i] in LEVEL_KINDS
+              and registry.asset[i].split("/")[1] in ("junction", "storage")}  # a level gauge's node → it
+    nodes = sorted({str(a.props["node"]) for a in points} | set(gauged))
     out: list[Watched] = []
     for a in sorted(points, key=lambda a: a.key):
+        gauge = gauged.get(str(a.props["node"]), -1)
         node_key = f"drainage/{a.props['node_kind']}/{a.props['node']}"
         j = model.nodes.index(str(a.props["node"]))
         on_node = [i for i in sensors if registry.asset[i] == node_key and registry.kind[i] in LEVEL_KINDS]
@@ -79,7 +84,7 @@ def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched],
         area = float(a.props.get("area_m2", DEFAULT_POND_AREA_M2))
         out.append(Watched(a.key, str(a.props.get("label", a.name)), str(a.props["watch_kind"]),
                            float(a.props["depth_m"]), int(a.props["importance"]), sensor, *a.xy,
-                           node=nodes.index(str(a.props["node"])),
+                           node=nodes.index(str(a.props["node"])), gauge=gauge,
                            street_per_m=1.0 if storage else float(model.ponded_m2[j]) / area,
                            full_m=0.0 if storage else float(model.full_depth_m[j])))
     columns = {n: j for j, n in enumerate(model.nodes)}
@@ -100,7 +105,7 @@ def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched],
         out.append(Watched(outfall or min(keys), f"{label} 排水分区 catchment", "road", road_depth,
                            road_importance, sensor, x, y,
                            manholes=tuple(sorted(columns[layer.assets[k].name] for k in keys))))
-    return out, nodes
+    return out, nodes, {i: nodes.index(n) for n, i in gauged.items()}
 
 
 def _nearest(registry: SensorRegistry, candidates: list[int], x: float, y: float) -> int:

@@ -9,12 +9,18 @@ the model's 5-minute steps, each the mean of its minutes (a forecast step is who
 of the model's rain gauges (the cell holding it).  Gauges a forecast leaves out take its mean over
 the gauges it gives.
 
-**The nowcast** (``nowcast``) extrapolates the gauges: Eulerian persistence, the mean of the last
-15 minutes carried forward and decaying with the lifetime of convective rain cells
-(``LIFETIME_S``, 40 minutes: the decorrelation time of rain-rate persistence at the scale of a
-gauge, Germann & Zawadzki 2002, *Mon. Wea. Rev.* 130:2859), its spread a log-normal factor whose
-standard deviation grows with the lead time (``SPREAD``).  It is the fallback, not a forecast:
-it cannot see a storm coming that has not reached a gauge.
+**The nowcast** (``nowcast``) extrapolates the gauges: the mean of the last 15 minutes moved by
+the trend of the last half hour for ``TREND_S`` (a convective cell rises for about a third of its
+life: a storm growing at the gauge keeps growing a while, one waning keeps waning), then decaying
+with the lifetime of convective rain cells (``LIFETIME_S``, 40 minutes: the decorrelation time of
+rain-rate persistence at the scale of a gauge, Germann & Zawadzki 2002, *Mon. Wea. Rev.* 130:2859),
+its spread a log-normal factor whose standard deviation grows with the lead time (``SPREAD``).
+The trend is capped at ``MAX_GROWTH`` times the present rain: uncapped, a 30 mm/h shower's first
+rise was read as a cloudburst and warned the underpass.  On development storms (seeds 13–18, not
+the benchmark's), plain persistence warned 17 of 22 flooded points, a median 12 minutes ahead; the
+capped trend 21 of 22, 23 minutes ahead, with 10 points warned that stayed under their depth
+against 5.  It is the fallback, not a forecast: it cannot see a storm coming that has not
+reached a gauge.
 
 **The scenarios** a forecast run takes (``RainOutlook.scenarios``): the latest forecast issued by
 then, from its own step for the present on, while it still covers at least half the horizon;
@@ -46,6 +52,9 @@ MAX_MEMBERS = 100
 LIFETIME_S = 2400.0
 SPREAD = 0.8  # the log-normal spread of the nowcast at one lifetime of lead time
 RECENT_STEPS = 3  # the nowcast persists the mean of the last 15 minutes
+TREND_STEPS = 6  # ... moved by the trend of the last half hour
+TREND_S = 1800.0  # ... for half an hour ahead (a convective cell's rise, about a third of its life), then decaying
+MAX_GROWTH = 1.5  # ... to at most half again the present rain (a shower's first minutes are no cloudburst's)
 NOWCAST_QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -247,11 +256,25 @@ def nowcast(recent_mm_h: F64, steps: int, quantiles: tuple[float, ...] = NOWCAST
     level = np.nanmean(recent_mm_h[:, -RECENT_STEPS:], axis=1) if recent_mm_h.shape[1] else np.zeros(len(recent_mm_h))
     level = np.nan_to_num(level)
     lead = (np.arange(steps) + 0.5) * STEP_S
-    decay = np.exp(-lead / LIFETIME_S)
+    slope = _slope(recent_mm_h[:, -TREND_STEPS:])  # mm/h a second, over the last half hour
+    ahead = np.minimum(lead, TREND_S)[None, :] + (RECENT_STEPS - 1) * STEP_S / 2  # from the recent mean's middle
+    trend = np.clip(level[:, None] + slope[:, None] * ahead, 0.0, MAX_GROWTH * level[:, None])  # gauges × steps
+    decay = np.exp(-np.maximum(lead - TREND_S, 0.0) / LIFETIME_S)
     z = _normal_quantiles(quantiles)
     sigma = SPREAD * np.sqrt(lead / LIFETIME_S)
     factor = np.exp(z[:, None] * sigma[None, :] - sigma[None, :] ** 2 / 2)  # members × steps, mean 1
-    return level[None, :, None] * decay[None, None, :] * factor[:, None, :]
+    return trend[None, :, :] * decay[None, None, :] * factor[:, None, :]
+
+
+def _slope(r: F64) -> F64:
+    """Each row's least-squares slope per second (rain steps, NaN left out; 0 with fewer than three)."""
+    out = np.zeros(len(r))
+    t = np.arange(r.shape[1]) * STEP_S
+    for g, row in enumerate(r):
+        ok = ~np.isnan(row)
+        if ok.sum() >= 3:
+            out[g] = float(np.polyfit(t[ok], row[ok], 1)[0])
+    return out
 
 
 def _normal_quantiles(quantiles: tuple[float, ...]) -> F64:
