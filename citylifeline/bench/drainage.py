@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..analysis.drainage.model import SwmmModel
+from ..analysis.drainage.model import SwmmModel, walk
 from ..city.bundle import CityBundle, load_city
 from ..offline import replay
 from ..settings import Config
@@ -125,9 +125,6 @@ def run(seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
 def forecast_seconds(text: str, members: int = 5) -> float:
     """One two-hour forecast of a SWMM model from a storm's state, ``members`` rain scenarios (the analyst's
     ensemble; a large network's in worker processes, ``SwmmModel.forecasts``), in seconds."""
-    from datetime import datetime, timedelta
-
-    from ..analysis.drainage.model import SwmmModel
 
     model = SwmmModel(text, [])
     start = datetime(2026, 7, 14, 15)
@@ -150,15 +147,10 @@ def tiled_city(text: str, tiles: int, spacing_m: float = 3000.0) -> str:
     """A city of ``tiles`` × ``tiles`` districts, each a copy of the model ``text`` beside the others
     (its elements renamed, its coordinates moved), under the same rain gauge: a city-size network to
     time the forecast on where no public one of thousands of manholes can be installed here."""
-    out, section = [], ""
-    for line in text.splitlines():
-        head = line.strip().upper()
-        if head.startswith("["):
-            section = head
-            out.append(line)
-            continue
+    out = []
+    for section, line, data in walk(text):
         cols = TILED.get(section)
-        if cols is None or not line.strip() or line.lstrip().startswith(";"):
+        if cols is None or not data:
             out.append(line)
             continue
         f = line.split()

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import networkx as nx
 import numpy as np
 
-from ..analysis.drainage.model import SWMM_LOCK
+from ..analysis.drainage.model import SWMM_LOCK, walk
 from ..batch import F64
 from ..city.bundle import CityBundle
 from ..errors import ConfigError
@@ -151,22 +151,18 @@ class DrainageTwin:
                            for s, r in zip(t, rain, strict=True))
         if field is not None:
             series += "\n" + field.series(ctx, t, start)
-        out, section = [], ""
-        for line in text.splitlines():
-            head = line.strip().upper()
-            if head.startswith("["):
-                section = head
-                out.append(line)
-                if section == "[TIMESERIES]":
-                    out.append(series)
+        out = []
+        for section, line, data in walk(text):
+            if line.strip().startswith("["):
+                out += [line, series] if section == "[TIMESERIES]" else [line]
                 continue
             if section == "[TIMESERIES]":
                 continue
-            if field is not None and line.strip() and not line.lstrip().startswith(";"):
+            if field is not None and data:
                 line = field.edit(section, line)
             key = line.split()[0] if section == "[OPTIONS]" and line.strip() else ""
             out.append(f"{key:<20} {dates[key]}" if key in dates else line)
-            if field is not None and section == "[RAINGAGES]" and line.strip() and not line.lstrip().startswith(";"):
+            if field is not None and section == "[RAINGAGES]" and data:
                 out += field.gauges()
         return "\n".join(out) + "\n"
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -176,29 +177,23 @@ class SwmmModel:
                          + (end.strftime("%m/%d/%Y"), end.strftime("%H:%M:%S")), strict=True))
         stamps = [(start + timedelta(seconds=k * STEP_S)).strftime("%m/%d/%Y %H:%M")
                   for k in range(rain_mm_h.shape[1] + 1)]  # a last 0: the rain ends
-        out, section = [], ""
-        for line in self.text.splitlines():
-            head = line.strip().upper()
-            if head.startswith("["):
-                section = head
-                out.append(line)
-                if section == "[TIMESERIES]":
-                    for g, series in zip(self.gauges, rain_mm_h, strict=True):
-                        out += [f"RAIN_{g} {s} {r:.3f}" for s, r in zip(stamps, [*series, 0.0], strict=True)]
+        series = [f"RAIN_{g} {s} {r:.3f}" for g, rain in zip(self.gauges, rain_mm_h, strict=True)
+                  for s, r in zip(stamps, [*rain, 0.0], strict=True)]
+        out: list[str] = []
+        for section, line, data in walk(self.text):
+            if line.strip().startswith("["):
+                out += [line, *series] if section == "[TIMESERIES]" else [line]
+            elif section == "[TIMESERIES]" or (section == "[REPORT]" and data):
                 continue
-            body = line.strip() and not line.lstrip().startswith(";")
-            if section == "[TIMESERIES]" or (section == "[REPORT]" and body):
-                continue
-            if section == "[OPTIONS]" and body and line.split()[0] in dates:
+            elif section == "[OPTIONS]" and data and line.split()[0] in dates:
                 out.append(f"{line.split()[0]:<20} {dates[line.split()[0]]}")
-            elif section == "[RAINGAGES]" and body:
+            elif section == "[RAINGAGES]" and data:
                 name, form, _, scf = line.split()[:4]  # our series are 5-minute ones
                 out.append(f"{name} {form} 0:05 {scf} TIMESERIES RAIN_{name}")
             else:
                 out.append(line)
         if "[TIMESERIES]" not in self.sections:
-            out += ["[TIMESERIES]"] + [f"RAIN_{g} {s} {r:.3f}" for g, series in zip(self.gauges, rain_mm_h, strict=True)
-                                       for s, r in zip(stamps, [*series, 0.0], strict=True)]
+            out += ["[TIMESERIES]", *series]
         return "\n".join(out) + "\n"
 
 
@@ -212,6 +207,19 @@ def _worker_model(text: str, places: list[str]) -> None:
 
 def _worker_forecast(args: tuple[bytes, datetime, F64]) -> Run:
     return _WORKER[0].forecast(*args)
+
+
+def walk(text: str) -> Iterator[tuple[str, str, bool]]:
+    """Each line of a SWMM file with its section (``[JUNCTIONS]`` …, upper case) and whether it is a
+    data line (not a header, a comment or blank)."""
+    section = ""
+    for line in text.splitlines():
+        head = line.strip().upper()
+        if head.startswith("["):
+            section = head
+            yield section, line, False
+        else:
+            yield section, line, bool(line.strip()) and not line.lstrip().startswith(";")
 
 
 def _sections(text: str) -> dict[str, list[str]]:
