@@ -125,7 +125,6 @@ def run(seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
 def forecast_seconds(text: str, members: int = 5) -> float:
     """One two-hour forecast of a SWMM model from a storm's state, ``members`` rain scenarios (the analyst's
     ensemble; a large network's in worker processes, ``SwmmModel.forecasts``), in seconds."""
-
     model = SwmmModel(text, [])
     start = datetime(2026, 7, 14, 15)
     hot = model.warm(start - timedelta(hours=1))
