@@ -467,7 +467,7 @@ def _report(args: argparse.Namespace, result: dict[str, Any], markdown: Any, mar
 def _bench_drainage(args: argparse.Namespace) -> int:
     from .bench import drainage
 
-    result = drainage.run(tuple(args.seeds) if args.seeds else drainage.SEEDS)
+    result = drainage.run(tuple(args.seeds) if args.seeds else drainage.SEEDS + drainage.LIGHT_SEEDS)
     return _report(args, result, drainage.markdown, "<!-- drainage -->")
 
 

@@ -52,7 +52,10 @@ def test_a_forecast_is_kept_listed_and_given_to_the_drainage_analyst_before_a_re
             bad = {**FORECAST, "series": [{"gauge": "DR-01", "values": [5, "heavy"]}]}
             r = c.post("/api/v1/rain-forecasts", json=bad)
             assert r.status_code == 400 and r.json()["field"] == "series[0].members"
-            assert len(c.get("/api/v1/rain-forecasts").json()) == 2  # nothing refused was kept
+            assert len(c.get("/api/v1/rain-forecasts").json()) == 2  # nothing refused was taken ...
+            letters = c.get("/api/v1/dead-letters").json()  # ... and each refused body is a dead letter
+            assert [x["field"] for x in letters[:2]] == ["series[0].members", "step_s"]
+            assert "rain forecast" in letters[0]["reason"] and "heavy" in letters[0]["payload"]
     finally:
         engine.stop()
     again = Engine(config, demo)

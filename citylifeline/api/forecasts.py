@@ -10,8 +10,11 @@ from fastapi import APIRouter, Query, Request
 
 from ..analysis.drainage.rain import RainForecast
 from ..auth.model import Credential
+from ..batch import ReadingBatch
 from ..errors import ValidationError
 from ..forecasts import KEPT
+from ..ingest import Parsed
+from ..store.base import PAYLOAD_CHARS, DeadLetter
 from .auth import DEVICE, VIEWER, client_of
 from .jsonresponse import JSON
 from .readings import engine_of, read_body
@@ -42,15 +45,24 @@ FORECAST_BODY_SCHEMA: dict[str, Any] = {
 async def post_rain_forecast(request: Request, who: Credential = DEVICE) -> JSON:
     """A meteorological service's short-range forecast (radar extrapolation or a blend, every few
     minutes, 2–3 hours ahead), per rain gauge or gridded, one series or an ensemble.  It is checked
-    as readings are (400 naming the field, the value and the fix), put on the drainage model's gauges
-    and 5-minute steps, kept, and drives the drainage analyst's forecasts from its issue time on."""
+    as readings are (400 naming the field, the value and the fix; the refused body kept as a dead
+    letter), put on the drainage model's gauges and 5-minute steps, kept, and drives the drainage
+    analyst's forecasts from its issue time on."""
     engine = engine_of(request)
+    source = f"http:{client_of(request)}:{who.name}"
     body = await read_body(request, engine.config.max_payload_bytes)
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise ValidationError(f"the body is not JSON: {e}", field="", value=None) from None
-    record = await asyncio.wrap_future(engine.add_rain_forecast(who, client_of(request), doc))
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise ValidationError(f"the body is not JSON: {e}", field="", value=None) from None
+        future = engine.add_rain_forecast(who, client_of(request), doc)
+    except ValidationError as e:  # refused whole: kept as a dead letter before the client hears of it
+        letter = DeadLetter(source=source, reason=f"rain forecast: {e}", field=e.field,
+                            payload=body[:PAYLOAD_CHARS].decode("utf-8", "replace"))
+        await asyncio.wrap_future(engine.submit(Parsed(ReadingBatch.empty(), [], [letter], 0), source))
+        raise
+    record = await asyncio.wrap_future(future)
     return JSON(RainForecast.of_record(record).to_dict() | record.to_dict(), status_code=201)
 
 
