@@ -476,7 +476,8 @@ def test_the_map_colours_each_bridge_by_its_class_and_a_bridge_or_its_incident_l
     page.locator("#lang").click()
     assert row_a.inner_text() == f"A {status['classes']['A']['en']}"
     page.locator("#lang").click()
-    # a click on a bridge, away from its sensors and the incident markers: its class, and the way to its card
+    # a click on a bridge, away from its sensors, the incident markers and the ponding forecast's circles: its
+    # class, and the way to its card
     asset = status["bridges"][-1]["asset"]
     target = page.evaluate("""(asset) => {
       const ms = cl.mapState, map = ms.map;
@@ -487,6 +488,9 @@ def test_the_map_colours_each_bridge_by_its_class_and_a_bridge_or_its_incident_l
       for (const f of [0.25, 0.75, 0.15, 0.85, 0.35, 0.65]) {
         const p = L.point(a.x + f * (z.x - a.x), a.y + f * (z.y - a.y));
         if (ms.sensorLayer.nearest(p, 12) >= 0) continue;
+        const pond = [...cl.pond.marks.values()].some((m) => map.latLngToContainerPoint(m.getLatLng()).distanceTo(p)
+          < m.getRadius() + 6);  // the ponding forecast's circles are on top of the lines
+        if (pond) continue;
         const x = box.left + p.x, y = box.top + p.y;
         if (document.elementFromPoint(x, y)?.tagName !== 'CANVAS') continue;
         return { x, y };

@@ -18,13 +18,14 @@ const BRIDGE_REFRESH_MS = 60000; // the class changes twice a day; a new assessm
 const WORKS_COLOUR = "#f97316";
 const SENSOR_HISTORY_MS = 6 * 3600 * 1000;
 export const mapState = { map: null, sensors: [], sensorLayer: null, layers: {}, drawn: {}, markers: new Map(),
-  works: null, worksShown: [], ready: false, stateFetches: 0, bridgeClasses: null };
+  works: null, worksShown: [], ready: false, stateFetches: 0, bridgeClasses: null, renderer: null };
 
 export async function initMap() {
   const map = L.map("map", { preferCanvas: true, zoomControl: true, attributionControl: !!ui.tiles });
   mapState.map = map;
   if (ui.tiles) L.tileLayer(ui.tiles.url, { attribution: ui.tiles.attribution, maxZoom: 19 }).addTo(map);
-  const renderer = L.canvas({ padding: 0.3 });
+  const renderer = L.canvas({ padding: 0.3 }); // one canvas for every vector layer: a second would take all clicks
+  mapState.renderer = renderer;
   // the base map and the places underneath, the lifelines on top
   const under = ["base", "places"].filter((n) => ui.layers.includes(n));
   const layerNames = [...under, ...ui.layers.filter((n) => !under.includes(n))];
@@ -58,7 +59,7 @@ export async function initMap() {
   onChange((kind) => { if (kind === "snapshot" || kind === "incident") drawIncidents(); });
   drawIncidents();
   mapState.works = L.layerGroup().addTo(map);
-  await Promise.all([refreshStates(), refreshWorks(), refreshBridges(), initPonding(map)]);
+  await Promise.all([refreshStates(), refreshWorks(), refreshBridges(), initPonding(map, renderer)]);
   setInterval(refreshStates, STATE_REFRESH_MS);
   setInterval(refreshWorks, WORKS_REFRESH_MS);
   setInterval(refreshBridges, BRIDGE_REFRESH_MS);
@@ -87,7 +88,8 @@ export async function refreshWorks() {
     for (const o of orders) {
       const f = byKey.get(o.asset);
       if (!f) continue;
-      L.geoJSON(f, { style: { color: WORKS_COLOUR, weight: 6, dashArray: "6 6", opacity: 0.95 } })
+      L.geoJSON(f, { renderer: mapState.renderer, style: { color: WORKS_COLOUR, weight: 6, dashArray: "6 6",
+        opacity: 0.95 } })
         .bindTooltip(el("div", {}, el("b", {}, `${t("layer.works")}: ${f.properties.label || f.properties.name}`),
           el("br"), `${fmtTime(o.start_ms)} ${t("works.until")} ${o.end_ms ? fmtTime(o.end_ms) : t("works.open_end")}`,
           o.reason ? el("br") : "", o.reason || ""), { sticky: true })

@@ -10,9 +10,10 @@ const REFRESH_MS = 30000;
 const FRAME_MS = 900;
 const LEVELS = { 1: "IV", 2: "III", 3: "II", 4: "I" };
 const SHADES = [[0.5, "#bae6fd"], [1, "#38bdf8"], [2, "#2563eb"], [Infinity, "#7c3aed"]]; // water ÷ its warning bar
-export const pond = { data: null, frame: 0, frames: 0, layer: null, marks: new Map(), label: null };
+export const pond = { data: null, frame: 0, frames: 0, layer: null, marks: new Map(), label: null, renderer: null };
 
-export async function initPonding(map) {
+export async function initPonding(map, renderer) {
+  pond.renderer = renderer; // the map's one canvas
   pond.layer = L.layerGroup().addTo(map);
   const Clock = L.Control.extend({ onAdd: () => el("div", { class: "pond-clock", id: "pond-clock", hidden: true }) });
   new Clock({ position: "bottomleft" }).addTo(map);
@@ -34,7 +35,7 @@ export async function refreshPonding() {
   for (const [key, m] of pond.marks) if (!places.some((p) => p.key === key)) { m.remove(); pond.marks.delete(key); }
   for (const p of places) {
     if (!pond.marks.has(p.key)) {
-      pond.marks.set(p.key, L.circleMarker([p.lat, p.lon], { weight: 3, fillOpacity: 0.75 })
+      pond.marks.set(p.key, L.circleMarker([p.lat, p.lon], { renderer: pond.renderer, weight: 3, fillOpacity: 0.75 })
         .bindTooltip(() => tooltip(pond.marks.get(p.key).place), { sticky: true }).addTo(pond.layer));
     }
     pond.marks.get(p.key).place = p;
