@@ -134,13 +134,18 @@ def test_the_nowcast_carries_the_last_quarter_hour_on_its_trend_then_decays_with
     assert np.all(nowcast(np.zeros((1, 6)), 24) == 0)
 
 
-def test_the_outlook_takes_the_latest_forecast_that_still_covers_the_horizon() -> None:
+def test_the_outlook_takes_the_latest_forecast_that_covers_the_horizon_scaled_to_the_gauges() -> None:
     early = RainForecast(0, "a", np.full((1, 1, 24), 5.0))
     late = RainForecast(600_000, "b", np.full((1, 1, 36), 9.0))
     o = RainOutlook()
     o.take([late, early])
-    rain, source = o.scenarios(900_000, np.zeros((1, 6)), 24)
+    gauges = np.array([[0, 0, 0, 5, 5, 9.0]])  # the last three steps (newest last) as a, a and b forecast them
+    rain, source = o.scenarios(900_000, gauges, 24)
     assert source == "b" and rain.shape == (1, 1, 24) and np.all(rain == 9.0)
+    rain, _ = o.scenarios(900_000, gauges / 2, 24)  # the forecasts gave twice the gauges' rain: scaled to them
+    assert np.allclose(rain, 9.0 * (19 / 2 + 1) / (19 + 1))
+    assert o.gauge_factor(900_000, np.zeros((1, 6))) == pytest.approx(1 / 3)  # all forecast, no rain: at most 1/3
+    assert o.gauge_factor(900_000, np.full((1, 6), np.nan)) == 1.0  # no gauge: nothing to adjust by
     assert o.scenarios(300_000, np.zeros((1, 6)), 24)[1] == "a"
     rain, source = o.scenarios(600_000 + 36 * 300_000 - 600_000, np.array([[2.0] * 6]), 24)
     assert source == "nowcast"  # b's last 10 minutes are not half the horizon

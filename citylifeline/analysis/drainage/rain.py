@@ -23,8 +23,12 @@ against 5.  It is the fallback, not a forecast: it cannot see a storm coming tha
 reached a gauge.
 
 **The scenarios** a forecast run takes (``RainOutlook.scenarios``): the latest forecast issued by
-then, from its own step for the present on, while it still covers at least half the horizon;
-else the nowcast.  Where a forecast ends before the horizon, the nowcast of its last step carries on.
+then, from its own step for the present on, while it still covers at least half the horizon,
+scaled by its mean-field bias against the gauges over the last half hour (the forecasts' rain for
+those steps against what the gauges measured: how radar rainfall is adjusted to gauges, Wilson &
+Brandes, Bull. AMS 60:1048, 1979; Seo et al., J. Hydrol. 223:131, 1999; before the rain reaches a
+gauge there is nothing to adjust it by); else the nowcast.  Where a forecast ends before the
+horizon, the nowcast of its last step carries on.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ TREND_STEPS = 6  # ... moved by the trend of the last half hour
 TREND_S = 1800.0  # ... for half an hour ahead (a convective cell's rise, about a third of its life), then decaying
 MAX_GROWTH = 1.5  # ... to at most half again the present rain (a shower's first minutes are no cloudburst's)
 NOWCAST_QUANTILES = (0.1, 0.5, 0.9)
+ADJUST_STEPS = 6  # a forecast's bias is judged on the gauges' last half hour
+MAX_ADJUST = 3.0
+WET_STEPS_MM_H = 5.0  # ... once they or it had this much rain in all (mm/h summed over the steps)
 
 
 @dataclass(frozen=True)
@@ -300,13 +307,32 @@ class RainOutlook:
                 return f if f.issued_ms + f.horizon_ms >= at_ms + horizon_steps * STEP_MS // 2 else None
         return None
 
+    def gauge_factor(self, at_ms: int, recent_mm_h: F64) -> float:
+        """The forecasts' mean-field bias against the gauges over the last ``ADJUST_STEPS`` (the rain each
+        step's latest forecast gave it, against what the gauges measured): observed over forecast, each
+        plus one step of 1 mm/h, within [1/``MAX_ADJUST``, ``MAX_ADJUST``]; 1 where neither saw rain."""
+        observed = forecast = 0.0
+        for j in range(1, ADJUST_STEPS + 1):
+            start = at_ms - j * STEP_MS
+            f = next((f for f in reversed(self.forecasts) if f.issued_ms <= start), None)
+            obs = recent_mm_h[:, -j] if recent_mm_h.shape[1] >= j else np.full(len(recent_mm_h), np.nan)
+            k = (start - f.issued_ms) // STEP_MS if f is not None else -1
+            if f is None or k >= f.mm_h.shape[2] or np.isnan(obs).all():
+                continue
+            observed += float(np.nanmean(obs))
+            forecast += float(f.mm_h[:, :, k].mean())
+        if observed + forecast < WET_STEPS_MM_H:
+            return 1.0
+        return float(np.clip((observed + 1.0) / (forecast + 1.0), 1 / MAX_ADJUST, MAX_ADJUST))
+
     def scenarios(self, at_ms: int, recent_mm_h: F64, steps: int) -> tuple[F64, str]:
-        """Members × gauges × ``steps`` of rain from ``at_ms`` (a step's start), and where it comes from."""
+        """Members × gauges × ``steps`` of rain from ``at_ms`` (a step's start), and where it comes from:
+        a pushed forecast is scaled by its bias against the gauges (``gauge_factor``)."""
         f = self.latest(at_ms, steps)
         if f is None:
             return nowcast(recent_mm_h, steps), "nowcast"
         skip = (at_ms - f.issued_ms) // STEP_MS
-        own = f.mm_h[:, :, skip: skip + steps]
+        own = f.mm_h[:, :, skip: skip + steps] * self.gauge_factor(at_ms, recent_mm_h)
         if own.shape[2] < steps:  # the forecast's last step carries on as a nowcast
             tail = nowcast(own[:, :, -1:].mean(axis=0), steps - own.shape[2], quantiles=(0.5,))[0]
             own = np.concatenate([own, np.broadcast_to(tail, (own.shape[0], *tail.shape))], axis=2)
