@@ -34,6 +34,7 @@ as operational flood forecasts are updated; the model's state itself is not nudg
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,7 +50,7 @@ from ...settings import Config
 from ...warn.model import Event, Incident
 from ..base import Analyst, per_reading
 from .model import REPORT_S, SCAN_S, STEP_S, SwmmModel
-from .places import OVERFLOW_M3S, WATCHED_KINDS, Watched, street_depth, watched_places
+from .places import WATCHED_KINDS, Watched, street_depth, watched_places
 from .rain import RainForecast, RainOutlook
 
 STEP_MS = STEP_S * 1000
@@ -294,15 +295,13 @@ class DrainageAnalyst(Analyst):
         recent = np.nan_to_num(self.rain[:, -12:]).max(initial=0.0) >= WET_MM_H
         f = self.outlook.latest(at_ms, HORIZON_STEPS)
         coming = f is not None and float(f.mm_h.max(initial=0.0)) >= WET_MM_H
-        bars = np.array([OVERFLOW_M3S if w.is_catchment else w.depth_m for w in self.places])
+        bars = np.array([w.bar for w in self.places])
         return bool(recent or coming or self.warned.any() or (self.now_m >= DRY_SHARE * bars).any())
 
     def _forecast(self, at_ms: int) -> npt.NDArray[np.float64]:
         """Per scenario and place, the water ahead (scenarios × places × reports: m on the street, or
         a catchment's largest manhole overflow, m³/s, every ``SCAN_S``, held over its reports)."""
         assert self.model is not None
-        import time
-
         began = time.perf_counter()
         members, self.source = self.outlook.scenarios(at_ms, self.rain, HORIZON_STEPS)
         if len(members) > MAX_MEMBERS:  # thin evenly by rank of the total rain
@@ -338,13 +337,13 @@ class DrainageAnalyst(Analyst):
 
     def _notable(self, ahead: npt.NDArray[np.float64]) -> bool:
         """Whether water ahead (places × reports) comes near any place's depth, or a place is warned."""
-        bars = np.array([OVERFLOW_M3S if w.is_catchment else w.depth_m for w in self.places])
+        bars = np.array([w.bar for w in self.places])
         return bool(self.warned.any() or (np.nanmax(ahead, axis=1) >= DRY_SHARE * bars).any())
 
     def _judge(self, at_ms: int, ahead: npt.NDArray[np.float64] | None) -> list[Event]:
         events = []
         for k, w in enumerate(self.places):
-            bar = OVERFLOW_M3S if w.is_catchment else w.depth_m
+            bar = w.bar
             now = float(self.now_m[k])
             if ahead is None:
                 share, when, peak = 0.0, NO_TIME, now
@@ -379,7 +378,7 @@ class DrainageAnalyst(Analyst):
     def _change(self, k: int, w: Watched, at_ms: int, level: int, when: int, depth: float, now: float
                 ) -> Event | None:
         was, was_when = int(self.warned[k]), int(self.when_ms[k])
-        dry = now < DRY_SHARE * (OVERFLOW_M3S if w.is_catchment else w.depth_m)
+        dry = now < DRY_SHARE * (w.bar)
         if level == 0 and was and dry:
             self.warned[k], self.when_ms[k] = 0, NO_TIME
             came = was_when != NO_TIME and was_when <= at_ms
@@ -468,7 +467,7 @@ class DrainageAnalyst(Analyst):
         band = self.band[k]
         return {"key": w.key, "name": w.name, "kind": w.kind, "catchment": w.is_catchment,
                 "lon": round(float(lon), 6), "lat": round(float(lat), 6), "depth_m": w.depth_m,
-                "bar": OVERFLOW_M3S if w.is_catchment else w.depth_m,
+                "bar": w.bar,
                 "unit": "m3/s" if w.is_catchment else "m",
                 "importance": w.importance, "sensor": self.registry.ids[w.sensor] if w.sensor >= 0 else None,
                 "now": round(float(self.now_m[k]), 3), "share": round(float(self.share[k]), 2),

@@ -58,6 +58,11 @@ class Watched:
     def is_catchment(self) -> bool:
         return self.node < 0
 
+    @property
+    def bar(self) -> float:
+        """What its forecast is judged against: a catchment's manhole overflow (m³/s), a point's warning depth (m)."""
+        return OVERFLOW_M3S if self.is_catchment else self.depth_m
+
 
 def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched], list[str], dict[int, int]]:
     """The points and catchments, the model nodes whose depth is read every minute (the points' and the
