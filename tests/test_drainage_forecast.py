@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from scipy.stats import norm
 
+from citylifeline.analysis.drainage import rain as rain_ahead
 from citylifeline.analysis.drainage.analyst import DrainageAnalyst, grade
 from citylifeline.analysis.drainage.model import SwmmModel
 from citylifeline.analysis.drainage.rain import LIFETIME_S, SPREAD, RainForecast, RainOutlook, nowcast, parse_forecast
@@ -118,7 +120,7 @@ def test_a_bad_forecast_is_refused_naming_the_field_and_value(doc: dict, field: 
     assert e.value.field == field and field.split("[")[0] in str(e.value)
 
 
-def test_the_nowcast_carries_the_last_quarter_hour_on_its_trend_then_decays_with_its_spread_in_order() -> None:
+def test_the_nowcast_holds_the_last_quarter_hour_or_its_waning_trend_then_decays_with_its_spread_in_order() -> None:
     steady = nowcast(np.full((1, 6), 30.0), 24)
     assert steady.shape == (3, 1, 24)
     assert np.all(np.diff(steady[:, 0], axis=0) > 0)  # 10, 50, 90 %
@@ -127,8 +129,7 @@ def test_the_nowcast_carries_the_last_quarter_hour_on_its_trend_then_decays_with
     assert steady[1, 0, :6] == pytest.approx(30.0 * median[:6], rel=1e-6)  # no trend: persistence for half an hour
     assert steady[1, 0, -1] < 30.0 / 5  # two hours on: rain cells live 40 minutes
     rising = nowcast(np.array([[5, 10, 15, 20, 25, 30.0]]), 24)[1, 0]  # 5 mm/h more every 5 minutes
-    assert rising[0] == pytest.approx((25 + 5 * 1.5) * median[0], rel=0.01)  # 5 mm/h more each 5 minutes ...
-    assert rising[5] == pytest.approx(25 * 1.5 * median[5], rel=0.01)  # ... up to half again the present rain
+    assert rising[:6] == pytest.approx(25 * median[:6], rel=0.01)  # held: the last quarter hour's mean
     waning = nowcast(np.array([[30, 25, 20, 15, 10, 5.0]]), 24)[1, 0]
     assert waning[0] < 15 and waning[4] == 0.0  # it stops, as the trend says
     assert np.all(nowcast(np.zeros((1, 6)), 24) == 0)
@@ -140,12 +141,26 @@ def test_the_outlook_takes_the_latest_forecast_that_covers_the_horizon_scaled_to
     o = RainOutlook()
     o.take([late, early])
     gauges = np.array([[0, 0, 0, 5, 5, 9.0]])  # the last three steps (newest last) as a, a and b forecast them
+    z = norm.ppf(rain_ahead.UNVERIFIED_QUANTILE)
+
+    def factor(observed: float, forecast: float) -> float:  # the log bias's update, at the quantile
+        w = (observed + forecast) / (observed + forecast + rain_ahead.EVIDENCE_MM_H)
+        shift = w * np.log((observed + 1) / (forecast + 1))
+        return float(np.exp(shift + z * rain_ahead.RADAR_BIAS_SIGMA * np.sqrt(1 - w)))
+
     rain, source = o.scenarios(900_000, gauges, 24)
-    assert source == "b" and rain.shape == (1, 1, 24) and np.all(rain == 9.0)
-    rain, _ = o.scenarios(900_000, gauges / 2, 24)  # the forecasts gave twice the gauges' rain: scaled to them
-    assert np.allclose(rain, 9.0 * (19 / 2 + 1) / (19 + 1))
-    assert o.gauge_factor(900_000, np.zeros((1, 6))) == pytest.approx(1 / 3)  # all forecast, no rain: at most 1/3
-    assert o.gauge_factor(900_000, np.full((1, 6), np.nan)) == 1.0  # no gauge: nothing to adjust by
+    assert source == "b" and rain.shape == (1, 1, 24)
+    assert np.allclose(rain, 9.0 * factor(19, 19)) and factor(19, 19) < 1  # agreed: only what is still unknown
+    rain, _ = o.scenarios(900_000, gauges / 2, 24)  # the forecasts gave twice the gauges' rain: scaled towards them
+    assert np.allclose(rain, 9.0 * factor(9.5, 19)) and factor(9.5, 19) < factor(19, 19)
+    unverified = o.gauge_factor(900_000, np.full((1, 6), np.nan))  # no gauge: nothing to adjust by ...
+    assert unverified == pytest.approx(np.exp(z * rain_ahead.RADAR_BIAS_SIGMA)) and unverified < factor(19, 19)
+    dry = RainOutlook()  # ... nor before the storm reaches the gauges: taken at the lower side of the radar's bias
+    dry.take([RainForecast(0, "c", np.concatenate([np.zeros((1, 1, 6)), np.full((1, 1, 30), 40.0)], axis=2))])
+    assert np.allclose(dry.scenarios(1_800_000, np.zeros((1, 6)), 24)[0], 40.0 * unverified)
+    steady = RainOutlook()  # a long storm the forecast gets right: near its own rain
+    steady.take([RainForecast(0, "d", np.full((1, 1, 36), 60.0))])
+    assert 0.85 < steady.gauge_factor(1_800_000, np.full((1, 6), 60.0)) < 1.0
     assert o.scenarios(300_000, np.zeros((1, 6)), 24)[1] == "a"
     rain, source = o.scenarios(600_000 + 36 * 300_000 - 600_000, np.array([[2.0] * 6]), 24)
     assert source == "nowcast"  # b's last 10 minutes are not half the horizon
@@ -265,3 +280,19 @@ def test_a_level_gauge_above_the_model_raises_its_places_water_now_and_ahead_unt
     biased.sensor_faults([Event(up, "DL-UP1", int(batch.t_ms[cut]), "stuck", 0, True, 0.3, 0.0, "frozen")])
     biased.update(wetter.slice(cut, len(wetter)))
     assert next(g for g in biased.status()["gauges"] if g["sensor"] == "DL-UP1")["error_m"] == 0.0
+
+
+def test_a_rain_gauge_found_frozen_is_no_longer_taken_as_the_rain(demo: CityBundle) -> None:
+    from citylifeline.warn.model import Event
+
+    batch, _ = _storm_day(demo, 45.0)
+    rg = demo.sensors.index["DR-01"]
+    stuck = ReadingBatch.of(batch.sensor, batch.t_ms, np.where(batch.sensor == rg, 60 / 3_600_000, batch.value))
+    trusted, set_aside = (DrainageAnalyst(demo.city, demo.sensors, CONFIG) for _ in range(2))
+    set_aside.sensor_faults([Event(rg, "DR-01", int(batch.t_ms.min()), "stuck", 0, True, 60.0, 0.0, "frozen")])
+    trusted.update(stuck)
+    set_aside.update(stuck)
+    assert np.nanmax(trusted.rain) == pytest.approx(60.0)  # the frozen 60 mm/h taken as rain ...
+    assert trusted.warned.any()  # ... floods the city in the model
+    assert np.isnan(set_aside.rain).all() and not set_aside.warned.any()  # set aside: no rain from it
+    assert set_aside.judged_from_ms()[rg] == NEVER_MS  # and no wet spell that would mute the fixed limits

@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 import networkx as nx
 import numpy as np
 
-from ..analysis.drainage.model import SWMM_LOCK, walk
+from ..analysis.drainage.model import SWMM_LOCK, SwmmModel, walk
+from ..analysis.drainage.places import point_streets, street_depth
 from ..batch import F64
 from ..city.bundle import CityBundle
 from ..errors import ConfigError
@@ -97,7 +98,9 @@ class DrainageTwin:
                 read = [self._reader(s.kind, s.asset, nodes, links) for s in ctx.sensors]
                 all_nodes = [(nd.nodeid, nd) for nd in nodes]
                 sag = next((nd for name, nd in all_nodes if name == UNDERPASS), None)
-                points = _points(ctx.bundle, nodes)
+                streets = point_streets(ctx.bundle.city, SwmmModel.of_file(model_path(ctx.bundle), []))
+                points = {key: (nodes[node], full, per_m) for key, (node, full, per_m) in streets.items()
+                          if node != UNDERPASS}  # the underpass has its own truth
                 sim.step_advance(step)
                 next_scan = 0
                 for _ in sim:
@@ -114,7 +117,7 @@ class DrainageTwin:
                     if sag is not None:
                         flood.setdefault(UNDERPASS, []).append((k, float(sag.depth)))
                     for key, (nd, full, per_m) in points.items():
-                        street.setdefault(key, []).append((k, max(float(nd.depth) - full, 0.0) * per_m))
+                        street.setdefault(key, []).append((k, float(street_depth(nd.depth, full, per_m))))
                     if k >= next_scan:  # overflowing manholes: every few minutes is enough
                         next_scan = k + SCAN_EVERY
                         for name, nd in all_nodes:
@@ -292,33 +295,6 @@ class RainField:
         else:
             return line
         return " ".join(f)
-
-
-def _points(bundle: CityBundle, nodes: Any) -> dict[str, tuple[Any, float, float]]:
-    """The city's waterlogging points off the underpass (its own truth): key → (SWMM node, the node's
-    depth to the street, metres of street water per metre above it), as ``analysis.drainage.places``."""
-    out = {}
-    for a in bundle.city.layers["drainage"].assets.values():
-        if a.kind != "waterlogging_point" or a.props["node"] == UNDERPASS:
-            continue
-        node = bundle.city.layers["drainage"].assets[f"drainage/{a.props['node_kind']}/{a.props['node']}"]
-        storage = a.props["node_kind"] == "storage"
-        full = 0.0 if storage else float(node.props.get("max_depth_m", 0.0))
-        per_m = 1.0 if storage else _ponded_m2(bundle, str(a.props["node"])) / float(a.props["area_m2"])
-        out[a.key] = (nodes[str(a.props["node"])], full, per_m)
-    return out
-
-
-def _ponded_m2(bundle: CityBundle, node: str) -> float:
-    """A manhole's ponded area in the SWMM file (the [JUNCTIONS] sixth column)."""
-    section = ""
-    for line in model_path(bundle).read_text(encoding="utf-8").splitlines():
-        s = line.strip()
-        if s.startswith("["):
-            section = s.upper()
-        elif section == "[JUNCTIONS]" and s.split() and s.split()[0] == node:
-            return float(s.split()[5]) if len(s.split()) > 5 else 0.0
-    return 0.0
 
 
 def _fill_gaps(values: F64) -> F64:

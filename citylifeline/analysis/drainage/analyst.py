@@ -131,6 +131,7 @@ class DrainageAnalyst(Analyst):
         self.level_n = np.zeros((len(self.gauges), RING), np.int64)
         self.levels = np.full((len(self.gauges), 3), np.nan)  # per gauge: observed, model, the error carried (m)
         self.untrusted = np.zeros(len(self.gauges), np.bool_)  # gauges the health detectors found frozen
+        self.rain_off = np.zeros(n, np.bool_)  # rain sensors they found frozen (registry indices)
         self.point_gauge = np.array([int(self.gauge_of[w.gauge]) if w.gauge >= 0 else -1 for w in self.places],
                                     np.int64)
         self.rain = np.full((g, HISTORY_STEPS), np.nan)  # the last steps' rain, mm/h, newest last
@@ -165,9 +166,15 @@ class DrainageAnalyst(Analyst):
             self.outlook.take(list(self._parsed.values()))
 
     def sensor_faults(self, faults: list[Event]) -> None:
-        """A level gauge found frozen corrects nothing from then on (until the analyst starts again)."""
+        """A level gauge found frozen corrects nothing from then on, and a rain gauge's rain is no longer
+        taken (its model gauge takes the other gauges' mean, or, with none, no rain after ``GAP_STEPS``),
+        until the analyst starts again."""
         for e in faults:
-            g = int(self.gauge_of[e.sensor]) if e.sensor < len(self.gauge_of) else -1
+            if e.sensor >= len(self.gauge_of):
+                continue
+            if self.role[e.sensor] >= 0:
+                self.rain_off[e.sensor] = True
+            g = int(self.gauge_of[e.sensor])
             if g >= 0:
                 self.untrusted[g] = True
                 self.levels[g, 2] = 0.0
@@ -196,7 +203,7 @@ class DrainageAnalyst(Analyst):
 
     def _update(self, b: ReadingBatch, role: npt.NDArray[np.int16]) -> list[Event]:
         events: list[Event] = []
-        rain = role >= 0
+        rain = (role >= 0) & ~per_reading(self.rain_off, b.sensor)
         mm_h = b.value * M_S_TO_MM_H
         wet_t = b.t_ms[rain & (mm_h >= WET_MM_H)]
         if len(wet_t):
@@ -237,7 +244,7 @@ class DrainageAnalyst(Analyst):
                  sensor: npt.NDArray[np.int32], value: npt.NDArray[np.float64]) -> None:
         step = (t - self.step_ms[0]) // STEP_MS
         inside = (step >= 0) & (step < RING)
-        ok = (role >= 0) & inside & np.isfinite(mm_h)
+        ok = (role >= 0) & inside & np.isfinite(mm_h) & ~per_reading(self.rain_off, sensor)
         slot = (self.step_ms[0] // STEP_MS + step[ok]) % RING
         np.add.at(self.ring_sum, (role[ok], slot), mm_h[ok])
         np.add.at(self.ring_n, (role[ok], slot), 1)
@@ -257,7 +264,9 @@ class DrainageAnalyst(Analyst):
         mm_h = np.where(n > 0, self.ring_sum[:, slot] / np.maximum(n, 1), np.nan)
         held = self.rain[:, -GAP_STEPS:]
         last = np.array([r[~np.isnan(r)][-1] if (~np.isnan(r)).any() else 0.0 for r in held])
-        used = np.where(np.isnan(mm_h), last, mm_h)  # a silent gauge's last step, for a while
+        others = float(np.nanmean(mm_h)) if (~np.isnan(mm_h)).any() else np.nan
+        used = np.where(~np.isnan(mm_h), mm_h, others if np.isfinite(others) else last)  # a silent gauge: the
+        # others' mean, or with none its own last step for a while
         self.ring_sum[:, slot] = 0
         self.ring_n[:, slot] = 0
         observed = np.where(self.level_n[:, slot] > 0, self.level_sum[:, slot] / np.maximum(self.level_n[:, slot], 1),
@@ -271,7 +280,8 @@ class DrainageAnalyst(Analyst):
         self._assimilate(observed, run.depth_m[:, self.gauge_col].mean(axis=0))
         for k, w in enumerate(self.places):
             self.now_m[k] = (run.flood_m3s[-1, list(w.manholes)].max() if w.is_catchment
-                             else float(street_depth(w, run.depth_m[-1:, w.node] + self._error(k, 0.0))[0]))
+                             else float(street_depth(run.depth_m[-1:, w.node] + self._error(k, 0.0), w.full_m,
+                                               w.street_per_m)[0]))
         if not self._forecasting(t0 + STEP_MS):
             return self._judge(t0 + STEP_MS, None)
         return self._judge(t0 + STEP_MS, self._forecast(t0 + STEP_MS))
@@ -333,7 +343,8 @@ class DrainageAnalyst(Analyst):
             scans = np.repeat(run.flood_m3s, SCAN_S // REPORT_S, axis=0)[:reports]
             for j, w in enumerate(self.places):
                 out[k, j] = scans[:, list(w.manholes)].max(axis=1) if w.is_catchment \
-                    else street_depth(w, run.depth_m[:, w.node] + self._error(j, LEADS_S[:reports]))
+                    else street_depth(run.depth_m[:, w.node] + self._error(j, LEADS_S[:reports]), w.full_m,
+                                    w.street_per_m)
 
     def _notable(self, ahead: npt.NDArray[np.float64]) -> bool:
         """Whether water ahead (places × reports) comes near any place's depth, or a place is warned."""
@@ -362,7 +373,7 @@ class DrainageAnalyst(Analyst):
                 share, when, peak = 1.0, at_ms if self.when_ms[k] == NO_TIME or self.when_ms[k] > at_ms else \
                     int(self.when_ms[k]), max(peak, now)
             self.share[k] = share
-            depth = peak if not w.is_catchment else self._catchment_depth(peak)
+            depth = peak if not w.is_catchment else self._catchment_depth(peak, w.depth_m)
             level = grade(w.importance, depth, w.depth_m) if share >= WARN_SHARE else 0
             e = self._change(k, w, at_ms, level, when, depth, now)
             if e is not None:
@@ -370,10 +381,10 @@ class DrainageAnalyst(Analyst):
         return events
 
     @staticmethod
-    def _catchment_depth(overflow_m3s: float) -> float:
-        """A catchment's overflow as a road's water: its warning depth at 20 L/s, twice it at 100 L/s,
-        three times at 300 L/s and beyond (a manhole that spouts a main's flow floods the street)."""
-        return 0.15 * float(np.interp(np.log10(max(overflow_m3s, 1e-6)), np.log10([0.02, 0.1, 0.3]), [1, 2, 3]))
+    def _catchment_depth(overflow_m3s: float, depth_m: float) -> float:
+        """A catchment's overflow as water on its road: the road's warning depth ``depth_m`` at 20 L/s, twice
+        it at 100 L/s, three times at 300 L/s and beyond (a manhole that spouts a main's flow floods the street)."""
+        return depth_m * float(np.interp(np.log10(max(overflow_m3s, 1e-6)), np.log10([0.02, 0.1, 0.3]), [1, 2, 3]))
 
     def _change(self, k: int, w: Watched, at_ms: int, level: int, when: int, depth: float, now: float
                 ) -> Event | None:
@@ -419,10 +430,8 @@ class DrainageAnalyst(Analyst):
         return datetime.fromtimestamp(t_ms / 1000, self.tz).replace(tzinfo=None)
 
     # ---- state ------------------------------------------------------------------------------------
-    ARRAYS = ("step_ms", "seen_ms", "ring_sum", "ring_n", "level_sum", "level_n", "levels", "untrusted", "rain",
-              "wet", "hot",
-              "warned", "when_ms", "share",
-              "now_m", "band", "forecast_ms")
+    ARRAYS = ("step_ms", "seen_ms", "ring_sum", "ring_n", "level_sum", "level_n", "levels", "untrusted", "rain_off",
+              "rain", "wet", "hot", "warned", "when_ms", "share", "now_m", "band", "forecast_ms")
 
     def checkpoint(self) -> dict[str, np.ndarray]:
         """The now-run's state (its hotstart's bytes), the open steps, the rain kept and each place's warning."""
@@ -438,8 +447,9 @@ class DrainageAnalyst(Analyst):
         if keys is None or [str(k) for k in keys] != [w.key for w in self.places]:
             return
         with self._lock:
-            for a in self.ARRAYS:
-                setattr(self, a, np.array(arrays[f"{self.name}.{a}"], copy=True))
+            for a in self.ARRAYS:  # an array a checkpoint lacks (an older version's) keeps its start
+                if f"{self.name}.{a}" in arrays:
+                    setattr(self, a, np.array(arrays[f"{self.name}.{a}"], copy=True))
             self.source = str(arrays[f"{self.name}.source"][0])
 
     def analyse(self, incident: Incident, store: Any) -> dict[str, Any] | None:

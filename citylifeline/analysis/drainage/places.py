@@ -78,20 +78,17 @@ def watched_places(city: City, registry: SensorRegistry) -> tuple[list[Watched],
               and registry.asset[i].split("/")[1] in ("junction", "storage")}  # a level gauge's node → it
     nodes = sorted({str(a.props["node"]) for a in points} | set(gauged))
     out: list[Watched] = []
+    streets = point_streets(city, model)
     for a in sorted(points, key=lambda a: a.key):
         gauge = gauged.get(str(a.props["node"]), -1)
         node_key = f"drainage/{a.props['node_kind']}/{a.props['node']}"
-        j = model.nodes.index(str(a.props["node"]))
         on_node = [i for i in sensors if registry.asset[i] == node_key and registry.kind[i] in LEVEL_KINDS]
         same = [i for i in sensors if in_catchment[i] == component.get(node_key) and registry.kind[i] in LEVEL_KINDS]
         sensor = on_node[0] if on_node else _nearest(registry, same or sensors, *a.xy)
-        storage = a.props["node_kind"] == "storage"
-        area = float(a.props.get("area_m2", DEFAULT_POND_AREA_M2))
+        _, full_m, per_m = streets[a.key]
         out.append(Watched(a.key, str(a.props.get("label", a.name)), str(a.props["watch_kind"]),
                            float(a.props["depth_m"]), int(a.props["importance"]), sensor, *a.xy,
-                           node=nodes.index(str(a.props["node"])), gauge=gauge,
-                           street_per_m=1.0 if storage else float(model.ponded_m2[j]) / area,
-                           full_m=0.0 if storage else float(model.full_depth_m[j])))
+                           node=nodes.index(str(a.props["node"])), gauge=gauge, street_per_m=per_m, full_m=full_m))
     columns = {n: j for j, n in enumerate(model.nodes)}
     by_catchment: dict[int, list[str]] = {}
     for key, a in layer.assets.items():
@@ -120,6 +117,24 @@ def _nearest(registry: SensorRegistry, candidates: list[int], x: float, y: float
     return candidates[int(np.argmin(d))]
 
 
-def street_depth(w: Watched, node_depth_m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The water on the street at a point from its node's depth."""
-    return np.maximum(node_depth_m - w.full_m, 0.0) * w.street_per_m
+def point_streets(city: City, model: SwmmModel) -> dict[str, tuple[str, float, float]]:
+    """Each waterlogging point → its SWMM node, the node's depth to the street (m) and the metres of water
+    on the street per metre above it: a storage unit (a road's sag) is the street itself; a manhole's
+    water above its rim is SWMM's ponded volume spread over the point's street area."""
+    out = {}
+    for a in city.layers["drainage"].assets.values():
+        if a.kind != "waterlogging_point":
+            continue
+        node = str(a.props["node"])
+        j = model.nodes.index(node)
+        if a.props["node_kind"] == "storage":
+            out[a.key] = (node, 0.0, 1.0)
+        else:
+            area = float(a.props.get("area_m2", DEFAULT_POND_AREA_M2))
+            out[a.key] = (node, float(model.full_depth_m[j]), float(model.ponded_m2[j]) / area)
+    return out
+
+
+def street_depth(node_depth_m: npt.ArrayLike, full_m: float, per_m: float) -> npt.NDArray[np.float64]:
+    """The water on the street at a point (m) from its node's depth (``point_streets``' two numbers)."""
+    return np.maximum(np.asarray(node_depth_m, dtype=np.float64) - full_m, 0.0) * per_m
