@@ -340,7 +340,8 @@ class RainOutlook:
         ``MAX_ADJUST``]), as a normal update of the log bias from its prior N(0, ``RADAR_BIAS_SIGMA``²): the
         gauges' ratio weighs ``w`` = rain / (rain + ``EVIDENCE_MM_H``) (a few minutes of a storm's onset
         say little: its timing is off), and the factor is the ``UNVERIFIED_QUANTILE`` of the result.  Before
-        any rain it is that quantile of the prior; over a storm, the gauges' ratio."""
+        any rain it is that quantile of the prior (0.68); over half an hour of a storm of 20–60 mm/h, 16–10 % below
+        the gauges' ratio."""
         observed = forecast = 0.0
         for j in range(1, ADJUST_STEPS + 1):
             start = at_ms - j * STEP_MS
