@@ -38,9 +38,6 @@ TUNNEL_M = 5.0
 BRIDGE_M = 10.0
 AREAS = ("subcatchment", "raingauge", "waterlogging_point")  # areas and places, not things in the ground
 KINDS = ("crossing", "adjacent", "in_tunnel", "on_bridge", "depends")
-NAMES = {"crossing": ("交叉", "crosses"), "adjacent": ("相邻", "lies beside"),
-         "in_tunnel": ("入廊", "runs in the utility tunnel with"), "on_bridge": ("桥载", "is carried by"),
-         "depends": ("依赖", "depends on")}
 
 
 @dataclass
@@ -101,7 +98,8 @@ def couple(city: City, links: Sequence[tuple[str, str]] = ()) -> Coupling:
         kind = np.concatenate([kind, np.full(len(ds), KINDS.index("depends"), np.int8)])
         dist = np.concatenate([dist, shapely.distance(geoms[ds], geoms[dd]).astype(np.float32)])
     ends = np.concatenate([a, b])
-    order = np.argsort(ends, kind="stable") % max(len(a), 1)
-    start = np.searchsorted(np.sort(ends), np.arange(len(keys) + 1))
+    by_end = np.argsort(ends, kind="stable")
+    start = np.searchsorted(ends[by_end], np.arange(len(keys) + 1))
+    order = by_end % max(len(a), 1)
     return Coupling(keys, a.astype(np.int32), b.astype(np.int32), kind, dist, start.astype(np.int64),
                     order.astype(np.int64))
