@@ -39,6 +39,7 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/python bench/nab.py --write-docs
 	$(BIN)/citylifeline bench bridges --write-docs
 	$(BIN)/citylifeline bench drainage --write-docs
+	$(BIN)/citylifeline bench cascade --write-docs
 	$(BIN)/citylifeline bench scenarios --write-docs --compare
 	$(BIN)/citylifeline bench gas --write-docs
 	$(BIN)/citylifeline bench leaks --inp $(LTOWN)/L-TOWN.inp --sensors $(LTOWN)/sensors.json \

@@ -185,6 +185,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--seeds", type=int, nargs="*", help="storm seeds (default: the held-out ones)")
     sp.add_argument("--write-docs", action="store_true", help="replace the drainage section of docs/benchmarks.md")
     sp.set_defaults(run=_bench_drainage)
+    sp = bench.add_parser("cascade", help="the coupling of the lifelines and an incident's cascade timed on the "
+                                          "demo city and on a city of ~100,000 assets")
+    sp.add_argument("--tiles", type=int, default=8, help="the big city: tiles × tiles demo cities (8: 116,000 assets)")
+    sp.add_argument("--write-docs", action="store_true", help="replace the cascade section of docs/benchmarks.md")
+    sp.set_defaults(run=_bench_cascade)
     return p
 
 
@@ -469,6 +474,12 @@ def _bench_drainage(args: argparse.Namespace) -> int:
 
     result = drainage.run(tuple(args.seeds) if args.seeds else drainage.SEEDS + drainage.LIGHT_SEEDS)
     return _report(args, result, drainage.markdown, "<!-- drainage -->")
+
+
+def _bench_cascade(args: argparse.Namespace) -> int:
+    from .bench import cascade
+
+    return _report(args, cascade.run(args.tiles), cascade.markdown, "<!-- cascade -->")
 
 
 def _bench_leaks(args: argparse.Namespace) -> int:

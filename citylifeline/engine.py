@@ -35,6 +35,7 @@ from .auth.model import (
     new_token,
     token_hash,
 )
+from .cascade.chains import Cascader
 from .city.bundle import CityBundle, load_city
 from .city.model import LIFELINES
 from .errors import CityLifelineError, ConfigError, NotFound, ValidationError
@@ -93,6 +94,7 @@ class Engine:
             self._set_admin_token(config.admin_token)
         self._water: Any = None
         self._water_lock = threading.Lock()
+        self._cascader: Cascader | None = None
         self.rain_gauges = CityGauges.of(self.city, self.registry)  # what a rain forecast names (None: no model)
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the writer thread's
         self._appends: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the store thread's
@@ -331,6 +333,26 @@ class Engine:
         except Exception as exc:  # the incident is still shown; the reason is logged and sent
             log.exception("water analysis of incident %s failed", inc.id)
             return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+
+    def cascader(self) -> Cascader:
+        """The cascade analysis of the city (``cascade.chains``), built at the first question."""
+        with self._water_lock:
+            if self._cascader is None:
+                self._cascader = Cascader(self.city, self.registry)
+            return self._cascader
+
+    def cascade(self, inc: Incident) -> dict[str, Any]:
+        """What ``inc`` threatens next (``Cascade.to_dict``), each step with its WGS84 ``lon``/``lat``, and
+        ``showing``: the sensors of each step in an open incident now."""
+        showing = {s for other in self.store.active_incidents() for s in other.sensors}
+        out = self.cascader().analyse(inc, showing).to_dict()
+        for step in [*out["origin"], *(s for c in out["chains"] for s in c), *out["to_people"]]:
+            try:
+                lon, lat = self.city.to_wgs84(*self.city.asset(step["asset"]).xy)
+                step |= {"lon": float(lon), "lat": float(lat)}
+            except NotFound:  # an asset the model lacks: no place on the map
+                step |= {"lon": None, "lat": None}
+        return out
 
     def analysts(self) -> list[Any]:
         """The lifeline analysts the pipeline runs (none in the distributed mode's front: its workers run them)."""

@@ -560,12 +560,17 @@ def test_a_water_incident_shows_where_to_dig_which_valves_to_close_and_who_loses
     assert str(api["impact"]["households"]) in panel.locator(".impact").inner_text()
 
 
-def test_the_gas_incident_shows_the_judgement_the_suspects_the_danger_per_space_and_the_actions(
-        open_page: Any, demo: str) -> None:
+def first_gas_incident(demo: str, part: str) -> tuple[dict[str, Any], Any]:
+    """The demo's first gas incident (the leak by the school), and ``part`` of its detail."""
     gas = [i for i in active_incidents(demo) if i["lifeline"] == "gas"]
     assert gas, "the demo's leak by the school should have raised a gas incident"
     inc = min(gas, key=lambda i: i["t_first_ms"])
-    api = HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()["gas"]
+    return inc, HTTP.get(f"{demo}/api/v1/incidents/{inc['id']}", timeout=60).json()[part]
+
+
+def test_the_gas_incident_shows_the_judgement_the_suspects_the_danger_per_space_and_the_actions(
+        open_page: Any, demo: str) -> None:
+    inc, api = first_gas_incident(demo, "gas")
     assert api["status"] == "judged" and api["cause"] == "leak"
     page = open_page(f"/#incident/{inc['id']}").page
     panel = page.locator("#gas-panel[data-cause='leak']")
@@ -581,6 +586,53 @@ def test_the_gas_incident_shows_the_judgement_the_suspects_the_danger_per_space_
     page.wait_for_function("document.querySelector('#gas-verdict').textContent.includes('pipeline gas leak')",
                            timeout=10_000)
     assert "keep people out" in panel.locator("#gas-actions").inner_text()
+
+
+def test_an_incident_shows_what_it_threatens_next_and_a_pipe_what_it_touches_in_both_languages(
+        open_page: Any, demo: str) -> None:
+    inc, api = first_gas_incident(demo, "cascade")
+    assert api["chains"], "a gas leak under the streets threatens the spaces beside it"
+    w = open_page(f"/#incident/{inc['id']}")
+    page = w.page
+    panel = page.locator("#cascade-panel")
+    panel.wait_for(timeout=30_000)
+    assert int(panel.get_attribute("data-chains")) == len(api["chains"])
+    assert panel.locator(".cascade-chain").count() == min(len(api["chains"]), 6)
+    first = api["chains"][0]
+    steps = panel.locator(".cascade-chain").first.locator(".cascade-step")
+    assert [steps.nth(k).get_attribute("data-asset") for k in range(steps.count())] == [s["asset"] for s in first]
+    assert "次生" in panel.inner_text() and first[0]["reason_zh"] in panel.inner_text()
+    page.locator("#lang").click()
+    page.wait_for_function("document.querySelector('#cascade-panel h3')?.textContent.includes('threatens next')",
+                           timeout=10_000)
+    assert first[0]["reason_en"] in panel.inner_text()
+    page.locator("#lang").click()
+    # a click on a gas pipe of the one map, away from the sensors and the ponding circles: what it touches
+    page.evaluate("location.hash = '#map'")
+    page.wait_for_function("cl.mapState.ready")
+    target = page.evaluate("""() => {
+      const ms = cl.mapState, map = ms.map, box = map.getContainer().getBoundingClientRect();
+      for (const line of ms.layers.gas.getLayers().filter((l) => l.feature.properties.kind === 'pipe').slice(0, 40)) {
+        map.setView(line.getCenter(), 19, { animate: false });
+        const p = map.latLngToContainerPoint(line.getCenter());
+        if (ms.sensorLayer.nearest(p, 12) >= 0) continue;
+        if ([...cl.pond.marks.values()].some((m) => map.latLngToContainerPoint(m.getLatLng()).distanceTo(p)
+          < m.getRadius() + 6)) continue;
+        const x = box.left + p.x, y = box.top + p.y;
+        if (document.elementFromPoint(x, y)?.tagName !== 'CANVAS') continue;
+        return { x, y };
+      }
+      return null;
+    }""")
+    assert target is not None
+    page.mouse.click(target["x"], target["y"])
+    popup = page.locator("#coupling-popup")
+    popup.wait_for(timeout=10_000)
+    key = popup.get_attribute("data-key")
+    coupled = HTTP.get(f"{demo}/api/v1/assets/{key}/coupling").json()["coupled"]
+    assert int(popup.get_attribute("data-count")) == len(coupled) and coupled, key
+    assert popup.locator("li").count() == min(len(coupled), 8)
+    assert "undefined" not in popup.inner_text() and "coupling." not in popup.inner_text()
 
 
 @pytest.fixture(scope="module")

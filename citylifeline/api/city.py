@@ -43,6 +43,25 @@ def sensor(request: Request, sensor_id: str, who: Credential = VIEWER) -> JSON:
     return JSON(d)
 
 
+@router.get("/assets/{key:path}/coupling", summary="What an asset touches and depends on in other lifelines",
+            responses={404: {"model": Error}})
+def asset_coupling(request: Request, key: str, _: Credential = VIEWER) -> JSON:
+    """The assets of other lifelines coupled to ``key`` (layer/kind/name): crossing it, within 15 m, in
+    the same tunnel compartment, carried by the same bridge, or declared dependent in city.yaml
+    (``cascade.coupling``), nearest first, with WGS84 ``lon``/``lat`` and the line between them."""
+    engine = engine_of(request)
+    city = engine.city
+    asset = city.asset(key)  # NotFound (404) names it
+    out = []
+    for other, kind, distance in engine.cascader().coupling.of(key):
+        b = city.asset(other)
+        lon, lat = city.to_wgs84(*b.xy)
+        out.append({"key": other, "kind": kind, "distance_m": round(distance, 1), "layer": b.layer,
+                    "name": b.props.get("label") or b.name, "lon": float(lon), "lat": float(lat)})
+    lon, lat = city.to_wgs84(*asset.xy)
+    return JSON({"key": key, "lon": float(lon), "lat": float(lat), "coupled": out})
+
+
 @router.get("/layers", summary="The city's layers and how many assets each has")
 def layers(request: Request, _: Credential = VIEWER) -> JSON:
     """Layer names with asset counts and bounds (WGS84)."""

@@ -66,7 +66,9 @@ def incident_detail(request: Request, incident_id: RecordId, who: Credential = V
     """The incident, its events (the reasons in plain words), the readings around them for each
     sensor with its thresholds, the timeline (audit trail), the actions allowed now, and the
     places (hospitals, schools …) near it; for a water incident, ``water``: where the leak is (pipe,
-    position, radius, confidence, candidates), the valves to close and who is left without water.
+    position, radius, confidence, candidates), the valves to close and who is left without water;
+    ``cascade``: what it threatens next along the coupling of the lifelines, chain by chain, with the
+    likelihood, the time scale, the reason and the sensors that would show each step (``cascade.chains``).
     An incident spanning districts is in scope when one of them is; its events and evidence are then
     those of the sensors in scope."""
     engine = engine_of(request)
@@ -94,6 +96,7 @@ def incident_detail(request: Request, incident_id: RecordId, who: Credential = V
         "evidence": evidence,
         "nearby_places": places,
         "water": engine.water_analysis(inc),
+        "cascade": engine.cascade(inc),
         **engine.lifeline_analyses(inc),
     })
 

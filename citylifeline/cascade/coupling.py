@@ -68,8 +68,20 @@ class Coupling:
         return sorted(out, key=lambda e: (e[2], e[0]))
 
 
-def couple(city: City, links: Sequence[tuple[str, str]] = ()) -> Coupling:
-    """The coupling of ``city`` (module docstring); ``links``: declared (dependent, supplier) pairs."""
+    def dependents(self, key: str) -> list[str]:
+        """The assets declared to depend on ``key`` (``depends`` edges whose supplier it is)."""
+        i = self.index.get(key)
+        if i is None:
+            return []
+        edges = self.order[self.start[i]:self.start[i + 1]]
+        mine = edges[(self.kind[edges] == KINDS.index("depends")) & (self.dst[edges] == i)]
+        return sorted(self.keys[int(j)] for j in self.src[mine])
+
+
+def couple(city: City, links: Sequence[tuple[str, str]] | None = None) -> Coupling:
+    """The coupling of ``city`` (module docstring); ``links``: declared (dependent, supplier) pairs,
+    by default the city's own (``City.links``, from city.yaml)."""
+    links = city.links if links is None else links
     assets = [a for name in LIFELINES if name in city.layers for a in city.layers[name].assets.values()
               if a.kind not in AREAS]
     keys = [a.key for a in assets]

@@ -17,6 +17,8 @@ Example ``city.yaml``::
       pressure: {interval_s: 60, unit: MPa, hysteresis: 0.005, min_duration_s: 120}
     waterlogging:              # points where standing water is forecast (city.swmm.add_waterlogging_points)
       - {id: UP1, node: S-UP1, kind: underpass, name: Nanyi Rd railway underpass}
+    links:                     # what depends on what (cascade.coupling): [dependent, supplier] asset keys
+      - [water/pump/WPU-1, tunnel/compartment/TC-1]
 
 ``load_city("demo")`` and ``load_city("ltown")`` load the bundles shipped in the package.
 """
@@ -35,7 +37,7 @@ import yaml
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFound
 from .epanet import Georef, read_epanet
 from .geojson import read_geojson
 from .model import LAYER_NAMES, City
@@ -98,6 +100,7 @@ def load_city(source: str | Path) -> CityBundle:
         city.add_layer(_read_layer(name, spec or {}, base, city, f"{path}: layers.{name}"))
     if config.get("waterlogging"):
         add_waterlogging_points(city, config["waterlogging"], f"{path}: waterlogging")
+    city.links = read_links(config.get("links") or [], city, f"{path}: links")
     asset_layer = {a.key: a.layer for a in city.assets()}
     asset_xy = {a.key: a.xy for a in city.assets()}
     specs = []
@@ -109,6 +112,25 @@ def load_city(source: str | Path) -> CityBundle:
         city.districts = read_districts(base / str(config["districts"]), city)
         specs = [s if s.district else replace(s, district=city.district_at(s.x, s.y)) for s in specs]
     return CityBundle(city, SensorRegistry(specs), path, config)
+
+
+def read_links(rows: Any, city: City, where: str) -> list[tuple[str, str]]:
+    """The declared dependencies: a list of [dependent, supplier] asset keys of the city."""
+    if not isinstance(rows, list):
+        raise ConfigError(f"{where}: give a list of [dependent, supplier] pairs of asset keys, not {rows!r}")
+    out = []
+    for i, row in enumerate(rows):
+        if not (isinstance(row, list | tuple) and len(row) == 2 and all(isinstance(k, str) for k in row)):
+            raise ConfigError(f"{where}[{i}]: {row!r} is not a [dependent, supplier] pair of asset keys; "
+                              "write e.g. [water/pump/WPU-1, tunnel/compartment/TC-1]")
+        for key in row:
+            try:
+                city.asset(key)
+            except NotFound:
+                raise ConfigError(f"{where}[{i}]: no asset {key!r} in the city; keys are layer/kind/name "
+                                  "(GET /api/v1/assets lists them)") from None
+        out.append((row[0], row[1]))
+    return out
 
 
 def read_districts(path: Path, city: City) -> dict[str, BaseGeometry]:

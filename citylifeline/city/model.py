@@ -184,6 +184,7 @@ class City:
         self.timezone = timezone
         self.layers: dict[str, Layer] = {}
         self.districts: dict[str, BaseGeometry] = {}  # name → area in the city CRS: people's scope of access
+        self.links: list[tuple[str, str]] = []  # declared (dependent, supplier) asset keys (cascade.coupling)
         self._to_wgs84 = pyproj.Transformer.from_crs(self.crs, 4326, always_xy=True)
         self._from_wgs84 = pyproj.Transformer.from_crs(4326, self.crs, always_xy=True)
 

@@ -43,6 +43,12 @@ other places').  (Bridge warnings correlated
 within the radius — the whole district — merged a 12 % stiffness loss into an unrelated
 incident of another bridge.)
 
+Cascades (``cascade.chains``): when an incident opens or takes in a new asset, what it threatens next
+is worked out along the coupling of the lifelines; the first time a chain reaches people through
+another lifeline (gas from a sewer into the cable wells and the tunnel, then ignition beside a school),
+the incident rises one level, with the chain on its timeline.  Its own analyst has graded the danger
+at its own place; the chain is what it could not see.
+
 Anti-flood: at most ``max_incidents_per_asset_hour`` incidents are opened on one asset in any
 hour of data time (an asset whose incidents operators keep closing does not reopen one every few
 minutes); a warning beyond that is stored as evidence, says that it was suppressed, and opens
@@ -60,6 +66,7 @@ import numpy.typing as npt
 
 from .. import levels
 from ..batch import NEVER_MS
+from ..cascade.chains import Cascader
 from ..city.model import City
 from ..city.sensors import SensorRegistry
 from ..errors import NotFound
@@ -128,6 +135,9 @@ class Correlator:
                 if e.kind in ALARM_KINDS:
                     self._alarming.setdefault(inc.id, {})[e.sensor] = e.active
         self._distance_cache: dict[tuple[str, str], float] = {}
+        self._cascader: Cascader | None = None  # built at the first incident (the city's coupling)
+        self._cascade_raised = {inc.id for inc in self.active.values()
+                                if any(t.action == "cascade_raise" for t in store.timeline(inc.id))}
 
     def process(self, events: list[Event], now_ms: int, watermark_ms: int) -> WarnChanges:
         """Apply ``events`` (sorted by time) and return everything that changed."""
@@ -174,6 +184,7 @@ class Correlator:
                 return
             inc = self._open(e, asset, now_ms)
             ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "open", "", "new", e.message))
+            self._cascade(inc, now_ms, ch)
             if e.kind == "anomaly":
                 self._ai_only.add(inc.id)
             if sign is not None and sign is not e:  # the earlier sign is part of it
@@ -298,12 +309,33 @@ class Correlator:
             ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "estimate", inc.state, inc.state, e.message))
         if asset not in inc.assets:
             inc.assets.append(asset)
+            self._cascade(inc, now_ms, ch)
         if e.active and e.level > inc.level:
             before = levels.label(inc.level)
             inc.level = e.level
             inc.title = _title(e, self.registry, self.city)  # named after what drives its level
             ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "raise_level", inc.state, inc.state,
                                              f"{before} → {levels.label(e.level)}: {e.sensor_id} {e.message}"))
+
+    def cascader(self) -> Cascader:
+        """The cascade analysis of this city (built once, at the first incident)."""
+        if self._cascader is None:
+            self._cascader = Cascader(self.city, self.registry)
+        return self._cascader
+
+    def _cascade(self, inc: Incident, now_ms: int, ch: WarnChanges) -> None:
+        """Raise ``inc`` one level the first time a chain of its cascade reaches people (module docstring)."""
+        if inc.id in self._cascade_raised or inc.level >= levels.SEVERITIES[-1]:
+            return
+        people = self.cascader().analyse(inc).reaches_people
+        if people is None:
+            return
+        self._cascade_raised.add(inc.id)
+        before = levels.label(inc.level)
+        inc.level += 1
+        ch.timeline.append(TimelineEntry(inc.id, now_ms, SYSTEM, "cascade_raise", inc.state, inc.state,
+                                         f"{before} → {levels.label(inc.level)}: {people.reason_en} "
+                                         f"({people.likelihood:.0%}) / {people.reason_zh}"))
 
     def forget_closed(self) -> None:
         """Drop incidents that an operator has resolved, archived or marked false alarms."""

@@ -3,6 +3,7 @@
 // timeline, and the lifecycle actions.  A change arriving over the WebSocket refreshes it.
 import { COLOURS, SEVERITY, el, fmtAge, fmtTime, getJSON, levelBadge, postJSON, toast, ui } from "./api.js";
 import { bridgePanel } from "./bridgeview.js";
+import { cascadePanel, drawCascade } from "./cascadeview.js";
 import { pondPanel } from "./pondview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
@@ -63,6 +64,7 @@ export async function showIncident(id, { quiet = false } = {}) {
         d.gas ? gasPanel(d.gas) : null,
         d.bridge ? bridgePanel(d.bridge) : null,
         d.drainage ? pondPanel(d.drainage) : null,
+        d.cascade ? cascadePanel(d.cascade) : null,
         el("div", { id: "mini-map" }),
         el("h3", { "data-i18n": "detail.nearby" }, t("detail.nearby")),
         nearby(d.nearby_places))));
@@ -235,5 +237,6 @@ async function drawMiniMap(d) {
     }
   }
   if (d.gas) drawGas(miniMap, d.gas, renderer);
+  if (d.cascade) drawCascade(miniMap, d.cascade, [inc.lat, inc.lon]);
   L.marker([inc.lat, inc.lon], { icon: incidentIcon(inc), keyboard: false }).addTo(miniMap);
 }

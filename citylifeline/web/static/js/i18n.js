@@ -227,6 +227,17 @@ const L = {
   "sensor.asset": ["设施", "Asset"],
   "sensor.hours": ["近6小时读数与阈值", "Last 6 h with thresholds"],
   "err.load": ["加载失败", "Could not load"],
+  "cascade.title": ["次生衍生风险 (下一步可能波及)", "What it threatens next (cascades)"],
+  "cascade.none": ["未发现跨生命线的次生风险", "No secondary risk found across the lifelines"],
+  "cascade.people": ["危及人员:", "Reaches people:"],
+  "cascade.at_once": ["即刻", "at once"],
+  "cascade.unwatched": ["无传感器监测, 需现场巡查", "no sensor watches it: send a patrol"],
+  "coupling.title": ["关联设施 (耦合)", "Coupled assets"],
+  "coupling.crossing": ["交叉", "crossing"],
+  "coupling.adjacent": ["相邻", "beside"],
+  "coupling.in_tunnel": ["同在管廊", "in the tunnel"],
+  "coupling.on_bridge": ["桥上承载", "on the bridge"],
+  "coupling.depends": ["依赖", "depends on"],
 };
 
 let lang = localStorage.getItem("cl.lang") || "zh";

@@ -1,10 +1,12 @@
 // The one map: every lifeline layer and the places, switchable; every sensor coloured by its
 // state; live incidents pulsing in their level's colour; the pipes open works orders shut, dashed.
-// Click a sensor for its chart, an incident for its detail, a bridge for its class and its card;
+// Click a sensor for its chart, an incident for its detail, a bridge for its class and its card, a
+// pipe or well for what it touches in the other lifelines (cascadeview.js);
 // the bridges are drawn in the colour of their latest assessment's class; the drainage forecast's
 // water at each waterlogging point and catchment animates over the next two hours (pondview.js).
 import { COLOURS, STATE_KEYS, el, fmtTime, fmtValue, getJSON, ui } from "./api.js";
 import { CLASSES, CLASS_COLOURS, cardHref, classBadge, fetchBridges, pick } from "./bridgeview.js";
+import { showCoupling } from "./cascadeview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { LAYER_COLOURS, fetchLayer, geoLayer, incidentIcon, incidentTooltip } from "./layers.js";
@@ -40,6 +42,9 @@ export async function initMap() {
   // the view first: a canvas renderer needs one before its first layer is added
   map.fitBounds(bounds.isValid() ? bounds : [[31.8, 117.2], [31.82, 117.24]], { padding: [10, 10] });
   for (const name of layerNames) mapState.layers[name].addTo(map);
+  for (const name of layerNames.filter((n) => !under.includes(n) && n !== "bridge")) {  // bridges open their own popup
+    mapState.layers[name].on("click", (e) => showCoupling(map, e.layer.feature.properties.key, e.latlng));
+  }
 
   const sensors = (await getJSON("/api/v1/sensors")).filter((s) => s.lat !== undefined);
   mapState.sensors = sensors;
