@@ -188,6 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     sp = bench.add_parser("cascade", help="the coupling of the lifelines and an incident's cascade timed on the "
                                           "demo city and on a city of ~100,000 assets")
     sp.add_argument("--tiles", type=int, default=8, help="the big city: tiles × tiles demo cities (8: 116,000 assets)")
+    sp.add_argument("--risk-tiles", type=int, default=10,
+                    help="the risk map's big city (10: 113,000 assets on the map)")
     sp.add_argument("--write-docs", action="store_true", help="replace the cascade section of docs/benchmarks.md")
     sp.set_defaults(run=_bench_cascade)
     return p
@@ -479,7 +481,7 @@ def _bench_drainage(args: argparse.Namespace) -> int:
 def _bench_cascade(args: argparse.Namespace) -> int:
     from .bench import cascade
 
-    return _report(args, cascade.run(args.tiles), cascade.markdown, "<!-- cascade -->")
+    return _report(args, cascade.run(args.tiles, args.risk_tiles), cascade.markdown, "<!-- cascade -->")
 
 
 def _bench_leaks(args: argparse.Namespace) -> int:

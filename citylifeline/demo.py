@@ -102,6 +102,7 @@ def _banner(city: str, sensors: int, base: str, scn: Scenario, now_ms: int, tz: 
         "… and the meteorological service's radar nowcasts of the storm, as it would issue them (every 6 minutes)",
         f"… and the bridges' frequencies and deck temperatures of the {DEMO_BRIDGE_HISTORY} before (the bridge analyst "
         "learns each bridge's temperature-compensated normal)",
+        f"… and a construction site on the register: {DEMO_SITE['name']} (the risk map's 'construction' reason)",
         "Already happened (on the platform within a minute or two):", *lines,
         "Still to come, live:", *soon,
         "Then every sensor keeps reporting at its own rate.  The store is fresh each run.  Ctrl-C stops.", ""])
@@ -120,13 +121,32 @@ def _feed(base: str, scn: Scenario, stop: threading.Event, token: str, water_s: 
                 if httpx.get(f"{base}/api/v1/status", timeout=2, headers=bearer(token)).status_code == 200:
                     break
             stop.wait(0.2)
-        rain = [s.id for s in load_city(scn.city).sensors.specs if s.kind == "rainfall"]  # the met service's nowcasts
+        bundle = load_city(scn.city)
+        _register_site(base, token, bundle.city)
+        rain = [s.id for s in bundle.sensors.specs if s.kind == "rainfall"]  # the met service's nowcasts
         threading.Thread(target=feed_forecasts, args=(rain_forecasts(scn, rain), base, stop, token),
                          name="twin-rain-forecasts", daemon=True).start()
         stats = feed(readings, base, history_until_ms=int(time.time() * 1000), stop=stop, token=token)
         log.info("twin feed finished: %d readings", stats.sent)
     except Exception:  # the server keeps running for the user even if the feed fails
         log.exception("the twin feed failed")
+
+
+DEMO_SITE = {"name": "地铁8号线金寨路站基坑 Metro Line 8, Jinzhai Rd station pit", "kind": "excavation",
+             "contractor": "中铁十四局 CRCC 14th Bureau", "permit": "HF-JK-2026-118", "radius_m": 25.0}
+DEMO_SITE_XY = (521200.0, 3520450.0)  # on Jinzhai Rd between Nanyi Rd and Nan'er Rd, over its mains
+
+
+def _register_site(base: str, token: str, city: Any) -> None:
+    """The demo's construction site, dug since five days ago for two months more (``risk.sites``)."""
+    from .twin.feed import bearer
+
+    lon, lat = city.to_wgs84(*DEMO_SITE_XY)
+    now = time.time()
+    body = DEMO_SITE | {"geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+                        "start": now - 5 * 86400, "end": now + 60 * 86400}
+    r = httpx.post(f"{base}/api/v1/construction-sites", json=body, headers=bearer(token), timeout=30)
+    r.raise_for_status()
 
 
 def demo_readings(scn: Scenario, water_s: float, bridge_s: float = 0.0) -> Readings:

@@ -42,6 +42,9 @@ from .errors import CityLifelineError, ConfigError, NotFound, ValidationError
 from .forecasts import KEPT, RainForecastRecord
 from .ingest import Parsed, Validator
 from .pipeline import Lifelines, Pipeline, wall_ms
+from .risk.live import RiskService
+from .risk.riskmap import Site
+from .risk.sites import ConstructionSite, check_site
 from .settings import SETTINGS, Config
 from .store import open_store
 from .store.base import AppendResult, DeadLetters, Store, WarnChanges
@@ -95,6 +98,7 @@ class Engine:
         self._water: Any = None
         self._water_lock = threading.Lock()
         self._cascader: Cascader | None = None
+        self._risk: RiskService | None = None
         self.rain_gauges = CityGauges.of(self.city, self.registry)  # what a rain forecast names (None: no model)
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the writer thread's
         self._appends: queue.Queue[Any] = queue.Queue(maxsize=config.writer_queue_batches)  # the store thread's
@@ -245,6 +249,60 @@ class Engine:
                              f"{order.action} {order.asset}: {state}" + (f" at {end} ms" if done else ""))
             return order
         return self.run(job)
+
+    # ---- construction sites --------------------------------------------------------------------------
+    def create_site(self, who: Credential, source: str, name: str, kind: str, area: Any, contractor: str,
+                    permit: str, start_ms: int, end_ms: int | None) -> Future[ConstructionSite]:
+        """Register a construction site (on the writer thread, audited): the risk map and the correlator take it in."""
+        check_site(name, kind, start_ms, end_ms)
+
+        def job() -> ConstructionSite:
+            now = self.clock()
+            site = ConstructionSite(max((o.id for o in self.store.construction_sites()), default=0) + 1, name, kind,
+                                    area.wkt, contractor, permit, start_ms, end_ms, "open", now, who.name, now)
+            self._save_site(site, who, source, "site.create", f"{kind} {name!r} ({contractor}, permit {permit!r}) "
+                                                                f"from {start_ms} to {end_ms or 'open end'} ms")
+            return site
+        return self.run(job)
+
+    def end_site(self, who: Credential, source: str, site_id: int, state: str) -> Future[ConstructionSite]:
+        """Finish a site's works (now) or cancel them (they never happened)."""
+        if state not in ("finished", "cancelled"):
+            raise ValidationError(f"state {state!r}: a site's works end finished or cancelled", field="state",
+                                  value=state)
+
+        def job() -> ConstructionSite:
+            site = next((o for o in self.store.construction_sites() if o.id == site_id), None)
+            if site is None:
+                raise NotFound(f"construction site {site_id} does not exist; GET /api/v1/construction-sites lists them")
+            if site.state != "open":
+                raise ValidationError(f"construction site {site_id} is already {site.state}", field="id",
+                                      value=site_id)
+            now = self.clock()
+            end = max(now, site.start_ms + 1) if state == "finished" else site.end_ms
+            site = replace(site, state=state, end_ms=end, updated_at_ms=now)
+            self._save_site(site, who, source, f"site.{'finish' if state == 'finished' else 'cancel'}",
+                            f"{site.name}: {state}")
+            return site
+        return self.run(job)
+
+    def _save_site(self, site: ConstructionSite, who: Credential, source: str, action: str, detail: str) -> None:
+        entry = self._audit_entry(who, source, action, f"site/{site.id}", detail)
+        self.store.save_warnings(WarnChanges(sites={site.id: site}, audit=[entry]))
+        self.pipeline.construction_sites(self.store.construction_sites())
+        if self._risk is not None:
+            self._risk.invalidate()
+
+    def risk(self) -> RiskService:
+        """The live risk map (``risk.live``), built at the first question."""
+        cascader = self.cascader()
+        with self._water_lock:
+            if self._risk is None:
+                def sites() -> list[Site]:
+                    now = self.clock()
+                    return [Site(s.id, s.name, s.geometry) for s in self.store.construction_sites() if s.active(now)]
+                self._risk = RiskService(cascader, self.store, self.clock, sites)
+            return self._risk
 
     # ---- rain forecasts ------------------------------------------------------------------------------
     def add_rain_forecast(self, who: Credential, source: str, doc: Any) -> Future[RainForecastRecord]:

@@ -31,6 +31,7 @@ from .detect import AnomalyDetector, default_detectors, impossible_mask
 from .detect.anomaly import review
 from .errors import NotFound
 from .forecasts import KEPT, RainForecastRecord
+from .risk.sites import ConstructionSite
 from .settings import Config
 from .store.base import AppendResult, Checkpoint, DeadLetter, Store, WarnChanges
 from .warn.correlate import Correlator
@@ -83,6 +84,8 @@ class Lifelines(Protocol):
 
     def works(self, orders: list[WorksOrder]) -> None: ...
 
+    def construction_sites(self, sites: list[ConstructionSite]) -> None: ...
+
     def rain_forecasts(self, forecasts: list[RainForecastRecord]) -> None: ...
 
     def close(self) -> None: ...
@@ -110,6 +113,7 @@ class Pipeline:
         self.seq = 0
         self._last_checkpoint_ms = clock()
         self.works(store.works_orders())  # before the replay: it must judge as the live run did
+        self.construction_sites(store.construction_sites())
         self.rain_forecasts(store.rain_forecasts(KEPT))
         self.recovered_readings = self.recover()
 
@@ -194,6 +198,11 @@ class Pipeline:
         """Every works order known (all of them, each time one is made or changed): to the analysts."""
         for a in self.analysts:
             a.works(orders)
+
+    def construction_sites(self, sites: list[ConstructionSite]) -> None:
+        """Every construction site registered (each time one is made or changed, and at the start): to the
+        correlator, which watches the sensors beside them more closely."""
+        self.correlator.sites(sites)
 
     def rain_forecasts(self, forecasts: list[RainForecastRecord]) -> None:
         """The newest rain forecasts (each time one comes, and at the start): to the analysts."""

@@ -162,3 +162,20 @@ def serving(config: Config) -> Iterator[tuple[Engine, str]]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def city_copy(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the test city with one sensor, to add to its city.yaml: (its directory, the yaml's text)."""
+    d = tmp_path / "city"
+    shutil.copytree(TEST_CITY, d)
+    (d / "sensors.csv").write_text("id,kind,asset\nP-1,pressure,water/junction/123\n", encoding="utf-8")
+    return d, (d / "city.yaml").read_text(encoding="utf-8")
+
+
+def refused(d: Path, yaml: str, extra: str, match: str) -> None:
+    """The city of ``d`` with ``extra`` added to its city.yaml is refused with a message matching ``match``."""
+    from citylifeline.errors import ConfigError
+
+    (d / "city.yaml").write_text(yaml + extra, encoding="utf-8")
+    with pytest.raises(ConfigError, match=match):
+        load_city(d)

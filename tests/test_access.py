@@ -482,6 +482,19 @@ ACCESS_TABLE: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/works/{order_id}/finish"): Route("operator", "/api/v1/works/{}/finish", "works",
                                                        lambda _: {}),
     ("POST", "/api/v1/works/{order_id}/cancel"): Route("operator", "/api/v1/works/{}/cancel", "works"),
+    ("GET", "/api/v1/assets/{key:path}/coupling"): Route("viewer", "/api/v1/assets/gas/pipe/GP-N1208E/coupling"),
+    ("GET", "/api/v1/risk"): Route("viewer"),  # the city's map: no scope, like its layers
+    ("GET", "/api/v1/risk/assets"): Route("viewer"),
+    ("GET", "/api/v1/risk/assets/{key:path}"): Route("viewer", "/api/v1/risk/assets/gas/pipe/GP-N1208E"),
+    ("GET", "/api/v1/risk/top"): Route("viewer"),  # the top risks in scope, their sensors in scope (out_of_scope)
+    ("GET", "/api/v1/construction-sites"): Route("viewer"),
+    ("POST", "/api/v1/construction-sites"): Route("operator", ok=201, body=lambda _: {
+        "name": "a shaft", "geometry": {"type": "Point", "coordinates": [117.22, 31.81]}, "radius_m": 20,
+        "start": NOW - 600}),
+    ("POST", "/api/v1/construction-sites/{site_id}/finish"): Route("operator", "/api/v1/construction-sites/999/finish",
+                                                                   ok=404),
+    ("POST", "/api/v1/construction-sites/{site_id}/cancel"): Route("operator", "/api/v1/construction-sites/999/cancel",
+                                                                   ok=404),
     ("WS", "/api/v1/ws"): Route("viewer", items="hello"),
     ("GET", "/plain"): Route("viewer", items="plain"),
 }

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from citylifeline.demo import DEMO_SITE
 from citylifeline.warn.lifecycle import ACTIVE_STATES
 from tests.conftest import ADMIN_TOKEN, CI, HTTP, free_port
 
@@ -302,6 +303,42 @@ def test_overview_and_sensor_health_show_what_the_api_says(open_page: Any, demo:
     assert page.locator("#health-table tbody tr").count() == len(health)
     row = page.locator("#health-table tr[data-sensor='WP-03']")
     assert row.count() == 1 and "problem-stuck" in row.inner_html()
+
+
+def test_the_risk_map_the_construction_site_and_the_weeks_top_risks_in_both_languages(
+        open_page: Any, demo: str) -> None:
+    page = open_page().page
+    page.wait_for_function("cl.mapState.ready && cl.risk.counts !== null")
+    summary = HTTP.get(f"{demo}/api/v1/risk").json()
+    assert page.evaluate("cl.risk.counts") == summary["by_colour"] and summary["by_colour"]["orange"] > 0
+    sites = HTTP.get(f"{demo}/api/v1/construction-sites", params={"state": "open"}).json()
+    assert [s["name"] for s in sites] == [DEMO_SITE["name"]]  # the demo registers its station pit
+    assert page.evaluate("cl.risk.shownSites") == [sites[0]["id"]]
+    assert page.evaluate("cl.mapState.map.hasLayer(cl.risk.cells)") is False  # off until switched on
+    row = page.locator("#layer-list label[data-row='risk']")
+    assert row.inner_text().strip() == "风险四色图"
+    row.locator("input").check()
+    assert page.evaluate("cl.mapState.map.hasLayer(cl.risk.cells)") is True
+    drawn = page.evaluate("cl.risk.cells.getLayers().reduce((n, l) => n + l.getLayers().length, 0)")
+    wanted = len(summary["cells"]["features"]) + len(HTTP.get(f"{demo}/api/v1/risk/assets",
+                                                              params={"min_level": "II"}).json()["features"])
+    assert drawn == wanted
+    page.locator("#lang").click()
+    assert row.inner_text().strip() == "Risk map (4 colours)"
+    page.locator("#lang").click()
+    page.locator("nav a[data-route='overview']").click()
+    view = page.locator("#risk-view")
+    view.wait_for(timeout=30_000)
+    top = HTTP.get(f"{demo}/api/v1/risk/top", params={"n": 10}).json()
+    assert [r.get_attribute("data-key") for r in view.locator("tr[data-key]").all()] == [r["key"] for r in top]
+    assert top[0]["reasons"][0]["zh"] in view.inner_text() and "本周重点风险" in view.inner_text()
+    near_site = [r for r in HTTP.get(f"{demo}/api/v1/risk/top", params={"n": 200}).json()
+                 if any("Metro Line 8" in x["en"] for x in r["reasons"])]
+    assert near_site, "the station pit raises the mains within reach"
+    page.locator("#lang").click()
+    page.wait_for_function("document.querySelector('#risk-view h3')?.textContent === 'Top risks this week'")
+    assert top[0]["reasons"][0]["en"] in view.inner_text()
+    assert "undefined" not in view.inner_text() and "risk." not in view.inner_text()
 
 
 def test_the_incident_list_shows_live_ones_and_on_request_the_closed(open_page: Any, demo: str) -> None:

@@ -20,7 +20,7 @@ from fastapi_offline import FastAPIOffline
 from .. import __version__
 from ..engine import Engine
 from ..errors import CityLifelineError, RateLimited, Unauthorized, ValidationError
-from . import auth, bodyguard, city, dashboard, forecasts, incidents, readings, status_page, works, ws
+from . import auth, bodyguard, city, dashboard, forecasts, incidents, readings, risk, status_page, works, ws
 from .jsonresponse import JSON
 
 
@@ -72,7 +72,7 @@ def create_app(engine: Engine, manage_engine: bool = True) -> FastAPI:
                                "errors": [{"field": ".".join(map(str, e.get("loc", ()))), "message": e.get("msg")}
                                           for e in exc.errors()[:20]]}, status_code=422)
 
-    for module in (auth, readings, incidents, dashboard, city, works, forecasts, ws, status_page):
+    for module in (auth, readings, incidents, dashboard, city, works, risk, forecasts, ws, status_page):
         app.include_router(module.router)
     bodyguard.install(app, engine.config.max_payload_bytes)
     dashboard.mount(app, engine.config.web_vendor_dir)

@@ -66,13 +66,18 @@ def time_ms(value: str | float | None, name: str, tz: str) -> int | None:
     return ms
 
 
+def check_state(state: str, states: tuple[str, ...]) -> None:
+    """A ``ValidationError`` unless ``state`` is '' or one of ``states``."""
+    if state and state not in states:
+        raise ValidationError(f"state {state!r} does not exist; use one of {', '.join(states)}", field="state",
+                              value=state)
+
+
 @router.get("/works", summary="Works orders, newest first")
 def list_works(request: Request, state: str = Query("", description=f"only one state: {', '.join(STATES)}"),
                who: Credential = VIEWER) -> JSON:
     """Every works order in the credential's scope, with its asset, time, state and who entered it."""
-    if state and state not in STATES:
-        raise ValidationError(f"state {state!r} does not exist; use one of {', '.join(STATES)}", field="state",
-                              value=state)
+    check_state(state, STATES)
     engine = engine_of(request)
     orders = [o for o in engine.store.works_orders()
               if (not state or o.state == state) and sees(engine, who, o.lifeline, o.asset)]

@@ -17,6 +17,8 @@ Example ``city.yaml``::
       pressure: {interval_s: 60, unit: MPa, hysteresis: 0.005, min_duration_s: 120}
     waterlogging:              # points where standing water is forecast (city.swmm.add_waterlogging_points)
       - {id: UP1, node: S-UP1, kind: underpass, name: Nanyi Rd railway underpass}
+    attributes:                # asset attributes from the utilities' GIS files (city.attributes)
+      - {file: assets.gpkg, layer: pipes, key: asset, columns: [install_year, material, depth_m, soil]}
     links:                     # what depends on what (cascade.coupling): [dependent, supplier] asset keys
       - [water/pump/WPU-1, tunnel/compartment/TC-1]
 
@@ -38,6 +40,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import ConfigError, NotFound
+from .attributes import read_attributes
 from .epanet import Georef, read_epanet
 from .geojson import read_geojson
 from .model import LAYER_NAMES, City
@@ -100,6 +103,8 @@ def load_city(source: str | Path) -> CityBundle:
         city.add_layer(_read_layer(name, spec or {}, base, city, f"{path}: layers.{name}"))
     if config.get("waterlogging"):
         add_waterlogging_points(city, config["waterlogging"], f"{path}: waterlogging")
+    if config.get("attributes"):
+        read_attributes(city, config["attributes"], base, f"{path}: attributes")
     city.links = read_links(config.get("links") or [], city, f"{path}: links")
     asset_layer = {a.key: a.layer for a in city.assets()}
     asset_xy = {a.key: a.xy for a in city.assets()}

@@ -168,6 +168,12 @@ class Cluster:
 
         ray.get([a.works.remote(orders) for a in self.actors], timeout=READ_TIMEOUT_S)
 
+    def construction_sites(self, sites: list[Any]) -> None:
+        """Every construction site, to every partition's correlator."""
+        import ray
+
+        ray.get([a.construction_sites.remote(sites) for a in self.actors], timeout=READ_TIMEOUT_S)
+
     def rain_forecasts(self, forecasts: list[Any]) -> None:
         """The newest rain forecasts, to every partition's analysts."""
         import ray

@@ -205,6 +205,9 @@ class ClusterStore(Store):
     def works_orders(self) -> list[Any]:
         return self.front.works_orders()  # the front's, pushed to every partition (``ClusterPipeline.works``)
 
+    def construction_sites(self) -> list[Any]:
+        return self.front.construction_sites()  # kept at the front: the risk map is the front's
+
     def rain_forecasts(self, limit: int) -> list[Any]:
         return self.front.rain_forecasts(limit)  # the front's, pushed likewise (``ClusterPipeline.rain_forecasts``)
 
@@ -251,6 +254,7 @@ class ClusterPipeline:
         self._levels = np.zeros(len(self.registry), np.int8)
         self._seen: list[tuple[str, int, int]] = [("", 0, -1)] * cluster.plan.n  # (epoch, change, seq) per partition
         self.works(store.works_orders())  # the front's works orders, to the partitions (as Pipeline's own, at start)
+        self.construction_sites(store.construction_sites())
         self.rain_forecasts(store.rain_forecasts(KEPT))
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="citylifeline-front-nats", daemon=True).start()
@@ -334,6 +338,10 @@ class ClusterPipeline:
     def works(self, orders: list[Any]) -> None:
         """To every partition's analysts (the engine gives them all at its start and at each change)."""
         self.cluster.works(orders)
+
+    def construction_sites(self, sites: list[Any]) -> None:
+        """To every partition's correlator (at the start and at each change)."""
+        self.cluster.construction_sites(sites)
 
     def rain_forecasts(self, forecasts: list[Any]) -> None:
         """To every partition's analysts (at the start and whenever one comes)."""

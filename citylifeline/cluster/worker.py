@@ -160,6 +160,11 @@ class PartitionWorker:
         with self._lock:
             self.pipeline.works(orders)
 
+    def construction_sites(self, sites: list[Any]) -> None:
+        """Every construction site, for the partition's correlator (``Pipeline.construction_sites``)."""
+        with self._lock:
+            self.pipeline.construction_sites(sites)
+
     def rain_forecasts(self, forecasts: list[Any]) -> None:
         """The newest rain forecasts, for the partition's analysts (``Pipeline.rain_forecasts``)."""
         with self._lock:

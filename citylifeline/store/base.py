@@ -26,6 +26,7 @@ from ..batch import F64, I64, ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import NotFound
 from ..forecasts import RainForecastRecord
+from ..risk.sites import ConstructionSite
 from ..warn.lifecycle import ACTIVE_STATES
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from ..works import WorksOrder
@@ -60,8 +61,8 @@ class DeadLetter:
 @dataclass
 class WarnChanges:
     """Everything one writer job changed beside readings — events, incidents, their timeline, tickets,
-    credentials, works orders, rain forecasts and the audit entries of what people did — saved in one
-    transaction."""
+    credentials, works orders, construction sites, rain forecasts and the audit entries of what people
+    did — saved in one transaction."""
 
     events: list[Event] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
@@ -70,11 +71,12 @@ class WarnChanges:
     credentials: dict[str, Credential] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     works: dict[int, WorksOrder] = field(default_factory=dict)
+    sites: dict[int, ConstructionSite] = field(default_factory=dict)
     rain_forecasts: list[RainForecastRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.events or self.incidents or self.timeline or self.tickets or self.credentials
-                    or self.audit or self.works or self.rain_forecasts)
+                    or self.audit or self.works or self.sites or self.rain_forecasts)
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,10 @@ class Store(ABC):
     @abstractmethod
     def works_orders(self) -> list[WorksOrder]:
         """Every works order (``works``), finished and cancelled ones too, oldest first."""
+
+    @abstractmethod
+    def construction_sites(self) -> list[ConstructionSite]:
+        """Every construction site registered (``risk.sites``), finished and cancelled ones too, oldest first."""
 
     @abstractmethod
     def rain_forecasts(self, limit: int) -> list[RainForecastRecord]:

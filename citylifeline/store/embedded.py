@@ -30,6 +30,7 @@ from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..forecasts import RainForecastRecord
+from ..risk.sites import ConstructionSite
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from ..works import WorksOrder
 from .base import (
@@ -65,6 +66,7 @@ SCHEMA = [
     table_sql("credentials", Credential, "id", DUCKDB_TYPES),
     table_sql("audit", AuditEntry, "seq", DUCKDB_TYPES),  # appended to only; the hash chain shows any change
     table_sql("works_orders", WorksOrder, "id", DUCKDB_TYPES),
+    table_sql("construction_sites", ConstructionSite, "id", DUCKDB_TYPES),
     table_sql("rain_forecasts", RainForecastRecord, "id", DUCKDB_TYPES),
     # files made before events had detail and cause
     "ALTER TABLE events ADD COLUMN IF NOT EXISTS detail DOUBLE",
@@ -264,6 +266,8 @@ class EmbeddedStore(Store):
             _insert(con, "credentials", Credential, [astuple(c) for c in changes.credentials.values()], replace=True)
             _insert(con, "audit", AuditEntry, [astuple(a) for a in changes.audit])
             _insert(con, "works_orders", WorksOrder, [astuple(w) for w in changes.works.values()], replace=True)
+            _insert(con, "construction_sites", ConstructionSite, [astuple(w) for w in changes.sites.values()],
+                    replace=True)
             _insert(con, "rain_forecasts", RainForecastRecord, [astuple(f) for f in changes.rain_forecasts])
             if checkpoint is not None:
                 con.execute("DELETE FROM checkpoints")
@@ -345,6 +349,11 @@ class EmbeddedStore(Store):
         """See ``Store.works_orders``."""
         rows = self._reader().execute(f"SELECT {columns(WorksOrder)} FROM works_orders ORDER BY id").fetchall()
         return [WorksOrder(*r) for r in rows]
+
+    def construction_sites(self) -> list[ConstructionSite]:
+        """See ``Store.construction_sites``."""
+        rows = self._reader().execute(f"SELECT {columns(ConstructionSite)} FROM construction_sites ORDER BY id")
+        return [ConstructionSite(*r) for r in rows.fetchall()]
 
     def rain_forecasts(self, limit: int) -> list[RainForecastRecord]:
         """See ``Store.rain_forecasts``."""

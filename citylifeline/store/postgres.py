@@ -39,6 +39,7 @@ from ..batch import ReadingBatch
 from ..city.sensors import SensorRegistry
 from ..errors import StoreBusy, StoreError
 from ..forecasts import RainForecastRecord
+from ..risk.sites import ConstructionSite
 from ..warn.model import Event, Incident, Ticket, TimelineEntry
 from ..works import WorksOrder
 from . import dedup, pgcopy
@@ -88,6 +89,7 @@ SCHEMA = [
     table_sql("credentials", Credential, "id", POSTGRES_TYPES),
     table_sql("audit", AuditEntry, "seq", POSTGRES_TYPES),
     table_sql("works_orders", WorksOrder, "id", POSTGRES_TYPES),
+    table_sql("construction_sites", ConstructionSite, "id", POSTGRES_TYPES),
     table_sql("rain_forecasts", RainForecastRecord, "id", POSTGRES_TYPES),
     "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP; END $$",
@@ -346,6 +348,9 @@ class PostgresStore(Store):
                                     [astuple(c) for c in changes.credentials.values()])
                 if changes.works:
                     cur.executemany(_upsert("works_orders", WorksOrder), [astuple(w) for w in changes.works.values()])
+                if changes.sites:
+                    cur.executemany(_upsert("construction_sites", ConstructionSite),
+                                    [astuple(w) for w in changes.sites.values()])
                 if changes.rain_forecasts:
                     cur.executemany(f"INSERT INTO rain_forecasts ({columns(RainForecastRecord)}) "
                                     f"VALUES ({marks(RainForecastRecord, '%s')})",
@@ -432,6 +437,11 @@ class PostgresStore(Store):
     def works_orders(self) -> list[WorksOrder]:
         """See ``Store.works_orders``."""
         return [WorksOrder(*r) for r in self._rows(f"SELECT {columns(WorksOrder)} FROM works_orders ORDER BY id")]
+
+    def construction_sites(self) -> list[ConstructionSite]:
+        """See ``Store.construction_sites``."""
+        return [ConstructionSite(*r) for r in
+                self._rows(f"SELECT {columns(ConstructionSite)} FROM construction_sites ORDER BY id")]
 
     def rain_forecasts(self, limit: int) -> list[RainForecastRecord]:
         """See ``Store.rain_forecasts``."""

@@ -49,6 +49,11 @@ another lifeline (gas from a sewer into the cable wells and the tunnel, then ign
 the incident rises one level, with the chain on its timeline.  Its own analyst has graded the danger
 at its own place; the chain is what it could not see.
 
+Construction sites (``risk.sites``): a sensor within ``WORKS_REACH_M`` of a site in force is watched
+more closely while the works last: its minor warnings are never reviewed away as usual, and one AI sign
+of its own opens an incident (an excavator strikes without warning; the first odd reading beside an
+active dig is worth a look).
+
 Anti-flood: at most ``max_incidents_per_asset_hour`` incidents are opened on one asset in any
 hour of data time (an asset whose incidents operators keep closing does not reopen one every few
 minutes); a warning beyond that is stored as evidence, says that it was suppressed, and opens
@@ -63,6 +68,7 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 
 from .. import levels
 from ..batch import NEVER_MS
@@ -70,6 +76,8 @@ from ..cascade.chains import Cascader
 from ..city.model import City
 from ..city.sensors import SensorRegistry
 from ..errors import NotFound
+from ..risk.factors import WORKS_REACH_M
+from ..risk.sites import ConstructionSite
 from ..settings import Config
 from ..store.base import Store, WarnChanges
 from .lifecycle import ACTIVE_STATES, SYSTEM
@@ -135,6 +143,7 @@ class Correlator:
                 if e.kind in ALARM_KINDS:
                     self._alarming.setdefault(inc.id, {})[e.sensor] = e.active
         self._distance_cache: dict[tuple[str, str], float] = {}
+        self._near_works: dict[int, list[tuple[int, int | None, str]]] = {}  # sensor → sites' (start, end, name)
         self._cascader: Cascader | None = None  # built at the first incident (the city's coupling)
         self._cascade_raised = {inc.id for inc in self.active.values()
                                 if any(t.action == "cascade_raise" for t in store.timeline(inc.id))}
@@ -171,10 +180,13 @@ class Correlator:
         if inc is None:
             if not e.active:
                 return  # a clear with no open incident (e.g. it was resolved meanwhile): evidence only
-            sign = self._corroborating_sign(e, asset) if e.kind == "anomaly" else None
+            works = self._works_near(e)
+            if works and e.kind in ("anomaly", *REVIEWED_KINDS):
+                e.message += f" — beside construction site {works}: watched closely while the works last"
+            sign = (e if works else self._corroborating_sign(e, asset)) if e.kind == "anomaly" else None
             if e.kind == "anomaly" and sign is None:
                 return
-            if self._usual(e):
+            if self._usual(e) and not works:
                 e.message += (f" — usual for this sensor at this hour (AI review: {abs(e.detail or 0.0):.1f} robust "
                               "deviations from what it usually reads); kept as evidence")
                 return
@@ -204,6 +216,22 @@ class Correlator:
             inc.cleared_t_ms = e.t_ms if not any(alarming.values()) else None
         e.incident_id = inc.id
         ch.incidents[inc.id] = inc
+
+    def sites(self, sites: list[ConstructionSite]) -> None:
+        """Every construction site registered (all of them, each time one is made or changed)."""
+        self._near_works = {}
+        xy = np.column_stack([self.registry.x, self.registry.y])
+        for site in sites:
+            if site.state != "open":
+                continue
+            near = shapely.dwithin(site.geometry, shapely.points(xy), WORKS_REACH_M)
+            for i in np.flatnonzero(near):
+                self._near_works.setdefault(int(i), []).append((site.start_ms, site.end_ms, site.name))
+
+    def _works_near(self, e: Event) -> str:
+        """The name of a construction site in force beside ``e``'s sensor at its time ('' for none)."""
+        return next((name for start, end, name in self._near_works.get(e.sensor, ())
+                     if start <= e.t_ms and (end is None or e.t_ms < end)), "")
 
     def _usual(self, e: Event) -> bool:
         """A minor rule warning on a reading the AI calls usual for its sensor (``ai_review_deviations``)."""

@@ -7,11 +7,12 @@ import { initDetail, leaveDetail, showIncident } from "./detail.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { activeIncidents, connect, incidents, link, onChange } from "./live.js";
 import { closeSensor, initMap, mapState, openSensor, refreshBridges, refreshWorks } from "./mapview.js";
+import { risk } from "./riskview.js";
 import { pond } from "./pondview.js";
 import { renderHealth, renderOverview } from "./overview.js";
 import { initSound, sound } from "./sound.js";
 
-window.cl = { ready: false, mapState, pond, incidents, link, sound, openSensor, refreshWorks, refreshBridges, errors: [] };
+window.cl = { ready: false, mapState, pond, risk, incidents, link, sound, openSensor, refreshWorks, refreshBridges, errors: [] };
 const VIEWS = ["map", "incidents", "incident", "overview", "health"];
 
 async function route() {

@@ -3,10 +3,12 @@
 // Click a sensor for its chart, an incident for its detail, a bridge for its class and its card, a
 // pipe or well for what it touches in the other lifelines (cascadeview.js);
 // the bridges are drawn in the colour of their latest assessment's class; the drainage forecast's
-// water at each waterlogging point and catchment animates over the next two hours (pondview.js).
+// water at each waterlogging point and catchment animates over the next two hours (pondview.js); the
+// four-colour risk map and the construction sites are layers of their own (riskview.js).
 import { COLOURS, STATE_KEYS, el, fmtTime, fmtValue, getJSON, ui } from "./api.js";
 import { CLASSES, CLASS_COLOURS, cardHref, classBadge, fetchBridges, pick } from "./bridgeview.js";
 import { showCoupling } from "./cascadeview.js";
+import { initRisk, risk } from "./riskview.js";
 import { sensorChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { LAYER_COLOURS, fetchLayer, geoLayer, incidentIcon, incidentTooltip } from "./layers.js";
@@ -64,7 +66,8 @@ export async function initMap() {
   onChange((kind) => { if (kind === "snapshot" || kind === "incident") drawIncidents(); });
   drawIncidents();
   mapState.works = L.layerGroup().addTo(map);
-  await Promise.all([refreshStates(), refreshWorks(), refreshBridges(), initPonding(map, renderer)]);
+  await Promise.all([refreshStates(), refreshWorks(), refreshBridges(), initPonding(map, renderer),
+    initRisk(map, renderer)]);
   setInterval(refreshStates, STATE_REFRESH_MS);
   setInterval(refreshWorks, WORKS_REFRESH_MS);
   setInterval(refreshBridges, BRIDGE_REFRESH_MS);
@@ -191,6 +194,16 @@ function buildLayerPanel() {
   list.append(el("label", { class: "layer-row", dataset: { row: "ponding" } }, pondBox,
     el("i", { class: "swatch", style: "background:#2563eb;border-radius:50%" }),
     el("span", { "data-i18n": "layer.ponding" }, t("layer.ponding"))));
+  const riskBox = el("input", { type: "checkbox", checked: false, dataset: { layer: "risk" }, onchange: (e) => {
+    if (e.target.checked) risk.cells.addTo(mapState.map); else risk.cells.remove();
+  } });
+  const sitesBox = el("input", { type: "checkbox", checked: true, dataset: { layer: "sites" }, onchange: (e) => {
+    if (e.target.checked) risk.sites.addTo(mapState.map); else risk.sites.remove();
+  } });
+  list.append(el("label", { class: "layer-row", dataset: { row: "risk" } }, riskBox,
+    el("i", { class: "swatch risk-swatch" }), el("span", { "data-i18n": "layer.risk" }, t("layer.risk"))));
+  list.append(el("label", { class: "layer-row", dataset: { row: "sites" } }, sitesBox,
+    el("i", { class: "swatch", style: "background:#b45309" }), el("span", { "data-i18n": "layer.sites" }, t("layer.sites"))));
   list.append(el("label", { class: "layer-row", dataset: { row: "works" } }, worksBox,
     el("i", { class: "swatch dashed", style: `--c:${WORKS_COLOUR}` }),
     el("span", { "data-i18n": "layer.works" }, t("layer.works")),

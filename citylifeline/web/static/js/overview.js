@@ -4,6 +4,7 @@ import { COLOURS, el, fmtAge, fmtTime, getJSON, postJSON, toast, ui } from "./ap
 import { bridgeView, drawBridgeCharts, focusCard } from "./bridgeview.js";
 import { trendChart } from "./chart.js";
 import { t } from "./i18n.js";
+import { riskTopView } from "./riskview.js";
 import { waterView } from "./waterview.js";
 
 const LEVELS = ["I", "II", "III", "IV"];
@@ -44,6 +45,8 @@ export async function renderOverview(focus = "") {
       el("div", {}, el("h3", { "data-i18n": "ov.sensors" }, t("ov.sensors")), bar,
         el("h3", { "data-i18n": "ov.trend" }, t("ov.trend")), trend)));
   trendChart(trend, o.trend.hour_ms, o.trend.by_level);
+  const risks = await riskTopView();
+  if (risks) root.append(risks);
   const water = await waterView();
   if (water) root.append(water);
   const bridges = await bridgeView();
