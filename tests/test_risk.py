@@ -59,7 +59,7 @@ def test_an_old_cast_iron_main_by_a_school_is_orange_and_a_new_pe_one_far_from_p
     assert (m.likelihood[old], m.severity[old], m.risk[old], m.level[old]) == (4, 4, 16, 3)  # orange
     assert (m.likelihood[new], m.severity[new], m.level[new]) == (1, 2, 1)  # blue
     words = [en for _, en in m.reasons(old)]
-    assert f"grey_cast_iron, laid 1978 ({age} years)" in words[0] and "a metal pipe in corrosive soil" in words
+    assert f"grey cast iron, laid 1978 ({age} years)" in words[0] and "a metal pipe in corrosive soil" in words
     assert any("school" in w for w in words) and any("2400 people" in w for w in words)
     assert m.top(1) == [old]
     cells = m.grid()

@@ -6,7 +6,9 @@ time scale and its reason in words (Rinaldi, Peerenboom & Kelly 2001: cascading 
 geographic and physical interdependencies; ../shared/DOMAIN.md §4, "what an engine could compute").
 A chain's likelihood is the product along it and its time the sum of its steps' time scales.  A
 best-first search keeps each effect's likeliest path (effects below ``MIN_P`` are not followed, nor
-chains beyond ``MAX_STEPS``) and lists one chain per final effect, likeliest first.  Each step names
+chains beyond ``MAX_STEPS``) and lists one chain per final effect, those whose next step is likeliest
+first.  A pipeline gas leak seen in confined spaces also starts from each main beside them, a suspect
+source at ``SUSPECT_P`` (the gas analyst's own suspects are the same mains).  Each step names
 the sensors that would show it (those on its asset, and for gas the space detectors within
 ``WATCH_M``) and which of them already warn.
 
@@ -32,6 +34,8 @@ MIN_P = 0.01  # effects less likely than this are not followed
 MAX_STEPS = 5
 PEOPLE_P = 0.05  # a chain reaching people this likely, through another lifeline, raises its incident a level
 WATCH_M = 15.0  # the methane detectors of the spaces this close show a gas step
+BESIDE_MAIN_M = 15.0  # a main this close to a space with leaking gas may be the source (analysis.gas.spaces)
+SUSPECT_P = 0.5
 
 EFFECTS: dict[str, tuple[str, str]] = {
     "gas_leak": ("燃气泄漏", "gas leak"), "gas_in_space": ("燃气进入密闭空间", "gas in a confined space"),
@@ -74,7 +78,7 @@ class Cascade:
     """The chains an incident may set off, most likely first, and whether one reaches people."""
 
     origin: list[Step]
-    chains: list[list[Step]] = field(default_factory=list)  # one per final effect, likeliest first
+    chains: list[list[Step]] = field(default_factory=list)  # one per final effect, likeliest next step first
     to_people: list[Step] = field(default_factory=list)
     """The likeliest chain reaching people at ``PEOPLE_P`` or more through another lifeline than the
     incident's own (whose analyst has graded the danger at its own place); empty if none."""
@@ -146,6 +150,9 @@ class Cascader:
         for effect, asset in start:
             best[(effect, asset, False)] = (1.0, (0.0, 0.0), ("事件本身", "the incident itself"), None)
             heapq.heappush(heap, (-1.0, (effect, asset, False), 0))
+        for state, p, reason in self._suspects(inc, start):
+            best[state] = (p, (0.0, 0.0), reason, (start[0][0], start[0][1], False))
+            heapq.heappush(heap, (-p, state, 1))
         while heap:
             neg_p, state, depth = heapq.heappop(heap)
             p, (t_lo, t_hi) = -neg_p, best[state][1]
@@ -168,14 +175,30 @@ class Cascader:
             listed.setdefault(k[:2], k)
         crossed = [k for k in best if k[0] == "people" and k[2] and best[k][0] >= PEOPLE_P]
         people = max(crossed, key=lambda k: (best[k][0], k), default=None)
-        return Cascade([self._step(k, best, showing) for k in best if best[k][3] is None],
-                       [self._path(k, best, showing) for k in listed.values()],
+        chains = [self._path(k, best, showing) for k in listed.values()]
+        chains.sort(key=lambda c: (-c[0].likelihood, -c[-1].likelihood, c[-1].asset))  # the likeliest next step first
+        return Cascade([self._step(k, best, showing) for k in best if best[k][3] is None], chains,
                        self._path(people, best, showing) if people else [])
+
+    def _suspects(self, inc: Incident, start: list[tuple[str, str]]) -> list[tuple[State, float, tuple[str, str]]]:
+        """A pipeline gas leak seen in spaces comes from a main beside them (within ``BESIDE_MAIN_M``): each
+        such main is a suspect source at ``SUSPECT_P``, whose gas reaches the other spaces along it."""
+        if inc.lifeline != "gas":
+            return []
+        out = []
+        for effect, space in start:
+            if effect != "gas_in_space":
+                continue
+            for other, _, d in self.coupling.of(space):
+                if other.startswith("gas/pipe/") and d <= BESIDE_MAIN_M:
+                    reason = (f"泄漏源可能是{d:.0f}米外的这段燃气管", f"the leak may be this gas main, {d:.0f} m away")
+                    out.append((("gas_leak", other, False), SUSPECT_P, reason))
+        return out
 
     def _path(self, key: State, best: dict[State, Found], showing: set[str] | frozenset[str]) -> list[Step]:
         path = []
         k: State | None = key
-        while k is not None and best[k][3] is not None:
+        while k is not None and best[k][3] is not None and k != best[k][3]:
             path.append(self._step(k, best, showing))
             k = best[k][3]
         return path[::-1]

@@ -49,6 +49,10 @@ RATE_PER_ASSET_YEAR: dict[str, float] = {
     "drainage/waterlogging_point": 0.2,
 }
 """Failures a year of one structure or station (an overflowing manhole, a flooded underpass …)."""
+MATERIALS = {"grey_cast_iron": ("灰口铸铁", "grey cast iron"), "cast_iron": ("铸铁", "cast iron"),
+             "ductile_iron": ("球墨铸铁", "ductile iron"), "steel": ("钢", "steel"), "pe": ("PE 聚乙烯", "PE"),
+             "pvc": ("PVC", "PVC"), "hdpe": ("HDPE 高密度聚乙烯", "HDPE"), "concrete": ("混凝土", "concrete"),
+             "brick": ("砖砌", "brick"), "asbestos_cement": ("石棉水泥", "asbestos cement")}
 PIPE_KINDS = ("pipe", "conduit")
 METALS = ("grey_cast_iron", "cast_iron", "ductile_iron", "steel")
 AGE_AT_RATE = 30.0

@@ -178,8 +178,9 @@ class RiskMap:
         out = []
         material, year, age = a.props.get("material"), a.props.get("install_year"), f"{b.age_years[i]:.0f}"
         if material or year:
-            out.append((f"{material or '材质不详'}, {year or '年代不详'}年敷设 ({age}年)",
-                        f"{material or 'material unknown'}, laid {year or 'year unknown'} ({age} years)"))
+            zh, en = fx.MATERIALS.get(str(material), (material or "材质不详", material or "material unknown"))
+            out.append((f"{zh}, {year or '年代不详'}年敷设 ({age}年)",
+                        f"{en}, laid {year or 'year unknown'} ({age} years)"))
         if b.corrosive[i]:
             out.append(("腐蚀性土壤中的金属管", "a metal pipe in corrosive soil"))
         if self.site_of[i] >= 0:

@@ -23,8 +23,8 @@ export async function refreshRisk(renderer) {
     risk.cells.clearLayers();
     L.geoJSON(summary.cells, { renderer, interactive: false, style: (f) => ({ color: BY_COLOUR[f.properties.colour],
       weight: 0.5, fillColor: BY_COLOUR[f.properties.colour], fillOpacity: 0.22 }) }).addTo(risk.cells);
-    risk.assets = L.geoJSON(assets, { renderer, style: (f) => ({ color: BY_COLOUR[f.properties.colour], weight: 4,
-      opacity: 0.95 }), pointToLayer: (f, ll) => L.circleMarker(ll, { renderer, radius: 5,
+    risk.assets = L.geoJSON(assets, { renderer, style: (f) => ({ color: BY_COLOUR[f.properties.colour],
+      weight: f.properties.colour === "red" ? 4 : 2, opacity: 0.9 }), pointToLayer: (f, ll) => L.circleMarker(ll, { renderer, radius: 5,
       fillColor: BY_COLOUR[f.properties.colour], color: "#0f172a", weight: 1, fillOpacity: 1 }) })
       .bindTooltip((l) => `${l.feature.properties.key.split("/").pop()} · L${l.feature.properties.likelihood} × `
         + `S${l.feature.properties.severity} = ${l.feature.properties.risk}`, { sticky: true })
@@ -41,9 +41,13 @@ export async function refreshSites(renderer) {
     risk.sites.clearLayers();
     risk.shownSites = sites.map((s) => s.id);
     for (const s of sites) {
-      L.geoJSON(s.geometry, { renderer, style: { color: SITE_COLOUR, weight: 2, dashArray: "2 4", fillColor: SITE_COLOUR,
-        fillOpacity: 0.3 } }).bindTooltip(el("div", {}, el("b", {}, `${t("layer.sites")}: ${s.name}`), el("br"),
-        `${s.kind} · ${s.contractor || ""} ${s.permit || ""}`)).addTo(risk.sites);
+      const tip = el("div", {}, el("b", {}, `${t("layer.sites")}: ${s.name}`), el("br"),
+        `${s.kind} · ${s.contractor || ""} ${s.permit || ""}`);
+      const area = L.geoJSON(s.geometry, { renderer, style: { color: SITE_COLOUR, weight: 2, dashArray: "2 4",
+        fillColor: SITE_COLOUR, fillOpacity: 0.45 } }).bindTooltip(tip).addTo(risk.sites);
+      L.marker(area.getBounds().getCenter(), { keyboard: false, icon: L.divIcon({ className: "",  // seen at any zoom
+        html: '<div class="site-marker">⛏</div>', iconSize: [22, 22], iconAnchor: [11, 11] }) })
+        .bindTooltip(tip).addTo(risk.sites);
     }
   } catch (e) {
     console.warn("construction sites:", e.message);
