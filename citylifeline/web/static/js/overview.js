@@ -10,9 +10,15 @@ import { waterView } from "./waterview.js";
 const LEVELS = ["I", "II", "III", "IV"];
 
 // focus: a bridge asset whose card to show (#overview/<asset>, from the map or a bridge incident)
+let renders = 0; // a render superseded by a newer one (a language switch, a refresh) draws nothing
+
 export async function renderOverview(focus = "") {
+  const mine = ++renders;
   const root = document.getElementById("overview");
-  const o = await getJSON("/api/v1/overview");
+  // everything fetched first, then drawn at once: two renders never interleave their parts
+  const [o, risks, water, bridges] = await Promise.all([getJSON("/api/v1/overview"), riskTopView(), waterView(),
+    bridgeView()]);
+  if (mine !== renders) return;
   const s = o.sensors;
   const card = (key, value, sub = "") => el("div", { class: "card", dataset: { kpi: key } },
     el("div", { class: "muted", "data-i18n": key }, t(key)), el("div", { class: "big" }, value),
@@ -45,11 +51,8 @@ export async function renderOverview(focus = "") {
       el("div", {}, el("h3", { "data-i18n": "ov.sensors" }, t("ov.sensors")), bar,
         el("h3", { "data-i18n": "ov.trend" }, t("ov.trend")), trend)));
   trendChart(trend, o.trend.hour_ms, o.trend.by_level);
-  const risks = await riskTopView();
   if (risks) root.append(risks);
-  const water = await waterView();
   if (water) root.append(water);
-  const bridges = await bridgeView();
   if (bridges) {
     root.append(bridges);
     drawBridgeCharts(bridges);
