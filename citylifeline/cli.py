@@ -382,6 +382,7 @@ AI_OPENS_INCIDENTS = {"anomaly_threshold": 0.3, "anomaly_corroborate_sensors": 3
 
 
 def _bench_scenarios(args: argparse.Namespace) -> int:
+    from .bench.cascades import cascade_table
     from .bench.scenarios import comparison, replay_run, scenario_paths, table, write_docs
     from .city import load_city
     from .twin.runner import simulate
@@ -400,14 +401,15 @@ def _bench_scenarios(args: argparse.Namespace) -> int:
         if args.compare:
             rules_only.append(replay_run(run, Config.load(environ={}, **RULES_ONLY), bundle))
             ai_opens.append(replay_run(run, Config.load(environ={}, **AI_OPENS_INCIDENTS), bundle))
-    text = table(scores)
+    text = table(scores) + "\n" + cascade_table([(s.scenario, s.cascades) for s in scores])
     if args.compare:
         text = comparison({"default (rules, AI review of minor warnings, AI signs as evidence)": scores,
                            "rules only (AI off)": rules_only,
                            "AI signs open incidents (threshold 0.3, 3 sensors)": ai_opens}) + "\n" + text
     print(text)
     if args.json:
-        Path(args.json).write_text(json.dumps([{"scenario": s.scenario, "matches": s.matches} for s in scores],
+        Path(args.json).write_text(json.dumps([{"scenario": s.scenario, "matches": s.matches,
+                                                "cascades_missed": s.cascades.missed} for s in scores],
                                               ensure_ascii=False, indent=1), encoding="utf-8")
     if args.write_docs:
         write_docs(scores, text)

@@ -40,6 +40,7 @@ from ..settings import Config
 from ..twin.rainforecast import rain_forecasts
 from ..twin.runner import TwinRun, simulate, write_run
 from ..twin.scenario import Scenario
+from .cascades import CascadeScore, score_cascades
 
 GRACE_MS = 5 * 60_000
 EARLY_MS = 3600_000  # a warning up to an hour ahead (rain before a flood) counts; an older incident does not
@@ -101,6 +102,7 @@ class ScenarioScore:
     readings: int
     sim_s: float
     replay_s: float
+    cascades: CascadeScore = field(default_factory=CascadeScore)
 
 
 def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle) -> ScenarioScore:
@@ -113,6 +115,8 @@ def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle)
     used: set[int] = set()
     matches: list[dict[str, Any]] = []
     for t in sorted(run.truth, key=lambda t: t.start_ms):
+        if t.parent:  # a secondary effect: foreseen or not (``bench.cascades``), not an incident to find
+            continue
         sc = by[t.lifeline]
         sc.truths += 1
         end = (t.end_ms or s.end_ms) + LATE_MS
@@ -142,7 +146,7 @@ def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle)
         if inc["id"] in used:
             continue
         sc = by[inc["lifeline"]]
-        twin = next((t for t in run.truth if t.lifeline == inc["lifeline"]
+        twin = next((t for t in run.truth if t.lifeline == inc["lifeline"] and not t.parent
                      and set(inc["sensors"]) & set(t.expected_sensors)
                      and t.start_ms - EARLY_MS <= inc["t_first_ms"] <= (t.end_ms or s.end_ms) + LATE_MS
                      and inc["t_last_ms"] >= t.start_ms - GRACE_MS), None)
@@ -155,7 +159,8 @@ def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle)
         if set(inc["sensors"]) <= faulty:
             sc.faults_as_incidents += 1
         matches.append({"incident": inc["id"], "lifeline": inc["lifeline"], "result": "false", "title": inc["title"]})
-    return ScenarioScore(s.name, by, matches, len(run.readings), sum(v for k, v in run.seconds.items()), 0.0)
+    return ScenarioScore(s.name, by, matches, len(run.readings), sum(v for k, v in run.seconds.items()), 0.0,
+                         score_cascades(run.truth, incidents, matches, bundle))
 
 
 def _related(inc: dict[str, Any], t: Any) -> bool:

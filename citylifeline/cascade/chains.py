@@ -1,14 +1,14 @@
 """What an incident threatens next: chains of secondary effects along the coupling of the lifelines.
 
 The incident's own effect (``Cascader.origin``: gas in a space, a leaking main, standing water, a
-damaged bridge …) spreads through the mechanisms of ``cascade.templates``, each with a likelihood, a
-time scale and its reason in words (Rinaldi, Peerenboom & Kelly 2001: cascading failures over
+damaged bridge …) spreads through the mechanisms of ``cascade.templates``, each with a likelihood, a time
+scale and its reason in words (Rinaldi, Peerenboom & Kelly 2001: cascading failures over
 geographic and physical interdependencies; ../shared/DOMAIN.md §4, "what an engine could compute").
 A chain's likelihood is the product along it and its time the sum of its steps' time scales.  A
 best-first search keeps each effect's likeliest path (effects below ``MIN_P`` are not followed, nor
-chains beyond ``MAX_STEPS``) and lists one chain per final effect, those whose next step is likeliest
-first.  A pipeline gas leak seen in confined spaces also starts from each main beside them, a suspect
-source at ``SUSPECT_P`` (the gas analyst's own suspects are the same mains).  Each step names
+chains beyond ``MAX_STEPS``) and lists every effect at ``LIST_P`` or more in its likeliest chain, cut
+where the chain falls below it (``Cascade.unlisted`` counts the chains left out whole), those whose
+next step is likeliest first.  Each step names
 the sensors that would show it (those on its asset, and for gas the space detectors within
 ``WATCH_M``) and which of them already warn.
 
@@ -34,8 +34,7 @@ MIN_P = 0.01  # effects less likely than this are not followed
 MAX_STEPS = 5
 PEOPLE_P = 0.05  # a chain reaching people this likely, through another lifeline, raises its incident a level
 WATCH_M = 15.0  # the methane detectors of the spaces this close show a gas step
-BESIDE_MAIN_M = 15.0  # a main this close to a space with leaking gas may be the source (analysis.gas.spaces)
-SUSPECT_P = 0.5
+LIST_P = 0.05  # an effect this likely is listed; chains are cut where they fall below it
 
 EFFECTS: dict[str, tuple[str, str]] = {
     "gas_leak": ("燃气泄漏", "gas leak"), "gas_in_space": ("燃气进入密闭空间", "gas in a confined space"),
@@ -82,6 +81,7 @@ class Cascade:
     to_people: list[Step] = field(default_factory=list)
     """The likeliest chain reaching people at ``PEOPLE_P`` or more through another lifeline than the
     incident's own (whose analyst has graded the danger at its own place); empty if none."""
+    unlisted: int = 0  # the final effects less likely than LIST_P (their chains listed only as far as it)
 
     @property
     def reaches_people(self) -> Step | None:
@@ -96,7 +96,7 @@ class Cascade:
         people = self.reaches_people
         return {"origin": [s.to_dict() for s in self.origin],
                 "chains": [[s.to_dict() for s in c] for c in self.chains],
-                "to_people": [s.to_dict() for s in self.to_people],
+                "to_people": [s.to_dict() for s in self.to_people], "unlisted": self.unlisted,
                 "reaches_people": people.to_dict() if people else None}
 
 
@@ -150,9 +150,6 @@ class Cascader:
         for effect, asset in start:
             best[(effect, asset, False)] = (1.0, (0.0, 0.0), ("事件本身", "the incident itself"), None)
             heapq.heappush(heap, (-1.0, (effect, asset, False), 0))
-        for state, p, reason in self._suspects(inc, start):
-            best[state] = (p, (0.0, 0.0), reason, (start[0][0], start[0][1], False))
-            heapq.heappush(heap, (-p, state, 1))
         while heap:
             neg_p, state, depth = heapq.heappop(heap)
             p, (t_lo, t_hi) = -neg_p, best[state][1]
@@ -175,30 +172,27 @@ class Cascader:
             listed.setdefault(k[:2], k)
         crossed = [k for k in best if k[0] == "people" and k[2] and best[k][0] >= PEOPLE_P]
         people = max(crossed, key=lambda k: (best[k][0], k), default=None)
-        chains = [self._path(k, best, showing) for k in listed.values()]
-        chains.sort(key=lambda c: (-c[0].likelihood, -c[-1].likelihood, c[-1].asset))  # the likeliest next step first
+        chains = self._listed([self._path(k, best, showing) for k in listed.values()])
         return Cascade([self._step(k, best, showing) for k in best if best[k][3] is None], chains,
-                       self._path(people, best, showing) if people else [])
+                       self._path(people, best, showing) if people else [],
+                       sum(best[k][0] < LIST_P for k in listed.values()))
 
-    def _suspects(self, inc: Incident, start: list[tuple[str, str]]) -> list[tuple[State, float, tuple[str, str]]]:
-        """A pipeline gas leak seen in spaces comes from a main beside them (within ``BESIDE_MAIN_M``): each
-        such main is a suspect source at ``SUSPECT_P``, whose gas reaches the other spaces along it."""
-        if inc.lifeline != "gas":
-            return []
-        out = []
-        for effect, space in start:
-            if effect != "gas_in_space":
-                continue
-            for other, _, d in self.coupling.of(space):
-                if other.startswith("gas/pipe/") and d <= BESIDE_MAIN_M:
-                    reason = (f"泄漏源可能是{d:.0f}米外的这段燃气管", f"the leak may be this gas main, {d:.0f} m away")
-                    out.append((("gas_leak", other, False), SUSPECT_P, reason))
+    @staticmethod
+    def _listed(paths: list[list[Step]]) -> list[list[Step]]:
+        """Each path up to its last effect at ``LIST_P`` or more, those that are not the start of another,
+        the likeliest next step first: every effect at ``LIST_P`` or more is listed, in its likeliest chain."""
+        cut = {tuple(s for s in p if s.likelihood >= LIST_P) for p in paths}
+        cut.discard(())
+        keys = {tuple((s.effect, s.asset) for s in c) for c in cut}
+        out = [list(c) for c in cut if not any(len(k) > len(c) and k[:len(c)] == tuple((s.effect, s.asset) for s in c)
+                                               for k in keys)]
+        out.sort(key=lambda c: (-c[0].likelihood, -c[-1].likelihood, c[-1].asset))
         return out
 
     def _path(self, key: State, best: dict[State, Found], showing: set[str] | frozenset[str]) -> list[Step]:
         path = []
         k: State | None = key
-        while k is not None and best[k][3] is not None and k != best[k][3]:
+        while k is not None and best[k][3] is not None:
             path.append(self._step(k, best, showing))
             k = best[k][3]
         return path[::-1]

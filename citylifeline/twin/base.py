@@ -42,6 +42,7 @@ class Truth:
     expected_sensors: list[str]
     magnitude: float = 0.0
     description: str = ""
+    parent: str = ""  # a secondary effect's cause: the id of the truth it follows from (``twin.cascade``)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

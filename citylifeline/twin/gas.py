@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..batch import F64, I64
-from ..city.model import Layer
+from ..city.model import City, Layer
 from . import gas_methane as gm
 from .base import Signals, Truth, TwinContext, moved
 from .realism import noise_sigma
@@ -83,7 +83,7 @@ class GasTwin:
         sewer_gas = self._spaces(ctx, detectors, grid_t, leak_bar, series, truth_moved) if detectors else []
         truth = []
         for inc in ctx.incidents:
-            x, y = leak_xy(ctx, inc)  # where the gas escapes, not the pipe's middle
+            x, y = leak_xy(ctx.bundle.city, inc)  # where the gas escapes, not the pipe's middle
             truth.append(replace(ctx.truth_for(inc, sorted(truth_moved[inc.id]), f"{inc.magnitude:g} m³/h gas leak"),
                                  x=x, y=y))
         return Signals.from_series(series, truth + sewer_gas, time.perf_counter() - began)
@@ -104,7 +104,7 @@ class GasTwin:
         for k, inc in enumerate(ctx.incidents):
             p_abs = np.interp(t_s, grid_t, leak_bar[:, k]) + ATMOSPHERE_BAR
             flow = inc.magnitude * inc.size(t_s) * p_abs / p_abs.mean()
-            leaks.append(gm.Leak(*leak_xy(ctx, inc), flow))
+            leaks.append(gm.Leak(*leak_xy(ctx.bundle.city, inc), flow))
         bio = gm.biogas(spaces, hours, air, rain, ctx.rng)
         lid = gm.lid_breathing(ctx.rng, len(t_s), len(spaces))
         by_leak = [gm.leak_gas(spaces, [leak], hours, rain, ctx.rng) for leak in leaks]
@@ -170,9 +170,9 @@ def space_kind(asset: str) -> str:
     return SPACE_KINDS.get(f"{layer}/{kind}", kind)
 
 
-def leak_xy(ctx: TwinContext, inc: Incident) -> tuple[float, float]:
+def leak_xy(city: City, inc: Incident) -> tuple[float, float]:
     """Where gas escapes: the junction, or the point ``at_m`` metres along the pipe (default its middle)."""
-    a = ctx.bundle.city.asset(inc.place)
+    a = city.asset(inc.place)
     if a.kind != "pipe":
         return a.xy
     at = float(inc.params.get("at_m", a.geometry.length / 2))

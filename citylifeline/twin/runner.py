@@ -24,6 +24,7 @@ from ..city.model import LIFELINES
 from ..errors import ConfigError, NotFound
 from . import realism
 from .base import LifelineTwin, Signals, Truth, TwinContext
+from .cascade import secondary
 from .scenario import Scenario
 
 TWINS = {"water": "citylifeline.twin.water:WaterTwin", "drainage": "citylifeline.twin.drainage:DrainageTwin",
@@ -77,6 +78,7 @@ def simulate(scenario: Scenario, bundle: CityBundle | None = None,
         parts.append(twin_for(lifeline).simulate(ctx))
         seconds[lifeline] = time.perf_counter() - began
     signals = Signals.concat(parts)
+    signals.truth += secondary(signals.truth, bundle, scenario, np.random.default_rng([scenario.seed, len(LIFELINES)]))
     began = time.perf_counter()
     readings = realism.readings(signals, {s.id: s.kind for s in specs}, scenario)
     seconds["realism"] = time.perf_counter() - began

@@ -40,7 +40,9 @@ export function cascadePanel(c) {
       " ", words(people.reason_zh, people.reason_en), ` (${Math.round(people.likelihood * 100)}%)`) : null,
     ...c.chains.slice(0, MAX_CHAINS).map((chain, k) =>
       el("ol", { class: "cascade-chain", dataset: { k } }, ...chain.map(step))),
-    c.chains.length > MAX_CHAINS ? el("p", { class: "muted small" }, `+${c.chains.length - MAX_CHAINS}`) : null);
+    c.chains.length > MAX_CHAINS ? el("p", { class: "muted small" }, `+${c.chains.length - MAX_CHAINS}`) : null,
+    c.unlisted ? el("p", { class: "muted small", id: "cascade-unlisted" }, `${t("cascade.unlisted")}: ${c.unlisted}`)
+      : null);
 }
 
 export function drawCascade(map, c, from) {

@@ -231,6 +231,7 @@ const L = {
   "cascade.none": ["未发现跨生命线的次生风险", "No secondary risk found across the lifelines"],
   "cascade.people": ["危及人员:", "Reaches people:"],
   "cascade.at_once": ["即刻", "at once"],
+  "cascade.unlisted": ["可能性低于5%的后果 (未列出)", "less likely consequences (under 5 %, not listed)"],
   "cascade.unwatched": ["无传感器监测, 需现场巡查", "no sensor watches it: send a patrol"],
   "layer.risk": ["风险四色图", "Risk map (4 colours)"],
   "layer.sites": ["第三方施工", "Construction sites"],
