@@ -77,7 +77,7 @@ class Cascade:
     """The chains an incident may set off, most likely first, and whether one reaches people."""
 
     origin: list[Step]
-    chains: list[list[Step]] = field(default_factory=list)  # one per final effect, likeliest next step first
+    chains: list[list[Step]] = field(default_factory=list)  # every effect at LIST_P or more, in its likeliest chain
     to_people: list[Step] = field(default_factory=list)
     """The likeliest chain reaching people at ``PEOPLE_P`` or more through another lifeline than the
     incident's own (whose analyst has graded the danger at its own place); empty if none."""
