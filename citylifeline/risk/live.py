@@ -56,10 +56,10 @@ class RiskService:
         self._map: RiskMap | None = None
         self._at = -1e9
 
-    def current(self, fresh: bool = False) -> RiskMap:
-        """The map now (read again after ``REFRESH_S``, or at once with ``fresh``)."""
+    def current(self) -> RiskMap:
+        """The map now (read again after ``REFRESH_S``, or after ``invalidate``)."""
         with self._lock:
-            if fresh or self._map is None or time.monotonic() - self._at > REFRESH_S:
+            if self._map is None or time.monotonic() - self._at > REFRESH_S:
                 self._map = assess(self.base, self.inputs())
                 self._at = time.monotonic()
             return self._map
