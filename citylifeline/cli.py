@@ -143,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--write-docs", action="store_true", help="replace the scenario section of docs/benchmarks.md")
     sp.add_argument("--compare", action="store_true",
                     help="also score every scenario with the AI detector off, and with AI signs opening incidents")
+    sp.add_argument("--generated", type=int, nargs="*", default=[],
+                    help="also score the generated multi-lifeline cases of these seeds (bench/cascade_cases.py), "
+                         "replayed with the demo's analysts; alone (without --scenario): only those")
+    sp.add_argument("--cases", type=int, default=8, help="generated cases per seed")
     sp.set_defaults(run=_bench_scenarios)
     sp = bench.add_parser("nab", help="run the anomaly detector over NAB-format data and compute the NAB scores")
     sp.add_argument("--data", required=True, type=Path, help="the data directory (category/file.csv)")
@@ -192,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="the risk map's big city (10: 113,000 assets on the map)")
     sp.add_argument("--write-docs", action="store_true", help="replace the cascade section of docs/benchmarks.md")
     sp.set_defaults(run=_bench_cascade)
+    sp = bench.add_parser("cascade-choice", help="choose the cascade's listing threshold on generated scenarios "
+                                                 "of the development seeds (leave one seed out)")
+    sp.add_argument("--seeds", type=int, nargs="*", help="development seeds (default: bench/cascade_cv.py DEV_SEEDS)")
+    sp.add_argument("--cases", type=int, default=8, help="generated cases per seed")
+    sp.add_argument("--write-docs", action="store_true", help="replace its section of docs/benchmarks.md")
+    sp.set_defaults(run=_bench_cascade_choice)
     return p
 
 
@@ -382,8 +392,10 @@ AI_OPENS_INCIDENTS = {"anomaly_threshold": 0.3, "anomaly_corroborate_sensors": 3
 
 
 def _bench_scenarios(args: argparse.Namespace) -> int:
+    from .bench import cascade_cv
+    from .bench.cascade_cases import cascade_cases
     from .bench.cascades import cascade_table
-    from .bench.scenarios import comparison, replay_run, scenario_paths, table, write_docs
+    from .bench.scenarios import comparison, merged, replay_run, scenario_paths, table, write_docs
     from .city import load_city
     from .twin.runner import simulate
     from .twin.scenario import load_scenario
@@ -391,6 +403,7 @@ def _bench_scenarios(args: argparse.Namespace) -> int:
     paths = [Path(p) if Path(p).is_file() else None for p in (args.scenario or [])]
     named = [p for p in (args.scenario or []) if not Path(p).is_file()]
     files = [p for p in paths if p is not None] + (scenario_paths(named) if named or not args.scenario else [])
+    files = files if args.scenario or not args.generated else []  # --generated alone: only those
     scores, rules_only, ai_opens = [], [], []
     for path in files:
         print(f"  {path.stem} …", file=sys.stderr, flush=True)
@@ -401,9 +414,18 @@ def _bench_scenarios(args: argparse.Namespace) -> int:
         if args.compare:
             rules_only.append(replay_run(run, Config.load(environ={}, **RULES_ONLY), bundle))
             ai_opens.append(replay_run(run, Config.load(environ={}, **AI_OPENS_INCIDENTS), bundle))
+    shipped = list(scores)
+    demo = load_city("demo") if args.generated else None
+    for seed in args.generated:
+        assert demo is not None
+        runs = []
+        for scenario in cascade_cases(demo, seed, args.cases):
+            print(f"  {scenario.name} …", file=sys.stderr, flush=True)
+            runs.append(replay_run(simulate(scenario, demo), cascade_cv.config(), demo))
+        scores.append(merged(f"generated, seed {seed} ({len(runs)} cases)", runs))
     text = table(scores) + "\n" + cascade_table([(s.scenario, s.cascades) for s in scores])
     if args.compare:
-        text = comparison({"default (rules, AI review of minor warnings, AI signs as evidence)": scores,
+        text = comparison({"default (rules, AI review of minor warnings, AI signs as evidence)": shipped,
                            "rules only (AI off)": rules_only,
                            "AI signs open incidents (threshold 0.3, 3 sensors)": ai_opens}) + "\n" + text
     print(text)
@@ -478,6 +500,13 @@ def _bench_drainage(args: argparse.Namespace) -> int:
 
     result = drainage.run(tuple(args.seeds) if args.seeds else drainage.SEEDS + drainage.LIGHT_SEEDS)
     return _report(args, result, drainage.markdown, "<!-- drainage -->")
+
+
+def _bench_cascade_choice(args: argparse.Namespace) -> int:
+    from .bench import cascade_cv
+
+    result = cascade_cv.run(tuple(args.seeds) if args.seeds else cascade_cv.DEV_SEEDS, args.cases)
+    return _report(args, result, cascade_cv.markdown, "<!-- cascade choice -->")
 
 
 def _bench_cascade(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ def _city() -> tuple[City, SensorRegistry]:
     water, gas, tunnel, places, base = (Layer(n) for n in ("water", "gas", "tunnel", "places", "base"))
     _line(gas, "pipe", "G1", (-100, 0), (100, 0))
     _line(water, "pipe", "W1", (0, -100), (0, 100))
+    _line(water, "pipe", "W2", (-300, -100), (-300, 100))
     water.add_node("pump", "PU1", Point(500, 500))
     tunnel.add_node("cable_well", "CW1", Point(50, 3))
     tunnel.add_feature("compartment", "TC1", LineString([(400, 0), (400, 300)]))
@@ -87,6 +88,16 @@ def test_a_burst_main_undermines_the_road_and_then_breaks_the_gas_main_it_crosse
     assert "Jinzhai Rd" in void.reason_en and collapse.after_s[0] >= 2 * 3600  # erosion takes hours to days
     assert gas.likelihood == pytest.approx(0.3 * 0.5 * 0.4)
     assert ("traffic", "base/street/ST1") in c.effects()
+
+
+def test_a_water_incident_starts_where_the_analyst_placed_the_water_escaping_not_at_its_meters() -> None:
+    city, reg = _city()
+    inc = _incident("water", "WP-1", reg)  # WP-1 reads on W1
+    assert [(s.effect, s.asset) for s in Cascader(city, reg).analyse(inc).origin] == [("water_leak", "water/pipe/W1")]
+    inc.assets.append("water/pipe/W2")  # the analyst's event placed the burst on W2, which no sensor is on
+    c = Cascader(city, reg).analyse(inc)
+    assert [(s.effect, s.asset) for s in c.origin] == [("water_leak", "water/pipe/W2")]
+    assert not any(a == "water/pipe/W1" or a == "gas/pipe/G1" for _, a in c.effects())  # the meter's main is not it
 
 
 def test_a_flooded_compartment_stops_the_pumping_station_that_depends_on_it() -> None:

@@ -29,9 +29,10 @@ def test_a_burst_washes_out_the_road_until_it_collapses_and_a_small_leak_does_no
     run = simulate(_scenario([burst]), demo, ("water",))
     children = [t for t in run.truth if t.parent == "b"]
     collapse = next(t for t in children if t.type == "collapse")
-    assert collapse.place == "water/junction/W-N1011"
+    assert collapse.place == tc.main_of(demo, "water/junction/W-N1011")  # over the widest main, at the burst
+    assert (collapse.x, collapse.y) == demo.city.asset("water/junction/W-N1011").xy
     q = tc.outflow_m3s(_scenario([burst]).incidents[0], np.array([4000.0]))[0]
-    cover = float(demo.city.asset(tc._main_of(demo, "water/junction/W-N1011")).props["depth_m"])
+    cover = float(demo.city.asset(collapse.place).props["depth_m"])
     minutes = tc.VOID_M3 * (cover / tc.COVER_M) ** 3 / (tc.EROSION_M3_PER_M3 * q) / 60
     assert collapse.start_ms - run.scenario.start_ms == pytest.approx(3600_000 + minutes * 60_000, abs=120_000)
     assert all(t.type == "gas_leak" and t.parent == collapse.id for t in run.truth if t.parent == collapse.id)
@@ -66,3 +67,65 @@ def test_the_scorer_counts_effects_foreseen_late_and_missed_and_judges_only_mode
     late = score_cascades([primary, collapse], [incident | {"t_first_ms": t0 + 7_200_000}],
                           matches[:1], demo)
     assert (late.foreseen, late.late) == (0, 1)
+
+
+def test_a_collapse_listed_over_the_wrong_main_is_misplaced_and_foreseen_from_the_burst_s_true_place(
+        demo: CityBundle) -> None:
+    t0 = 1_781_000_000_000
+    main = tc.main_of(demo, "water/junction/W-N1011")
+    primary = Truth("b", "burst", "water", "water/junction/W-N1011", 0, 0, t0, None, ["WP-15"])
+    collapse = Truth("b>c", "collapse", "water", main, 0, 0, t0 + 3_600_000, None, [], parent="b")
+    placed_elsewhere = {"id": 7, "lifeline": "water", "state": "new", "title": "", "t_first_ms": t0 + 60_000,
+                        "t_last_ms": t0 + 600_000, "x": 0.0, "y": 0.0, "sensors": ["WP-15"],
+                        "assets": ["water/junction/W-N0411", "water/pipe/WP-N0000E"]}  # the analyst's pipe: far off
+    score = score_cascades([primary, collapse], [placed_elsewhere], [{"truth": "b", "result": "found", "incident": 7}],
+                           demo)
+    assert (score.foreseen, score.misplaced, score.missed) == (0, 1, ["b>c"])  # listed, but over WP-N0000E
+    assert (score.roots, score.placed_foreseen) == (1, 1) and score.placed_chains >= 1  # from the burst's own main
+
+
+def test_generated_cases_are_drawn_from_their_seed_after_a_day_of_quiet_network(demo: CityBundle) -> None:
+    from citylifeline.bench.cascade_cases import HISTORY_S, HOURS, cascade_cases
+
+    cases = cascade_cases(demo, 5, 6)
+    assert cases == cascade_cases(demo, 5, 6) and cases != cascade_cases(demo, 6, 6)
+    kinds = set()
+    for s in cases:
+        assert s.duration_s == HISTORY_S + HOURS * 3600 and 1 <= len(s.incidents) <= 2
+        for i in s.incidents:
+            demo.city.asset(i.place)  # a place of the city
+            assert i.start_s > HISTORY_S and i.magnitude > 0
+            kinds.add(i.type)
+    assert kinds <= {"gas_leak", "burst"}
+
+
+def test_the_listing_threshold_chosen_foresees_most_within_the_spurious_bound() -> None:
+    from citylifeline.bench.cascade_cv import choose
+    from citylifeline.bench.cascades import CascadeScore
+
+    def s(foreseen: int, spurious: int) -> CascadeScore:
+        return CascadeScore(incidents=10, spurious=0, roots=10, placed_foreseen=foreseen, placed_spurious=spurious)
+
+    assert choose({0.02: s(30, 25), 0.05: s(30, 8), 0.1: s(12, 2)}) == 0.05  # 0.02 lists 2.5 spurious per primary
+    assert choose({0.05: s(30, 8), 0.1: s(30, 2)}) == 0.1  # as many foreseen: the fewer chains
+
+
+def test_an_effect_the_incident_listed_only_after_it_began_is_late(demo: CityBundle) -> None:
+    """The gas reached the cable well at t0 + 1 h; the incident that found the leak held only the manhole
+    then, and took in the well's detector at t0 + 2 h: the cascade as it stood decides, not its last one."""
+    t0 = 1_781_000_000_000
+    leak = Truth("g", "gas_leak", "gas", "gas/junction/G-N1209", 0, 0, t0, None, ["GM-09"])
+    well = Truth("g>w", "gas_in_space", "gas", "tunnel/cable_well/C-N0000", 0, 0, t0 + 3_600_000, None, [],
+                 parent="g")
+    manhole = demo.sensors.asset[demo.sensors.index["GM-09"]]
+    incident = {"id": 3, "lifeline": "gas", "state": "new", "title": "", "t_first_ms": t0 + 60_000,
+                "t_last_ms": t0 + 9_000_000, "x": 0.0, "y": 0.0, "sensors": ["GM-09", "X"],
+                "assets": [manhole, well.place]}
+    events = [{"incident_id": 3, "t_ms": t0 + 60_000, "sensor_id": "GM-09", "asset": ""},
+              {"incident_id": 3, "t_ms": t0 + 7_200_000, "sensor_id": "GM-09", "asset": well.place}]
+    matches = [{"truth": "g", "result": "found", "incident": 3}]
+    assert score_cascades([leak, well], [incident], matches, demo).foreseen == 1  # its last assets: lenient
+    as_it_stood = score_cascades([leak, well], [incident], matches, demo, events=events)
+    assert (as_it_stood.foreseen, as_it_stood.late) == (0, 1)
+    events[1]["t_ms"] = t0 + 1_800_000  # took in the well before the gas got there: foreseen
+    assert score_cascades([leak, well], [incident], matches, demo, events=events).foreseen == 1

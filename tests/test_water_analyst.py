@@ -157,6 +157,8 @@ def test_a_leaks_later_estimates_join_its_incident_and_line_its_timeline(
     finally:
         store.close()
     assert {e.incident_id for e in ch.events} == {first.incident_id} and len(ch.incidents) == 1
+    assert first.asset == "water/pipe/171" and moved.asset == f"water/pipe/{far}"  # about the pipe placed
+    assert {first.asset, moved.asset} <= set(ch.incidents[first.incident_id].assets)  # where its cascade starts
     estimates = [t.detail for t in ch.timeline if t.action == "estimate"]
     assert len(estimates) == 2 and "4.4 L/s" in estimates[0] and f"pipe {far}" in estimates[1]
     assert [t.action for t in ch.timeline].count("raise_level") == 1

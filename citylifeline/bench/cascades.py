@@ -2,14 +2,25 @@
 
 The twin records each secondary effect with its parent (``twin.cascade``).  A secondary effect is
 *foreseen* when the platform incident that found its root truth (``bench.scenarios.score_run``) had
-opened before the effect began and lists it: the effect on its asset is a step of one of the
-incident's chains (``cascade.chains``), or the incident already holds that asset.  The cascade is
-that of the incident's final assets (the correlator's, as the incident grew, are not kept), so an
-effect listed only because of an asset that joined after the effect began would count; the scorer
-reports the effects the incident opened too late for as *late*.  A listed chain is judged on the
-effects the twin makes happen (``MODELLED``): it is *spurious* when none of its steps of those kinds
-happened (as a secondary effect of any truth, or on an asset of the incident); a chain of effects the
-twin does not model (an explosion, people hurt, a road closed) is *not judged*.
+opened before the effect began and listed it then: the effect on its asset is a step of one of the
+chains (``cascade.chains``) of the incident as it stood when the effect began, or that incident
+already held the asset.  The incident as it stood is rebuilt from the replay's events: its sensors
+and assets that had an event on it by then (without the events, its final assets stand for it, which
+is lenient).  An effect the incident listed only later (it opened, or took in the asset that leads
+to it, after the effect began) is *late*.  An effect not listed on its asset
+while the same effect is listed on another is *misplaced*: the mechanism was foreseen, the place was
+not (a burst the water analyst placed on the wrong main: its road collapse is listed over that main).
+A listed chain is judged on the effects the twin makes happen (``MODELLED``): it is *spurious* when
+none of its steps of those kinds happened (as a secondary effect of any truth, or on an asset of the
+incident); a chain of effects the twin does not model (an explosion, people hurt, a road closed) is *not judged*.
+
+The same is asked of each primary with secondary effects *from its true place*, as if the analysts
+had placed it exactly: a burst's cascade started from the main its water escapes from (the twin's
+widest main at its junction) rather than from the main the water analyst suspects; a gas leak's
+from the spaces its incident holds, where the platform measured its gas (a cascade from the whole
+leaking main would list the spaces at both its ends, 150 m apart: the point of a leak along its main
+is not an asset).  That measures the mechanisms and their constants apart from how well the
+detectors place an incident (``roots``, ``placed_*``).
 """
 
 from __future__ import annotations
@@ -33,14 +44,20 @@ class CascadeScore:
     effects: int = 0
     foreseen: int = 0
     late: int = 0
+    misplaced: int = 0
     missed: list[str] = field(default_factory=list)
     incidents: int = 0
     chains: int = 0
     spurious: int = 0
     unjudged: int = 0
+    roots: int = 0  # primaries with secondary effects, each cascaded from its true place:
+    placed_foreseen: int = 0  # the effects that cascade lists
+    placed_chains: int = 0
+    placed_spurious: int = 0
 
     def add(self, other: CascadeScore) -> None:
-        for name in ("effects", "foreseen", "late", "incidents", "chains", "spurious", "unjudged"):
+        for name in ("effects", "foreseen", "late", "misplaced", "incidents", "chains", "spurious", "unjudged",
+                     "roots", "placed_foreseen", "placed_chains", "placed_spurious"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.missed += other.missed
 
@@ -53,19 +70,16 @@ def root(t: Truth, by_id: dict[str, Truth]) -> Truth:
 
 
 def score_cascades(truth: list[Truth], incidents: list[dict[str, Any]], matches: list[dict[str, Any]],
-                   bundle: CityBundle) -> CascadeScore:
-    """See the module docstring; ``matches`` are ``score_run``'s."""
+                   bundle: CityBundle, cascader: Cascader | None = None,
+                   events: list[dict[str, Any]] | None = None) -> CascadeScore:
+    """See the module docstring; ``matches`` are ``score_run``'s; ``cascader``: one with other constants;
+    ``events``: the replay's (``Event.to_dict()`` rows), to rebuild each incident as it stood."""
     by_id = {t.id: t for t in truth}
     found = {m["truth"]: m["incident"] for m in matches if m.get("result") == "found"}
     rows = {i["id"]: i for i in incidents}
-    cascader = Cascader(bundle.city, bundle.sensors)
-    cascades = {}
-    for iid in set(found.values()):
-        i = rows[iid]
-        inc = Incident(iid, i["lifeline"], 0, i.get("state", "new"), i.get("title", ""), i["t_first_ms"],
-                       i.get("t_last_ms", i["t_first_ms"]), 0, 0, i.get("x", 0.0), i.get("y", 0.0),
-                       sensors=list(i["sensors"]), assets=list(i.get("assets", [])))
-        cascades[iid] = (i, cascader.analyse(inc))
+    cascader = cascader or Cascader(bundle.city, bundle.sensors)
+    cascades = {iid: (rows[iid], cascader.analyse(_incident(rows[iid]))) for iid in set(found.values())}
+    joined = _joined(events, bundle, set(cascades)) if events is not None else None
     effects = {(_effect(t), t.place) for t in truth if t.parent}
     out = CascadeScore()
     for t in truth:
@@ -77,22 +91,82 @@ def score_cascades(truth: list[Truth], incidents: list[dict[str, Any]], matches:
             out.missed.append(t.id)
             continue
         i, cascade = cascades[iid]
-        if (_effect(t), t.place) not in cascade.effects() and t.place not in i.get("assets", []):
+        listed = cascade.effects()
+        if (_effect(t), t.place) not in listed and t.place not in i.get("assets", []):
+            if any(e == _effect(t) for e, _ in listed):
+                out.misplaced += 1
             out.missed.append(t.id)
-        elif i["t_first_ms"] > t.start_ms:
+        elif i["t_first_ms"] > t.start_ms or (joined is not None and not _listed_by(
+                t, _incident(i, joined[iid], t.start_ms), cascader)):
             out.late += 1
         else:
             out.foreseen += 1
     for i, cascade in cascades.values():
         out.incidents += 1
         out.chains += len(cascade.chains)
-        for chain in cascade.chains:
-            judged = [(s.effect, s.asset) for s in chain if s.effect in MODELLED]
-            if not judged:
-                out.unjudged += 1
-            elif not any(e in effects or e[1] in i.get("assets", []) for e in judged):
-                out.spurious += 1
+        judged = [_judged(chain, effects, set(i.get("assets", []))) for chain in cascade.chains]
+        out.unjudged += judged.count(None)
+        out.spurious += judged.count(False)
+    for r in sorted({root(t, by_id).id for t in truth if t.parent}):
+        if by_id[r].lifeline == "water":
+            cascade = cascader.analyse(_at(by_id[r], bundle))
+        elif r in found:
+            cascade = cascades[found[r]][1]
+        else:
+            continue
+        listed = cascade.effects()
+        out.roots += 1
+        out.placed_foreseen += sum((_effect(t), t.place) in listed for t in truth
+                                   if t.parent and root(t, by_id).id == r)
+        out.placed_chains += len(cascade.chains)
+        out.placed_spurious += sum(_judged(c, effects, set()) is False for c in cascade.chains)
     return out
+
+
+def _incident(i: dict[str, Any], joined: list[tuple[int, str, str]] | None = None, by_ms: int = 0) -> Incident:
+    """An incident row as the cascade takes it: as it ended, or (``joined``: its (time, sensor, asset)
+    events) as it stood at ``by_ms`` — its sensors and assets that had an event on it by then."""
+    sensors, assets = list(i["sensors"]), list(i.get("assets", []))
+    if joined is not None:
+        seen = {x for t_ms, sensor, asset in joined if t_ms <= by_ms for x in (sensor, asset)}
+        sensors, assets = [s for s in sensors if s in seen], [a for a in assets if a in seen]
+    return Incident(i["id"], i["lifeline"], 0, i.get("state", "new"), i.get("title", ""), i["t_first_ms"],
+                    i.get("t_last_ms", i["t_first_ms"]), 0, 0, i.get("x", 0.0), i.get("y", 0.0),
+                    sensors=sensors, assets=assets)
+
+
+def _joined(events: list[dict[str, Any]], bundle: CityBundle, ids: set[int]) -> dict[int, list[tuple[int, str, str]]]:
+    """Per incident of ``ids``: (time, sensor, asset) of each event on it."""
+    reg = bundle.sensors
+    out: dict[int, list[tuple[int, str, str]]] = {i: [] for i in ids}
+    for e in events:
+        if e.get("incident_id") in out and e["sensor_id"] in reg.index:
+            out[e["incident_id"]].append((int(e["t_ms"]), e["sensor_id"],
+                                          e.get("asset") or reg.asset[reg.index[e["sensor_id"]]]))
+    return out
+
+
+def _listed_by(t: Truth, inc: Incident, cascader: Cascader) -> bool:
+    """Whether ``inc`` (as it stood) listed ``t``'s effect on its asset, or held the asset."""
+    return t.place in inc.assets or (_effect(t), t.place) in cascader.analyse(inc).effects()
+
+
+def _judged(chain: list[Any], effects: set[tuple[str, str]], held: set[str]) -> bool | None:
+    """Whether a chain's modelled steps came true (one of them, or on an asset the incident holds); None
+    when it has none the twin models."""
+    steps = [(s.effect, s.asset) for s in chain if s.effect in MODELLED]
+    return any(e in effects or e[1] in held for e in steps) if steps else None
+
+
+def _at(t: Truth, bundle: CityBundle) -> Incident:
+    """A water primary as an incident at its true place: its asset and the main its water escapes from."""
+    from ..twin.cascade import main_of
+
+    assets = [t.place]
+    main = main_of(bundle, t.place) if t.place.startswith("water/junction/") else None
+    if main:
+        assets.append(main)
+    return Incident(0, t.lifeline, 0, "new", "", t.start_ms, t.start_ms, 0, 0, t.x, t.y, sensors=[], assets=assets)
 
 
 def _effect(t: Truth) -> str:
@@ -102,8 +176,9 @@ def _effect(t: Truth) -> str:
 
 def cascade_table(rows: list[tuple[str, CascadeScore]]) -> str:
     """The Markdown table of foreseen secondary effects and spurious chains, per scenario and overall."""
-    lines = ["| scenario | secondary effects | foreseen | late | missed | incidents | chains listed | not judged | "
-             "spurious chains per incident |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| scenario | secondary effects | foreseen | late | missed | of them misplaced | incidents | "
+             "chains listed | not judged | spurious chains per incident | from the true place: foreseen | "
+             "chains per primary | spurious per primary |", "|---|" + "---:|" * 12]
     every = CascadeScore()
     for name, c in rows:
         every.add(c)
@@ -114,7 +189,10 @@ def cascade_table(rows: list[tuple[str, CascadeScore]]) -> str:
 
 
 def _row(name: str, c: CascadeScore) -> str:
-    per = f"{c.spurious / c.incidents:.1f}" if c.incidents else "–"
-    return (f"| {name} | {c.effects} | {c.foreseen} | {c.late} | {len(c.missed)} | {c.incidents} | {c.chains} | "
-            f"{c.unjudged} | {per} |")
+    def per(n: int, of: int) -> str:
+        return f"{n / of:.1f}" if of else "–"
+
+    return (f"| {name} | {c.effects} | {c.foreseen} | {c.late} | {len(c.missed)} | {c.misplaced} | {c.incidents} | "
+            f"{c.chains} | {c.unjudged} | {per(c.spurious, c.incidents)} | {c.placed_foreseen} | "
+            f"{per(c.placed_chains, c.roots)} | {per(c.placed_spurious, c.roots)} |")
 

@@ -105,8 +105,22 @@ class ScenarioScore:
     cascades: CascadeScore = field(default_factory=CascadeScore)
 
 
-def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle) -> ScenarioScore:
-    """Match platform ``incidents`` (``Incident.to_dict()`` rows) with the run's truth."""
+def merged(name: str, scores: list[ScenarioScore]) -> ScenarioScore:
+    """Several scenarios' scores as one row (the generated cases of one seed)."""
+    by: dict[str, LifelineScore] = {n: LifelineScore() for n in LIFELINES}
+    cascades = CascadeScore()
+    for sc in scores:
+        for n, ls in sc.by_lifeline.items():
+            by[n].add(ls)
+        cascades.add(sc.cascades)
+    return ScenarioScore(name, by, [m for sc in scores for m in sc.matches], sum(sc.readings for sc in scores),
+                         sum(sc.sim_s for sc in scores), sum(sc.replay_s for sc in scores), cascades)
+
+
+def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle,
+              events: list[dict[str, Any]] | None = None) -> ScenarioScore:
+    """Match platform ``incidents`` (``Incident.to_dict()`` rows) with the run's truth; ``events``: the
+    replay's, for the cascades as the incidents stood (``bench.cascades``)."""
     s = run.scenario
     by: dict[str, LifelineScore] = {name: LifelineScore() for name in LIFELINES}
     days = s.duration_s * 1000 / DAY_MS
@@ -160,7 +174,7 @@ def score_run(run: TwinRun, incidents: list[dict[str, Any]], bundle: CityBundle)
             sc.faults_as_incidents += 1
         matches.append({"incident": inc["id"], "lifeline": inc["lifeline"], "result": "false", "title": inc["title"]})
     return ScenarioScore(s.name, by, matches, len(run.readings), sum(v for k, v in run.seconds.items()), 0.0,
-                         score_cascades(run.truth, incidents, matches, bundle))
+                         score_cascades(run.truth, incidents, matches, bundle, events=events))
 
 
 def _related(inc: dict[str, Any], t: Any) -> bool:
@@ -200,7 +214,7 @@ def replay_run(run: TwinRun, config: Config, bundle: CityBundle, rain_forecasts:
         readings, _ = write_run(run, tmp)
         result = replay(bundle, config, files=[readings],
                         rain_forecasts=twin_forecasts(run.scenario, bundle) if rain_forecasts else ())
-    score = score_run(run, result.incidents, bundle)
+    score = score_run(run, result.incidents, bundle, result.events)
     score.replay_s = result.report.seconds
     return score
 
@@ -291,8 +305,11 @@ def write_docs(scores: list[ScenarioScore], text: str) -> None:
     md = f"""{MARK}
 ## Scenario scorer: the platform's warnings against the twin's truth
 
-- Command: `citylifeline bench scenarios --write-docs --compare` (every shipped scenario; with the AI
-  detector and without it)
+- Command: `citylifeline bench scenarios --write-docs --compare --generated 41 42 43` (every shipped
+  scenario, with the AI detector and without it; and the generated multi-lifeline cases of the seeds
+  kept for scoring, `bench/cascade_cases.py`, replayed with the demo's analysts, water included: one
+  row per seed, never looked at while the cascade was built or its threshold chosen —
+  `citylifeline bench cascade-choice` chose it on seeds 1–3)
 - Machine: {machine()}
 - Date: {dt.date.today().isoformat()}
 
@@ -300,7 +317,9 @@ What each row counts is explained in `citylifeline/bench/scenarios.py`: a true i
 the earliest platform incident of its lifeline that is active during it and shares a sensor with
 the sensors that should see it (or lies within 500 m); "time to warn" is from the true start to
 that incident's first event (negative: warned before it began); "location error" is along the
-network from the true place to the incident's nearest asset.
+network from the true place to the incident's nearest asset.  The first table (detectors compared)
+is over the shipped scenarios only; the others hold the generated seeds too.  The cascade table's
+columns are explained in `citylifeline/bench/cascades.py`.
 
 {text}
 | scenario | readings | simulation | replay through the platform |

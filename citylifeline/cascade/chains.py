@@ -28,7 +28,7 @@ from ..city.model import LIFELINES, City
 from ..city.sensors import SensorRegistry
 from ..warn.model import Incident
 from .coupling import Coupling, couple
-from .templates import MAINS, SPACES, TEMPLATES, WHEN, Reach, kind_of
+from .templates import MAINS, SPACES, TEMPLATES, WHEN, Reach, is_main, kind_of
 
 MIN_P = 0.01  # effects less likely than this are not followed
 MAX_STEPS = 5
@@ -103,11 +103,14 @@ class Cascade:
 class Cascader:
     """Cascade analysis over one city: built once (its coupling), asked per incident."""
 
-    def __init__(self, city: City, registry: SensorRegistry, coupling: Coupling | None = None) -> None:
+    def __init__(self, city: City, registry: SensorRegistry, coupling: Coupling | None = None,
+                 list_p: float = LIST_P) -> None:
+        """``list_p``: another value than ``LIST_P``, for the benchmark that chooses it (``bench.cascade_cv``)."""
         self.city = city
         self.registry = registry
         self.coupling = coupling if coupling is not None else couple(city)
         self.reach = Reach(city, self.coupling)
+        self.list_p = list_p
         self.sensors_of: dict[str, list[int]] = {}
         for i, asset in enumerate(registry.asset):
             if registry.active[i]:
@@ -115,12 +118,18 @@ class Cascader:
 
     # ---- the incident's own effect ----------------------------------------------------------------
     def origin(self, inc: Incident) -> list[tuple[str, str]]:
-        """The (effect, asset) pairs the incident already is."""
+        """The (effect, asset) pairs the incident already is.  Where an analyst has placed the leak on a
+        main (an asset of the incident that none of its sensors is on: a water leak's pipe), there only:
+        the junctions whose pressure fell and the pipes whose meters moved are not where it escapes."""
         kinds = {self.registry.kind[self.registry.index[s]] for s in inc.sensors if s in self.registry.index}
         out = []
         gas = bool(kinds & {"methane", "gas_fraction", "ethane"})
+        watched = {self.registry.asset[self.registry.index[s]] for s in inc.sensors if s in self.registry.index}
+        located = any(is_main(k) and k.startswith(f"{inc.lifeline}/") and k not in watched for k in inc.assets)
         for key in inc.assets:
             kind = kind_of(key)
+            if located and key.startswith(f"{inc.lifeline}/") and (key in watched or not is_main(key)):
+                continue
             if gas and (kind in SPACES or key.startswith(("tunnel/", "drainage/"))):
                 effect = "gas_in_space"
             elif inc.lifeline == "drainage" or key.startswith("drainage/"):
@@ -175,13 +184,12 @@ class Cascader:
         chains = self._listed([self._path(k, best, showing) for k in listed.values()])
         return Cascade([self._step(k, best, showing) for k in best if best[k][3] is None], chains,
                        self._path(people, best, showing) if people else [],
-                       sum(best[k][0] < LIST_P for k in listed.values()))
+                       sum(best[k][0] < self.list_p for k in listed.values()))
 
-    @staticmethod
-    def _listed(paths: list[list[Step]]) -> list[list[Step]]:
+    def _listed(self, paths: list[list[Step]]) -> list[list[Step]]:
         """Each path up to its last effect at ``LIST_P`` or more, those that are not the start of another,
         the likeliest next step first: every effect at ``LIST_P`` or more is listed, in its likeliest chain."""
-        cut = {tuple(s for s in p if s.likelihood >= LIST_P) for p in paths}
+        cut = {tuple(s for s in p if s.likelihood >= self.list_p) for p in paths}
         cut.discard(())
         keys = {tuple((s.effect, s.asset) for s in c) for c in cut}
         out = [list(c) for c in cut if not any(len(k) > len(c) and k[:len(c)] == tuple((s.effect, s.asset) for s in c)

@@ -11,7 +11,7 @@ records that name their parent, for the scorer to ask whether each was foreseen 
   of sandy backfill by a jet; road collapses over leaking mains follow hours to days of leakage, as
   the 347 road collapses of 2021 in ../shared/DOMAIN.md §4 did).  The road where the water escapes
   collapses when the void reaches ``VOID_M3`` × (cover / 1.5 m)³, the cover of the widest main there
-  (``collapse``, at the burst's place), and each gas main
+  (``collapse`` over that main, at the burst's point), and each gas main
   crossing it, or within ``TOUCH_M``, loses its support: with chance ``BREAK_P`` it breaks
   ``BREAK_DELAY_S`` later (``gas_leak``, parent the collapse).  A burst's flow is its orifice's under
   ``HEAD_M`` of pressure (Torricelli, discharge coefficient ``CD``); a leak's is its magnitude.
@@ -91,7 +91,7 @@ def _gas_spaces(t: Truth, inc: Incident, bundle: CityBundle, scenario: Scenario,
 def _collapse(t: Truth, inc: Incident, bundle: CityBundle, scenario: Scenario,
               rng: np.random.Generator) -> list[Truth]:
     city = bundle.city
-    main = _main_of(bundle, inc.place)
+    main = main_of(bundle, inc.place)
     if main is None:
         return []
     t_s = np.arange(0.0, scenario.duration_s + 60.0, 60.0)
@@ -102,10 +102,11 @@ def _collapse(t: Truth, inc: Incident, bundle: CityBundle, scenario: Scenario,
     if not len(over):
         return []
     at_ms = scenario.start_ms + round(t_s[over[0]] * 1000)
-    collapse = _child(t, "collapse", "water", city.asset(inc.place), at_ms, None, float(void[over[0]]),
-                      f"road collapse over {inc.place} after {void[over[0]]:.1f} m³ of soil washed out")
+    collapse = _child(t, "collapse", "water", city.asset(main), at_ms, None, float(void[over[0]]),
+                      f"road collapse over {main} at {inc.place} after {void[over[0]]:.1f} m³ of soil washed out",
+                      xy=city.asset(inc.place).xy)
     out = [collapse]
-    for other, kind, d in couple(city).of(inc.place):
+    for other, kind, d in couple(city).of(main):
         if other.startswith("gas/pipe/") and (kind == KINDS[0] or d <= TOUCH_M) and rng.random() < BREAK_P:
             out.append(_child(collapse, "gas_leak", "gas", city.asset(other), at_ms + round(BREAK_DELAY_S * 1000),
                               None, 0.0, f"{other} broken over the collapse"))
@@ -120,7 +121,7 @@ def outflow_m3s(inc: Incident, t_s: npt.NDArray[np.float64]) -> npt.NDArray[np.f
     return inc.magnitude / 1000.0 * inc.size(t_s)
 
 
-def _main_of(bundle: CityBundle, place: str) -> str | None:
+def main_of(bundle: CityBundle, place: str) -> str | None:
     """The water main at a burst's junction (or its pipe) whose cover the void must undermine: the widest."""
     layer = bundle.city.layers["water"]
     if place.startswith("water/pipe/"):
@@ -131,7 +132,7 @@ def _main_of(bundle: CityBundle, place: str) -> str | None:
 
 
 def _child(parent: Truth, kind: str, lifeline: str, asset: Any, start_ms: int, end_ms: int | None, magnitude: float,
-           description: str) -> Truth:
-    x, y = asset.xy
+           description: str, xy: tuple[float, float] | None = None) -> Truth:
+    x, y = xy or asset.xy
     return Truth(f"{parent.id}>{kind}@{asset.key}", kind, lifeline, asset.key, x, y, start_ms, end_ms, [],
                  round(magnitude, 3), description, parent=parent.id)

@@ -284,6 +284,7 @@ class Correlator:
                 continue
             recent = e.t_ms - inc.t_last_ms <= self.window_ms
             on_asset = asset in inc.assets and (recent or inc.id not in self._ai_only)  # AI signs do not hold an asset
+            on_asset |= e.kind in ESTIMATE_KINDS and e.sensor_id in inc.sensors  # a leak placed again: its incident
             related = on_asset or (recent and any(self._close(asset, other, layer) for other in inc.assets))
             if e.kind in PLACE_KINDS:  # a forecast of one place: its own incident only
                 related = asset in inc.assets

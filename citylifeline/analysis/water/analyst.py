@@ -300,7 +300,8 @@ class WaterAnalyst(Analyst):
 
     def _event(self, f: Finding, night: tuple[str, str] | None = None) -> Event:
         """A finding as an event on the pressure sensor nearest its pipe (a leak's later estimates on
-        the sensor of its first report); ``night``: the night-flow rise that reported it, in words."""
+        the sensor of its first report), about the pipe; ``night``: the night-flow rise that reported it,
+        in words."""
         reg = self.registry
         xy = np.array([self.city.asset(reg.asset[i]).xy for i in self.pressure_sensors])
         x, y = self.where_xy(f.where.pipe)
@@ -315,7 +316,8 @@ class WaterAnalyst(Analyst):
         first = self.reported_on.setdefault(f.alarm_ms, i)
         kind = "water_network_change" if f.kind == "change" else f"water_{f.kind}"
         e = Event(sensor=first, sensor_id=reg.ids[first], t_ms=f.t_ms, kind=kind, level=level,
-                  active=True, value=q / 3600, ref=0.0, message="", detail=f.where.confidence)
+                  active=True, value=q / 3600, ref=0.0, message="", detail=f.where.confidence,
+                  asset=f"water/pipe/{f.where.pipe}")  # where the water escapes: its incident's cascade starts there
         e.message = self.message(f, again=first != i or f.update)
         if night is not None:
             zh, en = e.message.split(" / ", 1)
