@@ -32,9 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
-import shapely
 import yaml
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -148,7 +146,7 @@ def read_districts(path: Path, city: City) -> dict[str, BaseGeometry]:
             if not name:
                 raise ConfigError(f"{path}: feature {k} has no 'name' property; every district needs one")
             area = shape(f["geometry"])
-            out[name] = shapely.transform(area, lambda xy: np.column_stack(city.from_wgs84(xy[:, 0], xy[:, 1])))
+            out[name] = city.geometry_from_wgs84(area)
         return out
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"{path}: cannot read the districts ({type(e).__name__}: {e}); give a GeoJSON "

@@ -242,3 +242,11 @@ class City:
     def from_wgs84(self, lon: Any, lat: Any) -> tuple[Any, Any]:
         """City coordinates of (lon, lat) (scalars or arrays)."""
         return self._from_wgs84.transform(lon, lat)
+
+    def geometry_to_wgs84(self, geometry: Any) -> Any:
+        """A geometry (or an array of them) in WGS84 longitude/latitude, to 1e-7° (a centimetre)."""
+        return shapely.transform(geometry, lambda xy: np.round(np.column_stack(self.to_wgs84(xy[:, 0], xy[:, 1])), 7))
+
+    def geometry_from_wgs84(self, geometry: Any) -> Any:
+        """A geometry (or an array of them) in WGS84 longitude/latitude in the city's coordinates."""
+        return shapely.transform(geometry, lambda xy: np.column_stack(self.from_wgs84(xy[:, 0], xy[:, 1])))

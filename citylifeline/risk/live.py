@@ -115,7 +115,7 @@ class RiskService:
         """The assets at ``min_level`` (1 blue … 4 red) or worse, as GeoJSON in WGS84 with L, S, R, colour."""
         m, b = self.current(), self.base
         rows = np.flatnonzero((m.level >= min_level) & ((b.layer == layer) if layer else True))
-        world = shapely.transform(b.geoms[rows], _to_wgs84(self.city))
+        world = self.city.geometry_to_wgs84(b.geoms[rows])
         feats = [{"type": "Feature", "geometry": orjson.loads(g),
                   "properties": {"key": b.keys[i], "layer": str(b.layer[i]), "likelihood": int(m.likelihood[i]),
                                  "severity": int(m.severity[i]), "risk": int(m.risk[i]),
@@ -145,10 +145,3 @@ class RiskService:
                 "reasons": [{"zh": z, "en": e} for z, e in m.reasons(i)], "sensors": sensors,
                 "watch": None if sensors else {"zh": f"无监测设备; 建议{zh}",
                                                "en": f"no sensor watches it; place {en}"}}
-
-
-def _to_wgs84(city: Any) -> Callable[[np.ndarray], np.ndarray]:
-    def move(xy: np.ndarray) -> np.ndarray:
-        lon, lat = city.to_wgs84(xy[:, 0], xy[:, 1])
-        return np.round(np.column_stack([lon, lat]), 7)
-    return move

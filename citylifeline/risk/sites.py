@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -63,14 +62,10 @@ class ConstructionSite:
     def to_dict(self, city: City) -> dict[str, Any]:
         """JSON-ready, with the area as GeoJSON in WGS84."""
         d = asdict(self)
-        world = shapely.transform(self.geometry, lambda xy: _stack(city.to_wgs84(xy[:, 0], xy[:, 1])))
+        world = city.geometry_to_wgs84(self.geometry)
         d.pop("wkt")
         d["geometry"] = shapely.geometry.mapping(world)
         return d
-
-
-def _stack(lonlat: tuple[Any, Any]) -> Any:
-    return np.round(np.column_stack(lonlat), 7)
 
 
 def site_area(city: City, geometry: Any, radius_m: float | None) -> BaseGeometry:
@@ -89,7 +84,7 @@ def site_area(city: City, geometry: Any, radius_m: float | None) -> BaseGeometry
     if not ((lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90)).all():
         raise ValidationError("geometry is not in WGS84 longitude/latitude (GeoJSON's order: longitude first)",
                               field="geometry", value=g.wkt[:80])
-    local = shapely.transform(g, lambda xy: _stack(city.from_wgs84(xy[:, 0], xy[:, 1])))
+    local = city.geometry_from_wgs84(g)
     if radius_m is not None:
         if not 0 < radius_m <= MAX_RADIUS_M:
             raise ValidationError(f"radius_m {radius_m} is not a site's radius; give 1–{MAX_RADIUS_M:.0f} m",
