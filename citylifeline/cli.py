@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="also score every scenario with the AI detector off, and with AI signs opening incidents")
     sp.add_argument("--generated", type=int, nargs="*", default=[],
                     help="also score the generated multi-lifeline cases of these seeds (bench/cascade_cases.py), "
-                         "replayed with the demo's analysts; alone (without --scenario): only those")
+                         "replayed with the demo's analysts")
     sp.add_argument("--cases", type=int, default=8, help="generated cases per seed")
     sp.set_defaults(run=_bench_scenarios)
     sp = bench.add_parser("nab", help="run the anomaly detector over NAB-format data and compute the NAB scores")
@@ -403,7 +403,6 @@ def _bench_scenarios(args: argparse.Namespace) -> int:
     paths = [Path(p) if Path(p).is_file() else None for p in (args.scenario or [])]
     named = [p for p in (args.scenario or []) if not Path(p).is_file()]
     files = [p for p in paths if p is not None] + (scenario_paths(named) if named or not args.scenario else [])
-    files = files if args.scenario or not args.generated else []  # --generated alone: only those
     scores, rules_only, ai_opens = [], [], []
     for path in files:
         print(f"  {path.stem} …", file=sys.stderr, flush=True)
