@@ -24,3 +24,14 @@ def test_bench_scenarios_prints_the_table(tmp_path: Path, capsys: pytest.Capture
     found = [m for m in matches if m["result"] == "found"]
     assert found and found[0]["truth"] == "burst-short" and found[0]["detect_s"] < 600
     assert not any(m["result"] == "false" and "WP-03" in m.get("title", "") for m in matches)
+
+
+def test_bench_scenarios_adds_the_generated_cases_of_a_seed_as_one_row(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "scenarios", "--scenario", str(SHORT), "--generated", "7", "--cases", "1"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.startswith("| short | water |") for line in out.splitlines())  # beside the scenario named
+    rows = [line for line in out.splitlines() if line.startswith("| generated, seed 7 (1 cases) |")]
+    assert len(rows) >= 2, out  # a lifeline row (or more) and the cascade row
+    cascade = [c.strip() for c in rows[-1].strip("|").split("|")]
+    assert int(cascade[2]) + int(cascade[3]) + int(cascade[4]) == int(cascade[1]) >= 1  # a 95 mm burst: the road
+    assert int(cascade[10]) >= 1  # from the burst's true place its collapse is foreseen
