@@ -1,7 +1,10 @@
 """The twin's secondary effects (issue 29): a burst undermines the road, a gas leak fills the spaces
-beside it, each with its parent in the truth; and the scorer's count of those foreseen."""
+beside it, standing water pours into the wells and entrances beside it, each with its parent in the
+truth; and the scorer's count of those foreseen."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -129,3 +132,16 @@ def test_an_effect_the_incident_listed_only_after_it_began_is_late(demo: CityBun
     assert (as_it_stood.foreseen, as_it_stood.late) == (0, 1)
     events[1]["t_ms"] = t0 + 1_800_000  # took in the well before the gas got there: foreseen
     assert score_cascades([leak, well], [incident], matches, demo, events=events).foreseen == 1
+
+
+def test_standing_water_pours_into_the_wells_and_entrances_beside_it_once_over_their_sills(demo: CityBundle) -> None:
+    point = demo.city.asset("drainage/waterlogging_point/M3")
+    flood = Truth("waterlogging-M3", "waterlogging", "drainage", point.key, *point.xy, 0, None, [])
+    rising = [(k, 0.02 * k) for k in range(16)]  # 2 cm more each 5-minute step, to 0.30 m
+    into = {t.place: t for t in tc.ingress(flood, rising, 300.0, demo.city, 0)}
+    assert set(into) == {"tunnel/cable_well/C-N1204"}  # the metro's entrance stands 0.45 m above the street
+    well = into["tunnel/cable_well/C-N1204"]
+    assert (well.type, well.parent, well.lifeline, well.start_ms) == ("ingress", flood.id, "tunnel", 3 * 300_000)
+    deeper = {t.place for t in tc.ingress(flood, [*rising, (16, 0.5)], 300.0, demo.city, 0)}
+    assert deeper == {"tunnel/cable_well/C-N1204", "places/metro_station/M-3"}
+    assert all(math.dist(demo.city.asset(k).xy, point.xy) <= tc.INGRESS_REACH_M + 1 for k in deeper)

@@ -70,6 +70,8 @@ def test_a_cloudburst_floods_the_underpass_but_a_shower_does_not(demo: CityBundl
     assert 4 <= len(catchments) <= 8  # one record per flooding catchment, not one per manhole
     points = {x.place for x in storm.truth if "waterlogging_point" in x.place}  # the city's declared points
     assert points and points <= {f"drainage/waterlogging_point/{p}" for p in ("M1", "M3", "H1", "H2", "S8", "R1")}
+    well = next(x for x in storm.truth if x.place == "tunnel/cable_well/C-N1502")  # 16 m from the sag
+    assert well.type == "ingress" and well.parent == underpass.id and well.start_ms <= underpass.start_ms  # at 5 cm
 
 
 # --- gas (pandapipes + soil migration) -----------------------------------------------------

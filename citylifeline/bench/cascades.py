@@ -33,7 +33,7 @@ from ..city.bundle import CityBundle
 from ..twin.base import Truth
 from ..warn.model import Incident
 
-MODELLED = ("gas_in_space", "collapse", "gas_leak")
+MODELLED = ("gas_in_space", "collapse", "gas_leak", "ingress")
 """The effects ``twin.cascade`` makes happen (and records)."""
 
 

@@ -15,6 +15,12 @@ records that name their parent, for the scorer to ask whether each was foreseen 
   crossing it, or within ``TOUCH_M``, loses its support: with chance ``BREAK_P`` it breaks
   ``BREAK_DELAY_S`` later (``gas_leak``, parent the collapse).  A burst's flow is its orifice's under
   ``HEAD_M`` of pressure (Torricelli, discharge coefficient ``CD``); a leak's is its magnitude.
+- **Standing water pouring in** (``ingress``, called by the drainage twin with the water on the street
+  at each waterlogging point, SWMM's): every space or station within ``INGRESS_REACH_M`` of the point
+  takes in water once the street's water is deeper than its entrance's sill (``SILL_M``): a cable
+  well's cover lies flush with the road (5 cm, an estimate); a metro entrance stands 450 mm above the
+  street (Qingdao Metro, 2013, under its 600 mm flood boards); a heating substation's, a pump house's
+  or a basement's door and a utility tunnel's hatches and vents 15–30 cm (estimates).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy.typing as npt
 from ..cascade.coupling import KINDS, couple
 from ..cascade.templates import SPACES
 from ..city.bundle import CityBundle
+from ..city.model import LIFELINES
 from . import gas_methane as gm
 from .base import Truth
 from .gas import SPACE_KINDS, leak_xy
@@ -42,6 +49,9 @@ COVER_M = 1.5
 TOUCH_M = 5.0
 BREAK_P = 0.5
 BREAK_DELAY_S = 1800.0
+INGRESS_REACH_M = 30.0  # the water standing at a waterlogging point covers its street this far
+SILL_M = {"tunnel/cable_well": 0.05, "tunnel/compartment": 0.3, "places/metro_station": 0.45,
+          "places/basement": 0.15, "heating/substation": 0.3, "heating/plant": 0.3, "water/pump": 0.3}
 HEAD_M = 30.0
 CD = 0.75
 G = 9.81
@@ -110,6 +120,22 @@ def _collapse(t: Truth, inc: Incident, bundle: CityBundle, scenario: Scenario,
         if other.startswith("gas/pipe/") and (kind == KINDS[0] or d <= TOUCH_M) and rng.random() < BREAK_P:
             out.append(_child(collapse, "gas_leak", "gas", city.asset(other), at_ms + round(BREAK_DELAY_S * 1000),
                               None, 0.0, f"{other} broken over the collapse"))
+    return out
+
+
+def ingress(parent: Truth, depth_m: list[tuple[int, float]], step_s: float, city: Any, start_ms: int) -> list[Truth]:
+    """The spaces and stations the water on the street at ``parent``'s waterlogging point gets into:
+    ``depth_m`` is (step, metres of water on the street) (module docstring)."""
+    out = []
+    peak = max((d for _, d in depth_m), default=0.0)
+    for name in sorted({k.split("/")[0] for k in SILL_M} & set(city.layers)):
+        for a, _ in city.layers[name].nearby(parent.x, parent.y, INGRESS_REACH_M):
+            sill = SILL_M.get(f"{a.layer}/{a.kind}")
+            over = [k for k, d in depth_m if sill is not None and d >= sill]
+            if over:
+                out.append(_child(parent, "ingress", a.layer if a.layer in LIFELINES else parent.lifeline, a,
+                                  start_ms + round(over[0] * step_s * 1000), None, peak,
+                                  f"{peak:.2f} m of water on the street pours into {a.key} (sill {sill:.2f} m)"))
     return out
 
 

@@ -10,7 +10,9 @@ stands on a street — the underpass sag once the water is 15 cm deep (where tra
 until it drains below 5 cm, each sewer catchment (the tree above one outfall) while any of
 its manholes overflows onto the road by more than 20 L/s, and each waterlogging point the city
 declared (``city.swmm.add_waterlogging_points``) once the water on its street reaches the point's
-warning depth, until it drains below a third of it.
+warning depth, until it drains below a third of it; and, as secondary effects of those (parent
+named), the cable wells, metro entrances and stations beside them that the water pours into
+(``twin.cascade.ingress``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..batch import F64
 from ..city.bundle import CityBundle
 from ..errors import ConfigError
 from .base import Signals, Truth, TwinContext
+from .cascade import ingress
 
 WARMUP_S = 6 * 3600
 RAIN_STEP_S = 300
@@ -189,6 +192,7 @@ class DrainageTwin:
             out.append(_waterlogging(ctx, layer, f"waterlogging-{a.name}", key, wet[0], dry[0] if dry else None,
                                      step, expected, peak,
                                      f"{peak:.2f} m of water at {a.props.get('label', a.name)}"))
+            out += ingress(out[-1], samples, step, ctx.bundle.city, ctx.scenario.start_ms)  # into the wells beside
         return out
 
     @staticmethod
@@ -214,6 +218,7 @@ class DrainageTwin:
             out.append(_waterlogging(ctx, layer, f"waterlogging-{UNDERPASS}", key, wet[0],
                                      dry[0] if dry else None, step, expected, peak,
                                      f"{peak:.2f} m of water on the road in the railway underpass"))
+            out += ingress(out[-1], sag, step, ctx.bundle.city, ctx.scenario.start_ms)
         by_catchment: dict[int, list[tuple[str, list[tuple[int, float]]]]] = {}
         for name, samples in flood.items():
             by_catchment.setdefault(catchment[f"drainage/junction/{name}"], []).append((name, samples))
