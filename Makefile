@@ -41,7 +41,7 @@ bench: $(STAMP) browser  ## speed benchmarks and the scenario scorer; results go
 	$(BIN)/citylifeline bench drainage --write-docs
 	$(BIN)/citylifeline bench cascade --write-docs
 	$(BIN)/citylifeline bench cascade-choice --write-docs
-	$(BIN)/citylifeline bench scenarios --write-docs --compare --generated 41 42 43
+	$(BIN)/citylifeline bench scenarios --write-docs --compare --generated 51 52 53
 	$(BIN)/citylifeline bench gas --write-docs
 	$(BIN)/citylifeline bench leaks --inp $(LTOWN)/L-TOWN.inp --sensors $(LTOWN)/sensors.json \
 	  --leaks $(LTOWN)/leaks_2018.json $(foreach y,2019 2020 2021 2022 2023,bench/data/ltown_leaks_$(y).json) \

@@ -100,6 +100,14 @@ def test_a_water_incident_starts_where_the_analyst_placed_the_water_escaping_not
     assert not any(a == "water/pipe/W1" or a == "gas/pipe/G1" for _, a in c.effects())  # the meter's main is not it
 
 
+def test_a_water_incident_no_analyst_placed_starts_where_it_was_first_seen() -> None:
+    city, reg = _city()
+    inc = Incident(1, "water", 2, "new", "t", 0, 0, 0, 0, 0.0, 0.0, sensors=[],
+                   assets=["water/junction/W2-a", "water/junction/W1-a", "water/junction/W1-b"])  # pressures fell
+    assert [(s.effect, s.asset) for s in Cascader(city, reg).analyse(inc).origin] == [
+        ("water_leak", "water/junction/W2-a")]
+
+
 def test_a_flooded_compartment_stops_the_pumping_station_that_depends_on_it() -> None:
     city, reg = _city()
     c = Cascader(city, reg).analyse(_incident("tunnel", "TC1-L", reg))

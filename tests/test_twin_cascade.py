@@ -145,3 +145,19 @@ def test_standing_water_pours_into_the_wells_and_entrances_beside_it_once_over_t
     deeper = {t.place for t in tc.ingress(flood, [*rising, (16, 0.5)], 300.0, demo.city, 0)}
     assert deeper == {"tunnel/cable_well/C-N1204", "places/metro_station/M-3"}
     assert all(math.dist(demo.city.asset(k).xy, point.xy) <= tc.INGRESS_REACH_M + 1 for k in deeper)
+
+
+def test_a_chain_is_judged_only_on_the_mechanisms_the_twin_makes_happen() -> None:
+    from citylifeline.bench.cascades import _judged
+    from citylifeline.cascade.chains import Step
+
+    def chain(*steps: tuple[str, str]) -> list[Step]:
+        return [Step(e, a, 0.1, (0.0, 0.0), "", "") for e, a in steps]
+
+    collapse = chain(("void", "w/p/1"), ("collapse", "w/p/1"), ("gas_leak", "g/p/9"))
+    assert _judged(collapse, {("gas_leak", "g/p/9")}, set(), {"water_leak"}) is True  # the main broke
+    assert _judged(collapse, set(), set(), {"water_leak"}) is False  # neither the road nor the main gave way
+    strained = chain(("pipe_strain", "g/p/9"), ("gas_leak", "g/p/9"))  # a pipe on a damaged bridge: not modelled
+    assert _judged(strained, set(), set(), {"bridge_damage"}) is None
+    into = chain(("ingress", "t/w/1"),)
+    assert _judged(into, set(), set(), {"flood"}) is False and _judged(into, set(), set(), {"water_leak"}) is None

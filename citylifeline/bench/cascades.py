@@ -10,9 +10,12 @@ is lenient).  An effect the incident listed only later (it opened, or took in th
 to it, after the effect began) is *late*.  An effect not listed on its asset
 while the same effect is listed on another is *misplaced*: the mechanism was foreseen, the place was
 not (a burst the water analyst placed on the wrong main: its road collapse is listed over that main).
-A listed chain is judged on the effects the twin makes happen (``MODELLED``): it is *spurious* when
-none of its steps of those kinds happened (as a secondary effect of any truth, or on an asset of the
-incident); a chain of effects the twin does not model (an explosion, people hurt, a road closed) is *not judged*.
+A listed chain is judged on the mechanisms the twin makes happen (``MODELLED``: an effect after a
+cause the twin follows it from: gas from a leak or a space into a space, a collapse after the void, a
+gas main broken by the collapse, water poured in from a flood): it is *spurious* when none of its
+steps of those mechanisms happened (as a secondary effect of any truth, or on an asset of the
+incident); a chain of mechanisms the twin does not model (an explosion, people hurt, a road closed,
+a pipe on a damaged bridge breaking) is *not judged*.
 
 The same is asked of each primary with secondary effects *from its true place*, as if the analysts
 had placed it exactly: a burst's cascade started from the main its water escapes from (the twin's
@@ -33,8 +36,9 @@ from ..city.bundle import CityBundle
 from ..twin.base import Truth
 from ..warn.model import Incident
 
-MODELLED = ("gas_in_space", "collapse", "gas_leak", "ingress")
-"""The effects ``twin.cascade`` makes happen (and records)."""
+MODELLED = {"gas_in_space": {"gas_leak", "gas_in_space"}, "collapse": {"void"}, "gas_leak": {"collapse"},
+            "ingress": {"flood"}}
+"""The effects ``twin.cascade`` makes happen (and records), each with the causes it follows them from."""
 
 
 @dataclass
@@ -104,7 +108,8 @@ def score_cascades(truth: list[Truth], incidents: list[dict[str, Any]], matches:
     for i, cascade in cascades.values():
         out.incidents += 1
         out.chains += len(cascade.chains)
-        judged = [_judged(chain, effects, set(i.get("assets", []))) for chain in cascade.chains]
+        origin = {s.effect for s in cascade.origin}
+        judged = [_judged(chain, effects, set(i.get("assets", [])), origin) for chain in cascade.chains]
         out.unjudged += judged.count(None)
         out.spurious += judged.count(False)
     for r in sorted({root(t, by_id).id for t in truth if t.parent}):
@@ -119,7 +124,8 @@ def score_cascades(truth: list[Truth], incidents: list[dict[str, Any]], matches:
         out.placed_foreseen += sum((_effect(t), t.place) in listed for t in truth
                                    if t.parent and root(t, by_id).id == r)
         out.placed_chains += len(cascade.chains)
-        out.placed_spurious += sum(_judged(c, effects, set()) is False for c in cascade.chains)
+        origin = {s.effect for s in cascade.origin}
+        out.placed_spurious += sum(_judged(c, effects, set(), origin) is False for c in cascade.chains)
     return out
 
 
@@ -151,10 +157,14 @@ def _listed_by(t: Truth, inc: Incident, cascader: Cascader) -> bool:
     return t.place in inc.assets or (_effect(t), t.place) in cascader.analyse(inc).effects()
 
 
-def _judged(chain: list[Any], effects: set[tuple[str, str]], held: set[str]) -> bool | None:
+def _judged(chain: list[Any], effects: set[tuple[str, str]], held: set[str], origin: set[str]) -> bool | None:
     """Whether a chain's modelled steps came true (one of them, or on an asset the incident holds); None
-    when it has none the twin models."""
-    steps = [(s.effect, s.asset) for s in chain if s.effect in MODELLED]
+    when it has none the twin models.  ``origin``: the incident's own effects, the first step's causes."""
+    steps, causes = [], origin
+    for s in chain:
+        if causes & MODELLED.get(s.effect, set()):
+            steps.append((s.effect, s.asset))
+        causes = {s.effect}
     return any(e in effects or e[1] in held for e in steps) if steps else None
 
 

@@ -305,11 +305,13 @@ def write_docs(scores: list[ScenarioScore], text: str) -> None:
     md = f"""{MARK}
 ## Scenario scorer: the platform's warnings against the twin's truth
 
-- Command: `citylifeline bench scenarios --write-docs --compare --generated 41 42 43` (every shipped
+- Command: `citylifeline bench scenarios --write-docs --compare --generated 51 52 53` (every shipped
   scenario, with the AI detector and without it; and the generated multi-lifeline cases of the seeds
   kept for scoring, `bench/cascade_cases.py`, replayed with the demo's analysts, water included: one
   row per seed, never looked at while the cascade was built or its threshold chosen —
-  `citylifeline bench cascade-choice` chose it on seeds 1–3)
+  `citylifeline bench cascade-choice` chose it on seeds 1–3.  Seeds 41–43 were scored once before
+  and looked at: after them a leak no analyst has placed starts its cascade where it was first seen,
+  not at every junction whose pressure fell, and chains are judged by the mechanisms the twin models)
 - Machine: {machine()}
 - Date: {dt.date.today().isoformat()}
 

@@ -118,18 +118,22 @@ class Cascader:
 
     # ---- the incident's own effect ----------------------------------------------------------------
     def origin(self, inc: Incident) -> list[tuple[str, str]]:
-        """The (effect, asset) pairs the incident already is.  Where an analyst has placed the leak on a
-        main (an asset of the incident that none of its sensors is on: a water leak's pipe), there only:
-        the junctions whose pressure fell and the pipes whose meters moved are not where it escapes."""
+        """The (effect, asset) pairs the incident already is.  A leak of a pressurised network (gas,
+        water, heating) escapes at one place: where an analyst has placed it on a main (an asset of the
+        incident that none of its sensors is on: a water leak's pipe), else where the incident was first
+        seen (its first asset of that network); the other junctions whose pressure fell and the pipes
+        whose meters moved are not where it escapes.  A gas incident's spaces, a storm's places and a
+        structure's parts are each an origin."""
         kinds = {self.registry.kind[self.registry.index[s]] for s in inc.sensors if s in self.registry.index}
         out = []
         gas = bool(kinds & {"methane", "gas_fraction", "ethane"})
         watched = {self.registry.asset[self.registry.index[s]] for s in inc.sensors if s in self.registry.index}
-        located = any(is_main(k) and k.startswith(f"{inc.lifeline}/") and k not in watched for k in inc.assets)
+        network = [k for k in inc.assets if inc.lifeline in MAINS and k.startswith(f"{inc.lifeline}/")]
+        escapes = {k for k in network if is_main(k) and k not in watched} or set(network[:1])
         for key in inc.assets:
-            kind = kind_of(key)
-            if located and key.startswith(f"{inc.lifeline}/") and (key in watched or not is_main(key)):
+            if key in network and key not in escapes:
                 continue
+            kind = kind_of(key)
             if gas and (kind in SPACES or key.startswith(("tunnel/", "drainage/"))):
                 effect = "gas_in_space"
             elif inc.lifeline == "drainage" or key.startswith("drainage/"):
