@@ -127,7 +127,8 @@ def test_an_effect_the_incident_listed_only_after_it_began_is_late(demo: CityBun
     events = [{"incident_id": 3, "t_ms": t0 + 60_000, "sensor_id": "GM-09", "asset": ""},
               {"incident_id": 3, "t_ms": t0 + 7_200_000, "sensor_id": "GM-09", "asset": well.place}]
     matches = [{"truth": "g", "result": "found", "incident": 3}]
-    assert score_cascades([leak, well], [incident], matches, demo).foreseen == 1  # its last assets: lenient
+    last = score_cascades([leak, well], [incident], matches, demo)
+    assert last.foreseen == 1 and last.placed_foreseen == 1  # its last assets (lenient); a space its gas is in
     as_it_stood = score_cascades([leak, well], [incident], matches, demo, events=events)
     assert (as_it_stood.foreseen, as_it_stood.late) == (0, 1)
     events[1]["t_ms"] = t0 + 1_800_000  # took in the well before the gas got there: foreseen

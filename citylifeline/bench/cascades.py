@@ -20,9 +20,9 @@ a pipe on a damaged bridge breaking) is *not judged*.
 The same is asked of each primary with secondary effects *from its true place*, as if the analysts
 had placed it exactly: a burst's cascade started from the main its water escapes from (the twin's
 widest main at its junction) rather than from the main the water analyst suspects; a gas leak's
-from the spaces its incident holds, where the platform measured its gas (a cascade from the whole
-leaking main would list the spaces at both its ends, 150 m apart: the point of a leak along its main
-is not an asset).  That measures the mechanisms and their constants apart from how well the
+from the spaces its incident holds, where the platform measured its gas, which count as foreseen (a
+cascade from the whole leaking main would list the spaces at both its ends, 150 m apart: the point of
+a leak along its main is not an asset).  That measures the mechanisms and their constants apart from how well the
 detectors place an incident (``roots``, ``placed_*``).
 """
 
@@ -120,9 +120,11 @@ def score_cascades(truth: list[Truth], incidents: list[dict[str, Any]], matches:
         else:
             continue
         listed = cascade.effects()
+        spaces = {s.asset for s in cascade.origin if s.effect == "gas_in_space"}  # where its gas was measured
         out.roots += 1
-        out.placed_foreseen += sum((_effect(t), t.place) in listed for t in truth
-                                   if t.parent and root(t, by_id).id == r)
+        out.placed_foreseen += sum((_effect(t), t.place) in listed
+                                   or (_effect(t) == "gas_in_space" and t.place in spaces)
+                                   for t in truth if t.parent and root(t, by_id).id == r)
         out.placed_chains += len(cascade.chains)
         origin = {s.effect for s in cascade.origin}
         out.placed_spurious += sum(_judged(c, effects, set(), origin) is False for c in cascade.chains)
