@@ -27,6 +27,7 @@ times of day.  ``channels`` are pressures (m) then flows (m³/h), in ``Sensors``
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,7 @@ BALANCE_STEPS = 12  # steps the water balance's inflow is fitted over (an hour a
 PART_RUNNING = 0.9  # a running pump carrying less than this share of what the model says ran part of the step
 SIGNATURE_HOURS = (3, 8, 13, 19)  # times of day the leak signatures are averaged over
 SIGNATURE_EMITTER = 5.0  # m³/h per √m: a leak of ~30 m³/h at 40 m
+BURST_SIZING = 3  # solves at most to size a burst's emitter to the outflow it must draw
 SPREAD_FRACTION = 0.05  # the demand raised this much to see what a leak's water spread over the junctions does
 
 
@@ -366,6 +368,54 @@ class WaterModel:
                 if link is not None:
                     steps.en.ENsetlinkvalue(link, EN_STATUS, 1.0)
         return np.nan_to_num(out[1:] - out[0])
+
+    def burst_change(self, run: YearRun, row: int, junctions: Sequence[str], q_m3h: float) -> npt.NDArray[np.float64]:
+        """How every channel would change were ``q_m3h`` to escape at each of ``junctions`` in the
+        operation measured at ``run``'s ``row`` (junctions × channels), solved, not linearised: a
+        burst of hundreds of m³/h is far beyond the signatures' small leak (it empties a tank's
+        zone, moves the pump along its curve, and its head losses grow as the flow's square).
+
+        The outflow is an emitter (an orifice: q ∝ √p, as a rupture discharges), its coefficient
+        set so that it draws ``q_m3h`` (``BURST_SIZING`` solves).  Where the demand comes from the
+        metered areas' balance, the burst's water is already in the inflow the model spreads over
+        the junctions, so the junctions' demand is lowered by it while it escapes at the one."""
+        reads = {"p": ("pressure", self.sensors.pressure_nodes), "f": ("flow", self.sensors.flow_links),
+                 "q": ("demand", junctions), "j": ("pressure", junctions)}
+        t = np.array([int(run.t_ms[row])], dtype=np.int64)
+        factor = self.demand_factor(run)
+        f0 = float(factor[row])
+        nominal = float(self.nominal_total_m3h(t, self.balanced)[0]) if self.balanced else 0.0
+        in_balance = set(self.balanced)
+        out = np.zeros((len(junctions), self.channels))
+        with open_steps(self._operated_wn()) as steps:
+            at_row = self._operator(steps, run, factor)
+
+            def solve(node: int | None = None, emitter: float = 0.0, mult: float = f0) -> dict[str, Any]:
+                def before(_row: int, _t: int) -> None:
+                    at_row(row)
+                    if node is not None:
+                        steps.set_demand_multiplier(mult)
+                        steps.en.ENsetnodevalue(node, EN_EMITTER, emitter)
+
+                _, got = steps.run(t, self.origin_ms, reads, before)
+                if node is not None:
+                    steps.en.ENsetnodevalue(node, EN_EMITTER, 0.0)
+                    steps.set_demand_multiplier(f0)
+                return {k: v[0] for k, v in got.items()}
+
+            base = solve()
+            at_base = np.hstack([base["p"], self._flows(base["f"])])
+            for k, name in enumerate(junctions):
+                mult = max(f0 - q_m3h / nominal, 0.0) if name in in_balance and nominal > 0 else f0
+                emitter = q_m3h / math.sqrt(max(float(base["j"][k]), 5.0))
+                for _ in range(BURST_SIZING):
+                    got = solve(steps.node(name), emitter, mult)
+                    drawn = float(got["q"][k]) - float(base["q"][k]) * mult / max(f0, 1e-9)
+                    if drawn <= 0 or abs(drawn - q_m3h) <= 0.02 * q_m3h:
+                        break
+                    emitter = min(emitter * q_m3h / drawn, 1e4)
+                out[k] = np.hstack([got["p"], self._flows(got["f"])]) - at_base
+        return np.nan_to_num(out)
 
     def signatures(self, at: tuple[YearRun, int] | None = None) -> Signatures:
         """Every junction's and pipe's leak signature: averaged over ``SIGNATURE_HOURS`` of a

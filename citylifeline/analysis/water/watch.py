@@ -17,7 +17,18 @@ import numpy.typing as npt
 from scipy.optimize import nnls
 
 from ...twin.leakyear import YearRun
-from .leaks import CHANGE_MARGIN, KIND_CODES, WINDOWS, Finding, LeakDetector, Window, _baseline, _Basis, _change
+from .leaks import (
+    CHANGE_MARGIN,
+    KIND_CODES,
+    WINDOWS,
+    Finding,
+    LeakDetector,
+    Localisation,
+    Window,
+    _baseline,
+    _Basis,
+    _change,
+)
 from .night import BASE_NIGHTS
 
 ACTIVE_FRACTION = 0.25  # a found leak whose change is below this fraction of its placed size is not changing
@@ -217,10 +228,13 @@ class LeakWatch:
             where = d.localise(u, n, self._basis_at(k.alarm_row))
         else:  # a day's change is seen over many operating states: the day's average signatures
             where = d.localise(u, n)
-        k.pipe = d.sig.pipes.index(where.pipe)
         if where.where_sigmas < PLACE_SIGMAS:
+            k.pipe = d.sig.pipes.index(where.pipe)
             k.next_row = t + 12  # the channels that say where do not yet: try again in an hour
             return
+        if k.kind == "burst" and d.model.areas:
+            where = self._burst_where(k, u, n, where, t)
+        k.pipe = d.sig.pipes.index(where.pipe)
         if self._near(k.pipe, skip=k) is not None:
             self.known.remove(k)
             return
@@ -234,6 +248,31 @@ class LeakWatch:
                 return
         k.reported, k.placed_m3h, k.last_active = True, where.leak_m3h, t
         found.append(Finding(k.alarm_ms, self._t_ms(t), k.kind, k.evidence, where))
+
+    def _burst_where(self, k: _Known, u: npt.NDArray[np.float64], n: float, linear: Localisation, t: int
+                     ) -> Localisation:
+        """A burst placed by the model solved with its outflow at each candidate junction
+        (``LeakDetector.place_burst``), in the operation half way through what changed since its
+        alarm.  The outflow is how much more the metered areas drew since the alarm than in the
+        hour before it (the balance sees a burst's water, whatever its place), or the linear
+        estimate where that did not rise.  Only where the demand comes from the areas' balance:
+        the way a burst's water is spread there is what the linear signatures miss (``place_burst``),
+        and a city with household meters (L-Town) was not measured with it."""
+        from .night import area_inflow
+
+        assert self.tail is not None
+        d = self.d
+        row, now = max(k.alarm_row, self.first) - self.first, t - self.first
+        inflow = np.sum([area_inflow(a, self.tail) for a in d.model.areas], axis=0)
+        before = inflow[max(row - k.base_readings - 2, 0): max(row - 2, 0)]
+        after = inflow[row + 1: now + 1]
+        rose = float(np.nanmean(after) - np.nanmean(before)) if len(before) and len(after) else math.nan
+        q = rose if math.isfinite(rose) and rose > 0 else linear.leak_m3h
+        if q <= 0:
+            return linear
+        junctions = d.burst_candidates(u)
+        change = d.model.burst_change(self.tail, (row + now) // 2, junctions, q)
+        return d.place_burst(u, n, junctions, change, q, linear)
 
     def _could_shut(self, u: npt.NDArray[np.float64], k: _Known) -> bool:
         """Whether the model, closing in turn each pipe whose closure signature fits the change
