@@ -393,7 +393,6 @@ AI_OPENS_INCIDENTS = {"anomaly_threshold": 0.3, "anomaly_corroborate_sensors": 3
 
 def _bench_scenarios(args: argparse.Namespace) -> int:
     from .bench import cascade_cv
-    from .bench.cascade_cases import cascade_cases
     from .bench.cascades import cascade_table
     from .bench.scenarios import comparison, merged, replay_run, scenario_paths, table, write_docs
     from .city import load_city
@@ -414,14 +413,11 @@ def _bench_scenarios(args: argparse.Namespace) -> int:
             rules_only.append(replay_run(run, Config.load(environ={}, **RULES_ONLY), bundle))
             ai_opens.append(replay_run(run, Config.load(environ={}, **AI_OPENS_INCIDENTS), bundle))
     shipped = list(scores)
-    demo = load_city("demo") if args.generated else None
-    for seed in args.generated:
-        assert demo is not None
-        runs = []
-        for scenario in cascade_cases(demo, seed, args.cases):
-            print(f"  {scenario.name} …", file=sys.stderr, flush=True)
-            runs.append(replay_run(simulate(scenario, demo), cascade_cv.config(), demo))
-        scores.append(merged(f"generated, seed {seed} ({len(runs)} cases)", runs))
+    if args.generated:
+        by_seed = cascade_cv.run_seeds(load_city("demo"), tuple(args.generated), args.cases,
+                                       lambda name: print(f"  {name} …", file=sys.stderr, flush=True))
+        scores += [merged(f"generated, seed {seed} ({len(cases)} cases)", [c.score for c in cases])
+                   for seed, cases in by_seed.items()]
     text = table(scores) + "\n" + cascade_table([(s.scenario, s.cascades) for s in scores])
     if args.compare:
         text = comparison({"default (rules, AI review of minor warnings, AI signs as evidence)": shipped,

@@ -162,3 +162,7 @@ def test_a_chain_is_judged_only_on_the_mechanisms_the_twin_makes_happen() -> Non
     assert _judged(strained, set(), set(), {"bridge_damage"}) is None
     into = chain(("ingress", "t/w/1"),)
     assert _judged(into, set(), set(), {"flood"}) is False and _judged(into, set(), set(), {"water_leak"}) is None
+    # after a step the twin does not make happen, nothing is judged: the strained pipe's collapse had no cause
+    broken = chain(("pipe_strain", "w/p/1"), ("water_leak", "w/p/1"), ("void", "w/p/1"), ("collapse", "w/p/1"))
+    assert _judged(broken, set(), set(), {"bridge_damage"}) is None
+    assert _judged(broken[1:], set(), set(), {"pipe_strain"}) is None  # the main's break is no twin's mechanism

@@ -16,7 +16,6 @@ made on; the seeds kept for scoring (``SCORE_SEEDS``) are scored by ``citylifeli
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +23,13 @@ from ..cascade.chains import LIST_P, Cascader
 from ..cascade.coupling import couple
 from ..city.bundle import CityBundle
 from ..demo import DEMO_ANALYSTS
-from ..offline import replay
 from ..settings import Config
 from ..twin.base import Truth
-from ..twin.runner import simulate, write_run
+from ..twin.runner import simulate
 from ..twin.scenario import Scenario
 from .cascade_cases import cascade_cases
 from .cascades import CascadeScore, score_cascades
-from .scenarios import score_run
+from .scenarios import ScenarioScore, replay_run
 
 DEV_SEEDS = (1, 2, 3)
 SCORE_SEEDS = (51, 52, 53)
@@ -42,13 +40,12 @@ SPURIOUS_MAX = 1.0  # per primary or incident: half the issue's bound, a margin 
 
 @dataclass
 class Case:
-    """A generated case replayed once: its truth, the platform's incidents and events, how they matched."""
+    """A generated case replayed once: its truth, and the score of its replay with the replay's
+    incidents and events (``scenarios.replay_run``)."""
 
     scenario: Scenario
     truth: list[Truth]
-    incidents: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    matches: list[dict[str, Any]]
+    score: ScenarioScore
 
 
 def config() -> Config:
@@ -57,13 +54,9 @@ def config() -> Config:
 
 
 def run_case(scenario: Scenario, bundle: CityBundle) -> Case:
-    """Simulate ``scenario``, replay it through the platform and match its incidents."""
+    """Simulate ``scenario``, replay it through the platform and score it."""
     run = simulate(scenario, bundle)
-    with tempfile.TemporaryDirectory(prefix="cl-cascade-") as tmp:
-        readings, _ = write_run(run, tmp)
-        result = replay(bundle, config(), files=[readings])
-    return Case(scenario, run.truth, result.incidents, result.events,
-                score_run(run, result.incidents, bundle).matches)
+    return Case(scenario, run.truth, replay_run(run, config(), bundle, keep=True))
 
 
 def run_seeds(bundle: CityBundle, seeds: tuple[int, ...], cases: int = CASES,
@@ -84,7 +77,7 @@ def score(cases: list[Case], bundle: CityBundle, list_p: float = LIST_P, couplin
     cascader = Cascader(bundle.city, bundle.sensors, coupling or couple(bundle.city), list_p)
     out = CascadeScore()
     for c in cases:
-        out.add(score_cascades(c.truth, c.incidents, c.matches, bundle, cascader, c.events))
+        out.add(score_cascades(c.truth, c.score.incidents, c.score.matches, bundle, cascader, c.score.events))
     return out
 
 
@@ -92,6 +85,15 @@ def grid(cases: list[Case], bundle: CityBundle) -> dict[float, CascadeScore]:
     """The score under every value of ``GRID``."""
     coupling = couple(bundle.city)
     return {p: score(cases, bundle, p, coupling) for p in GRID}
+
+
+def pooled(grids: list[dict[float, CascadeScore]]) -> dict[float, CascadeScore]:
+    """Several seeds' grids summed."""
+    out = {p: CascadeScore() for p in GRID}
+    for g in grids:
+        for p, c in g.items():
+            out[p].add(c)
+    return out
 
 
 def spurious(c: CascadeScore) -> float:
@@ -105,18 +107,13 @@ def choose(scores: dict[float, CascadeScore]) -> float:
     return min(fit, key=lambda p: (-fit[p].placed_foreseen, -p))
 
 
-def leave_one_seed_out(by_seed: dict[int, list[Case]], bundle: CityBundle) -> list[dict[str, Any]]:
-    """For each seed: the value chosen on the others, and its score on that seed beside the shipped one's."""
-    grids = {seed: grid(cases, bundle) for seed, cases in by_seed.items()}
+def leave_one_seed_out(grids: dict[int, dict[float, CascadeScore]]) -> list[dict[str, Any]]:
+    """For each seed of ``grids`` (its score under each value): the value chosen on the others, and its
+    score on that seed beside the shipped one's."""
     out = []
-    for seed in by_seed:
-        pooled = {p: CascadeScore() for p in GRID}
-        for other, g in grids.items():
-            if other != seed:
-                for p, c in g.items():
-                    pooled[p].add(c)
-        chosen = choose(pooled)
-        out.append({"seed": seed, "chosen": chosen, "score": grids[seed][chosen], "shipped": grids[seed][LIST_P]})
+    for seed, g in grids.items():
+        chosen = choose(pooled([other for s, other in grids.items() if s != seed]))
+        out.append({"seed": seed, "chosen": chosen, "score": g[chosen], "shipped": g[LIST_P]})
     return out
 
 
@@ -132,9 +129,10 @@ def run(seeds: tuple[int, ...] = DEV_SEEDS, cases: int = CASES) -> dict[str, Any
     began = time.perf_counter()
     bundle = load_city("demo")
     by_seed = run_seeds(bundle, seeds, cases, lambda name: print(f"  {name} …", file=sys.stderr, flush=True))
-    pooled = grid([c for cs in by_seed.values() for c in cs], bundle)
+    grids = {seed: grid(cs, bundle) for seed, cs in by_seed.items()}
+    every = pooled(list(grids.values()))
     return {"date": date.today().isoformat(), "machine": machine(), "seeds": list(seeds), "cases": cases,
-            "grid": pooled, "chosen": choose(pooled), "loso": leave_one_seed_out(by_seed, bundle),
+            "grid": every, "chosen": choose(every), "loso": leave_one_seed_out(grids),
             "minutes": (time.perf_counter() - began) / 60}
 
 

@@ -15,7 +15,7 @@ cause the twin follows it from: gas from a leak or a space into a space, a colla
 gas main broken by the collapse, water poured in from a flood): it is *spurious* when none of its
 steps of those mechanisms happened (as a secondary effect of any truth, or on an asset of the
 incident); a chain of mechanisms the twin does not model (an explosion, people hurt, a road closed,
-a pipe on a damaged bridge breaking) is *not judged*.
+a pipe on a damaged bridge breaking) is *not judged*, nor is what follows such a step in a chain.
 
 The same is asked of each primary with secondary effects *from its true place*, as if the analysts
 had placed it exactly: a burst's cascade started from the main its water escapes from (the twin's
@@ -39,6 +39,9 @@ from ..warn.model import Incident
 MODELLED = {"gas_in_space": {"gas_leak", "gas_in_space"}, "collapse": {"void"}, "gas_leak": {"collapse"},
             "ingress": {"flood"}}
 """The effects ``twin.cascade`` makes happen (and records), each with the causes it follows them from."""
+UNRECORDED = {"void": {"water_leak"}}
+"""Links the twin makes happen without recording them: a burst's water washes out a void, whose
+collapse it records."""
 
 
 @dataclass
@@ -161,11 +164,16 @@ def _listed_by(t: Truth, inc: Incident, cascader: Cascader) -> bool:
 
 def _judged(chain: list[Any], effects: set[tuple[str, str]], held: set[str], origin: set[str]) -> bool | None:
     """Whether a chain's modelled steps came true (one of them, or on an asset the incident holds); None
-    when it has none the twin models.  ``origin``: the incident's own effects, the first step's causes."""
+    when it has none the twin models.  ``origin``: the incident's own effects, the first step's causes.
+    Judging stops at the first step the twin does not make happen (neither ``MODELLED`` nor
+    ``UNRECORDED``): what follows it never had its cause in the twin's world (a bridge's deformation
+    straining a pipe it carries, which then breaks, washes out a void and a collapse)."""
     steps, causes = [], origin
     for s in chain:
         if causes & MODELLED.get(s.effect, set()):
             steps.append((s.effect, s.asset))
+        elif not causes & UNRECORDED.get(s.effect, set()):
+            break
         causes = {s.effect}
     return any(e in effects or e[1] in held for e in steps) if steps else None
 

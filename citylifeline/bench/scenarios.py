@@ -103,6 +103,8 @@ class ScenarioScore:
     sim_s: float
     replay_s: float
     cascades: CascadeScore = field(default_factory=CascadeScore)
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # the replay's, where kept (``replay_run``)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def merged(name: str, scores: list[ScenarioScore]) -> ScenarioScore:
@@ -207,15 +209,19 @@ def run_scenario(scenario: Scenario, config: Config | None = None, bundle: CityB
     return replay_run(simulate(scenario, bundle), config or Config.load(environ={}), bundle, rain_forecasts)
 
 
-def replay_run(run: TwinRun, config: Config, bundle: CityBundle, rain_forecasts: bool = True) -> ScenarioScore:
+def replay_run(run: TwinRun, config: Config, bundle: CityBundle, rain_forecasts: bool = True,
+               keep: bool = False) -> ScenarioScore:
     """Replay one simulated run through the platform with ``config`` and score it; with the rain forecasts
-    the twin's meteorological service would have pushed (``twin.rainforecast``), unless not ``rain_forecasts``."""
+    the twin's meteorological service would have pushed (``twin.rainforecast``), unless not ``rain_forecasts``;
+    ``keep``: the replay's incidents and events kept on the score (to score its cascades again)."""
     with tempfile.TemporaryDirectory(prefix="cl-score-") as tmp:
         readings, _ = write_run(run, tmp)
         result = replay(bundle, config, files=[readings],
                         rain_forecasts=twin_forecasts(run.scenario, bundle) if rain_forecasts else ())
     score = score_run(run, result.incidents, bundle, result.events)
     score.replay_s = result.report.seconds
+    if keep:
+        score.incidents, score.events = result.incidents, result.events
     return score
 
 
