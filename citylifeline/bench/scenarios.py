@@ -314,10 +314,12 @@ def write_docs(scores: list[ScenarioScore], text: str) -> None:
 - Command: `citylifeline bench scenarios --write-docs --compare --generated 51 52 53` (every shipped
   scenario, with the AI detector and without it; and the generated multi-lifeline cases of the seeds
   kept for scoring, `bench/cascade_cases.py`, replayed with the demo's analysts, water included: one
-  row per seed, never looked at while the cascade was built or its threshold chosen —
-  `citylifeline bench cascade-choice` chose it on seeds 1–3.  Seeds 41–43 were scored once before
-  and looked at: after them a leak no analyst has placed starts its cascade where it was first seen,
-  not at every junction whose pressure fell, and chains are judged by the mechanisms the twin models)
+  row per seed; `citylifeline bench cascade-choice` chose the cascade's threshold on seeds 1–3.
+  Seeds 41–43 were scored once and looked at before a leak no analyst has placed started its cascade
+  where it was first seen and chains were judged by the mechanisms the twin models; seeds 51–53 were
+  scored once, in total only, before a burst was placed 15 minutes after its alarm rather than 3 hours
+  (their effects foreseen late sent us to look at the timing on seeds 1–3); seeds 61–63, scored in the
+  same way below the table, were never scored before)
 - Machine: {machine()}
 - Date: {dt.date.today().isoformat()}
 
