@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,3 +213,49 @@ def test_a_bridges_warnings_join_its_own_incidents_never_another_bridges(tmp_pat
     incs = sorted(ch.incidents.values(), key=lambda i: i.id)
     assert len(incs) == 2
     assert sorted(incs[0].sensors) == ["BF-11", "BS-11"] and incs[1].sensors == ["BF-21"]
+
+
+def test_an_analysts_earlier_judgement_opens_the_incident_before_a_later_rule_warning_of_the_same_batch(
+        pipe: Pipeline) -> None:
+    """A file's or a replay's batch spans hours: the correlator takes its events in time order, the
+    analysts' with the detectors'.  A burst the analyst placed at 30 min opens the incident; the
+    pressure's rule warning at 2.5 h joins it (taken first, it had opened the incident two hours late)."""
+    from citylifeline.analysis.base import Analyst
+
+    class PlacedEarly(Analyst):
+        name, lifeline, kinds = "placed-early", "water", ("water_burst",)
+
+        def __init__(self, registry: Any) -> None:
+            self.registry, self.done = registry, False
+
+        def judged(self) -> np.ndarray:
+            return np.zeros(len(self.registry), dtype=bool)
+
+        def update(self, batch: ReadingBatch) -> list[Event]:
+            if self.done:
+                return []
+            self.done = True
+            s = self.registry.index["P-1"]
+            return [Event(sensor=s, sensor_id="P-1", t_ms=T0 + 30 * MIN, kind="water_burst", level=3, active=True,
+                          value=0.1, ref=0.0, message="suspected burst 疑似爆管", asset="water/junction/123")]
+
+        def checkpoint(self) -> dict[str, np.ndarray]:
+            return {}
+
+        def restore(self, arrays: dict[str, np.ndarray]) -> None:
+            pass
+
+        def analyse(self, incident: Incident, store: Any) -> None:
+            return None
+
+        def status(self) -> dict[str, Any]:
+            return {}
+
+    pipe.analysts.append(PlacedEarly(pipe.registry))
+    v = np.full(180, NORMAL)
+    v[150:] = 140e3  # level II from 2.5 h
+    s = pipe.registry.index["P-1"]
+    pipe.ingest(ReadingBatch.of([s] * 180, [T0 + k * MIN for k in range(180)], v + (np.arange(180) % 7) * 10.0))
+    incs = active(pipe)
+    assert len(incs) == 1 and incs[0].t_first_ms == T0 + 30 * MIN and "burst" in incs[0].title
+    assert incs[0].t_last_ms >= T0 + 150 * MIN  # the rule warning joined it
