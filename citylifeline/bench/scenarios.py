@@ -318,8 +318,8 @@ def write_docs(scores: list[ScenarioScore], text: str) -> None:
   Seeds 41–43 were scored once and looked at before a leak no analyst has placed started its cascade
   where it was first seen and chains were judged by the mechanisms the twin models; seeds 51–53 were
   scored once, in total only, before a burst was placed 15 minutes after its alarm rather than 3 hours
-  (their effects foreseen late sent us to look at the timing on seeds 1–3); seeds 61–63, scored in the
-  same way below the table, were never scored before)
+  (their effects foreseen late sent us to look at the timing on seeds 1–3); seeds 61–63 were first
+  scored on 671fe50, after that change)
 - Machine: {machine()}
 - Date: {dt.date.today().isoformat()}
 

@@ -398,9 +398,8 @@ class WaterModel:
                         steps.en.ENsetnodevalue(node, EN_EMITTER, emitter)
 
                 _, got = steps.run(t, self.origin_ms, reads, before)
-                if node is not None:
+                if node is not None:  # the multiplier is set again by ``at_row`` before each solve
                     steps.en.ENsetnodevalue(node, EN_EMITTER, 0.0)
-                    steps.set_demand_multiplier(f0)
                 return {k: v[0] for k, v in got.items()}
 
             base = solve()

@@ -276,12 +276,10 @@ class LeakWatch:
         estimate where that did not rise.  Only where the demand comes from the areas' balance:
         the way a burst's water is spread there is what the linear signatures miss (``place_burst``),
         and a city with household meters (L-Town) was not measured with it."""
-        from .night import area_inflow
-
         assert self.tail is not None
         d = self.d
         row, now = max(k.alarm_row, self.first) - self.first, t - self.first
-        inflow = np.sum([area_inflow(a, self.tail) for a in d.model.areas], axis=0)
+        inflow = self._inflow()
         before = inflow[max(row - k.base_readings - 2, 0): max(row - 2, 0)]
         after = inflow[row + 1: now + 1]
         rose = float(np.nanmean(after) - np.nanmean(before)) if len(before) and len(after) else math.nan
@@ -367,19 +365,22 @@ class LeakWatch:
         moves every pressure so far from the model's linear signatures that a closure fits as well).
         ``unknown`` where it cannot be told: the model has no metered areas (the inflow meters are
         then channels of the change), or fewer than two days are kept."""
-        from .night import area_inflow
-
-        m = self.d.model
-        assert self.tail is not None
         lo, hi = start_row - self.first, t - self.first + 1
-        if not m.areas or lo < 2 * DAY_READINGS:
+        if not self.d.model.areas or lo < 2 * DAY_READINGS:
             return unknown
-        total = np.sum([area_inflow(a, self.tail) for a in m.areas], axis=0)
+        total = self._inflow()
         rise = total[DAY_READINGS:] - total[:-DAY_READINGS]  # on the same clock, a day apart
         width = hi - lo
         mean = np.convolve(np.nan_to_num(rise[: lo - DAY_READINGS]), np.ones(width) / width, mode="valid")
         spread = float(np.std(mean)) if len(mean) > 1 else math.inf
         return bool(abs(float(np.nanmean(rise[lo - DAY_READINGS: hi - DAY_READINGS]))) <= CHANGE_INFLOW_SIGMAS * spread)
+
+    def _inflow(self) -> npt.NDArray[np.float64]:
+        """The metered areas' inflow over the readings kept, m³/h per reading (``night.area_inflow``)."""
+        from .night import area_inflow
+
+        assert self.tail is not None
+        return np.asarray(np.sum([area_inflow(a, self.tail) for a in self.d.model.areas], axis=0), dtype=np.float64)
 
     def _track(self, found: list[Finding], t: int) -> None:
         """Hourly: place again each reported leak that has doubled since it was placed (incipient
